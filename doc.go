@@ -1,0 +1,47 @@
+// Package baldur is the shared contract of the baldur-go toolkit: the
+// per-call descriptor, the gate and permit contract, the rejection type with
+// its reasons, tiers, the clock, and the protocols (interfaces) of every slot
+// of the provider registry.
+//
+// # The call path
+//
+// One guarded call is two steps:
+//
+//	t, err := policy.Admit(ctx, call)
+//	if err != nil {
+//		// err is a *Rejection (errors.Is(err, baldur.ErrRejected)) or ctx.Err().
+//		return err
+//	}
+//	defer t.Release(outcome)
+//
+// A [Policy] holds gates in a fixed, canonical order: governance, throttle,
+// blast radius, bulkhead. Cheap, stateless checks run first and
+// resource-holding gates last, so a rejected call takes as little as possible.
+// The first rejection stops the chain and the permits already taken are
+// released in reverse order. The [Ticket] returned on admission releases every
+// permit exactly once and reports the call's [Outcome] to every gate, so that
+// breakers and the error budget learn from it.
+//
+// # Zero allocation
+//
+// A call is described by a [Call] value, passed by value so that it never
+// escapes to the heap. Permits are values. Rejections with the same reason and
+// Retry-After (in whole seconds) are interned, so the reject path allocates
+// nothing either.
+//
+// # Adapters and gates
+//
+// Adapters (HTTP middleware, the outbound transport, gRPC interceptors) see
+// only this package: they build a Call, ask a [Resolver] for the operation's
+// Policy, and map a [Rejection] to a response with [Reason.HTTPStatus] and
+// [Reason.GRPCCode]. Gates implement [Gate]. Adding a gate never edits an
+// adapter.
+//
+// # Registry slots
+//
+// Every role that the toolkit fills (governance checker, emergency manager,
+// bulkhead registry, blast-radius manager, canary rollout, chaos scheduler,
+// DLQ, and so on) is an interface here. Where a fail-open default makes sense
+// (governance allows everything) a NoOp implementation sits beside the
+// interface; the registry package returns it from Get when nothing is set.
+package baldur

@@ -1,0 +1,220 @@
+package baldur
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// MaxGates bounds the gates of one Policy, so that a Ticket is a fixed-size
+// value and admission never allocates.
+const MaxGates = 6
+
+var stageOrder = map[string]int{
+	GateGovernance: 0,
+	GateThrottle:   1,
+	GateBlast:      2,
+	GateBulkhead:   3,
+}
+
+// PolicyConfig declares a Policy.
+type PolicyConfig struct {
+	// Name identifies the policy in errors, metrics and logs. Required.
+	Name string
+	// Gates are the policy's gates in any order; NewPolicy puts them in the
+	// canonical order (governance, throttle, blast, bulkhead), keeping the
+	// given order within a stage. At most MaxGates. Nil gates are skipped.
+	Gates []Gate
+	// Shadow lists gate kinds (GateThrottle, ...) that are evaluated and
+	// counted but never enforced: their rejections are recorded and the call
+	// goes on. Nil means every gate enforces.
+	Shadow []string
+	// MinTimeLeft rejects a call with ReasonDeadline when its deadline is
+	// closer than this. Zero disables the check.
+	MinTimeLeft time.Duration
+	// Clock is read once per call when the adapter did not set Call.Now.
+	// Nil means SystemClock.
+	Clock Clock
+}
+
+// Policy is an ordered chain of gates that admits or rejects calls. It is
+// immutable after NewPolicy and safe for concurrent use. A nil *Policy admits
+// every call, so adapters may treat "no policy" and "allow all" alike.
+type Policy struct {
+	name        string
+	stages      [MaxGates]stage
+	n           int
+	minTimeLeft time.Duration
+	clock       Clock
+	rejected    [numReasons]atomic.Uint64
+	shadowed    [numReasons]atomic.Uint64
+}
+
+type stage struct {
+	gate   Gate
+	shadow bool
+}
+
+// NewPolicy validates cfg and returns the Policy it declares.
+func NewPolicy(cfg PolicyConfig) (*Policy, error) {
+	if cfg.Name == "" {
+		return nil, &ConfigError{Field: "Name", Reason: "must not be empty"}
+	}
+	if cfg.MinTimeLeft < 0 {
+		return nil, &ConfigError{Field: "MinTimeLeft", Value: cfg.MinTimeLeft.String(), Reason: "must not be negative"}
+	}
+	p := &Policy{name: cfg.Name, minTimeLeft: cfg.MinTimeLeft, clock: cfg.Clock}
+	if p.clock == nil {
+		p.clock = SystemClock()
+	}
+	shadow := make(map[string]bool, len(cfg.Shadow))
+	for _, k := range cfg.Shadow {
+		if _, ok := stageOrder[k]; !ok {
+			return nil, &ConfigError{Field: "Shadow", Value: k, Reason: "unknown gate kind"}
+		}
+		shadow[k] = true
+	}
+	// Insertion sort by stage keeps the given order within a stage.
+	for _, g := range cfg.Gates {
+		if g == nil {
+			continue
+		}
+		ord, ok := stageOrder[g.Kind()]
+		if !ok {
+			return nil, &ConfigError{Field: "Gates", Value: g.Kind(), Reason: "unknown gate kind"}
+		}
+		if p.n == MaxGates {
+			return nil, &ConfigError{Field: "Gates", Value: fmt.Sprint(len(cfg.Gates)), Reason: fmt.Sprintf("at most %d gates", MaxGates)}
+		}
+		i := p.n
+		for i > 0 && stageOrder[p.stages[i-1].gate.Kind()] > ord {
+			p.stages[i] = p.stages[i-1]
+			i--
+		}
+		p.stages[i] = stage{gate: g, shadow: shadow[g.Kind()]}
+		p.n++
+	}
+	return p, nil
+}
+
+// Name returns the policy's name.
+func (p *Policy) Name() string {
+	if p == nil {
+		return ""
+	}
+	return p.name
+}
+
+// Clock returns the clock the policy reads when Call.Now is zero.
+func (p *Policy) Clock() Clock {
+	if p == nil {
+		return SystemClock()
+	}
+	return p.clock
+}
+
+// Gates returns the policy's gates in evaluation order.
+func (p *Policy) Gates() []Gate {
+	if p == nil {
+		return nil
+	}
+	out := make([]Gate, p.n)
+	for i := range out {
+		out[i] = p.stages[i].gate
+	}
+	return out
+}
+
+// Admit runs c through the gates in order. On success it returns a Ticket
+// that must be released once the call is done. On rejection it returns a
+// *Rejection (or ctx.Err(), unwrapped, when a waiting gate saw ctx end) after
+// releasing, in reverse order, the permits already taken.
+func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
+	if p == nil || p.n == 0 {
+		return Ticket{}, nil
+	}
+	if c.Now.IsZero() {
+		c.Now = p.clock.Now()
+	}
+	if p.minTimeLeft > 0 && !c.Deadline.IsZero() && c.Deadline.Sub(c.Now) < p.minTimeLeft {
+		p.rejected[ReasonDeadline].Add(1)
+		return Ticket{}, Reject(ReasonDeadline, 0)
+	}
+	var t Ticket
+	for i := 0; i < p.n; i++ {
+		s := &p.stages[i]
+		permit, err := s.gate.Admit(ctx, c)
+		if err != nil {
+			rej, isRej := err.(*Rejection)
+			if isRej && s.shadow {
+				p.shadowed[rej.reason].Add(1)
+				continue
+			}
+			if isRej {
+				p.rejected[rej.reason].Add(1)
+			}
+			t.Release(Outcome{Result: Ignored})
+			return Ticket{}, err
+		}
+		if permit.r != nil {
+			t.permits[t.n] = permit
+			t.n++
+		}
+	}
+	return t, nil
+}
+
+// Rejected returns how many calls the policy rejected for reason.
+func (p *Policy) Rejected(reason Reason) uint64 {
+	if p == nil || reason >= numReasons {
+		return 0
+	}
+	return p.rejected[reason].Load()
+}
+
+// Shadowed returns how many calls a shadow gate would have rejected for
+// reason but let through.
+func (p *Policy) Shadowed(reason Reason) uint64 {
+	if p == nil || reason >= numReasons {
+		return 0
+	}
+	return p.shadowed[reason].Load()
+}
+
+// Ticket holds the permits of one admitted call. Release it exactly when the
+// call is done, also on panic (defer it). Release is idempotent through the
+// same variable; do not copy a Ticket and release both copies.
+//
+// A Ticket is not safe for concurrent use.
+type Ticket struct {
+	permits [MaxGates]Permit
+	n       uint8
+}
+
+// Release hands every permit back in reverse order with the call's outcome.
+// A second Release is a no-op.
+func (t *Ticket) Release(o Outcome) {
+	for t.n > 0 {
+		t.n--
+		t.permits[t.n].Release(o)
+	}
+}
+
+// Held reports whether the ticket still holds permits.
+func (t *Ticket) Held() bool { return t.n > 0 }
+
+// Resolver finds the Policy of an operation. The registry implements it;
+// adapters depend only on this interface. A nil result admits every call.
+type Resolver interface {
+	Policy(operation string) *Policy
+}
+
+// ResolverFunc adapts a function to Resolver.
+type ResolverFunc func(operation string) *Policy
+
+// Policy calls f(operation).
+func (f ResolverFunc) Policy(operation string) *Policy { return f(operation) }
+
+// Static returns a Resolver that answers p for every operation.
+func Static(p *Policy) Resolver { return ResolverFunc(func(string) *Policy { return p }) }

@@ -1,0 +1,235 @@
+package baldur
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// ErrRejected matches every rejection by any gate:
+// errors.Is(err, baldur.ErrRejected).
+var ErrRejected = errors.New("baldur: call rejected")
+
+// Reason is why a gate rejected a call. Each reason has one gate, one HTTP
+// status, one gRPC code and one sentinel error.
+type Reason uint8
+
+const (
+	reasonNone Reason = iota
+	// ReasonKillSwitch: the kill switch covers the call's scope.
+	ReasonKillSwitch
+	// ReasonEmergency: the emergency level sheds the call's tier.
+	ReasonEmergency
+	// ReasonErrorBudget: the error budget is below the tier's threshold.
+	ReasonErrorBudget
+	// ReasonThrottled: the partition key is over its rate.
+	ReasonThrottled
+	// ReasonShareCap: the partition key holds more than its share of capacity.
+	ReasonShareCap
+	// ReasonBreakerOpen: the partition's circuit breaker is open.
+	ReasonBreakerOpen
+	// ReasonBulkheadFull: no bulkhead permit was free within the wait bound.
+	ReasonBulkheadFull
+	// ReasonDeadline: too little time is left before the deadline to serve.
+	ReasonDeadline
+
+	numReasons
+)
+
+// Gate names, as written in X-Baldur-Gate and in metrics.
+const (
+	GateGovernance = "governance"
+	GateThrottle   = "throttle"
+	GateBlast      = "blast"
+	GateBulkhead   = "bulkhead"
+	GateDeadline   = "deadline"
+)
+
+// gRPC status codes, numerically equal to google.golang.org/grpc/codes, so
+// that this package needs no gRPC import.
+const (
+	grpcDeadlineExceeded  = 4
+	grpcResourceExhausted = 8
+	grpcUnavailable       = 14
+)
+
+type reasonInfo struct {
+	code     string
+	gate     string
+	http     int
+	grpc     uint32
+	sentinel error
+}
+
+// Sentinels, one per reason. Each matches its own rejections and, through
+// them, errors.Is(err, ErrRejected).
+var (
+	ErrKillSwitch   = errors.New("baldur: kill switch active")
+	ErrEmergency    = errors.New("baldur: shed by emergency level")
+	ErrErrorBudget  = errors.New("baldur: error budget exhausted")
+	ErrThrottled    = errors.New("baldur: rate limit exceeded")
+	ErrShareCap     = errors.New("baldur: partition over its capacity share")
+	ErrBreakerOpen  = errors.New("baldur: circuit breaker open")
+	ErrBulkheadFull = errors.New("baldur: bulkhead full")
+	ErrDeadline     = errors.New("baldur: deadline too short to serve")
+)
+
+var reasons = [numReasons]reasonInfo{
+	reasonNone:         {"none", "", 500, 2, ErrRejected},
+	ReasonKillSwitch:   {"kill_switch", GateGovernance, 503, grpcUnavailable, ErrKillSwitch},
+	ReasonEmergency:    {"emergency", GateGovernance, 503, grpcUnavailable, ErrEmergency},
+	ReasonErrorBudget:  {"error_budget", GateGovernance, 503, grpcUnavailable, ErrErrorBudget},
+	ReasonThrottled:    {"throttled", GateThrottle, 429, grpcResourceExhausted, ErrThrottled},
+	ReasonShareCap:     {"share_cap", GateBlast, 429, grpcResourceExhausted, ErrShareCap},
+	ReasonBreakerOpen:  {"breaker_open", GateBlast, 503, grpcUnavailable, ErrBreakerOpen},
+	ReasonBulkheadFull: {"bulkhead_full", GateBulkhead, 503, grpcUnavailable, ErrBulkheadFull},
+	ReasonDeadline:     {"deadline", GateDeadline, 503, grpcDeadlineExceeded, ErrDeadline},
+}
+
+func (r Reason) info() *reasonInfo {
+	if r >= numReasons {
+		return &reasons[reasonNone]
+	}
+	return &reasons[r]
+}
+
+// String returns the reason code written in X-Baldur-Reason and JSON bodies,
+// such as "kill_switch" or "throttled".
+func (r Reason) String() string { return r.info().code }
+
+// Gate returns the name of the gate that gives this reason.
+func (r Reason) Gate() string { return r.info().gate }
+
+// HTTPStatus returns the status an HTTP server answers with: 429 for a
+// partition over its own quota, 503 for server-side shedding.
+func (r Reason) HTTPStatus() int { return r.info().http }
+
+// GRPCCode returns the gRPC status code (as a uint32 equal to codes.Code):
+// RESOURCE_EXHAUSTED for quotas, UNAVAILABLE for shedding, DEADLINE_EXCEEDED
+// for too short a deadline.
+func (r Reason) GRPCCode() uint32 { return r.info().grpc }
+
+// Sentinel returns the reason's sentinel error, such as ErrThrottled.
+func (r Reason) Sentinel() error { return r.info().sentinel }
+
+// Reasons lists every reason a gate can give, in a stable order.
+func Reasons() []Reason {
+	out := make([]Reason, 0, numReasons-1)
+	for r := ReasonKillSwitch; r < numReasons; r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+// ParseReason returns the reason with the given code ("throttled", ...).
+func ParseReason(code string) (Reason, bool) {
+	for r := ReasonKillSwitch; r < numReasons; r++ {
+		if reasons[r].code == code {
+			return r, true
+		}
+	}
+	return reasonNone, false
+}
+
+// Rejection is the error a gate returns when it rejects a call. It carries
+// everything an adapter needs to answer: the gate, the reason and the time
+// after which a retry may succeed.
+//
+// Rejections are immutable and interned by (reason, Retry-After seconds), so
+// returning one allocates nothing; compare them with errors.Is, not ==.
+type Rejection struct {
+	reason     Reason
+	retryAfter int64 // whole seconds
+	msg        string
+}
+
+// Reason returns why the call was rejected.
+func (r *Rejection) Reason() Reason { return r.reason }
+
+// Gate returns the name of the rejecting gate.
+func (r *Rejection) Gate() string { return r.reason.Gate() }
+
+// RetryAfter returns the advised wait before a retry, in whole seconds.
+func (r *Rejection) RetryAfter() time.Duration { return time.Duration(r.retryAfter) * time.Second }
+
+// RetryAfterSeconds returns the advised wait in whole seconds, as written in
+// the Retry-After header.
+func (r *Rejection) RetryAfterSeconds() int64 { return r.retryAfter }
+
+// HTTPStatus returns the HTTP status for this rejection.
+func (r *Rejection) HTTPStatus() int { return r.reason.HTTPStatus() }
+
+// GRPCCode returns the gRPC status code for this rejection.
+func (r *Rejection) GRPCCode() uint32 { return r.reason.GRPCCode() }
+
+func (r *Rejection) Error() string { return r.msg }
+
+// Is makes a Rejection match ErrRejected and its reason's sentinel.
+func (r *Rejection) Is(target error) bool {
+	return target == ErrRejected || target == r.reason.Sentinel()
+}
+
+// maxInterned bounds the interned Retry-After values; longer waits are
+// rare and allocate.
+const maxInterned = 3600
+
+var interned [numReasons][maxInterned + 1]atomic.Pointer[Rejection]
+
+// Reject returns the rejection for reason with a retry advised after
+// retryAfter, rounded up to whole seconds. Negative values count as zero.
+// For the same reason and rounded wait it returns the same pointer, so the
+// reject path allocates only the first time a value is seen.
+func Reject(reason Reason, retryAfter time.Duration) *Rejection {
+	if reason == reasonNone || reason >= numReasons {
+		reason = reasonNone
+	}
+	secs := ceilSeconds(retryAfter)
+	if secs > maxInterned {
+		return newRejection(reason, secs)
+	}
+	slot := &interned[reason][secs]
+	if r := slot.Load(); r != nil {
+		return r
+	}
+	r := newRejection(reason, secs)
+	if slot.CompareAndSwap(nil, r) {
+		return r
+	}
+	return slot.Load()
+}
+
+// RejectAtLeast is Reject with the wait raised to at least min. Throttle and
+// breaker rejections use it with one second, per the rejection table.
+func RejectAtLeast(reason Reason, retryAfter, min time.Duration) *Rejection {
+	if retryAfter < min {
+		retryAfter = min
+	}
+	return Reject(reason, retryAfter)
+}
+
+func newRejection(reason Reason, secs int64) *Rejection {
+	msg := "baldur: rejected by " + reason.Gate() + ": " + reason.String()
+	if secs > 0 {
+		msg += " (retry after " + strconv.FormatInt(secs, 10) + "s)"
+	}
+	return &Rejection{reason: reason, retryAfter: secs, msg: msg}
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return s
+}
+
+// AsRejection returns the Rejection in err's chain, if any.
+func AsRejection(err error) (*Rejection, bool) {
+	var r *Rejection
+	ok := errors.As(err, &r)
+	return r, ok
+}

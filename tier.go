@@ -1,0 +1,57 @@
+package baldur
+
+import "fmt"
+
+// Tier is a call's criticality class. It selects emergency shedding
+// fractions, error-budget thresholds, throttle limits and the per-tier
+// admission bulkhead.
+//
+// The zero Tier is TierStandard, so a call nobody classified is treated as
+// ordinary traffic: neither protected like critical calls nor shed first.
+type Tier uint8
+
+const (
+	// TierStandard is ordinary traffic, and the zero value.
+	TierStandard Tier = iota
+	// TierCritical is traffic that is shed last (login, payments, control plane).
+	TierCritical
+	// TierNonEssential is traffic that is shed first (recommendations, prefetch).
+	TierNonEssential
+
+	// NumTiers is the number of tiers; arrays indexed by Tier have this length.
+	NumTiers = 3
+)
+
+var tierNames = [NumTiers]string{"standard", "critical", "non_essential"}
+
+// String returns the tier's canonical name: "critical", "standard" or "non_essential".
+func (t Tier) String() string {
+	if int(t) < len(tierNames) {
+		return tierNames[t]
+	}
+	return fmt.Sprintf("tier(%d)", uint8(t))
+}
+
+// Valid reports whether t is one of the three defined tiers.
+func (t Tier) Valid() bool { return t < NumTiers }
+
+// ParseTier returns the Tier named s ("critical", "standard",
+// "non_essential"; "non-essential" is accepted too). Any other input is an
+// error naming the input; ParseTier never panics.
+func ParseTier(s string) (Tier, error) {
+	switch s {
+	case "critical":
+		return TierCritical, nil
+	case "standard":
+		return TierStandard, nil
+	case "non_essential", "non-essential":
+		return TierNonEssential, nil
+	}
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return 0, fmt.Errorf("baldur: unknown tier %q (want critical, standard or non_essential)", s)
+}
+
+// Tiers lists the tiers from most to least protected.
+func Tiers() [NumTiers]Tier { return [NumTiers]Tier{TierCritical, TierStandard, TierNonEssential} }
