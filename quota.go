@@ -1,0 +1,60 @@
+package baldur
+
+import "time"
+
+// Quota is a rate quota as advertised to clients in the IETF RateLimit-Policy
+// field: Limit units per Window, under a policy Name. It never contains the
+// partition key.
+type Quota struct {
+	// Name is the quota policy's name (the "p" item name of the header).
+	Name string
+	// Limit is the quota per Window (the "q" parameter).
+	Limit int64
+	// Window is the quota window (the "w" parameter), whole seconds.
+	Window time.Duration
+}
+
+// QuotaStatus is a quota and what is left of it for one partition.
+type QuotaStatus struct {
+	Quota
+	// Remaining is the number of units left now (the "r" parameter).
+	Remaining int64
+	// Reset is the time until the quota is fully restored (the "t" parameter).
+	Reset time.Duration
+}
+
+// QuotaReporter is implemented by gates that enforce a rate quota (the
+// throttle), so that adapters can write RateLimit headers without knowing
+// the gate. The gate's Permit releaser implements it too, encoding the
+// admitted call's remaining quota in the permit token.
+type QuotaReporter interface {
+	// Quota returns the quota that applies to calls of tier.
+	Quota(tier Tier) (Quota, bool)
+	// QuotaStatus decodes the status an admitted call's permit token carries.
+	QuotaStatus(tier Tier, token uint64) QuotaStatus
+}
+
+// QuotaStatus returns the quota status of the first permit in the ticket
+// whose gate reports quotas.
+func (t *Ticket) QuotaStatus(tier Tier) (QuotaStatus, bool) {
+	for i := uint8(0); i < t.n; i++ {
+		if q, ok := t.permits[i].r.(QuotaReporter); ok {
+			return q.QuotaStatus(tier, t.permits[i].token), true
+		}
+	}
+	return QuotaStatus{}, false
+}
+
+// Quota returns the quota of the policy's first quota-enforcing gate for
+// tier, for the RateLimit-Policy field of rejections and admits.
+func (p *Policy) Quota(tier Tier) (Quota, bool) {
+	if p == nil {
+		return Quota{}, false
+	}
+	for i := 0; i < p.n; i++ {
+		if q, ok := p.stages[i].gate.(QuotaReporter); ok {
+			return q.Quota(tier)
+		}
+	}
+	return Quota{}, false
+}
