@@ -1,0 +1,44 @@
+// Package middleware puts the toolkit's gates around net/http: New returns
+// server middleware (func(http.Handler) http.Handler) and Transport wraps an
+// outbound http.RoundTripper.
+//
+// # Server middleware
+//
+// For each request the middleware builds one baldur.Call: the operation (by
+// default the ServeMux pattern the request matched, see WithOperation and
+// WithMux), the partition key (the client IP, see WithKey), the tier (method
+// and path rules, or a tier header believed only from trusted proxies), the
+// deadline of the request context, and one clock reading. It asks its
+// baldur.Resolver (usually the registry) for the operation's Policy and
+// admits the call through it.
+//
+// A rejected request never reaches the handler. It is answered per the
+// rejection table: 429 for a partition over its own quota (throttled,
+// share_cap), 503 for shedding (kill switch, emergency, error budget, open
+// breaker, full bulkhead, too short a deadline), with Retry-After,
+// X-Baldur-Gate, X-Baldur-Reason and a small JSON body
+// {"code":"throttled","gate":"throttle","retry_after_s":1}. When the policy
+// has a quota, admits and throttle rejections also carry the IETF
+// RateLimit-Policy and RateLimit fields, never the partition key.
+//
+// An admitted request runs the handler behind a ResponseWriter that records
+// the status. The outcome reported to the gates is Failure for 5xx and for a
+// panic (re-raised after the permits are released), Ignored for 4xx and for
+// requests whose client went away, Success otherwise. The wrapper exposes
+// Unwrap, so http.ResponseController keeps Flush, Hijack and deadlines
+// working, and it implements http.Flusher directly.
+//
+// # Client IP and trusted proxies
+//
+// X-Forwarded-For is forged by anyone unless a proxy you run overwrites it.
+// The middleware believes it only when the peer address is in
+// WithTrustedProxies; it then walks the header from the right, skipping
+// trusted hops, and takes the first untrusted address. At most 16 hops are
+// examined and a malformed entry stops the walk.
+//
+// # Cost
+//
+// With a policy of allocation-free gates, a guarded request allocates
+// nothing more than a bare one: the Call lives on the stack, the writer
+// wrapper is pooled and rejections are rendered once and reused.
+package middleware

@@ -1,0 +1,129 @@
+package middleware
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// Header names written on rejections.
+const (
+	HeaderGate   = "X-Baldur-Gate"
+	HeaderReason = "X-Baldur-Reason"
+)
+
+// rendered is a rejection's response, computed once per interned Rejection
+// so that rejecting allocates nothing before the response is written.
+type rendered struct {
+	retryAfter []string
+	gate       []string
+	reason     []string
+	body       []byte
+	length     []string
+}
+
+var (
+	renderedCache sync.Map // *baldur.Rejection -> *rendered
+	jsonType      = []string{"application/json"}
+	noSniff       = []string{"nosniff"}
+)
+
+func render(rej *baldur.Rejection) *rendered {
+	if v, ok := renderedCache.Load(rej); ok {
+		return v.(*rendered)
+	}
+	secs := strconv.FormatInt(rej.RetryAfterSeconds(), 10)
+	body := `{"code":"` + rej.Reason().String() + `","gate":"` + rej.Gate() + `","retry_after_s":` + secs + "}\n"
+	rd := &rendered{
+		retryAfter: []string{secs},
+		gate:       []string{rej.Gate()},
+		reason:     []string{rej.Reason().String()},
+		body:       []byte(body),
+		length:     []string{strconv.Itoa(len(body))},
+	}
+	v, _ := renderedCache.LoadOrStore(rej, rd)
+	return v.(*rendered)
+}
+
+// WriteRejection answers w with rej per the rejection table: status,
+// Retry-After, X-Baldur-Gate, X-Baldur-Reason and the JSON body. Adapters of
+// other frameworks can use it to answer exactly as the middleware does.
+func WriteRejection(w http.ResponseWriter, rej *baldur.Rejection) {
+	rd := render(rej)
+	h := w.Header()
+	h["Retry-After"] = rd.retryAfter
+	h[HeaderGate] = rd.gate
+	h[HeaderReason] = rd.reason
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = rd.length
+	h["X-Content-Type-Options"] = noSniff
+	w.WriteHeader(rej.HTTPStatus())
+	_, _ = w.Write(rd.body)
+}
+
+func (s *server) reject(w http.ResponseWriter, p *baldur.Policy, tier baldur.Tier, rej *baldur.Rejection) {
+	if rej.Reason() == baldur.ReasonThrottled {
+		if q, ok := p.Quota(tier); ok {
+			s.writeQuota(w.Header(), baldur.QuotaStatus{Quota: q, Remaining: 0, Reset: rej.RetryAfter()})
+		}
+	}
+	WriteRejection(w, rej)
+}
+
+// writeQuota writes the IETF RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers -10/-11) and, when asked, the legacy
+// X-RateLimit-* fields. The partition key is never written.
+func (s *server) writeQuota(h http.Header, q baldur.QuotaStatus) {
+	if !s.ietfHeaders && !s.legacyHeaders {
+		return
+	}
+	reset := int64((q.Reset + time.Second - 1) / time.Second)
+	if s.ietfHeaders {
+		h["Ratelimit-Policy"] = []string{quotaPolicy(q.Quota)}
+		h["Ratelimit"] = []string{FormatRateLimit(q.Name, q.Remaining, reset)}
+	}
+	if s.legacyHeaders {
+		h["X-Ratelimit-Limit"] = []string{strconv.FormatInt(q.Limit, 10)}
+		h["X-Ratelimit-Remaining"] = []string{strconv.FormatInt(q.Remaining, 10)}
+		h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(reset, 10)}
+	}
+}
+
+var policyCache sync.Map // baldur.Quota -> string
+
+func quotaPolicy(q baldur.Quota) string {
+	if v, ok := policyCache.Load(q); ok {
+		return v.(string)
+	}
+	v := FormatRateLimitPolicy(q)
+	policyCache.Store(q, v)
+	return v
+}
+
+// FormatRateLimitPolicy returns the RateLimit-Policy field value for q:
+// `"name";q=100;w=1`.
+func FormatRateLimitPolicy(q baldur.Quota) string {
+	w := int64((q.Window + time.Second - 1) / time.Second)
+	if w < 1 {
+		w = 1
+	}
+	return strconv.Quote(policyName(q.Name)) + ";q=" + strconv.FormatInt(q.Limit, 10) + ";w=" + strconv.FormatInt(w, 10)
+}
+
+// FormatRateLimit returns the RateLimit field value: `"name";r=42;t=1`.
+func FormatRateLimit(name string, remaining, resetSeconds int64) string {
+	if remaining < 0 {
+		remaining = 0
+	}
+	return strconv.Quote(policyName(name)) + ";r=" + strconv.FormatInt(remaining, 10) + ";t=" + strconv.FormatInt(resetSeconds, 10)
+}
+
+func policyName(n string) string {
+	if n == "" {
+		return "default"
+	}
+	return n
+}

@@ -1,0 +1,173 @@
+package middleware
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/baldur-go/baldur"
+)
+
+type server struct {
+	resolver      baldur.Resolver
+	next          http.Handler
+	operation     func(*http.Request) string
+	key           KeyFunc
+	trusted       TrustedProxies
+	service       string
+	region        string
+	rules         []TierRule
+	defaultTier   baldur.Tier
+	tierHeader    string
+	ietfHeaders   bool
+	legacyHeaders bool
+	clock         baldur.Clock
+}
+
+// New returns HTTP server middleware that guards every request with the
+// policy r resolves for its operation. Rejected requests are answered with
+// the status, Retry-After, X-Baldur-Gate, X-Baldur-Reason and a JSON body
+// {"code":..,"gate":..,"retry_after_s":..}; admitted requests run next and
+// report their outcome: 5xx and panics are failures (the panic is re-raised
+// after release), 4xx and client cancellations are ignored, the rest succeed.
+//
+// The middleware is safe for concurrent use; the handler it returns may be
+// shared by every request.
+func New(r baldur.Resolver, opts ...Option) func(http.Handler) http.Handler {
+	cfg := server{resolver: r, ietfHeaders: true, clock: baldur.SystemClock()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.operation == nil {
+		cfg.operation = func(r *http.Request) string { return r.Pattern }
+	}
+	if cfg.key == nil {
+		cfg.key = cfg.trusted.ClientIP
+	}
+	if cfg.tierHeader != "" {
+		cfg.tierHeader = http.CanonicalHeaderKey(cfg.tierHeader)
+	}
+	return func(next http.Handler) http.Handler {
+		s := cfg
+		s.next = next
+		return &s
+	}
+}
+
+func (s *server) tier(r *http.Request) baldur.Tier {
+	if s.tierHeader != "" {
+		if v := r.Header.Get(s.tierHeader); v != "" && s.trusted.FromTrusted(r) {
+			if t, err := baldur.ParseTier(v); err == nil {
+				return t
+			}
+		}
+	}
+	for i := range s.rules {
+		if s.rules[i].match(r) {
+			return s.rules[i].Tier
+		}
+	}
+	return s.defaultTier
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op := s.operation(r)
+	p := s.resolver.Policy(op)
+	if p == nil {
+		s.next.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	call := baldur.Call{
+		Operation: op,
+		Service:   s.service,
+		Region:    s.region,
+		Key:       s.key(r),
+		Tier:      s.tier(r),
+		Now:       s.clock.Now(),
+	}
+	if d, ok := ctx.Deadline(); ok {
+		call.Deadline = d
+	}
+	t, err := p.Admit(ctx, call)
+	if err != nil {
+		if rej, ok := err.(*baldur.Rejection); ok {
+			s.reject(w, p, call.Tier, rej)
+			return
+		}
+		// The request's context ended while a gate waited: the client is gone.
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if q, ok := t.QuotaStatus(call.Tier); ok {
+		s.writeQuota(w.Header(), q)
+	}
+	rw := getWriter(w)
+	defer func() {
+		o := baldur.Outcome{Status: rw.status}
+		if v := recover(); v != nil {
+			o.Result = baldur.Failure
+			if v == http.ErrAbortHandler {
+				o.Result = baldur.Ignored
+			}
+			t.Release(o)
+			putWriter(rw)
+			panic(v)
+		}
+		switch {
+		case rw.status >= 500:
+			o.Result = baldur.Failure
+		case rw.status >= 400 || ctx.Err() != nil:
+			o.Result = baldur.Ignored
+		}
+		t.Release(o)
+		putWriter(rw)
+	}()
+	s.next.ServeHTTP(rw, r)
+}
+
+// statusWriter records the status the handler wrote. It is pooled so that a
+// guarded request allocates nothing more than a bare one.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+var writers = sync.Pool{New: func() any { return new(statusWriter) }}
+
+func getWriter(w http.ResponseWriter) *statusWriter {
+	rw := writers.Get().(*statusWriter)
+	rw.ResponseWriter, rw.status, rw.wroteHeader = w, http.StatusOK, false
+	return rw
+}
+
+func putWriter(rw *statusWriter) {
+	rw.ResponseWriter = nil
+	writers.Put(rw)
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		// 1xx informational responses are not the final status.
+		if code >= 200 {
+			w.status, w.wroteHeader = code, true
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush forwards to the underlying writer when it can flush, so handlers
+// that assert http.Flusher keep streaming.
+func (w *statusWriter) Flush() {
+	w.wroteHeader = true
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap returns the underlying ResponseWriter, so http.ResponseController
+// reaches Hijack, SetReadDeadline and friends.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
