@@ -1,0 +1,196 @@
+package bulkhead
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/baldur-go/baldur"
+)
+
+// Registry holds named compartments: semaphores, pools and any other
+// baldur.Bulkhead registered with Register. It implements
+// baldur.BulkheadRegistry. The zero Registry is empty and ready to use; it
+// is safe for concurrent use.
+type Registry struct {
+	mu sync.RWMutex
+	m  map[string]baldur.Bulkhead
+}
+
+var _ baldur.BulkheadRegistry = (*Registry)(nil)
+
+// NewRegistry returns an empty Registry.
+func NewRegistry() *Registry { return &Registry{} }
+
+// Get returns the named compartment. An unknown name is an *UnknownError
+// listing the registered names.
+func (r *Registry) Get(name string) (baldur.Bulkhead, error) {
+	r.mu.RLock()
+	b, ok := r.m[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, &UnknownError{Name: name, Registered: r.Names()}
+	}
+	return b, nil
+}
+
+// GetOrCreate returns the semaphore named name, creating it from cfg the
+// first time. cfg.Name may be empty (name is used) or equal to name. Asking
+// again with the same configuration returns the same instance; a different
+// configuration (or a pool by that name) is a *baldur.ConfigError naming the
+// conflicting field. The current MaxConcurrent, after any Resize, is what is
+// compared.
+func (r *Registry) GetOrCreate(name string, cfg Config) (*Semaphore, error) {
+	if err := checkName(name, cfg.Name); err != nil {
+		return nil, err
+	}
+	cfg.Name = name
+	cfg, err := cfg.normalized()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.m[name]; ok {
+		s, ok := b.(*Semaphore)
+		if !ok {
+			return nil, conflict(name, "Kind", b.State().Kind)
+		}
+		if err := s.Config().conflict(cfg); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.put(name, s)
+	return s, nil
+}
+
+// GetOrCreatePool is GetOrCreate for a worker pool. A new pool's workers
+// start at once; the caller closes pools it no longer needs.
+func (r *Registry) GetOrCreatePool(name string, cfg PoolConfig) (*Pool, error) {
+	if err := checkName(name, cfg.Name); err != nil {
+		return nil, err
+	}
+	cfg.Name = name
+	cfg, err := cfg.normalized()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b, ok := r.m[name]; ok {
+		p, ok := b.(*Pool)
+		if !ok {
+			return nil, conflict(name, "Kind", b.State().Kind)
+		}
+		if err := p.Config().conflict(cfg); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	p, err := NewPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.put(name, p)
+	return p, nil
+}
+
+// Register adds a compartment built elsewhere (say, the compartments of a
+// Tiered gate) under its Name. A name already taken by another compartment
+// is a *baldur.ConfigError; registering the same one again is a no-op.
+func (r *Registry) Register(b baldur.Bulkhead) error {
+	name := b.Name()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.m[name]; ok && old != b {
+		return &baldur.ConfigError{Field: "Name", Value: name, Reason: "already registered"}
+	}
+	r.put(name, b)
+	return nil
+}
+
+// Names returns the registered names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	names := make([]string, 0, len(r.m))
+	for n := range r.m {
+		names = append(names, n)
+	}
+	r.mu.RUnlock()
+	slices.Sort(names)
+	return names
+}
+
+// States returns every compartment's occupancy, sorted by name.
+func (r *Registry) States() []baldur.BulkheadState {
+	r.mu.RLock()
+	bs := make([]baldur.Bulkhead, 0, len(r.m))
+	for _, b := range r.m {
+		bs = append(bs, b)
+	}
+	r.mu.RUnlock()
+	out := make([]baldur.BulkheadState, len(bs))
+	for i, b := range bs {
+		out[i] = b.State()
+	}
+	slices.SortFunc(out, func(a, b baldur.BulkheadState) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (r *Registry) put(name string, b baldur.Bulkhead) {
+	if r.m == nil {
+		r.m = make(map[string]baldur.Bulkhead)
+	}
+	r.m[name] = b
+}
+
+func checkName(name, cfgName string) error {
+	if name == "" {
+		return &baldur.ConfigError{Field: "Name", Reason: "must not be empty"}
+	}
+	if cfgName != "" && cfgName != name {
+		return &baldur.ConfigError{Field: "Name", Value: cfgName, Reason: "differs from the registry name " + strconv.Quote(name)}
+	}
+	return nil
+}
+
+func conflict(name, field, have string) error {
+	return &baldur.ConfigError{Field: field, Value: have, Reason: "conflicts with the config of registered compartment " + strconv.Quote(name)}
+}
+
+// conflict compares normalized configs field by field.
+func (c Config) conflict(want Config) error {
+	switch {
+	case c.MaxConcurrent != want.MaxConcurrent:
+		return conflict(c.Name, "MaxConcurrent", strconv.Itoa(c.MaxConcurrent))
+	case c.MaxWait != want.MaxWait:
+		return conflict(c.Name, "MaxWait", c.MaxWait.String())
+	case c.RetryAfter != want.RetryAfter:
+		return conflict(c.Name, "RetryAfter", c.RetryAfter.String())
+	case !sameClock(c.Clock, want.Clock):
+		return conflict(c.Name, "Clock", "")
+	}
+	return nil
+}
+
+func (c PoolConfig) conflict(want PoolConfig) error {
+	switch {
+	case c.Workers != want.Workers:
+		return conflict(c.Name, "Workers", strconv.Itoa(c.Workers))
+	case c.QueueSize != want.QueueSize:
+		return conflict(c.Name, "QueueSize", strconv.Itoa(c.QueueSize))
+	case c.Timeout != want.Timeout:
+		return conflict(c.Name, "Timeout", c.Timeout.String())
+	case c.RetryAfter != want.RetryAfter:
+		return conflict(c.Name, "RetryAfter", c.RetryAfter.String())
+	case !sameClock(c.Clock, want.Clock):
+		return conflict(c.Name, "Clock", "")
+	}
+	return nil
+}
