@@ -1,0 +1,170 @@
+package interceptor
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/baldur-go/baldur"
+)
+
+// clientCall builds the Call of an outgoing call, keyed by the upstream.
+func (c *config) clientCall(ctx context.Context, method, target string, now time.Time) baldur.Call {
+	call := baldur.Call{Operation: method, Service: c.service, Region: c.region, Domain: c.domain, Key: target, Now: now}
+	if d, ok := ctx.Deadline(); ok {
+		call.Deadline = d
+	}
+	if c.key != nil {
+		call.Key = c.key(ctx, method)
+	}
+	if c.tier != nil {
+		call.Tier = c.tier(ctx, method)
+	}
+	return call
+}
+
+func target(cc *grpc.ClientConn) string {
+	if cc == nil {
+		return ""
+	}
+	return cc.Target()
+}
+
+// UnaryClientInterceptor guards outgoing unary calls with the policy r
+// resolves for the full method, keyed by default by the ClientConn's target.
+// A rejected call does no network I/O and returns a status error with
+// RetryInfo (the caller's own retry loop should honor it; grpc's built-in
+// retry does not see it, as interceptors run outside it). The permits are
+// held while the invoker runs, retries included. The interceptor is safe for
+// concurrent use.
+func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientInterceptor {
+	c := newConfig(opts)
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+		p := r.Policy(method)
+		if p == nil {
+			return invoker(ctx, method, req, reply, cc, callOpts...)
+		}
+		start := c.clock.Now()
+		t, err := p.Admit(ctx, c.clientCall(ctx, method, target(cc), start))
+		if err != nil {
+			e, _ := admitError(err)
+			return e
+		}
+		returned := false
+		defer func() {
+			if !returned {
+				t.Release(panicked(c.clock.Now().Sub(start)))
+			}
+		}()
+		err = invoker(ctx, method, req, reply, cc, callOpts...)
+		returned = true
+		t.Release(outcomeOf(err, c.clock.Now().Sub(start)))
+		return err
+	}
+}
+
+// StreamClientInterceptor guards outgoing streams with the policy r
+// resolves for the full method. The permits are held until the stream is
+// over: RecvMsg returns io.EOF (success) or an error, the one response of a
+// stream without server streaming arrives, Header or SendMsg fail, or the
+// caller's context ends (Canceled is ignored, DeadlineExceeded a failure).
+// They are released exactly once, whichever comes first. A stream the
+// caller neither reads to the end nor cancels holds its permits, as it
+// holds grpc's resources. The interceptor is safe for concurrent use.
+func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClientInterceptor {
+	c := newConfig(opts)
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
+		p := r.Policy(method)
+		if p == nil {
+			return streamer(ctx, desc, cc, method, callOpts...)
+		}
+		start := c.clock.Now()
+		t, err := p.Admit(ctx, c.clientCall(ctx, method, target(cc), start))
+		if err != nil {
+			e, _ := admitError(err)
+			return nil, e
+		}
+		returned := false
+		defer func() {
+			if !returned {
+				t.Release(panicked(c.clock.Now().Sub(start)))
+			}
+		}()
+		cs, err := streamer(ctx, desc, cc, method, callOpts...)
+		returned = true
+		if err != nil {
+			t.Release(outcomeOf(err, c.clock.Now().Sub(start)))
+			return nil, err
+		}
+		s := &clientStream{ClientStream: cs, c: c, serverStreams: desc.ServerStreams, start: start, t: t}
+		if ctx.Done() != nil {
+			s.stop = context.AfterFunc(ctx, func() { s.finish(ctx.Err()) })
+		}
+		return s, nil
+	}
+}
+
+// clientStream releases its call's permits when the stream is over.
+type clientStream struct {
+	grpc.ClientStream
+	c             *config
+	serverStreams bool
+	start         time.Time
+	stop          func() bool // set before the stream is returned; nil for contexts that never end
+	done          atomic.Bool // whoever flips it owns t
+	t             baldur.Ticket
+}
+
+func (s *clientStream) finish(err error) {
+	if !s.done.CompareAndSwap(false, true) {
+		return
+	}
+	s.t.Release(outcomeOf(err, s.c.clock.Now().Sub(s.start)))
+}
+
+// finishCaller is finish called from the caller's goroutine, which may also
+// drop the context callback.
+func (s *clientStream) finishCaller(err error) {
+	if s.done.Load() {
+		return
+	}
+	if s.stop != nil {
+		s.stop()
+	}
+	s.finish(err)
+}
+
+func (s *clientStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	switch {
+	case err == nil:
+		if !s.serverStreams {
+			s.finishCaller(nil) // the one response ends the call
+		}
+	case err == io.EOF:
+		s.finishCaller(nil)
+	default:
+		s.finishCaller(err)
+	}
+	return err
+}
+
+func (s *clientStream) SendMsg(m any) error {
+	err := s.ClientStream.SendMsg(m)
+	if err != nil && err != io.EOF { // io.EOF: the status comes from RecvMsg
+		s.finishCaller(err)
+	}
+	return err
+}
+
+func (s *clientStream) Header() (md metadata.MD, err error) {
+	md, err = s.ClientStream.Header()
+	if err != nil {
+		s.finishCaller(err)
+	}
+	return md, err
+}

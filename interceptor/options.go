@@ -1,0 +1,110 @@
+package interceptor
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/baldur-go/baldur"
+)
+
+// Metadata names read from trusted peers by default.
+const (
+	// MetadataKey carries the partition key (tenant, API key) set by a
+	// trusted gateway.
+	MetadataKey = "baldur-key"
+	// MetadataTier carries the tier name ("critical", "standard",
+	// "non_essential") set by a trusted gateway.
+	MetadataTier = "baldur-tier"
+)
+
+// maxKeyLen bounds partition keys taken from metadata, so that a huge
+// value cannot become a huge key.
+const maxKeyLen = 256
+
+// Option configures an interceptor, the tap handle or a Limiter.
+type Option func(*config)
+
+type config struct {
+	tier    func(ctx context.Context, fullMethod string) baldur.Tier
+	key     func(ctx context.Context, fullMethod string) string
+	trusted []netip.Prefix
+	clock   baldur.Clock
+	service string
+	region  string
+	domain  string
+	keyMD   string
+	tierMD  string
+	keys    *keyCache
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{clock: baldur.SystemClock(), keyMD: MetadataKey, tierMD: MetadataTier, keys: new(keyCache)}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	if c.clock == nil {
+		c.clock = baldur.SystemClock()
+	}
+	return c
+}
+
+// WithTier classifies calls with f, which sees the call's context (incoming
+// metadata, peer, auth info) and full method. It replaces the default:
+// metadata from trusted peers, else the standard tier. f must be safe for
+// concurrent use.
+func WithTier(f func(ctx context.Context, fullMethod string) baldur.Tier) Option {
+	return func(c *config) { c.tier = f }
+}
+
+// WithKey sets the partition key function, replacing the default (server:
+// metadata from trusted peers, else the peer IP; client: the ClientConn
+// target). f must be safe for concurrent use and should not allocate.
+func WithKey(f func(ctx context.Context, fullMethod string) string) Option {
+	return func(c *config) { c.key = f }
+}
+
+// WithTrustedPeers lists the peer address ranges (gateways, sidecars) whose
+// metadata key and tier are believed. By default no peer is trusted.
+// IPv4-mapped IPv6 peers match IPv4 ranges.
+func WithTrustedPeers(prefixes []netip.Prefix) Option {
+	p := make([]netip.Prefix, 0, len(prefixes))
+	for _, x := range prefixes {
+		if x.IsValid() {
+			p = append(p, x.Masked())
+		}
+	}
+	return func(c *config) { c.trusted = p }
+}
+
+// WithKeyMetadata sets the metadata name a trusted peer's partition key is
+// read from (default MetadataKey). Names are lower-cased by gRPC.
+func WithKeyMetadata(name string) Option { return func(c *config) { c.keyMD = lower(name) } }
+
+// WithTierMetadata sets the metadata name a trusted peer's tier is read from
+// (default MetadataTier).
+func WithTierMetadata(name string) Option { return func(c *config) { c.tierMD = lower(name) } }
+
+// WithClock sets the clock read at admission and at release (for the
+// latency). Default: the system clock.
+func WithClock(clk baldur.Clock) Option { return func(c *config) { c.clock = clk } }
+
+// WithService sets Call.Service (the kill-switch scope) of every call.
+func WithService(name string) Option { return func(c *config) { c.service = name } }
+
+// WithRegion sets Call.Region of every call.
+func WithRegion(region string) Option { return func(c *config) { c.region = region } }
+
+// WithDomain sets Call.Domain of every call.
+func WithDomain(domain string) Option { return func(c *config) { c.domain = domain } }
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

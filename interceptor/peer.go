@@ -1,0 +1,116 @@
+package interceptor
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"github.com/baldur-go/baldur"
+)
+
+// serverCall builds the Call of a server-side call.
+func (c *config) serverCall(ctx context.Context, method string, now time.Time) baldur.Call {
+	call := baldur.Call{Operation: method, Service: c.service, Region: c.region, Domain: c.domain, Now: now}
+	if d, ok := ctx.Deadline(); ok {
+		call.Deadline = d
+	}
+	if c.key != nil && c.tier != nil {
+		call.Key = c.key(ctx, method)
+		call.Tier = c.tier(ctx, method)
+		return call
+	}
+	addr := peerAddr(ctx)
+	trusted := c.trustedPeer(addr)
+	if c.key != nil {
+		call.Key = c.key(ctx, method)
+	} else if k := c.trustedValue(ctx, trusted, c.keyMD); k != "" {
+		if len(k) > maxKeyLen {
+			k = k[:maxKeyLen]
+		}
+		call.Key = k
+	} else {
+		call.Key = c.keys.get(addr)
+	}
+	if c.tier != nil {
+		call.Tier = c.tier(ctx, method)
+	} else if v := c.trustedValue(ctx, trusted, c.tierMD); v != "" {
+		if t, err := baldur.ParseTier(v); err == nil {
+			call.Tier = t
+		}
+	}
+	return call
+}
+
+func (c *config) trustedValue(ctx context.Context, trusted bool, name string) string {
+	if !trusted {
+		return ""
+	}
+	if v := metadata.ValueFromIncomingContext(ctx, name); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c *config) trustedPeer(a netip.Addr) bool {
+	if !a.IsValid() || len(c.trusted) == 0 {
+		return false
+	}
+	for _, p := range c.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerAddr returns the IP of the call's peer, unmapped, or the zero Addr
+// for peers that are not IP endpoints (unix sockets, bufconn).
+func peerAddr(ctx context.Context) netip.Addr {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p == nil {
+		return netip.Addr{}
+	}
+	switch a := p.Addr.(type) {
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// keyCache remembers the text of recently seen peer addresses, so that
+// keying a call by its peer IP does not format the address on every call. It
+// is direct-mapped and fixed in size: many distinct peers only evict each
+// other, they never grow memory.
+type keyCache struct {
+	slots [256]atomic.Pointer[keyEntry]
+}
+
+type keyEntry struct {
+	addr netip.Addr
+	text string
+}
+
+func (k *keyCache) get(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	b := a.As16()
+	var h uint32 = 2166136261
+	for _, x := range b {
+		h = (h ^ uint32(x)) * 16777619
+	}
+	slot := &k.slots[h%uint32(len(k.slots))]
+	if e := slot.Load(); e != nil && e.addr == a {
+		return e.text
+	}
+	e := &keyEntry{addr: a, text: a.String()}
+	slot.Store(e)
+	return e.text
+}
