@@ -1,0 +1,99 @@
+package registry
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/baldur-go/baldur"
+)
+
+// Registry is the one place every provider and every policy is resolved
+// from. Its slots hold the toolkit's roles; its policy table maps
+// operations to policies and is swapped atomically on reload.
+//
+// A Registry is safe for concurrent use. Resolving a policy reads one atomic
+// pointer and, for an operation seen before, one map; it takes no lock.
+type Registry struct {
+	Governance         Slot[baldur.GovernanceChecker]
+	AdminIdentity      Slot[baldur.AdminIdentityResolver]
+	Emergency          Slot[baldur.EmergencyManager]
+	ErrorBudgetService Slot[baldur.ErrorBudgetService]
+	ErrorBudgetGate    Slot[baldur.ErrorBudgetGate]
+	Bulkheads          Slot[baldur.BulkheadRegistry]
+	BlastRadius        Slot[baldur.BlastRadiusManager]
+	CanaryRollouts     Slot[baldur.CanaryRolloutService]
+	ChaosScheduler     Slot[baldur.ChaosScheduler]
+	ChaosReports       Slot[baldur.ReportGenerator]
+	SafetyGuard        Slot[baldur.SafetyGuard]
+	DLQRepository      Slot[baldur.DLQRepository]
+	DLQ                Slot[baldur.DLQService]
+	Learning           Slot[baldur.LearningService]
+	Watchdog           Slot[baldur.SelfhealerWatchdog]
+	RecoveryLock       Slot[baldur.DistributedRecoveryLock]
+	Notifications      Slot[baldur.UnifiedNotificationManager]
+
+	table atomic.Pointer[table]
+
+	mu    sync.Mutex // serializes Apply/Load/Reload
+	gates map[string]reusable
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// New returns a registry with the defaults of the seed: a fail-open NoOp
+// governance checker, NoOp notifications, learning and recovery lock, and
+// the fail-closed NoOp safety guard and chaos scheduler. Every other slot is
+// unset. It serves no policy until Apply or Load: every operation admits.
+func New() *Registry {
+	r := &Registry{
+		Governance:         newSlot("governance", ptr[baldur.GovernanceChecker](baldur.NoOpGovernance{})),
+		AdminIdentity:      newSlot[baldur.AdminIdentityResolver]("admin_identity_resolver", nil),
+		Emergency:          newSlot[baldur.EmergencyManager]("emergency_manager", nil),
+		ErrorBudgetService: newSlot[baldur.ErrorBudgetService]("error_budget_service", nil),
+		ErrorBudgetGate:    newSlot[baldur.ErrorBudgetGate]("error_budget_gate", nil),
+		Bulkheads:          newSlot[baldur.BulkheadRegistry]("bulkhead_registry", nil),
+		BlastRadius:        newSlot[baldur.BlastRadiusManager]("blast_radius_manager", nil),
+		CanaryRollouts:     newSlot[baldur.CanaryRolloutService]("canary_rollout_service", nil),
+		ChaosScheduler:     newSlot("chaos_scheduler", ptr[baldur.ChaosScheduler](baldur.NoOpChaosScheduler{})),
+		ChaosReports:       newSlot[baldur.ReportGenerator]("chaos_report_generator", nil),
+		SafetyGuard:        newSlot("safety_guard", ptr[baldur.SafetyGuard](baldur.NoOpSafetyGuard{})),
+		DLQRepository:      newSlot[baldur.DLQRepository]("dlq_repository", nil),
+		DLQ:                newSlot[baldur.DLQService]("dlq_service", nil),
+		Learning:           newSlot("learning_service", ptr[baldur.LearningService](baldur.NoOpLearning{})),
+		Watchdog:           newSlot[baldur.SelfhealerWatchdog]("selfhealer_watchdog", nil),
+		RecoveryLock:       newSlot("recovery_lock", ptr[baldur.DistributedRecoveryLock](baldur.NoOpRecoveryLock{})),
+		Notifications:      newSlot("notification", ptr[baldur.UnifiedNotificationManager](baldur.NoOpNotifications{})),
+	}
+	r.table.Store(emptyTable())
+	return r
+}
+
+// SlotInfo describes one slot for status views.
+type SlotInfo struct {
+	Name string
+	// Set is true when a provider was Set; Default when the slot has a
+	// pre-registered default.
+	Set, Default bool
+}
+
+type slotLike interface {
+	Name() string
+	IsSet() bool
+	HasDefault() bool
+}
+
+// Slots lists every slot, sorted by name.
+func (r *Registry) Slots() []SlotInfo {
+	all := []slotLike{
+		&r.Governance, &r.AdminIdentity, &r.Emergency, &r.ErrorBudgetService, &r.ErrorBudgetGate,
+		&r.Bulkheads, &r.BlastRadius, &r.CanaryRollouts, &r.ChaosScheduler, &r.ChaosReports,
+		&r.SafetyGuard, &r.DLQRepository, &r.DLQ, &r.Learning, &r.Watchdog, &r.RecoveryLock, &r.Notifications,
+	}
+	out := make([]SlotInfo, 0, len(all))
+	for _, s := range all {
+		out = append(out, SlotInfo{Name: s.Name(), Set: s.IsSet(), Default: s.HasDefault()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
