@@ -1,0 +1,268 @@
+package baldur_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/clock"
+)
+
+// logGate appends its events to a shared log.
+type logGate struct {
+	name   string
+	kind   string
+	reject baldur.Reason
+	err    error
+	log    *eventLog
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *eventLog) add(s string) {
+	l.mu.Lock()
+	l.events = append(l.events, s)
+	l.mu.Unlock()
+}
+
+func (g *logGate) Kind() string { return g.kind }
+
+func (g *logGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
+	g.log.add("admit " + g.name)
+	if g.err != nil {
+		return baldur.Permit{}, g.err
+	}
+	if g.reject != 0 {
+		return baldur.Permit{}, baldur.Reject(g.reject, time.Second)
+	}
+	return baldur.NewPermit(g, 0), nil
+}
+
+func (g *logGate) Release(_ uint64, o baldur.Outcome) {
+	g.log.add("release " + g.name + " " + o.Result.String())
+}
+
+func TestPolicyCanonicalOrderAndReverseRelease(t *testing.T) {
+	t.Parallel()
+	log := &eventLog{}
+	gates := []baldur.Gate{
+		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, log: log},
+		&logGate{name: "breaker", kind: baldur.GateBlast, log: log},
+		&logGate{name: "share", kind: baldur.GateBlast, log: log},
+		&logGate{name: "throttle", kind: baldur.GateThrottle, log: log},
+		&logGate{name: "governance", kind: baldur.GateGovernance, log: log},
+	}
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: gates})
+	require.NoError(t, err)
+	tk, err := p.Admit(context.Background(), baldur.Call{})
+	require.NoError(t, err)
+	tk.Release(baldur.Outcome{Result: baldur.Failure})
+	tk.Release(baldur.Outcome{Result: baldur.Success}) // no-op
+	assert.Equal(t, []string{
+		"admit governance", "admit throttle", "admit breaker", "admit share", "admit bulkhead",
+		"release bulkhead failure", "release share failure", "release breaker failure", "release throttle failure", "release governance failure",
+	}, log.events)
+}
+
+func TestPolicyRejectionStopsAndReleasesTaken(t *testing.T) {
+	t.Parallel()
+	log := &eventLog{}
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
+		&logGate{name: "governance", kind: baldur.GateGovernance, log: log},
+		&logGate{name: "throttle", kind: baldur.GateThrottle, log: log},
+		&logGate{name: "breaker", kind: baldur.GateBlast, reject: baldur.ReasonBreakerOpen, log: log},
+		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, log: log},
+	}})
+	require.NoError(t, err)
+	_, err = p.Admit(context.Background(), baldur.Call{})
+	require.ErrorIs(t, err, baldur.ErrBreakerOpen)
+	require.ErrorIs(t, err, baldur.ErrRejected)
+	assert.Equal(t, []string{
+		"admit governance", "admit throttle", "admit breaker",
+		"release throttle ignored", "release governance ignored",
+	}, log.events)
+	assert.EqualValues(t, 1, p.Rejected(baldur.ReasonBreakerOpen))
+}
+
+func TestPolicyContextErrorPassesThroughUnwrapped(t *testing.T) {
+	t.Parallel()
+	log := &eventLog{}
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
+		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, err: context.Canceled, log: log},
+	}, Shadow: []string{baldur.GateBulkhead}})
+	require.NoError(t, err)
+	_, err = p.Admit(context.Background(), baldur.Call{})
+	assert.Same(t, context.Canceled, err, "ctx errors are neither wrapped nor shadowed")
+}
+
+func TestPolicyShadow(t *testing.T) {
+	t.Parallel()
+	log := &eventLog{}
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Shadow: []string{baldur.GateThrottle}, Gates: []baldur.Gate{
+		&logGate{name: "throttle", kind: baldur.GateThrottle, reject: baldur.ReasonThrottled, log: log},
+		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, log: log},
+	}})
+	require.NoError(t, err)
+	tk, err := p.Admit(context.Background(), baldur.Call{})
+	require.NoError(t, err)
+	tk.Release(baldur.Outcome{})
+	assert.EqualValues(t, 1, p.Shadowed(baldur.ReasonThrottled))
+	assert.Zero(t, p.Rejected(baldur.ReasonThrottled))
+	assert.Equal(t, []string{"admit throttle", "admit bulkhead", "release bulkhead success"}, log.events)
+}
+
+func TestPolicyDeadline(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(1000, 0))
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", MinTimeLeft: 50 * time.Millisecond, Clock: clk,
+		Gates: []baldur.Gate{&logGate{name: "g", kind: baldur.GateBulkhead, log: &eventLog{}}}})
+	require.NoError(t, err)
+	tests := []struct {
+		left   time.Duration
+		reject bool
+	}{{10 * time.Millisecond, true}, {49 * time.Millisecond, true}, {50 * time.Millisecond, false}, {time.Second, false}}
+	for _, tc := range tests {
+		tk, err := p.Admit(context.Background(), baldur.Call{Deadline: clk.Now().Add(tc.left)})
+		if tc.reject {
+			r, ok := baldur.AsRejection(err)
+			require.True(t, ok, "%v left: %v", tc.left, err)
+			assert.Equal(t, baldur.ReasonDeadline, r.Reason())
+			assert.EqualValues(t, 4, r.GRPCCode())
+		} else {
+			require.NoError(t, err)
+			tk.Release(baldur.Outcome{})
+		}
+	}
+}
+
+func TestNewPolicyConfigErrors(t *testing.T) {
+	t.Parallel()
+	g := &logGate{kind: baldur.GateBulkhead, log: &eventLog{}}
+	tests := []struct {
+		name  string
+		cfg   baldur.PolicyConfig
+		field string
+	}{
+		{"no name", baldur.PolicyConfig{}, "Name"},
+		{"negative min time", baldur.PolicyConfig{Name: "p", MinTimeLeft: -1}, "MinTimeLeft"},
+		{"unknown shadow", baldur.PolicyConfig{Name: "p", Shadow: []string{"nope"}}, "Shadow"},
+		{"unknown kind", baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{&logGate{kind: "x", log: &eventLog{}}}}, "Gates"},
+		{"too many", baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{g, g, g, g, g, g, g}}, "Gates"},
+	}
+	for _, tc := range tests {
+		_, err := baldur.NewPolicy(tc.cfg)
+		var ce *baldur.ConfigError
+		require.True(t, errors.As(err, &ce), tc.name)
+		assert.Equal(t, tc.field, ce.Field, tc.name)
+	}
+}
+
+func TestNilPolicyAdmits(t *testing.T) {
+	t.Parallel()
+	var p *baldur.Policy
+	tk, err := p.Admit(context.Background(), baldur.Call{})
+	require.NoError(t, err)
+	assert.False(t, tk.Held())
+	tk.Release(baldur.Outcome{})
+}
+
+type leanGate struct{ kind string }
+
+func (g *leanGate) Kind() string { return g.kind }
+func (g *leanGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
+	return baldur.NewPermit(g, 0), nil
+}
+func (*leanGate) Release(uint64, baldur.Outcome) {}
+
+func TestPolicyAdmitAllocatesNothing(t *testing.T) {
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
+		&leanGate{baldur.GateGovernance}, &leanGate{baldur.GateThrottle}, &leanGate{baldur.GateBlast}, &leanGate{baldur.GateBulkhead},
+	}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	c := baldur.Call{Operation: "op", Key: "k", Now: time.Now()}
+	n := testing.AllocsPerRun(1000, func() {
+		tk, err := p.Admit(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Release(baldur.Outcome{})
+	})
+	assert.Zero(t, n)
+	n = testing.AllocsPerRun(1000, func() { _ = baldur.Reject(baldur.ReasonThrottled, 1500*time.Millisecond) })
+	assert.Zero(t, n, "interned rejections")
+}
+
+func TestRejectInterning(t *testing.T) {
+	t.Parallel()
+	a := baldur.Reject(baldur.ReasonThrottled, 1100*time.Millisecond)
+	b := baldur.Reject(baldur.ReasonThrottled, 2*time.Second)
+	assert.Same(t, a, b, "1.1 s rounds up to 2 s")
+	assert.EqualValues(t, 2, a.RetryAfterSeconds())
+	assert.Equal(t, 429, a.HTTPStatus())
+	assert.EqualValues(t, 8, a.GRPCCode())
+	assert.Equal(t, "throttle", a.Gate())
+	assert.EqualValues(t, 0, baldur.Reject(baldur.ReasonBulkheadFull, -time.Second).RetryAfterSeconds())
+	assert.EqualValues(t, 1, baldur.RejectAtLeast(baldur.ReasonBreakerOpen, time.Millisecond, time.Second).RetryAfterSeconds())
+	long := baldur.Reject(baldur.ReasonKillSwitch, 2*time.Hour)
+	assert.EqualValues(t, 7200, long.RetryAfterSeconds())
+	assert.Contains(t, long.Error(), "kill_switch")
+	for _, r := range baldur.Reasons() {
+		got, ok := baldur.ParseReason(r.String())
+		assert.True(t, ok)
+		assert.Equal(t, r, got)
+	}
+	_, ok := baldur.ParseReason("nope")
+	assert.False(t, ok)
+}
+
+func TestParseTier(t *testing.T) {
+	t.Parallel()
+	for _, tier := range baldur.Tiers() {
+		got, err := baldur.ParseTier(tier.String())
+		require.NoError(t, err)
+		assert.Equal(t, tier, got)
+	}
+	_, err := baldur.ParseTier("gold")
+	assert.Error(t, err)
+	assert.Equal(t, baldur.TierStandard, baldur.Tier(0), "zero tier is standard")
+}
+
+func FuzzParseTier(f *testing.F) {
+	f.Add("critical")
+	f.Add("non-essential")
+	f.Add("\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		tier, err := baldur.ParseTier(s)
+		if err == nil && !tier.Valid() {
+			t.Fatalf("ParseTier(%q) = invalid %v", s, tier)
+		}
+		if err != nil && len(err.Error()) > 200 {
+			t.Fatalf("error message not bounded: %d bytes", len(err.Error()))
+		}
+	})
+}
+
+func BenchmarkPolicyAdmitRelease(b *testing.B) {
+	p, _ := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
+		&leanGate{baldur.GateGovernance}, &leanGate{baldur.GateThrottle}, &leanGate{baldur.GateBlast}, &leanGate{baldur.GateBulkhead},
+	}})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := baldur.Call{Operation: "op", Key: "k", Now: time.Now()}
+		for pb.Next() {
+			tk, _ := p.Admit(ctx, c)
+			tk.Release(baldur.Outcome{})
+		}
+	})
+}
