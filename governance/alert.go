@@ -1,0 +1,104 @@
+package governance
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// AlertKind names what could not be evaluated.
+type AlertKind string
+
+// Alert kinds.
+const (
+	// AlertKillSwitchUnreadable: the store failed to list kill switches;
+	// every call is treated as not switched off.
+	AlertKillSwitchUnreadable AlertKind = "kill_switch_unreadable"
+	// AlertKillSwitchMalformed: a stored kill switch has an invalid pattern
+	// (edited outside this package); it is ignored.
+	AlertKillSwitchMalformed AlertKind = "kill_switch_malformed"
+	// AlertEmergencyUnreadable: the store failed to return the emergency
+	// state; the level is treated as NORMAL by the checks.
+	AlertEmergencyUnreadable AlertKind = "emergency_unreadable"
+	// AlertBreakGlassUnreadable: the store failed to return break glass;
+	// it is treated as off (the other checks still fail open).
+	AlertBreakGlassUnreadable AlertKind = "break_glass_unreadable"
+)
+
+// Alert says that a governance check could not be evaluated and was allowed
+// (fail-open).
+type Alert struct {
+	Kind AlertKind
+	Err  error
+	Time time.Time
+	// Suppressed counts the alerts of this kind swallowed by the cooldown
+	// since the previous one was raised.
+	Suppressed uint64
+}
+
+// AlertSink receives fail-open alerts, at most one per kind per cooldown.
+// It is called without any lock held.
+//
+// Implementations must be safe for concurrent use and should not block.
+type AlertSink interface {
+	Alert(ctx context.Context, a Alert)
+}
+
+// SlogAlerts writes alerts to a slog.Logger at level Error. Its zero value
+// uses slog.Default(). Safe for concurrent use.
+type SlogAlerts struct {
+	Logger *slog.Logger
+}
+
+// Alert implements AlertSink.
+func (s SlogAlerts) Alert(ctx context.Context, a Alert) {
+	l := s.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	msg := ""
+	if a.Err != nil {
+		msg = a.Err.Error()
+	}
+	l.LogAttrs(ctx, slog.LevelError, "governance: check failed open",
+		slog.String("kind", string(a.Kind)),
+		slog.String("error", msg),
+		slog.Uint64("suppressed", a.Suppressed))
+}
+
+// alerter applies the per-kind cooldown. Alerts happen on snapshot rebuilds
+// only, never per call, so a mutex is fine here.
+type alerter struct {
+	sink     AlertSink
+	cooldown time.Duration
+
+	mu    sync.Mutex
+	last  map[AlertKind]time.Time
+	quiet map[AlertKind]uint64
+}
+
+func newAlerter(sink AlertSink, cooldown time.Duration) *alerter {
+	return &alerter{sink: sink, cooldown: cooldown, last: map[AlertKind]time.Time{}, quiet: map[AlertKind]uint64{}}
+}
+
+func (a *alerter) raise(ctx context.Context, kind AlertKind, err error, now time.Time) {
+	a.mu.Lock()
+	if last, ok := a.last[kind]; ok && now.Sub(last) < a.cooldown {
+		a.quiet[kind]++
+		a.mu.Unlock()
+		return
+	}
+	a.last[kind] = now
+	n := a.quiet[kind]
+	a.quiet[kind] = 0
+	a.mu.Unlock()
+	a.sink.Alert(ctx, Alert{Kind: kind, Err: err, Time: now, Suppressed: n})
+}
+
+func (a *alerter) reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.last)
+	clear(a.quiet)
+}

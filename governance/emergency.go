@@ -1,0 +1,174 @@
+package governance
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// ErrAlreadyNormal is returned by StepDown at level NORMAL.
+var ErrAlreadyNormal = errors.New("governance: emergency level already NORMAL")
+
+// Emergency is the emergency manager: it holds the level (NORMAL..LEVEL_3)
+// in the Store and mirrors it in an atomic for the hot path. It implements
+// baldur.EmergencyManager and the throttle's level source
+// (interface{ Level() baldur.EmergencyLevel }). Safe for concurrent use.
+//
+// Raising is manual (Trigger, with a reason and an optional duration);
+// lowering goes one level at a time (StepDown), or back to NORMAL when a
+// triggered duration runs out.
+type Emergency struct {
+	store     Store
+	clock     baldur.Clock
+	fractions [baldur.MaxEmergencyLevel + 1][baldur.NumTiers]float64
+	onChange  func() // rebuilds the Checker's snapshot; never called under mu
+
+	level atomic.Int32
+
+	mu    sync.Mutex // serializes read-modify-write of the stored state
+	timer baldur.Timer
+}
+
+var _ baldur.EmergencyManager = (*Emergency)(nil)
+
+// Level returns the last known level with one atomic load. It follows
+// every change made through this process at once; changes made by another
+// process sharing the store are seen within the Checker's CacheTTL.
+func (e *Emergency) Level() baldur.EmergencyLevel { return baldur.EmergencyLevel(e.level.Load()) }
+
+// AdmitFraction returns the share (0..1) of tier admitted at level; 1 for
+// an unknown level, the standard tier's share for an unknown tier.
+func (e *Emergency) AdmitFraction(level baldur.EmergencyLevel, tier baldur.Tier) float64 {
+	if !level.Valid() {
+		return 1
+	}
+	if !tier.Valid() {
+		tier = baldur.TierStandard
+	}
+	return e.fractions[level][tier]
+}
+
+// State reads the stored state, applying an expired duration (back to
+// NORMAL) first.
+func (e *Emergency) State(ctx context.Context) (baldur.EmergencyState, error) {
+	st, changed, err := e.load(ctx, e.clock.Now())
+	if changed {
+		e.onChange()
+	}
+	return st, err
+}
+
+// load reads the state and expires it; the caller notifies on change.
+func (e *Emergency) load(ctx context.Context, now time.Time) (baldur.EmergencyState, bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, err := e.store.Emergency(ctx)
+	if err != nil {
+		return baldur.EmergencyState{Level: e.Level()}, false, err
+	}
+	if !st.Level.Valid() {
+		st.Level = baldur.LevelNormal
+	}
+	changed := false
+	if st.Level != baldur.LevelNormal && !st.ExpiresAt.IsZero() && !now.Before(st.ExpiresAt) {
+		st = baldur.EmergencyState{Level: baldur.LevelNormal, Reason: "expired: " + st.Reason, Actor: st.Actor, Since: now}
+		if err := e.store.PutEmergency(ctx, st); err != nil {
+			return st, false, err
+		}
+		changed = true
+	}
+	if e.level.Swap(int32(st.Level)) != int32(st.Level) {
+		changed = true
+	}
+	return st, changed, nil
+}
+
+// Trigger raises (or keeps, refreshing reason and duration) the level.
+// A missing reason, an invalid level, a negative duration or a level below
+// the current one (use StepDown) is a *baldur.ConfigError naming the field.
+func (e *Emergency) Trigger(ctx context.Context, t baldur.EmergencyTrigger) (baldur.EmergencyState, error) {
+	if !t.Level.Valid() {
+		return baldur.EmergencyState{}, cfgErr("Level", strconv.Itoa(int(t.Level)), "must be 0..3")
+	}
+	if t.Reason == "" {
+		return baldur.EmergencyState{}, cfgErr("Reason", "", "is required")
+	}
+	if t.Duration < 0 {
+		return baldur.EmergencyState{}, cfgErr("Duration", t.Duration.String(), "must not be negative")
+	}
+	now := e.clock.Now()
+	st, err := e.set(ctx, now, func(cur baldur.EmergencyState) (baldur.EmergencyState, error) {
+		if t.Level < cur.Level {
+			return cur, cfgErr("Level", t.Level.String(), "is below the current "+cur.Level.String()+": step down one level at a time")
+		}
+		next := baldur.EmergencyState{Level: t.Level, Reason: t.Reason, Actor: actorOr(t.Actor), Since: now}
+		if t.Duration > 0 && t.Level != baldur.LevelNormal {
+			next.ExpiresAt = now.Add(t.Duration)
+		}
+		return next, nil
+	})
+	return st, err
+}
+
+// StepDown lowers the level by exactly one. At NORMAL it returns
+// ErrAlreadyNormal.
+func (e *Emergency) StepDown(ctx context.Context, actor, reason string) (baldur.EmergencyState, error) {
+	now := e.clock.Now()
+	if reason == "" {
+		reason = "step down"
+	}
+	return e.set(ctx, now, func(cur baldur.EmergencyState) (baldur.EmergencyState, error) {
+		if cur.Level <= baldur.LevelNormal {
+			return cur, ErrAlreadyNormal
+		}
+		return baldur.EmergencyState{Level: cur.Level - 1, Reason: reason, Actor: actorOr(actor), Since: now}, nil
+	})
+}
+
+// set applies next to the current state under mu, stores it, arms the
+// expiry timer and notifies the Checker (outside the lock).
+func (e *Emergency) set(ctx context.Context, now time.Time, next func(baldur.EmergencyState) (baldur.EmergencyState, error)) (baldur.EmergencyState, error) {
+	e.mu.Lock()
+	cur, err := e.store.Emergency(ctx)
+	if err != nil {
+		e.mu.Unlock()
+		return cur, err
+	}
+	if !cur.Level.Valid() || (!cur.ExpiresAt.IsZero() && !now.Before(cur.ExpiresAt)) {
+		cur = baldur.EmergencyState{Level: baldur.LevelNormal}
+	}
+	st, err := next(cur)
+	if err != nil {
+		e.mu.Unlock()
+		return cur, err
+	}
+	if err := e.store.PutEmergency(ctx, st); err != nil {
+		e.mu.Unlock()
+		return cur, err
+	}
+	e.level.Store(int32(st.Level))
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	if !st.ExpiresAt.IsZero() {
+		// The snapshot already expires the level exactly at ExpiresAt; the
+		// timer also brings Level() back without waiting for a check.
+		e.timer = e.clock.AfterFunc(st.ExpiresAt.Sub(now), func() { _, _ = e.State(context.Background()) })
+	}
+	e.mu.Unlock()
+	e.onChange()
+	return st, nil
+}
+
+func actorOr(a string) string {
+	if a == "" {
+		return "anonymous"
+	}
+	return a
+}

@@ -1,0 +1,140 @@
+package governance
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// Store holds the governance state that operators change: kill switches,
+// the emergency state and break glass. Every method takes a context and may
+// fail, so that a networked store (Redis, a database) fits behind the same
+// callers as the in-memory one. The Checker never calls a Store on the
+// per-call path: it reads the store when it rebuilds its snapshot (on every
+// transition and once per cache TTL) and treats an error as "allow"
+// (fail-open) while raising an alert.
+//
+// Implementations must be safe for concurrent use and must return values
+// that the caller may keep (no shared slices).
+type Store interface {
+	// KillSwitches returns every stored kill switch, expired ones included
+	// (the Checker filters by expiry against its clock).
+	KillSwitches(ctx context.Context) ([]KillSwitch, error)
+	// PutKillSwitch stores ks, replacing the switch with the same scope and
+	// pattern.
+	PutKillSwitch(ctx context.Context, ks KillSwitch) error
+	// DeleteKillSwitch removes the switch with scope and pattern and reports
+	// whether there was one.
+	DeleteKillSwitch(ctx context.Context, scope Scope, pattern string) (bool, error)
+
+	// Emergency returns the emergency state; the zero state (NORMAL) when
+	// none was stored.
+	Emergency(ctx context.Context) (baldur.EmergencyState, error)
+	// PutEmergency stores the emergency state.
+	PutEmergency(ctx context.Context, st baldur.EmergencyState) error
+
+	// BreakGlass returns the break-glass state; the zero state (off) when
+	// none was stored.
+	BreakGlass(ctx context.Context) (BreakGlass, error)
+	// PutBreakGlass stores the break-glass state.
+	PutBreakGlass(ctx context.Context, bg BreakGlass) error
+}
+
+// BreakGlass is the break-glass state: while On (and not expired), every
+// governance check allows and every allowance it grants is audited.
+type BreakGlass struct {
+	On     bool
+	Actor  string
+	Reason string
+	Since  time.Time
+	// ExpiresAt ends break glass on its own; zero means until turned off.
+	ExpiresAt time.Time
+}
+
+// active reports whether break glass is on at now.
+func (bg BreakGlass) active(now time.Time) bool {
+	return bg.On && (bg.ExpiresAt.IsZero() || now.Before(bg.ExpiresAt))
+}
+
+// MemoryStore is the in-memory Store: state lives in this process only. It
+// is safe for concurrent use. The zero value is ready to use.
+type MemoryStore struct {
+	mu         sync.Mutex
+	switches   map[switchKey]KillSwitch
+	emergency  baldur.EmergencyState
+	breakGlass BreakGlass
+}
+
+type switchKey struct {
+	scope   Scope
+	pattern string
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// KillSwitches implements Store.
+func (m *MemoryStore) KillSwitches(context.Context) ([]KillSwitch, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]KillSwitch, 0, len(m.switches))
+	for _, ks := range m.switches {
+		out = append(out, ks)
+	}
+	return out, nil
+}
+
+// PutKillSwitch implements Store.
+func (m *MemoryStore) PutKillSwitch(_ context.Context, ks KillSwitch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.switches == nil {
+		m.switches = make(map[switchKey]KillSwitch)
+	}
+	m.switches[switchKey{ks.Scope, ks.Pattern}] = ks
+	return nil
+}
+
+// DeleteKillSwitch implements Store.
+func (m *MemoryStore) DeleteKillSwitch(_ context.Context, scope Scope, pattern string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := switchKey{scope, pattern}
+	_, ok := m.switches[k]
+	delete(m.switches, k)
+	return ok, nil
+}
+
+// Emergency implements Store.
+func (m *MemoryStore) Emergency(context.Context) (baldur.EmergencyState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.emergency, nil
+}
+
+// PutEmergency implements Store.
+func (m *MemoryStore) PutEmergency(_ context.Context, st baldur.EmergencyState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.emergency = st
+	return nil
+}
+
+// BreakGlass implements Store.
+func (m *MemoryStore) BreakGlass(context.Context) (BreakGlass, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.breakGlass, nil
+}
+
+// PutBreakGlass implements Store.
+func (m *MemoryStore) PutBreakGlass(_ context.Context, bg BreakGlass) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.breakGlass = bg
+	return nil
+}
