@@ -1,0 +1,345 @@
+package blast
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// breaker is one partition's circuit breaker: gobreaker's state machine
+// (generations, rolling window, half-open probes) driven by the call's own
+// clock reading, plus an operator's force that outranks it.
+//
+// Every field under mu changes together. The atomics mirror what admission
+// needs so that a closed or open breaker admits or rejects without the lock;
+// they are stored before word, so a reader that sees a new word also sees
+// the matching start, age and until.
+type breaker struct {
+	set  *Breakers
+	part Partition
+
+	word     atomic.Uint64 // generation<<8 | effective State
+	startNs  atomic.Int64  // generation start
+	age      atomic.Uint64 // window age after the last roll
+	untilNs  atomic.Int64  // end of the open state or of the force
+	lastUsed atomic.Int64  // coarse (touchEvery) time of last admission
+
+	mu         sync.Mutex
+	state      State // StateClosed, StateHalfOpen or StateOpen
+	force      State // 0, StateForcedOpen or StateForcedClosed
+	gen        uint32
+	start      int64
+	expiry     int64 // end of the open state
+	forceUntil int64
+	win        window
+}
+
+const (
+	halfOpenBit = 1 << 31
+	ageMask     = halfOpenBit - 1
+	touchEvery  = int64(time.Second)
+)
+
+func newBreaker(set *Breakers, p Partition, now int64) *breaker {
+	br := &breaker{set: set, part: p, start: now, win: newWindow(set.buckets)}
+	br.lastUsed.Store(now)
+	br.publish()
+	return br
+}
+
+func (br *breaker) effective() State {
+	if br.force != 0 {
+		return br.force
+	}
+	return br.state
+}
+
+// publish mirrors the locked state into the atomics; word goes last.
+func (br *breaker) publish() {
+	br.startNs.Store(br.start)
+	br.age.Store(br.win.age)
+	switch {
+	case br.force != 0:
+		br.untilNs.Store(br.forceUntil)
+	case br.state == StateOpen:
+		br.untilNs.Store(br.expiry)
+	default:
+		br.untilNs.Store(0)
+	}
+	br.word.Store(uint64(br.gen)<<8 | uint64(br.effective()))
+}
+
+func (br *breaker) ageAt(now int64) uint64 {
+	d := now - br.start
+	if d <= 0 {
+		return 0
+	}
+	return uint64(d / br.set.period)
+}
+
+func token(gen uint32, half bool, age uint64) uint64 {
+	t := uint64(gen)<<32 | age&ageMask
+	if half {
+		t |= halfOpenBit
+	}
+	return t
+}
+
+func (br *breaker) touch(now int64) {
+	if now-br.lastUsed.Load() > touchEvery {
+		br.lastUsed.Store(now)
+	}
+}
+
+// admit is the gate's decision for one call at now.
+func (br *breaker) admit(now int64) (baldur.Permit, error) {
+	w := br.word.Load()
+	switch State(w & 0xff) {
+	case StateClosed:
+		var age uint64
+		if d := now - br.startNs.Load(); d > 0 {
+			age = uint64(d / br.set.period)
+		}
+		// A stale word yields a token of an old generation, which Release
+		// ignores, exactly like gobreaker's in-flight calls across a trip.
+		if cur := br.age.Load(); age <= cur && cur-age < uint64(br.set.buckets) {
+			br.touch(now)
+			return baldur.NewPermit(br, token(uint32(w>>8), false, age)), nil
+		}
+	case StateOpen:
+		if until := br.untilNs.Load(); now <= until {
+			br.touch(now)
+			return baldur.Permit{}, br.set.rejectFor(until - now)
+		}
+	case StateForcedOpen:
+		if until := br.untilNs.Load(); now < until {
+			br.touch(now)
+			return baldur.Permit{}, br.set.rejectFor(until - now)
+		}
+	case StateForcedClosed:
+		if now < br.untilNs.Load() {
+			br.touch(now)
+			return baldur.Permit{}, nil
+		}
+	}
+	return br.admitSlow(now)
+}
+
+func (br *breaker) admitSlow(now int64) (p baldur.Permit, err error) {
+	var t transitions
+	br.mu.Lock()
+	br.current(now, &t)
+	switch br.effective() {
+	case StateClosed:
+		age := br.ageAt(now)
+		if age > br.win.age {
+			age = br.win.age
+		}
+		p = baldur.NewPermit(br, token(br.gen, false, age))
+	case StateHalfOpen:
+		if br.win.validRequests() >= br.set.probes {
+			err = br.set.rejectFor(0)
+		} else {
+			br.win.onRequest()
+			p = baldur.NewPermit(br, token(br.gen, true, br.win.age))
+		}
+	case StateOpen:
+		err = br.set.rejectFor(br.expiry - now)
+	case StateForcedOpen:
+		err = br.set.rejectFor(br.forceUntil - now)
+	case StateForcedClosed:
+		// admitted, nothing to learn
+	}
+	br.mu.Unlock()
+	br.touch(now)
+	br.fire(&t)
+	return p, err
+}
+
+// Release learns from the outcome of a call admitted with token. Outcomes
+// of an earlier generation (admitted before a state change) are ignored.
+// Only failures and half-open probes read the clock: a success in the closed
+// state needs no time, since it counts in the bucket its call started in.
+func (br *breaker) Release(tok uint64, o baldur.Outcome) {
+	half := tok&halfOpenBit != 0
+	res := o.Result
+	if res != baldur.Success && res != baldur.Failure {
+		res = baldur.Ignored
+	}
+	if res == baldur.Ignored && !half {
+		return // exclusions only matter to the half-open probe count
+	}
+	timed := half || res == baldur.Failure
+	var now int64
+	if timed {
+		now = br.set.clock.Now().UnixNano()
+	}
+	gen, age := uint32(tok>>32), tok&ageMask
+	var t transitions
+	br.mu.Lock()
+	if timed {
+		br.current(now, &t)
+	}
+	if br.gen == gen {
+		switch res {
+		case baldur.Ignored:
+			br.win.onExclusion(age)
+		case baldur.Success:
+			br.win.onSuccess(age)
+			if br.state == StateHalfOpen && br.win.consecutiveSuccesses >= br.set.probes {
+				br.setState(StateClosed, now, &t)
+			}
+		case baldur.Failure:
+			switch br.state {
+			case StateClosed:
+				br.win.onFailure(age)
+				if br.set.rule.ready(br.win.counts) {
+					br.setState(StateOpen, now, &t)
+				}
+			case StateHalfOpen:
+				br.setState(StateOpen, now, &t)
+			}
+		}
+	}
+	br.mu.Unlock()
+	br.fire(&t)
+}
+
+// current applies the transitions that time alone causes: a force expiring,
+// the open timeout passing, the window rolling. Called with mu held.
+func (br *breaker) current(now int64, t *transitions) {
+	if br.force != 0 {
+		if now < br.forceUntil {
+			return
+		}
+		from := br.force
+		br.force = 0
+		if from == StateForcedOpen {
+			br.state = StateHalfOpen
+		} else {
+			br.state = StateClosed
+		}
+		br.newGen(now)
+		t.add(from, br.state)
+		return
+	}
+	switch br.state {
+	case StateClosed:
+		if age := br.ageAt(now); age > br.win.age {
+			br.win.grow(age)
+			br.age.Store(br.win.age)
+		}
+	case StateOpen:
+		if br.expiry < now {
+			br.setState(StateHalfOpen, now, t)
+		}
+	}
+}
+
+func (br *breaker) setState(to State, now int64, t *transitions) {
+	if br.state == to {
+		return
+	}
+	from := br.state
+	br.state = to
+	br.newGen(now)
+	t.add(from, to)
+}
+
+func (br *breaker) newGen(now int64) {
+	br.gen++
+	br.start = now
+	br.win.clear()
+	if br.state == StateOpen {
+		br.expiry = now + br.set.timeout
+	}
+	br.publish()
+}
+
+func (br *breaker) forceTo(st State, now, ttl int64) {
+	var t transitions
+	br.mu.Lock()
+	from := br.effective()
+	br.force = st
+	br.forceUntil = now + ttl
+	br.newGen(now) // outcomes of calls admitted before the force are moot
+	if from != st {
+		t.add(from, st)
+	}
+	br.mu.Unlock()
+	br.lastUsed.Store(now)
+	br.fire(&t)
+}
+
+func (br *breaker) unforce(now int64) {
+	var t transitions
+	br.mu.Lock()
+	if br.force != 0 {
+		br.forceUntil = now
+		br.current(now, &t)
+	}
+	br.mu.Unlock()
+	br.fire(&t)
+}
+
+// view returns the state at now and when it ends, without changing it.
+func (br *breaker) view(now int64) (State, int64) {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	if br.force != 0 {
+		if now < br.forceUntil {
+			return br.force, br.forceUntil
+		}
+		if br.force == StateForcedOpen {
+			return StateHalfOpen, 0
+		}
+		return StateClosed, 0
+	}
+	if br.state == StateOpen {
+		if br.expiry < now {
+			return StateHalfOpen, 0
+		}
+		return StateOpen, br.expiry
+	}
+	return br.state, 0
+}
+
+// evictRank orders partitions for eviction, most evictable first; forced
+// ones (until their force ends) are never evicted.
+func (br *breaker) evictRank(now int64) (State, bool) {
+	w := br.word.Load()
+	st := State(w & 0xff)
+	if st.Forced() {
+		if now < br.untilNs.Load() {
+			return st, false
+		}
+		return StateClosed, true
+	}
+	return st, true
+}
+
+// transitions collects state changes under the lock so that the hook runs
+// after it is released.
+type transitions struct {
+	n int
+	t [3]struct{ from, to State }
+}
+
+func (t *transitions) add(from, to State) {
+	if t.n < len(t.t) {
+		t.t[t.n].from, t.t[t.n].to = from, to
+		t.n++
+	}
+}
+
+func (br *breaker) fire(t *transitions) {
+	hook := br.set.hook
+	if hook == nil {
+		return
+	}
+	for i := 0; i < t.n; i++ {
+		hook(br.part, t.t[i].from, t.t[i].to)
+	}
+}

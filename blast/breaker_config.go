@@ -1,0 +1,161 @@
+package blast
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// BreakerConfig configures a Breakers. The zero value is valid and gives the
+// defaults of the original system: trip on 5 consecutive failures or on a
+// 50 % failure ratio over a 60 s window once 10 outcomes were seen; stay open
+// 60 s; then admit 3 half-open probes.
+//
+// Negative values are invalid. Counting fields and durations use zero for
+// "the default".
+type BreakerConfig struct {
+	// PartitionBy selects which call fields name a partition. Default ByKey.
+	PartitionBy PartitionBy
+
+	// ConsecutiveFailures trips a closed breaker after this many failures in
+	// a row. Default 5.
+	ConsecutiveFailures int
+	// FailureRatio trips a closed breaker when failures / (successes +
+	// failures) over the window reaches it, once MinRequests outcomes were
+	// seen. A fraction in (0, 1]; 1 trips only when every call failed.
+	// Default 0.5.
+	FailureRatio float64
+	// MinRequests is the number of outcomes in the window before
+	// FailureRatio applies. Default 10.
+	MinRequests int
+	// Window is the rolling window over which outcomes are counted (the
+	// original counted a 100-call window; like gobreaker this one is a span
+	// of time). Default 60 s.
+	Window time.Duration
+	// BucketPeriod is the granularity of the rolling window: outcomes leave
+	// the window one bucket at a time. Window is rounded up to a multiple of
+	// it. Default Window/10; at most Window.
+	BucketPeriod time.Duration
+
+	// OpenTimeout is how long a tripped breaker rejects before it admits
+	// half-open probes. Default 60 s.
+	OpenTimeout time.Duration
+	// HalfOpenProbes is how many probe calls a half-open breaker admits at
+	// once; that many consecutive successes close it and one failure reopens
+	// it. Default 3.
+	HalfOpenProbes int
+
+	// ForceTTL is how long ForceOpen and ForceClosed hold when called with a
+	// zero TTL. Default 90 min.
+	ForceTTL time.Duration
+
+	// MaxPartitions bounds the number of partitions kept in memory. Beyond
+	// it, creating a partition evicts an idle or least recently used closed
+	// one (forced partitions are never evicted). Default 10000.
+	MaxPartitions int
+	// IdleTimeout is how long an unused, unforced partition is kept before
+	// it may be evicted. Default 10 min.
+	IdleTimeout time.Duration
+
+	// OnStateChange, when set, is called after every state change of a
+	// partition, including forces and their expiry. It runs on the goroutine
+	// that caused the change, after the breaker's lock is released, so it
+	// may call back into the Breakers. Under concurrency, calls for one
+	// partition may be observed out of order; State is the truth.
+	OnStateChange func(p Partition, from, to State)
+
+	// Clock is read by ForceOpen/ForceClosed, by State, and on Release when
+	// a failure or probe outcome must be timed. Admit uses Call.Now. Nil
+	// means baldur.SystemClock().
+	Clock baldur.Clock
+}
+
+const (
+	defaultConsecutiveFailures = 5
+	defaultFailureRatio        = 0.5
+	defaultMinRequests         = 10
+	defaultWindow              = 60 * time.Second
+	defaultBuckets             = 10
+	defaultOpenTimeout         = 60 * time.Second
+	defaultHalfOpenProbes      = 3
+	defaultForceTTL            = 90 * time.Minute
+	defaultMaxPartitions       = 10000
+	defaultIdleTimeout         = 10 * time.Minute
+	maxCount                   = 1 << 30
+	// maxBuckets bounds the memory of one partition (24 bytes a bucket).
+	maxBuckets = 100
+)
+
+func (cfg BreakerConfig) withDefaults() (BreakerConfig, error) {
+	if cfg.PartitionBy > ByKeyAndOperation {
+		return cfg, &baldur.ConfigError{Field: "PartitionBy", Value: strconv.Itoa(int(cfg.PartitionBy)), Reason: "unknown partitioning"}
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"ConsecutiveFailures", &cfg.ConsecutiveFailures, defaultConsecutiveFailures},
+		{"MinRequests", &cfg.MinRequests, defaultMinRequests},
+		{"HalfOpenProbes", &cfg.HalfOpenProbes, defaultHalfOpenProbes},
+		{"MaxPartitions", &cfg.MaxPartitions, defaultMaxPartitions},
+	} {
+		if err := positiveInt(f.name, f.v, f.def); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.FailureRatio < 0 || cfg.FailureRatio > 1 || cfg.FailureRatio != cfg.FailureRatio {
+		return cfg, &baldur.ConfigError{Field: "FailureRatio", Value: strconv.FormatFloat(cfg.FailureRatio, 'g', -1, 64), Reason: "must be a fraction in (0, 1]"}
+	}
+	if cfg.FailureRatio == 0 {
+		cfg.FailureRatio = defaultFailureRatio
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"Window", &cfg.Window, defaultWindow},
+		{"OpenTimeout", &cfg.OpenTimeout, defaultOpenTimeout},
+		{"ForceTTL", &cfg.ForceTTL, defaultForceTTL},
+		{"IdleTimeout", &cfg.IdleTimeout, defaultIdleTimeout},
+		{"BucketPeriod", &cfg.BucketPeriod, cfg.Window / defaultBuckets},
+	} {
+		if err := positiveDuration(f.name, f.v, f.def); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.BucketPeriod == 0 { // Window below 10 ns
+		cfg.BucketPeriod = cfg.Window
+	}
+	if cfg.BucketPeriod > cfg.Window {
+		return cfg, &baldur.ConfigError{Field: "BucketPeriod", Value: cfg.BucketPeriod.String(), Reason: "must not exceed Window (" + cfg.Window.String() + ")"}
+	}
+	if n := (cfg.Window + cfg.BucketPeriod - 1) / cfg.BucketPeriod; n > maxBuckets {
+		return cfg, &baldur.ConfigError{Field: "BucketPeriod", Value: cfg.BucketPeriod.String(), Reason: "gives more than 100 buckets per Window"}
+	}
+	return cfg, nil
+}
+
+func positiveInt(field string, v *int, def int) error {
+	switch {
+	case *v < 0:
+		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "must be positive (zero means the default " + strconv.Itoa(def) + ")"}
+	case *v > maxCount:
+		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "is too large"}
+	case *v == 0:
+		*v = def
+	}
+	return nil
+}
+
+func positiveDuration(field string, v *time.Duration, def time.Duration) error {
+	if *v < 0 {
+		return &baldur.ConfigError{Field: field, Value: v.String(), Reason: "must be positive (zero means the default " + def.String() + ")"}
+	}
+	if *v == 0 {
+		*v = def
+	}
+	return nil
+}
