@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/baldur-go/baldur/bench/internal/fake"
+	"github.com/baldur-go/baldur/bench/internal/ours"
 	"github.com/baldur-go/baldur/bench/internal/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -15,9 +17,12 @@ import (
 // network, so that they measure only what the adapter adds. impl=bare is the
 // handler alone (HTTP) or a pass-through interceptor (gRPC).
 //
+// impl=baldur-fake is middleware.New over the zero-cost chain of
+// internal/fake: the adapter's own cost plus the chain machinery.
+//
 // TODO(bench): impl=baldur for BenchmarkHTTP (middleware.New over the full
-// chain from the registry) once middleware/ has landed, and for
-// BenchmarkGRPC (the interceptor package's unary server interceptor) once
+// real chain from the registry) once the gate packages and registry/ have
+// landed, and impl=baldur-fake / impl=baldur for BenchmarkGRPC (the interceptor package's unary server interceptor) once
 // interceptor/ has landed.
 
 // discardWriter is a reusable ResponseWriter that keeps nothing, so that the
@@ -45,6 +50,13 @@ type httpImpl struct {
 }
 
 var httpImpls = []httpImpl{
+	{"baldur-fake", func(next http.Handler, m peer.Mode) http.Handler {
+		p := fake.Chain("bench")
+		if m == peer.Reject {
+			p = fake.RejectingChain("bench")
+		}
+		return ours.Middleware(p, next)
+	}},
 	{"failsafe", peer.FailsafeHTTP},
 	{"handrolled", peer.HandrolledHTTP},
 }

@@ -27,7 +27,10 @@ type Handrolled struct {
 func NewHandrolled(m Mode) *Handrolled {
 	h := &Handrolled{
 		sem: make(chan struct{}, Concurrency),
-		cb:  gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{Name: "bench"}),
+		cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        "bench",
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= BreakerTrip },
+		}),
 	}
 	if m == Reject {
 		h.lim = rate.NewLimiter(rate.Every(time.Hour), 1)

@@ -41,6 +41,12 @@ func (m Mode) String() string {
 // benchmarks' parallelism, so it never rejects.
 const Concurrency = 1024
 
+// BreakerTrip is the consecutive failures that trip the peers' breakers: high,
+// so that a few client timeouts on a busy machine cannot open a breaker and
+// turn a cost measurement into a rejection measurement. The breakers still
+// do all their per-call bookkeeping.
+const BreakerTrip = 1 << 20
+
 // FailsafePolicies returns failsafe-go's rate limiter, bulkhead and circuit
 // breaker for result type R, outermost first (the same order as baldur's
 // throttle, bulkhead... cheapest first).
@@ -53,7 +59,7 @@ func FailsafePolicies[R any](m Mode) []failsafe.Policy[R] {
 		rl = ratelimiter.NewBursty[R](1<<40, time.Second)
 	}
 	bh := fsbulkhead.New[R](Concurrency)
-	cb := circuitbreaker.NewWithDefaults[R]()
+	cb := circuitbreaker.NewBuilder[R]().WithFailureThreshold(BreakerTrip).Build()
 	return []failsafe.Policy[R]{rl, bh, cb}
 }
 
