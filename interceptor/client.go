@@ -57,12 +57,12 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 		returned := false
 		defer func() {
 			if !returned {
-				t.Release(panicked(c.clock.Now().Sub(start)))
+				t.Release(panicked(c.since(start)))
 			}
 		}()
 		err = invoker(ctx, method, req, reply, cc, callOpts...)
 		returned = true
-		t.Release(outcomeOf(err, c.clock.Now().Sub(start)))
+		t.Release(outcomeOf(err, c.since(start)))
 		return err
 	}
 }
@@ -91,13 +91,13 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 		returned := false
 		defer func() {
 			if !returned {
-				t.Release(panicked(c.clock.Now().Sub(start)))
+				t.Release(panicked(c.since(start)))
 			}
 		}()
 		cs, err := streamer(ctx, desc, cc, method, callOpts...)
 		returned = true
 		if err != nil {
-			t.Release(outcomeOf(err, c.clock.Now().Sub(start)))
+			t.Release(outcomeOf(err, c.since(start)))
 			return nil, err
 		}
 		s := &clientStream{ClientStream: cs, c: c, serverStreams: desc.ServerStreams, start: start, t: t}
@@ -123,7 +123,7 @@ func (s *clientStream) finish(err error) {
 	if !s.done.CompareAndSwap(false, true) {
 		return
 	}
-	s.t.Release(outcomeOf(err, s.c.clock.Now().Sub(s.start)))
+	s.t.Release(outcomeOf(err, s.c.since(s.start)))
 }
 
 // finishCaller is finish called from the caller's goroutine, which may also

@@ -4,7 +4,8 @@
 // ("/pkg.Service/Method") from a baldur.Resolver, builds one baldur.Call
 // (operation, service, region, tier, partition key, deadline, one clock
 // reading), admits it, and releases the Ticket with the call's Outcome when
-// the call is over:
+// the call is over (WithLatency adds a second clock reading to report the
+// call's latency):
 //
 //	srv := grpc.NewServer(
 //		grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor(reg)),

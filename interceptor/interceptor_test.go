@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/clock"
 )
 
 type shape struct {
@@ -68,13 +69,14 @@ var shapes = []shape{
 		if err != nil {
 			return err
 		}
-		if err := st.Send(&testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte("x")}}); err != nil {
+		// A Send error of io.EOF means the stream is over; Recv has the status.
+		if err := st.Send(&testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte("x")}}); err != nil && err != io.EOF {
 			return err
 		}
 		if _, err := st.Recv(); err != nil {
 			return err
 		}
-		if err := st.Send(&testpb.StreamingOutputCallRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(code), Message: "boom"}}); err != nil {
+		if err := st.Send(&testpb.StreamingOutputCallRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(code), Message: "boom"}}); err != nil && err != io.EOF {
 			return err
 		}
 		if code == codes.OK {
@@ -257,6 +259,8 @@ func TestClientRejectionDoesNoIO(t *testing.T) {
 			st, ok := status.FromError(err)
 			require.True(t, ok)
 			require.Equal(t, codes.Unavailable, st.Code())
+			require.ErrorIs(t, err, baldur.ErrRejected, "a client-side rejection matches ErrRejected")
+			require.ErrorIs(t, err, baldur.ErrBreakerOpen)
 			requireDetails(t, st, "BREAKER_OPEN", "blast", time.Second)
 			require.EqualValues(t, 0, sg.calls.Load(), "nothing reached the server")
 		})
@@ -412,4 +416,28 @@ func TestStreamServerRejectionSetsTrailer(t *testing.T) {
 	require.False(t, called)
 	require.Equal(t, codes.Unavailable, status.Code(err))
 	require.Equal(t, []string{"10000"}, md.Get(PushbackTrailer))
+}
+
+func TestLatencyFromInjectedClock(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(100, 0))
+	for _, measure := range []bool{false, true} {
+		g := newGate(baldur.GateBulkhead)
+		opts := []Option{WithClock(clk)}
+		if measure {
+			opts = append(opts, WithLatency())
+		}
+		_, err := UnaryServerInterceptor(baldur.Static(policyOf(t, g)), opts...)(context.Background(), nil,
+			&grpc.UnaryServerInfo{FullMethod: "/s/M"}, func(context.Context, any) (any, error) {
+				clk.Advance(5 * time.Millisecond)
+				return nil, nil
+			})
+		require.NoError(t, err)
+		require.Equal(t, time.Unix(100, 0).Add(map[bool]time.Duration{false: 0, true: 5 * time.Millisecond}[measure]), g.lastCall(t).Now)
+		want := time.Duration(0)
+		if measure {
+			want = 5 * time.Millisecond
+		}
+		require.Equal(t, want, g.lastOutcome(t).Latency, "WithLatency=%v", measure)
+	}
 }

@@ -32,12 +32,12 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 		returned := false
 		defer func() {
 			if !returned {
-				t.Release(panicked(c.clock.Now().Sub(start)))
+				t.Release(panicked(c.since(start)))
 			}
 		}()
 		resp, err := handler(ctx, req)
 		returned = true
-		t.Release(outcomeOf(err, c.clock.Now().Sub(start)))
+		t.Release(outcomeOf(err, c.since(start)))
 		return resp, err
 	}
 }
@@ -67,12 +67,12 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 		returned := false
 		defer func() {
 			if !returned {
-				t.Release(panicked(c.clock.Now().Sub(start)))
+				t.Release(panicked(c.since(start)))
 			}
 		}()
 		err = handler(srv, ss)
 		returned = true
-		t.Release(outcomeOf(err, c.clock.Now().Sub(start)))
+		t.Release(outcomeOf(err, c.since(start)))
 		return err
 	}
 }

@@ -51,8 +51,26 @@ func render(rej *baldur.Rejection) *rendered {
 }
 
 func newRendered(rej *baldur.Rejection) *rendered {
-	return &rendered{err: StatusOf(rej).Err(), trailer: metadata.MD{PushbackTrailer: {pushback(rej)}}}
+	st := StatusOf(rej)
+	return &rendered{
+		err:     &rejectionError{st: st, rej: rej, msg: st.Err().Error()},
+		trailer: metadata.MD{PushbackTrailer: {pushback(rej)}},
+	}
 }
+
+// rejectionError is a status error (status.FromError and status.Code see
+// its status) that also matches the rejection it renders, so that a caller
+// of a client-side rejection can test errors.Is(err, baldur.ErrRejected) or
+// a reason's sentinel. On the wire it is a plain status.
+type rejectionError struct {
+	st  *status.Status
+	rej *baldur.Rejection
+	msg string
+}
+
+func (e *rejectionError) Error() string              { return e.msg }
+func (e *rejectionError) GRPCStatus() *status.Status { return e.st }
+func (e *rejectionError) Unwrap() error              { return e.rej }
 
 // StatusOf returns the gRPC status the interceptors answer rej with: the
 // code of the rejection table, a message naming gate and reason, a
