@@ -42,7 +42,9 @@ func throttled() baldur.Resolver {
 	return baldur.Static(p)
 }
 
-type service struct{ testpb.UnimplementedTestServiceServer }
+type service struct {
+	testpb.UnimplementedTestServiceServer
+}
 
 func (service) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 	return &testpb.SimpleResponse{}, nil

@@ -389,7 +389,10 @@ func TestContextValuesSurvive(t *testing.T) {
 	require.NoError(t, StreamServerInterceptor(r)(nil, fakeServerStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: "/s/S"},
 		func(_ any, ss grpc.ServerStream) error { check(ss.Context()); return nil }))
 	require.NoError(t, UnaryClientInterceptor(r)(ctx, "/s/M", nil, nil, nil,
-		func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error { check(ctx); return nil }))
+		func(ctx context.Context, _ string, _, _ any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+			check(ctx)
+			return nil
+		}))
 	cs, err := StreamClientInterceptor(r)(ctx, &grpc.StreamDesc{ServerStreams: true}, nil, "/s/S",
 		func(ctx context.Context, _ *grpc.StreamDesc, _ *grpc.ClientConn, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 			check(ctx)
