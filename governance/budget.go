@@ -181,6 +181,9 @@ func (b *Budget) remainingPct(s sums) float64 {
 	}
 	allowed := (1 - b.target) * float64(s.total)
 	rem := (1 - float64(s.failed)/allowed) * 100
+	// Round away float noise ((1-0.99) is not 0.01) so that thresholds
+	// compare as an operator reads them.
+	rem = math.Round(rem*1e9) / 1e9
 	return math.Max(0, math.Min(100, rem))
 }
 

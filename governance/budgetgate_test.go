@@ -1,0 +1,102 @@
+package governance
+
+import (
+	"testing"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// setRemaining feeds the budget (SLO 0.99, 10 000 calls) so that exactly
+// pct % of it remains.
+func setRemaining(b *Budget, at time.Time, pct int) {
+	b.reset()
+	failed := (100 - pct) // of 100 allowed failures
+	for i := range 10000 {
+		r := baldur.Success
+		if i < failed {
+			r = baldur.Failure
+		}
+		b.Record(at, r)
+	}
+}
+
+func TestBudgetGateHysteresis(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{SLOTarget: 0.99})
+	g, b := f.c.BudgetGate(), f.c.Budget()
+	now := f.clk.Now()
+	steps := []struct {
+		pct              int
+		blocked, warning bool
+	}{
+		{50, false, false},
+		{25, false, true},
+		{14, true, true},  // below 15: blocks critical
+		{15, true, true},  // at the threshold: still blocked (hysteresis)
+		{16, true, true},  // < 15+2
+		{17, false, true}, // recovered
+		{16, false, true}, // not blocked again until below 15
+		{10, true, true},
+	}
+	for _, s := range steps {
+		setRemaining(b, now, s.pct)
+		d := g.Check(now, baldur.TierCritical, "")
+		if d.Blocked != s.blocked || d.Warning != s.warning || d.ThresholdPct != 15 || d.WarningPct != 30 || d.RemainingPct != float64(s.pct) {
+			t.Fatalf("at %d %%: %+v, want blocked %v warning %v", s.pct, d, s.blocked, s.warning)
+		}
+	}
+	// The per-call gate follows, without waiting for the TTL.
+	wantReason(t, f.admit(t, f.call("GET /a", baldur.TierCritical), baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
+	if err := f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Ignored); err != nil {
+		t.Fatalf("non_essential at 10 %% (threshold 5): %v", err)
+	}
+}
+
+func TestBudgetGatePrecedence(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{
+		SLOTarget:       0.99,
+		Thresholds:      map[baldur.Tier]Threshold{baldur.TierCritical: {BlockPct: 40, WarnPct: 50}},
+		GlobalThreshold: &Threshold{BlockPct: 30, WarnPct: 60},
+		RegionThresholds: map[string]RegionThresholds{
+			"eu": {Default: &Threshold{BlockPct: 20, WarnPct: 70}, Tiers: map[baldur.Tier]Threshold{baldur.TierCritical: {BlockPct: 10, WarnPct: 80}}},
+			"us": {Tiers: map[baldur.Tier]Threshold{baldur.TierStandard: {BlockPct: 5, WarnPct: 90}}},
+		},
+	})
+	g := f.c.BudgetGate()
+	tests := []struct {
+		tier   baldur.Tier
+		region string
+		want   float64
+	}{
+		{baldur.TierCritical, "eu", 10},     // region tier
+		{baldur.TierStandard, "eu", 20},     // region default
+		{baldur.TierCritical, "us", 40},     // tier (region has no default)
+		{baldur.TierStandard, "us", 5},      // region tier
+		{baldur.TierNonEssential, "us", 30}, // global
+		{baldur.TierCritical, "ap", 40},     // unknown region: tier
+		{baldur.TierStandard, "", 30},       // global
+	}
+	for _, tc := range tests {
+		if got := g.Threshold(tc.tier, tc.region).BlockPct; got != tc.want {
+			t.Errorf("Threshold(%v, %q) = %v, want %v", tc.tier, tc.region, got, tc.want)
+		}
+		if d := g.Check(f.clk.Now(), tc.tier, tc.region); d.ThresholdPct != tc.want {
+			t.Errorf("Check(%v, %q).ThresholdPct = %v", tc.tier, tc.region, d.ThresholdPct)
+		}
+	}
+	// At 15 % remaining the same tier is blocked in one region, not another.
+	setRemaining(f.c.Budget(), f.clk.Now(), 15)
+	f.c.InvalidateCache()
+	c := f.call("GET /a", baldur.TierCritical)
+	c.Region = "eu"
+	if err := f.admit(t, c, baldur.Ignored); err != nil {
+		t.Fatalf("eu critical (10 %%): %v", err)
+	}
+	c.Region = "us"
+	wantReason(t, f.admit(t, c, baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
+	if f.c.BudgetGate().ReplayAllowed(f.clk.Now()) {
+		t.Fatal("replay allowed below the global threshold")
+	}
+}

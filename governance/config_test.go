@@ -1,0 +1,91 @@
+package governance
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+func TestConfigValidation(t *testing.T) {
+	t.Parallel()
+	th := func(b, w float64) *Threshold { return &Threshold{BlockPct: b, WarnPct: w} }
+	tests := []struct {
+		name  string
+		cfg   Config
+		field string
+	}{
+		{"ttl too short", Config{CacheTTL: 500 * time.Millisecond}, "CacheTTL"},
+		{"ttl too long", Config{CacheTTL: 301 * time.Second}, "CacheTTL"},
+		{"ttl negative", Config{CacheTTL: -time.Second}, "CacheTTL"},
+		{"min level", Config{EmergencyMinLevel: 4}, "EmergencyMinLevel"},
+		{"fraction level", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{7: {}}}, "Fractions[7]"},
+		{"fraction missing tier", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{1: {baldur.TierCritical: 1, baldur.TierStandard: 1}}}, "Fractions[1].non_essential"},
+		{"fraction above 1", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{2: {baldur.TierCritical: 1.5, baldur.TierStandard: 1, baldur.TierNonEssential: 0}}}, "Fractions[2].critical"},
+		{"fraction NaN", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{2: {baldur.TierCritical: 1, baldur.TierStandard: math.NaN(), baldur.TierNonEssential: 0}}}, "Fractions[2].standard"},
+		{"fraction unknown tier", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{2: {baldur.TierCritical: 1, baldur.TierStandard: 1, baldur.TierNonEssential: 0, 9: 1}}}, "Fractions[2]"},
+		{"exempt pattern", Config{ExemptOperations: []string{"GET /ok", ""}}, "ExemptOperations[1]"},
+		{"kill retry", Config{KillSwitchRetryAfter: -1}, "KillSwitchRetryAfter"},
+		{"emergency retry", Config{EmergencyRetryAfter: -1}, "EmergencyRetryAfter"},
+		{"budget retry", Config{ErrorBudgetRetryAfter: -1}, "ErrorBudgetRetryAfter"},
+		{"slo 1", Config{SLOTarget: 1}, "SLOTarget"},
+		{"slo negative", Config{SLOTarget: -0.5}, "SLOTarget"},
+		{"window negative", Config{BudgetWindow: -time.Hour}, "BudgetWindow"},
+		{"window under bucket", Config{BudgetWindow: time.Second, BudgetBucket: time.Minute}, "BudgetWindow"},
+		{"too many buckets", Config{BudgetWindow: 30 * 24 * time.Hour, BudgetBucket: time.Second}, "BudgetBucket"},
+		{"bucket negative", Config{BudgetBucket: -time.Second}, "BudgetBucket"},
+		{"burn window order", Config{BurnWindows: []BurnWindow{{Long: time.Minute, Short: time.Hour, Factor: 1}}}, "BurnWindows[0]"},
+		{"burn factor", Config{BurnWindows: []BurnWindow{{Long: time.Hour, Short: time.Minute}}}, "BurnWindows[0].Factor"},
+		{"global threshold", Config{GlobalThreshold: th(120, 130)}, "GlobalThreshold.BlockPct"},
+		{"warn below block", Config{Thresholds: map[baldur.Tier]Threshold{baldur.TierCritical: {BlockPct: 20, WarnPct: 10}}}, "Thresholds.critical.WarnPct"},
+		{"unknown tier threshold", Config{Thresholds: map[baldur.Tier]Threshold{5: {}}}, "Thresholds"},
+		{"empty region", Config{RegionThresholds: map[string]RegionThresholds{"": {}}}, "RegionThresholds"},
+		{"region default", Config{RegionThresholds: map[string]RegionThresholds{"eu": {Default: th(-1, 5)}}}, `RegionThresholds["eu"].Default.BlockPct`},
+		{"region tier", Config{RegionThresholds: map[string]RegionThresholds{"eu": {Tiers: map[baldur.Tier]Threshold{baldur.TierStandard: {BlockPct: 5, WarnPct: 101}}}}}, `RegionThresholds["eu"].Tiers.standard.WarnPct`},
+		{"hysteresis", Config{HysteresisPct: -1}, "HysteresisPct"},
+		{"audit rate", Config{AuditRate: -1}, "AuditRate"},
+		{"audit burst", Config{AuditBurst: -1}, "AuditBurst"},
+		{"cooldown", Config{AlertCooldown: -time.Second}, "AlertCooldown"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := New(tc.cfg)
+			var ce *baldur.ConfigError
+			if !errors.As(err, &ce) || c != nil {
+				t.Fatalf("New = %v, %v; want a *baldur.ConfigError", c, err)
+			}
+			if ce.Field != tc.field {
+				t.Fatalf("field = %q, want %q (%v)", ce.Field, tc.field, err)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	s, err := validate(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ttl != 30*time.Second || s.minLevel != baldur.Level2 || s.target != 0.999 || s.window != 30*24*time.Hour ||
+		s.bucket != time.Minute || s.hysteresis != 2 || s.cooldown != 300*time.Second || s.killRetry != 30*time.Second ||
+		s.emergRetry != 5*time.Second || s.budgetRetry != 60*time.Second {
+		t.Fatalf("defaults: %+v", s)
+	}
+	if s.tiers[baldur.TierCritical] != (Threshold{15, 30}) || s.tiers[baldur.TierStandard] != (Threshold{10, 20}) ||
+		s.tiers[baldur.TierNonEssential] != (Threshold{5, 10}) {
+		t.Fatalf("thresholds: %+v", s.tiers)
+	}
+	s, err = validate(Config{BudgetWindow: time.Minute})
+	if err != nil || s.bucket != time.Second {
+		t.Fatalf("short window bucket: %v %v", s.bucket, err)
+	}
+	s, err = validate(Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{
+		baldur.Level1: {baldur.TierCritical: 1, baldur.TierStandard: 0.5, baldur.TierNonEssential: 0.25}}})
+	if err != nil || s.fractions[1][baldur.TierStandard] != 0.5 || s.fractions[2][baldur.TierStandard] != 0.1 {
+		t.Fatalf("fraction override: %v %v", s.fractions, err)
+	}
+}
