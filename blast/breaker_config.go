@@ -120,14 +120,13 @@ func (cfg BreakerConfig) withDefaults() (BreakerConfig, error) {
 		{"OpenTimeout", &cfg.OpenTimeout, defaultOpenTimeout},
 		{"ForceTTL", &cfg.ForceTTL, defaultForceTTL},
 		{"IdleTimeout", &cfg.IdleTimeout, defaultIdleTimeout},
-		{"BucketPeriod", &cfg.BucketPeriod, cfg.Window / defaultBuckets},
 	} {
 		if err := positiveDuration(f.name, f.v, f.def); err != nil {
 			return cfg, err
 		}
 	}
-	if cfg.BucketPeriod == 0 { // Window below 10 ns
-		cfg.BucketPeriod = cfg.Window
+	if err := positiveDuration("BucketPeriod", &cfg.BucketPeriod, max(1, cfg.Window/defaultBuckets)); err != nil {
+		return cfg, err
 	}
 	if cfg.BucketPeriod > cfg.Window {
 		return cfg, &baldur.ConfigError{Field: "BucketPeriod", Value: cfg.BucketPeriod.String(), Reason: "must not exceed Window (" + cfg.Window.String() + ")"}

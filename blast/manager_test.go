@@ -1,0 +1,191 @@
+package blast
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/clock"
+)
+
+func newManager(t *testing.T, cfg ManagerConfig) (*Manager, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(t0) // 03:00 UTC: inside the default window
+	cfg.Clock = clk
+	m, err := NewManager(cfg)
+	require.NoError(t, err)
+	return m, clk
+}
+
+func TestManagerViolations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		cfg   ManagerConfig
+		setup func(*Manager)
+		at    time.Duration // time of day
+		a     baldur.Action
+		want  []string
+	}{
+		{name: "unknown scope", a: baldur.Action{ID: "x", Scope: "planet"}, want: []string{ViolationUnknownScope}},
+		{
+			name: "excluded service", cfg: ManagerConfig{ExcludedServices: []string{"payments"}},
+			a:    baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TargetService: "payments", TrafficPercent: 5},
+			want: []string{ViolationExcludedService},
+		},
+		{
+			name: "excluded domain", cfg: ManagerConfig{ExcludedDomains: []string{"billing"}},
+			a:    baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TargetDomain: "billing", TrafficPercent: 5},
+			want: []string{ViolationExcludedDomain},
+		},
+		{name: "invalid traffic", a: baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TrafficPercent: 120}, want: []string{ViolationInvalidTraffic}},
+		{name: "max traffic", a: baldur.Action{ID: "x", Scope: baldur.ScopeRegion, TrafficPercent: 20}, want: []string{ViolationMaxTraffic, ViolationGlobalTraffic}},
+		{
+			name: "global traffic",
+			setup: func(m *Manager) {
+				m.Approve("s1")
+				d, _ := m.Begin(ctx, baldur.Action{ID: "s1", Scope: baldur.ScopeService, TrafficPercent: 8})
+				require.True(t, d.Allowed)
+			},
+			a:    baldur.Action{ID: "x", Scope: baldur.ScopeRegion, TrafficPercent: 5},
+			want: []string{ViolationGlobalTraffic},
+		},
+		{
+			name: "max concurrent",
+			setup: func(m *Manager) {
+				for _, id := range []string{"i1", "i2", "i3", "i4", "i5"} {
+					d, _ := m.Begin(ctx, baldur.Action{ID: id, Scope: baldur.ScopeInstance, TrafficPercent: 100})
+					require.True(t, d.Allowed)
+				}
+			},
+			a:    baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TrafficPercent: 1},
+			want: []string{ViolationMaxConcurrent},
+		},
+		{name: "outside window", at: 7 * time.Hour, a: baldur.Action{ID: "x", Scope: baldur.ScopeInstance}, want: []string{ViolationOutsideWindow}},
+		{
+			name: "wrapping window", cfg: ManagerConfig{Windows: []Window{{22 * time.Hour, 2 * time.Hour}}},
+			at: 23 * time.Hour, a: baldur.Action{ID: "x", Scope: baldur.ScopeInstance},
+		},
+		{
+			name: "several at once", cfg: ManagerConfig{ExcludedServices: []string{"db"}},
+			at: 12 * time.Hour, a: baldur.Action{ID: "x", Scope: baldur.ScopeService, TargetService: "db", TrafficPercent: 60},
+			want: []string{ViolationExcludedService, ViolationMaxTraffic, ViolationGlobalTraffic, ViolationOutsideWindow},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, clk := newManager(t, tt.cfg)
+			if tt.setup != nil {
+				tt.setup(m)
+			}
+			if tt.at != 0 {
+				clk.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(tt.at))
+			}
+			d, err := m.Check(ctx, tt.a)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, d.Violations)
+			require.Equal(t, len(tt.want) == 0, d.Allowed)
+			require.False(t, d.RequiresApproval && len(tt.want) > 0)
+			b, err := m.Begin(ctx, tt.a)
+			require.NoError(t, err)
+			require.Equal(t, d.Violations, b.Violations)
+		})
+	}
+}
+
+func TestManagerApproval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, clk := newManager(t, ManagerConfig{ApprovalTTL: 10 * time.Minute})
+	a := baldur.Action{ID: "canary-1", Kind: "canary", Scope: baldur.ScopeService, TargetService: "search", TrafficPercent: 5}
+
+	d, err := m.Begin(ctx, a)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.True(t, d.RequiresApproval)
+	require.Empty(t, d.Violations)
+	require.Empty(t, m.Active(ctx))
+
+	m.Approve(a.ID)
+	clk.Advance(11 * time.Minute) // the approval expired
+	d, _ = m.Begin(ctx, a)
+	require.True(t, d.RequiresApproval)
+
+	m.Approve(a.ID)
+	d, _ = m.Begin(ctx, a)
+	require.True(t, d.Allowed)
+	require.Equal(t, 1, d.CurrentConcurrent)
+	require.Equal(t, 2, d.MaxConcurrent)
+	require.Equal(t, 50.0, d.MaxTrafficPercent)
+	require.True(t, d.WithinWindow)
+
+	d, _ = m.Begin(ctx, a)
+	require.Equal(t, []string{ViolationDuplicateID}, d.Violations)
+
+	active := m.Active(ctx)
+	require.Len(t, active, 1)
+	require.Equal(t, a, active[0].Action)
+	require.Equal(t, clk.Now(), active[0].Started)
+
+	require.NoError(t, m.End(ctx, a.ID))
+	require.NoError(t, m.End(ctx, "unknown"))
+	require.Empty(t, m.Active(ctx))
+	d, _ = m.Check(ctx, baldur.Action{ID: "r", Scope: baldur.ScopeRegion, TrafficPercent: 10})
+	require.Empty(t, d.Violations, "the global cap is free again")
+}
+
+func TestManagerAutoApproveConfigured(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, _ := newManager(t, ManagerConfig{
+		Scopes: map[baldur.BlastScope]ScopeLimits{
+			baldur.ScopeService:  {Approval: AutoApprove},
+			baldur.ScopeInstance: {Approval: RequireApproval, MaxConcurrent: 1},
+		},
+		GlobalMaxTraffic: 1,
+	})
+	d, _ := m.Begin(ctx, baldur.Action{ID: "s", Scope: baldur.ScopeService, TrafficPercent: 50})
+	require.True(t, d.Allowed)
+	d, _ = m.Begin(ctx, baldur.Action{ID: "i", Scope: baldur.ScopeInstance, TrafficPercent: 50})
+	require.True(t, d.RequiresApproval)
+}
+
+func TestManagerBeginErrors(t *testing.T) {
+	t.Parallel()
+	m, _ := newManager(t, ManagerConfig{})
+	_, err := m.Begin(context.Background(), baldur.Action{Scope: baldur.ScopeInstance})
+	require.ErrorIs(t, err, ErrNoActionID)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = m.Check(ctx, baldur.Action{ID: "x", Scope: baldur.ScopeInstance})
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestManagerConcurrentBeginRespectsMax(t *testing.T) {
+	t.Parallel()
+	m, _ := newManager(t, ManagerConfig{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := m.Begin(context.Background(), baldur.Action{ID: string(rune('A' + i)), Scope: baldur.ScopeInstance, TrafficPercent: 10})
+			if err == nil && d.Allowed {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 5, allowed)
+	require.Len(t, m.Active(context.Background()), 5)
+}
