@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"math"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -14,14 +15,24 @@ import (
 // cache lines.
 const ways = 7
 
-// set is one lock's worth of buckets. hash 0 marks a free slot.
+// set is one lock's worth of buckets, 128 bytes. Each slot keeps its hash
+// next to its state and free slots are taken first, so a lookup in a
+// lightly loaded set touches only the first cache line.
 type set struct {
-	mu    sync.Mutex
-	hash  [ways]uint64
-	tat   [ways]int64
-	n     uint8  // slots in use by this set's capacity share (1..ways)
-	_     [3]byte
-	lossy uint32 // evictions of buckets that were not full
+	mu sync.Mutex
+	// latest is the latest time any call of this set was decided at. A call
+	// whose clock reading is older (its goroutine was preempted between
+	// reading the clock and taking the lock) is decided at latest instead,
+	// so a late arrival is never charged for time that already passed, as
+	// x/time/rate treats a time before its last update.
+	latest int64
+	slot   [ways]slot
+}
+
+// slot is one bucket: its key hash (0: free) and its GCRA state.
+type slot struct {
+	hash uint64
+	tat  int64
 }
 
 const setsPerPage = 64
@@ -50,10 +61,16 @@ const BytesPerKey = int(unsafe.Sizeof(set{})) / ways
 // sees few keys stays small; fully used, Memory costs BytesPerKey (18) bytes
 // per key of capacity.
 type Memory struct {
-	base  time.Time
-	nsets uint64
-	pages []atomic.Pointer[page]
-	caps  func(i uint64) uint8
+	base       time.Time
+	nsets      uint64
+	per, extra uint64 // sets below extra hold per+1 keys, the others per
+	pages      []atomic.Pointer[page]
+	lossy      [16]paddedCounter // striped by set, so eviction storms do not contend
+}
+
+type paddedCounter struct {
+	n atomic.Uint64
+	_ [56]byte
 }
 
 // NewMemory returns a Memory tracking at most maxKeys buckets (at least 1).
@@ -65,43 +82,47 @@ func NewMemory(maxKeys int, base time.Time) *Memory {
 	nsets := uint64((maxKeys + ways - 1) / ways)
 	per := uint64(maxKeys) / nsets
 	extra := uint64(maxKeys) % nsets
-	m := &Memory{
+	return &Memory{
 		base:  base,
 		nsets: nsets,
+		per:   per,
+		extra: extra,
 		pages: make([]atomic.Pointer[page], (nsets+setsPerPage-1)/setsPerPage),
 	}
-	m.caps = func(i uint64) uint8 {
-		if i < extra {
-			return uint8(per + 1)
-		}
-		return uint8(per)
+}
+
+// caps returns how many slots set i may use.
+func (m *Memory) caps(i uint64) int {
+	if i < m.extra {
+		return int(m.per + 1)
 	}
-	return m
+	return int(m.per)
 }
 
 // Cap returns the number of buckets Memory can hold.
 func (m *Memory) Cap() int {
 	n := 0
 	for i := uint64(0); i < m.nsets; i++ {
-		n += int(m.caps(i))
+		n += m.caps(i)
 	}
 	return n
 }
 
-func (m *Memory) set(h uint64) *set {
+// set returns the set of hash h, its index and its capacity.
+func (m *Memory) set(h uint64) (*set, uint64, int) {
 	i, _ := bits.Mul64(h, m.nsets)
 	pi := i / setsPerPage
 	p := m.pages[pi].Load()
 	if p == nil {
 		p = m.newPage(pi)
 	}
-	return &p[i%setsPerPage]
+	return &p[i%setsPerPage], i, m.caps(i)
 }
 
 func (m *Memory) newPage(pi uint64) *page {
 	p := new(page)
 	for j := range p {
-		p[j].n = m.caps(pi*setsPerPage + uint64(j))
+		p[j].latest = math.MinInt64
 	}
 	if m.pages[pi].CompareAndSwap(nil, p) {
 		return p
@@ -114,20 +135,29 @@ func (m *Memory) take(h uint64, now int64, l Limit, maxWait int64) Decision {
 	if h == 0 {
 		h = 1
 	}
-	s := m.set(h)
+	s, si, n := m.set(h)
 	s.mu.Lock()
-	i := s.find(h)
+	if now < s.latest {
+		now = s.latest
+	} else {
+		s.latest = now
+	}
+	i := s.find(h, n)
 	tat := Fresh
 	if i >= 0 {
-		tat = s.tat[i]
+		tat = s.slot[i].tat
 	}
 	d, next := Decide(tat, now, l, maxWait)
 	if d.Allowed {
 		if i < 0 {
-			i = s.victim(now)
-			s.hash[i] = h
+			var lossy bool
+			i, lossy = s.victim(now, n)
+			if lossy {
+				m.lossy[si%16].n.Add(1)
+			}
+			s.slot[i].hash = h
 		}
-		s.tat[i] = next
+		s.slot[i].tat = next
 	}
 	s.mu.Unlock()
 	return d
@@ -137,17 +167,17 @@ func (m *Memory) refund(h uint64, cost int64) {
 	if h == 0 {
 		h = 1
 	}
-	s := m.set(h)
+	s, _, n := m.set(h)
 	s.mu.Lock()
-	if i := s.find(h); i >= 0 {
-		s.tat[i] = satSub(s.tat[i], cost)
+	if i := s.find(h, n); i >= 0 {
+		s.slot[i].tat = satSub(s.slot[i].tat, cost)
 	}
 	s.mu.Unlock()
 }
 
-func (s *set) find(h uint64) int {
-	for i := 0; i < int(s.n) && i < ways; i++ {
-		if s.hash[i] == h {
+func (s *set) find(h uint64, n int) int {
+	for i := 0; i < n && i < ways; i++ {
+		if s.slot[i].hash == h {
 			return i
 		}
 	}
@@ -156,21 +186,18 @@ func (s *set) find(h uint64) int {
 
 // victim returns the slot a new key takes: a free one, else the bucket
 // closest to full (the smallest TAT), whose loss gives away the least.
-func (s *set) victim(now int64) int {
+// It reports whether the evicted bucket was still refilling.
+func (s *set) victim(now int64, n int) (int, bool) {
 	best := 0
-	n := min(int(s.n), ways)
-	for i := 0; i < n; i++ {
-		if s.hash[i] == 0 {
-			return i
+	for i := 0; i < n && i < ways; i++ {
+		if s.slot[i].hash == 0 {
+			return i, false
 		}
-		if s.tat[i] < s.tat[best] {
+		if s.slot[i].tat < s.slot[best].tat {
 			best = i
 		}
 	}
-	if s.tat[best] > now {
-		s.lossy++
-	}
-	return best
+	return best, s.slot[best].tat > now
 }
 
 func (m *Memory) nanos(now time.Time) int64 { return int64(now.Sub(m.base)) }
@@ -212,17 +239,19 @@ func (m *Memory) Stats(now time.Time) Stats {
 		for j := range p {
 			s := &p[j]
 			s.mu.Lock()
-			for i := 0; i < int(s.n); i++ {
-				if s.hash[i] != 0 {
+			for i := 0; i < ways; i++ {
+				if s.slot[i].hash != 0 {
 					st.Keys++
-					if s.tat[i] > ns {
+					if s.slot[i].tat > ns {
 						st.Refilling++
 					}
 				}
 			}
-			st.LossyEvictions += uint64(s.lossy)
 			s.mu.Unlock()
 		}
+	}
+	for i := range m.lossy {
+		st.LossyEvictions += m.lossy[i].n.Load()
 	}
 	return st
 }

@@ -121,6 +121,22 @@ func (t *Throttle) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, err
 	if t.maxWait > 0 {
 		return t.Wait(ctx, c)
 	}
+	if t.mem != nil { // the hot path: no Key, no interface call
+		tier := c.Tier
+		if !tier.Valid() {
+			tier = baldur.TierStandard
+		}
+		fi := t.factor()
+		now := c.Now
+		if now.IsZero() {
+			now = t.clock.Now()
+		}
+		d := t.mem.take(t.hash(&c, tier), int64(now.Sub(t.base)), t.limits[fi][tier], 0)
+		if !d.Allowed {
+			return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, d.RetryAfter, time.Second)
+		}
+		return baldur.NewPermit(t, encode(d, fi)), nil
+	}
 	d, fi, _ := t.take(ctx, &c, c.Now, 0)
 	if !d.Allowed {
 		return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, d.RetryAfter, time.Second)

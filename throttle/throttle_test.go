@@ -45,7 +45,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"rate above MaxRate", func(c *Config) { c.Rate = 2e9 }, "Rate"},
 		{"zero burst", func(c *Config) { c.Burst = 0 }, "Burst"},
 		{"negative burst", func(c *Config) { c.Burst = -3 }, "Burst"},
-		{"century-long bucket", func(c *Config) { c.Rate, c.Burst = 1e-9, 1 << 20 }, "Burst"},
+		{"century-long bucket", func(c *Config) { c.Rate, c.Burst = 1e-9, 1<<20 }, "Burst"},
 		{"negative MaxKeys", func(c *Config) { c.MaxKeys = -1 }, "MaxKeys"},
 		{"negative MaxWait", func(c *Config) { c.MaxWait = -time.Second }, "MaxWait"},
 		{"unknown KeyBy", func(c *Config) { c.KeyBy = 9 }, "KeyBy"},
@@ -145,7 +145,7 @@ func TestPerTierLimits(t *testing.T) {
 type fakeLevel struct{ l atomic.Int32 }
 
 func (f *fakeLevel) Level() baldur.EmergencyLevel { return baldur.EmergencyLevel(f.l.Load()) }
-func (f *fakeLevel) set(l baldur.EmergencyLevel) { f.l.Store(int32(l)) }
+func (f *fakeLevel) set(l baldur.EmergencyLevel)  { f.l.Store(int32(l)) }
 
 // sustained counts the calls one key gets through in 10 s of one call per
 // millisecond, after draining its burst.
