@@ -1,0 +1,311 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// TransportOption configures Transport.
+type TransportOption func(*transport)
+
+// WithTransportOperation names a request's operation, by which its policy
+// is resolved. The default is "METHOD host" ("GET api.example.com:8443"),
+// built once per method and host, not per request.
+func WithTransportOperation(f func(*http.Request) string) TransportOption {
+	return func(t *transport) { t.operation = f }
+}
+
+// WithTransportKey sets the partition key of a request. The default is the
+// upstream host (URL.Host), so that breakers, throttles and share caps
+// partition per upstream. f should not allocate.
+func WithTransportKey(f func(*http.Request) string) TransportOption {
+	return func(t *transport) { t.key = f }
+}
+
+// WithTransportTier classifies requests. The default is the standard tier.
+func WithTransportTier(f func(*http.Request) baldur.Tier) TransportOption {
+	return func(t *transport) { t.tier = f }
+}
+
+// WithTransportClock sets the clock read at admission and by the cooldowns.
+// Default: the system clock.
+func WithTransportClock(c baldur.Clock) TransportOption {
+	return func(t *transport) { t.clock = c }
+}
+
+// WithTransportService sets Call.Service (the kill-switch scope).
+func WithTransportService(name string) TransportOption {
+	return func(t *transport) { t.service = name }
+}
+
+// WithTransportRegion sets Call.Region.
+func WithTransportRegion(region string) TransportOption {
+	return func(t *transport) { t.region = region }
+}
+
+// WithTransportLatency reports each request's latency, from admission to
+// the end of its response body, in Outcome.Latency, at the cost of a second
+// clock read per request. Off by default (one clock read per call).
+func WithTransportLatency() TransportOption {
+	return func(t *transport) { t.latency = true }
+}
+
+// WithTransportCooldown configures the per-host cooldown after 429 and 503
+// responses (see Cooldown). The zero Cooldown gives the defaults.
+func WithTransportCooldown(c Cooldown) TransportOption {
+	return func(t *transport) { t.cool.cfg = c }
+}
+
+// Transport returns an http.RoundTripper that guards every request sent
+// through next (nil: http.DefaultTransport) with the policy r resolves for
+// the request's operation, and that backs off from upstreams answering 429
+// or 503 (see Cooldown).
+//
+// A rejected request does no network I/O: RoundTrip closes its body and
+// returns the rejection (errors.Is(err, baldur.ErrRejected); http.Client
+// wraps it in a *url.Error, which unwraps). An admitted request holds its
+// permits until its response body is read to the end or closed, not merely
+// until RoundTrip returns, so a bulkhead bounds the responses being read and
+// not only the requests in flight; as with net/http, the caller must close
+// the body. The outcome is a failure for a 5xx status, a transport error, a
+// timeout or a body that fails mid-read; ignored for a 4xx status and for
+// the caller's cancellation; a success otherwise.
+//
+// Transport never changes the caller's request and never cancels or
+// replaces its context. It is safe for concurrent use, and with a policy
+// whose permits hold nothing it adds no allocation per request.
+func Transport(next http.RoundTripper, r baldur.Resolver, opts ...TransportOption) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	t := &transport{next: next, r: r, clock: baldur.SystemClock(), ops: new(opCache)}
+	for _, o := range opts {
+		if o != nil {
+			o(t)
+		}
+	}
+	if t.clock == nil {
+		t.clock = baldur.SystemClock()
+	}
+	t.cool.init()
+	return t
+}
+
+type transport struct {
+	next      http.RoundTripper
+	r         baldur.Resolver
+	operation func(*http.Request) string
+	key       func(*http.Request) string
+	tier      func(*http.Request) baldur.Tier
+	clock     baldur.Clock
+	service   string
+	region    string
+	latency   bool
+	ops       *opCache
+	cool      cooldowns
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	if host == "" {
+		host = req.Host
+	}
+	var now time.Time
+	probe := false
+	if t.cool.any() {
+		now = t.clock.Now()
+		var err error
+		if probe, err = t.cool.check(host, now); err != nil {
+			closeRequestBody(req)
+			return nil, err
+		}
+	}
+	var ticket baldur.Ticket
+	if p := t.r.Policy(t.operationOf(req, host)); p != nil {
+		if now.IsZero() {
+			now = t.clock.Now()
+		}
+		var err error
+		if ticket, err = p.Admit(req.Context(), t.call(req, host, now)); err != nil {
+			if probe {
+				t.cool.abandon(host)
+			}
+			closeRequestBody(req)
+			return nil, err
+		}
+	}
+
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		if probe {
+			t.cool.abandon(host)
+		}
+		ticket.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
+		return nil, err
+	}
+	if probe || isCooldownStatus(resp.StatusCode) {
+		t.cool.record(host, t.clock.Now(), resp, probe)
+	}
+	if !ticket.Held() {
+		return resp, nil
+	}
+	o := baldur.Outcome{Result: statusResult(resp.StatusCode), Status: resp.StatusCode}
+	if resp.Body == nil || resp.Body == http.NoBody {
+		o.Latency = t.since(now)
+		ticket.Release(o)
+		return resp, nil
+	}
+	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, ticket: ticket}
+	if _, ok := resp.Body.(io.Writer); ok {
+		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
+	} else {
+		resp.Body = b
+	}
+	return resp, nil
+}
+
+// CloseIdleConnections closes the idle connections of the wrapped
+// transport, if it has any, so that http.Client.CloseIdleConnections works
+// through Transport.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (t *transport) operationOf(req *http.Request, host string) string {
+	if t.operation != nil {
+		return t.operation(req)
+	}
+	return t.ops.get(req.Method, host)
+}
+
+func (t *transport) call(req *http.Request, host string, now time.Time) baldur.Call {
+	c := baldur.Call{Operation: t.operationOf(req, host), Service: t.service, Region: t.region, Key: host, Now: now}
+	if t.key != nil {
+		c.Key = t.key(req)
+	}
+	if t.tier != nil {
+		c.Tier = t.tier(req)
+	}
+	if d, ok := req.Context().Deadline(); ok {
+		c.Deadline = d
+	}
+	return c
+}
+
+func (t *transport) since(start time.Time) time.Duration {
+	if !t.latency || start.IsZero() {
+		return 0
+	}
+	return t.clock.Now().Sub(start)
+}
+
+// closeRequestBody honors the RoundTripper contract: the body is closed
+// even when the request is never sent.
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+func statusResult(code int) baldur.Result {
+	switch {
+	case code >= 500:
+		return baldur.Failure
+	case code >= 400:
+		return baldur.Ignored
+	}
+	return baldur.Success
+}
+
+// errResult classifies a transport or body error: the caller's
+// cancellation says nothing about the upstream; anything else, timeouts
+// included, is a failure.
+func errResult(ctx context.Context, err error) baldur.Result {
+	if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+		return baldur.Ignored
+	}
+	return baldur.Failure
+}
+
+// body releases its request's permits when it is read to the end, fails,
+// or is closed, whichever comes first, exactly once. It does not implement
+// io.WriterTo: io.Copy then reads through Read (into the destination's
+// ReadFrom or a buffer), so the end of the body is always seen.
+type body struct {
+	rc      io.ReadCloser
+	t       *transport
+	ctx     context.Context
+	start   time.Time
+	outcome baldur.Outcome
+	done    atomic.Bool // whoever flips it owns ticket
+	ticket  baldur.Ticket
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.finish(err)
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	err := b.rc.Close()
+	b.finish(nil)
+	return err
+}
+
+func (b *body) finish(readErr error) {
+	if b.done.Load() || !b.done.CompareAndSwap(false, true) {
+		return
+	}
+	o := b.outcome
+	if readErr != nil && readErr != io.EOF {
+		o.Result = errResult(b.ctx, readErr)
+	}
+	o.Latency = b.t.since(b.start)
+	b.ticket.Release(o)
+}
+
+// readWriteBody keeps the io.Writer of a 101 response's body, which is the
+// upgraded connection.
+type readWriteBody struct{ *body }
+
+func (b *readWriteBody) Write(p []byte) (int, error) { return b.rc.(io.Writer).Write(p) }
+
+// opCache remembers "METHOD host" operation names so that naming a request
+// does not allocate. It is direct-mapped and fixed in size: many hosts only
+// evict each other.
+type opCache struct {
+	slots [256]atomic.Pointer[opEntry]
+}
+
+type opEntry struct{ method, host, op string }
+
+func (c *opCache) get(method, host string) string {
+	if method == "" {
+		method = http.MethodGet
+	}
+	var h uint32 = 2166136261
+	for i := 0; i < len(method); i++ {
+		h = (h ^ uint32(method[i])) * 16777619
+	}
+	for i := 0; i < len(host); i++ {
+		h = (h ^ uint32(host[i])) * 16777619
+	}
+	slot := &c.slots[h%uint32(len(c.slots))]
+	if e := slot.Load(); e != nil && e.method == method && e.host == host {
+		return e.op
+	}
+	e := &opEntry{method: method, host: host, op: method + " " + host}
+	slot.Store(e)
+	return e.op
+}
