@@ -189,6 +189,25 @@ func TestBreakerWindowForgetsOldFailures(t *testing.T) {
 	require.Equal(t, StateOpen, h.state("a"))
 }
 
+func TestBreakerWindowRollsBucketByBucket(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, BreakerConfig{Window: 10 * time.Second, BucketPeriod: time.Second})
+	for i := 0; i < 3; i++ {
+		require.NoError(t, h.call("a", baldur.Failure))
+	}
+	h.clk.Advance(5 * time.Second)
+	require.NoError(t, h.call("a", baldur.Failure)) // 4 in a row, within the window
+	h.clk.Advance(5*time.Second + 500*time.Millisecond)
+	// The first bucket (3 failures) left the window: the run is 1 long, as
+	// gobreaker's rolling counts have it, so one more failure does not trip.
+	require.NoError(t, h.call("a", baldur.Failure))
+	require.Equal(t, StateClosed, h.state("a"))
+	for i := 0; i < 3; i++ {
+		require.NoError(t, h.call("a", baldur.Failure))
+	}
+	require.Equal(t, StateOpen, h.state("a"))
+}
+
 func TestBreakerIgnoresOutcomesOfEarlierGeneration(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, BreakerConfig{OpenTimeout: time.Second})

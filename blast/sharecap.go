@@ -60,7 +60,7 @@ type capShard struct {
 	mu      sync.RWMutex
 	m       map[uint64]*capEntry
 	sweepAt int
-	_       [32]byte
+	_       [24]byte // 64 bytes a shard: shards do not share cache lines
 }
 
 // capEntry counts one key's calls in flight; -1 marks an entry that a sweep
