@@ -2,6 +2,9 @@ package bench
 
 import (
 	"context"
+
+	"github.com/baldur-go/baldur"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,19 +14,19 @@ import (
 	"github.com/baldur-go/baldur/bench/internal/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	grpcpeer "google.golang.org/grpc/peer"
 )
 
 // The adapter benchmarks call the handler or interceptor directly, without a
 // network, so that they measure only what the adapter adds. impl=bare is the
 // handler alone (HTTP) or a pass-through interceptor (gRPC).
 //
-// impl=baldur-fake is middleware.New over the zero-cost chain of
+// impl=baldur-fake is our adapter (middleware.New, or
+// interceptor.UnaryServerInterceptor) over the zero-cost chain of
 // internal/fake: the adapter's own cost plus the chain machinery.
-//
-// TODO(bench): impl=baldur for BenchmarkHTTP (middleware.New over the full
-// real chain from the registry) once the gate packages and registry/ have
-// landed, and impl=baldur-fake / impl=baldur for BenchmarkGRPC (the interceptor package's unary server interceptor) once
-// interceptor/ has landed.
+// impl=baldur is the adapter over the full real chain resolved from the
+// registry; its reject path is the throttle's.
 
 // discardWriter is a reusable ResponseWriter that keeps nothing, so that the
 // writer costs no allocation and every impl pays the same for it.
@@ -55,7 +58,14 @@ var httpImpls = []httpImpl{
 		if m == peer.Reject {
 			p = fake.RejectingChain("bench")
 		}
-		return ours.Middleware(p, next)
+		return ours.Middleware(baldur.Static(p), next)
+	}},
+	{"baldur", func(next http.Handler, m peer.Mode) http.Handler {
+		reg, err := ours.FullRegistry(benchCall.Key, stageFor(m))
+		if err != nil {
+			panic(err)
+		}
+		return ours.Middleware(reg, next)
 	}},
 	{"failsafe", peer.FailsafeHTTP},
 	{"handrolled", peer.HandrolledHTTP},
@@ -106,22 +116,54 @@ type grpcImpl struct {
 }
 
 var grpcImpls = []grpcImpl{
+	{"baldur-fake", func(m peer.Mode) grpc.UnaryServerInterceptor {
+		p := fake.Chain("bench")
+		if m == peer.Reject {
+			p = fake.RejectingChain("bench")
+		}
+		return ours.Unary(baldur.Static(p))
+	}},
+	{"baldur", func(m peer.Mode) grpc.UnaryServerInterceptor {
+		reg, err := ours.FullRegistry(benchCall.Key, stageFor(m))
+		if err != nil {
+			panic(err)
+		}
+		return ours.Unary(reg)
+	}},
 	{"ratelimit", peer.RatelimitUnary},
 	{"failsafe", peer.FailsafeUnary},
 	{"handrolled", peer.HandrolledUnary},
 }
 
 var (
-	healthInfo = &grpc.UnaryServerInfo{FullMethod: grpc_health_v1.Health_Check_FullMethodName}
+	healthInfo = &grpc.UnaryServerInfo{FullMethod: ours.GRPCOperation}
 	healthReq  = &grpc_health_v1.HealthCheckRequest{}
 	healthResp = &grpc_health_v1.HealthCheckResponse{Status: grpc_health_v1.HealthCheckResponse_SERVING}
 )
 
 func healthHandler(context.Context, any) (any, error) { return healthResp, nil }
 
+// grpcCtx is a server call's context as grpc-go builds it: it carries the
+// peer, from which our interceptor takes the partition key, and the
+// transport stream, on which grpc.SetHeader/SetTrailer write.
+var grpcCtx = grpc.NewContextWithServerTransportStream(
+	grpcpeer.NewContext(context.Background(), &grpcpeer.Peer{
+		Addr: &net.TCPAddr{IP: net.ParseIP(benchCall.Key), Port: 41234},
+	}),
+	nopStream{},
+)
+
+// nopStream is a grpc.ServerTransportStream that drops headers and trailers.
+type nopStream struct{}
+
+func (nopStream) Method() string                  { return ours.GRPCOperation }
+func (nopStream) SetHeader(metadata.MD) error     { return nil }
+func (nopStream) SendHeader(metadata.MD) error    { return nil }
+func (nopStream) SetTrailer(md metadata.MD) error { return nil }
+
 func benchUnary(b *testing.B, ic grpc.UnaryServerInterceptor, m peer.Mode) {
 	b.Helper()
-	ctx := context.Background()
+	ctx := grpcCtx
 	if _, err := ic(ctx, healthReq, healthInfo, healthHandler); (err != nil) != (m == peer.Reject) {
 		b.Fatalf("%s path: error = %v", m, err)
 	}

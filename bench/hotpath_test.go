@@ -17,7 +17,9 @@ import (
 //
 //	impl=baldur-fake   baldur.Policy over four zero-cost gates (internal/fake):
 //	                   the cost of the chain machinery alone.
-//	impl=baldur        the real gates (see hotpath_gates_test.go).
+//	impl=baldur        governance + throttle + blast + bulkhead, the real
+//	                   gates, policy resolved from the registry per call.
+//	impl=baldur-nobreaker  the same without blast: the breaker's share.
 //	impl=failsafe      failsafe-go v0.9 rate limiter + bulkhead + circuit breaker.
 //	impl=handrolled    x/time/rate + channel semaphore + gobreaker two-step breaker.
 
@@ -65,7 +67,13 @@ func BenchmarkChain(b *testing.B) {
 				benchPolicy(b, p, m)
 			})
 			for _, c := range realChains {
-				b.Run("impl="+c.name, func(b *testing.B) { benchPolicy(b, c.build(b, m), m) })
+				b.Run("impl="+c.name, func(b *testing.B) {
+					reg, err := c.build(benchCall.Key, stageFor(m))
+					if err != nil {
+						b.Fatal(err)
+					}
+					benchRegistry(b, reg, m)
+				})
 			}
 			b.Run("impl=failsafe", func(b *testing.B) {
 				ex := peer.FailsafeExecutor[any](m)

@@ -127,7 +127,7 @@ func startHTTP(ln net.Listener, chain string) (func(), loadgen.Func, error) {
 	switch chain {
 	case "bare":
 	case "baldur":
-		h = ours.Middleware(ours.Policy(), h)
+		h = ours.Middleware(ours.Resolver(), h)
 	case "failsafe":
 		h = peer.FailsafeHTTP(h, peer.Admit)
 	case "handrolled":
@@ -176,7 +176,7 @@ func startGRPC(ln net.Listener, chain string) (func(), loadgen.Func, error) {
 	switch chain {
 	case "bare":
 	case "baldur":
-		opts = append(opts, grpc.UnaryInterceptor(ours.Unary(ours.Policy())))
+		opts = append(opts, grpc.UnaryInterceptor(ours.Unary(ours.Resolver())))
 	case "failsafe":
 		opts = append(opts, grpc.UnaryInterceptor(peer.FailsafeUnary(peer.Admit)))
 	case "handrolled":
