@@ -2,6 +2,8 @@ package governance
 
 import (
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -16,7 +18,9 @@ import (
 //
 // Record is lock-free and allocation-free: a call adds one packed counter
 // (calls in the high 32 bits, failures in the low 32) to the bucket of its
-// time with one atomic add. A bucket is recycled by the first writer of a
+// time with one atomic add, in one of up to four striped rings (chosen at
+// random, so cores rarely contend; memory is stripes × 16 B × buckets, about
+// 2.8 MB for 4 stripes and the 30-day, 1-minute default). A bucket is recycled by the first writer of a
 // new period, which claims it with a CAS; readers skip buckets outside the
 // window, so no reset sweep is ever needed.
 type Budget struct {
@@ -28,20 +32,32 @@ type Budget struct {
 	burn     []BurnWindow
 	windows  []time.Duration // distinct burn windows, ascending
 
+	stripes []stripe
+	mask    uint64 // len(stripes)-1, a power of two minus one
+	lost    atomic.Uint64
+}
+
+// stripe is one ring of buckets. Writers pick a stripe at random, so that
+// parallel Records on different cores rarely add to the same cache line;
+// readers sum all stripes. Each stripe's ring is its own allocation and its
+// header is padded, so current buckets of different stripes never share a
+// cache line.
+type stripe struct {
 	ring []bucket
 	cur  atomic.Pointer[bucket] // the bucket written last: the fast path
-	lost atomic.Uint64
+	_    [64]byte
 }
 
 type bucket struct {
-	epoch  atomic.Int64 // bucket index (time / width); resetting while recycled
+	epoch  atomic.Int64 // bucket index (time / width); 0 empty; resetting while recycled
 	counts atomic.Uint64
 	// No padding: only the current bucket is written, so neighbours do not
 	// share writes, and 16 bytes a bucket keeps a 30-day ring under 1 MB.
 }
 
 const (
-	resetting = math.MinInt64
+	maxStripes = 4
+	resetting  = math.MinInt64
 	oneCall   = 1 << 32
 )
 
@@ -56,7 +72,17 @@ func newBudget(s *settings) *Budget {
 		n:        n,
 		minCalls: s.minCalls,
 		burn:     s.burn,
-		ring:     make([]bucket, n),
+	}
+	ns := 1
+	for ns < runtime.GOMAXPROCS(0) && ns < maxStripes {
+		ns *= 2
+	}
+	b.stripes = make([]stripe, ns)
+	b.mask = uint64(ns - 1)
+	for i := range b.stripes {
+		st := &b.stripes[i]
+		st.ring = make([]bucket, n) // epoch 0 is "empty": no real call is from 1970
+		st.cur.Store(&st.ring[0])
 	}
 	seen := map[time.Duration]bool{}
 	for _, w := range s.burn {
@@ -68,10 +94,6 @@ func newBudget(s *settings) *Budget {
 		}
 	}
 	sort.Slice(b.windows, func(i, j int) bool { return b.windows[i] < b.windows[j] })
-	for i := range b.ring {
-		b.ring[i].epoch.Store(-1)
-	}
-	b.cur.Store(&b.ring[0])
 	return b
 }
 
@@ -92,25 +114,29 @@ func (b *Budget) record(ns int64, failed bool) {
 		delta++
 	}
 	// Fast path: the call falls in the bucket written last.
-	cur := b.cur.Load()
-	if e := cur.epoch.Load(); e >= 0 {
+	st := &b.stripes[0]
+	if b.mask != 0 {
+		st = &b.stripes[rand.Uint64()&b.mask]
+	}
+	cur := st.cur.Load()
+	if e := cur.epoch.Load(); e > 0 {
 		if start := e * b.width; ns >= start && ns-start < b.width {
 			cur.counts.Add(delta)
 			return
 		}
 	}
-	if ns < 0 {
+	if ns < b.width {
 		b.lost.Add(1)
 		return
 	}
 	idx := ns / b.width
-	c := &b.ring[idx%b.n]
+	c := &st.ring[idx%b.n]
 	for spin := 0; spin < 128; spin++ {
 		e := c.epoch.Load()
 		switch {
 		case e == idx:
 			c.counts.Add(delta)
-			b.advance(c, idx)
+			st.advance(c, idx)
 			return
 		case e == resetting:
 			continue // another writer is recycling it; a few ns
@@ -122,7 +148,7 @@ func (b *Budget) record(ns int64, failed bool) {
 		if c.epoch.CompareAndSwap(e, resetting) {
 			c.counts.Store(delta)
 			c.epoch.Store(idx)
-			b.advance(c, idx)
+			st.advance(c, idx)
 			return
 		}
 	}
@@ -130,9 +156,9 @@ func (b *Budget) record(ns int64, failed bool) {
 }
 
 // advance makes c the fast-path bucket if it is newer than the current one.
-func (b *Budget) advance(c *bucket, idx int64) {
-	if cur := b.cur.Load(); cur != c && cur.epoch.Load() < idx {
-		b.cur.CompareAndSwap(cur, c)
+func (st *stripe) advance(c *bucket, idx int64) {
+	if cur := st.cur.Load(); cur != c && cur.epoch.Load() < idx {
+		st.cur.CompareAndSwap(cur, c)
 	}
 }
 
@@ -152,15 +178,17 @@ func (b *Budget) scan(now time.Time) (all sums, per []sums) {
 	next := 0
 	for k := int64(0); k < b.n; k++ {
 		idx := nowIdx - k
-		if idx < 0 {
+		if idx <= 0 {
 			break
 		}
-		c := &b.ring[idx%b.n]
-		if c.epoch.Load() == idx {
-			v := c.counts.Load()
+		for i := range b.stripes {
+			c := &b.stripes[i].ring[idx%b.n]
 			if c.epoch.Load() == idx {
-				all.total += v >> 32
-				all.failed += v & (oneCall - 1)
+				v := c.counts.Load()
+				if c.epoch.Load() == idx {
+					all.total += v >> 32
+					all.failed += v & (oneCall - 1)
+				}
 			}
 		}
 		for next < len(limits) && limits[next] == k+1 {
@@ -249,8 +277,11 @@ func (b *Budget) BurnAlerts(now time.Time) []BurnAlert {
 func (b *Budget) Lost() uint64 { return b.lost.Load() }
 
 func (b *Budget) reset() {
-	for i := range b.ring {
-		b.ring[i].epoch.Store(-1)
-		b.ring[i].counts.Store(0)
+	for i := range b.stripes {
+		for j := range b.stripes[i].ring {
+			c := &b.stripes[i].ring[j]
+			c.epoch.Store(0)
+			c.counts.Store(0)
+		}
 	}
 }

@@ -53,35 +53,43 @@ func (g *Gate) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) 
 	return baldur.NewPermit(g, uint64(now)), nil
 }
 
-// check runs the ordered checks against s; nil admits.
+// check runs the ordered checks against s; nil admits. Exemption is
+// tested only once a check would block (or under break glass), so that a
+// restrictive snapshot costs admitted calls no pattern matching.
 func (g *Gate) check(ctx context.Context, s *snapshot, c *baldur.Call, now int64) *baldur.Rejection {
 	ch := g.c
-	if ch.exempt(c.Operation) {
-		return nil
-	}
 	if s.breakGlass.On {
-		ch.auditCall(ctx, AuditBreakGlass, "allowed by break glass", c, s, s.breakGlass.Actor, now)
-		return nil
-	}
-	if !s.switches.empty() {
-		if ks := s.switches.match(c.Service, c.Operation, now); ks != nil {
-			ch.auditCall(ctx, baldur.BlockKillSwitch, ks.reason, c, s, ks.actor, now)
-			return ch.killRej
+		if !ch.exempt(c.Operation) {
+			ch.auditCall(ctx, AuditBreakGlass, "allowed by break glass", c, s, s.breakGlass.Actor, now)
 		}
+		return nil
 	}
 	tier := c.Tier
 	if !tier.Valid() {
 		tier = baldur.TierStandard
 	}
-	if s.shedding && !s.admit[tier].admit() {
-		ch.auditCall(ctx, baldur.BlockEmergency, "shed by emergency level", c, s, "", now)
-		return s.emergRej
+	var (
+		rej    *baldur.Rejection
+		reason baldur.BlockReason
+		msg    string
+		actor  string
+	)
+	switch {
+	case !s.switches.empty() && s.switches.match(c.Service, c.Operation, now) != nil:
+		ks := s.switches.match(c.Service, c.Operation, now)
+		rej, reason, msg, actor = ch.killRej, baldur.BlockKillSwitch, ks.reason, ks.actor
+	case s.shedding && !s.admit[tier].admit():
+		rej, reason, msg = s.emergRej, baldur.BlockEmergency, "shed by emergency level"
+	case s.budget.anyBlocked && s.decision(ch.budgetGate, tier, c.Region).Blocked:
+		rej, reason, msg = ch.budgetRej, baldur.BlockErrorBudget, "error budget below the tier's threshold"
+	default:
+		return nil
 	}
-	if s.budget.anyBlocked && s.decision(ch.budgetGate, tier, c.Region).Blocked {
-		ch.auditCall(ctx, baldur.BlockErrorBudget, "error budget below the tier's threshold", c, s, "", now)
-		return ch.budgetRej
+	if ch.exempt(c.Operation) {
+		return nil
 	}
-	return nil
+	ch.auditCall(ctx, reason, msg, c, s, actor, now)
+	return rej
 }
 
 // Release records the outcome into the error budget at the call's admit
