@@ -11,7 +11,7 @@
 // the instant at which the bucket will be full again. With one call costing
 // T = 1/r and a tolerance τ = (b-1)·T, a call at now conforms when
 // TAT - now <= τ, and then TAT = max(TAT, now) + T. Both forms make the same
-// decisions (a differential test holds this package to x/time/rate's
+// decisions, up to nanosecond rounding (a differential test holds this package to x/time/rate's
 // AllowN(now, 1) on random traces), but one word is easy to update under a
 // short lock or in one Redis script, and a bucket whose TAT is in the past
 // is the same as a bucket never seen, which makes eviction lossless.
