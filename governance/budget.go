@@ -58,7 +58,7 @@ type bucket struct {
 const (
 	maxStripes = 4
 	resetting  = math.MinInt64
-	oneCall   = 1 << 32
+	oneCall    = 1 << 32
 )
 
 var _ baldur.ErrorBudgetService = (*Budget)(nil)
