@@ -28,14 +28,14 @@ var ErrCooldown = errors.New("baldur: upstream cooling down")
 // else ends the episode. A probe that fails without a response (transport
 // error, cancellation) decides nothing, and the next request probes.
 //
-// The n-th consecutive cooldown of a host lasts Initial×2^(n-1), capped at
-// Max, with ±Jitter; when the response carried Retry-After (seconds or an
-// HTTP date), its value, capped at MaxRetryAfter, is the base instead of
-// Initial and the cooldown is never shorter than it. Responses to requests
-// that were already in flight when the cooldown began only lengthen it to
-// their Retry-After; they do not count as consecutive hits. A 429 maps to
-// the throttled reason, a 503 to breaker_open (the upstream is cut off and
-// probed, as an open breaker is).
+// The n-th consecutive cooldown of a host lasts the backoff
+// Initial×2^(n-1), capped at Max, with ±Jitter, or the upstream's
+// Retry-After (seconds or an HTTP date, capped at MaxRetryAfter) when that
+// is longer: the upstream's advice is a floor that jitter never shortens.
+// Responses to requests that were already in flight when the cooldown
+// began only lengthen it to their Retry-After; they do not count as
+// consecutive hits. A 429 maps to the throttled reason, a 503 to
+// breaker_open (the upstream is cut off and probed, as an open breaker is).
 //
 // Cooldown is a plain value; the zero value gives the defaults.
 type Cooldown struct {
@@ -78,11 +78,7 @@ func (c Cooldown) withDefaults() Cooldown {
 // duration is the n-th (from 1) consecutive cooldown; retryAfter is the
 // upstream's advice (hasRA false when absent) and u a uniform draw in [0,1).
 func (c Cooldown) duration(n int, retryAfter time.Duration, hasRA bool, u float64) time.Duration {
-	base := c.Initial
-	if hasRA {
-		base = min(retryAfter, c.MaxRetryAfter)
-	}
-	d := base
+	d := c.Initial
 	for i := 1; i < n && d < c.Max; i++ {
 		if d > c.Max/2 {
 			d = c.Max
@@ -93,7 +89,7 @@ func (c Cooldown) duration(n int, retryAfter time.Duration, hasRA bool, u float6
 	d = min(d, c.Max)
 	d = time.Duration(float64(d) * (1 + c.Jitter*(2*u-1)))
 	if hasRA {
-		d = max(d, base)
+		d = max(d, min(retryAfter, c.MaxRetryAfter))
 	}
 	return max(d, 0)
 }

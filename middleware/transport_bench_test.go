@@ -1,0 +1,110 @@
+package middleware
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/baldur-go/baldur"
+)
+
+type trNopGate struct{}
+
+func (trNopGate) Kind() string { return baldur.GateGovernance }
+func (trNopGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
+	return baldur.Permit{}, nil
+}
+
+type trHoldGate struct{}
+
+func (trHoldGate) Kind() string { return baldur.GateBulkhead }
+func (g trHoldGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
+	return baldur.NewPermit(g, 1), nil
+}
+func (trHoldGate) Release(uint64, baldur.Outcome) {}
+
+// staticRT answers with one shared response and no body: the baseline for
+// the transport's own cost.
+type staticRT struct{ resp *http.Response }
+
+func (s staticRT) RoundTrip(*http.Request) (*http.Response, error) { return s.resp, nil }
+
+func TestTransportAllocs(t *testing.T) {
+	next := staticRT{&http.Response{StatusCode: 200, Body: http.NoBody}}
+	req, _ := http.NewRequest(http.MethodGet, "http://up.example/", nil)
+	for _, tc := range []struct {
+		name string
+		r    baldur.Resolver
+	}{
+		{"nil policy", baldur.Static(nil)},
+		{"admitting gate", trPolicy(t, trNopGate{})},
+		{"holding gate, empty body", trPolicy(t, trHoldGate{})},
+	} {
+		rt := Transport(next, tc.r)
+		if n := testing.AllocsPerRun(200, func() { _, _ = rt.RoundTrip(req) }); n != 0 {
+			t.Errorf("%s: %v allocs", tc.name, n)
+		}
+	}
+}
+
+// BenchmarkTransportOverhead measures the transport alone over a
+// RoundTripper that does no I/O.
+func BenchmarkTransportOverhead(b *testing.B) {
+	next := staticRT{&http.Response{StatusCode: 200, Body: http.NoBody}}
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"bare", next},
+		{"nil-policy", Transport(next, baldur.Static(nil))},
+		{"admit-gate", Transport(next, trPolicy(b, trNopGate{}))},
+		{"hold-gate", Transport(next, trPolicy(b, trHoldGate{}))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, _ := http.NewRequest(http.MethodGet, "http://up.example/", nil)
+				for pb.Next() {
+					_, _ = bc.rt.RoundTrip(req)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkTransportLoopback compares full requests to an in-process
+// server on 127.0.0.1 through a bare http.Transport and through Transport
+// with a permit-holding gate (the body wrapper is then in play).
+func BenchmarkTransportLoopback(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	base := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer base.CloseIdleConnections()
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"bare", base},
+		{"guarded", Transport(base, trPolicy(b, trNopGate{}, trHoldGate{}))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			client := &http.Client{Transport: bc.rt}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Get(srv.URL)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}
