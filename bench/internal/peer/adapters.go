@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/failsafegrpc"
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
@@ -82,4 +83,10 @@ func HandrolledUnary(m Mode) grpc.UnaryServerInterceptor {
 // measured against.
 func BareUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	return handler(ctx, req)
+}
+
+// FailsafeHTTPWith wraps next in failsafehttp's handler with the given
+// policies.
+func FailsafeHTTPWith(next http.Handler, policies ...failsafe.Policy[*http.Response]) http.Handler {
+	return failsafehttp.NewHandler(next, policies...)
 }
