@@ -1,0 +1,211 @@
+// Command report reads `go test -bench` output of this module and prints
+// Markdown: the median ns/op and allocs/op of every implementation side by
+// side, the ratios peer/ours, and where the hot path stands against the
+// design targets. run.sh puts its output in RESULTS.md; benchstat's tables
+// (with confidence intervals) follow it there.
+//
+//	go run ./cmd/report bench.txt
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"log"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// key identifies a measurement: benchmark without impl, the impl, GOMAXPROCS.
+type key struct {
+	bench, impl string
+	procs       int
+}
+
+type samples struct{ ns, allocs []float64 }
+
+func main() {
+	log.SetFlags(0)
+	if len(os.Args) != 2 {
+		log.Fatal("usage: report bench.txt")
+	}
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	data := map[key]*samples{}
+	var benches []string
+	var procsSeen []int
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, ns, allocs, ok := parse(sc.Text())
+		if !ok {
+			continue
+		}
+		s := data[k]
+		if s == nil {
+			s = &samples{}
+			data[k] = s
+			if !slices.Contains(benches, k.bench) {
+				benches = append(benches, k.bench)
+			}
+			if !slices.Contains(procsSeen, k.procs) {
+				procsSeen = append(procsSeen, k.procs)
+			}
+		}
+		s.ns = append(s.ns, ns)
+		s.allocs = append(s.allocs, allocs)
+	}
+	if err := sc.Err(); err != nil {
+		log.Fatal(err)
+	}
+	sort.Ints(procsSeen)
+	med := func(b, impl string, procs int) (ns, allocs float64, ok bool) {
+		s := data[key{b, impl, procs}]
+		if s == nil {
+			return 0, 0, false
+		}
+		return median(s.ns), median(s.allocs), true
+	}
+
+	impls := []string{"bare", "baldur", "baldur-nobreaker", "baldur-fake", "failsafe", "handrolled", "ratelimit"}
+	fmt.Println("Median of the runs; ns/op (allocs/op). Columns are implementations, rows benchmark and GOMAXPROCS.")
+	fmt.Println()
+	fmt.Print("| benchmark | procs |")
+	for _, i := range impls {
+		fmt.Printf(" %s |", i)
+	}
+	fmt.Print(" failsafe / baldur |\n|---|---:|")
+	for range impls {
+		fmt.Print("---:|")
+	}
+	fmt.Println("---:|")
+	for _, b := range benches {
+		for _, p := range procsSeen {
+			fmt.Printf("| %s | %d |", b, p)
+			for _, i := range impls {
+				if ns, al, ok := med(b, i, p); ok {
+					fmt.Printf(" %s (%g) |", fmtNs(ns), al)
+				} else {
+					fmt.Print(" |")
+				}
+			}
+			fs, _, ok1 := med(b, "failsafe", p)
+			ba, _, ok2 := med(b, "baldur", p)
+			if ok1 && ok2 && ba > 0 {
+				fmt.Printf(" %.1fx |\n", fs/ba)
+			} else {
+				fmt.Println(" |")
+			}
+		}
+	}
+
+	fmt.Println()
+	fmt.Println("Targets (DESIGN.md), per GOMAXPROCS:")
+	fmt.Println()
+	fmt.Println("| target | procs | measured | verdict |")
+	fmt.Println("|---|---:|---|---|")
+	for _, p := range procsSeen {
+		check := func(name string, ns, allocs float64, ok bool, maxNs float64) {
+			if !ok {
+				fmt.Printf("| %s | %d | not measured | - |\n", name, p)
+				return
+			}
+			fmt.Printf("| %s | %d | %s, %g allocs | %s |\n", name, p, fmtNs(ns), allocs, verdict(ns <= maxNs && allocs == 0))
+		}
+		ns, al, ok := med("Chain/path=admit", "baldur-nobreaker", p)
+		check("full chain admit without breaker, from registry: <= 150 ns, 0 allocs", ns, al, ok, 150)
+		full, fal, fok := med("Chain/path=admit", "baldur", p)
+		check("full chain admit with breaker (for reference): <= 150 ns, 0 allocs", full, fal, fok, 150)
+		if ok && fok {
+			fmt.Printf("| breaker's share of the admit path | %d | %s | - |\n", p, fmtNs(full-ns))
+		}
+		ns, al, ok = med("Chain/path=reject", "baldur", p)
+		check("reject (at the throttle): <= 100 ns, 0 allocs", ns, al, ok, 100)
+		for _, a := range []struct{ bench, what string }{{"HTTP", "middleware"}, {"GRPC", "interceptor"}} {
+			bare, _, ok1 := med(a.bench+"/path=admit", "bare", p)
+			chain, _, ok2 := med("Chain/path=admit", "baldur", p)
+			with, wal, ok3 := med(a.bench+"/path=admit", "baldur", p)
+			if ok1 && ok2 && ok3 {
+				over := with - bare - chain
+				fmt.Printf("| %s over bare, beyond the chain: <= +100 ns, 0 extra allocs | %d | %s (%g allocs) | %s |\n",
+					a.what, p, fmtNs(over), wal, verdict(over <= 100 && wal == 0))
+			}
+		}
+		for _, b := range []string{"Chain/path=admit", "HTTP/path=admit", "GRPC/path=admit"} {
+			fs, _, ok1 := med(b, "failsafe", p)
+			ba, _, ok2 := med(b, "baldur", p)
+			if ok1 && ok2 {
+				fmt.Printf("| %s: >= 10x cheaper than failsafe-go | %d | %.1fx | %s |\n", b, p, fs/ba, verdict(fs/ba >= 10))
+			}
+		}
+	}
+	if slices.Contains(procsSeen, 1) && slices.Contains(procsSeen, 2) {
+		for _, impl := range []string{"baldur", "failsafe", "handrolled"} {
+			one, _, ok1 := med("Chain/path=admit", impl, 1)
+			two, _, ok2 := med("Chain/path=admit", impl, 2)
+			if ok1 && ok2 {
+				// ns/op of a RunParallel benchmark is wall time per op over
+				// all goroutines: throughput scales by one/two.
+				fmt.Printf("| parallel throughput, Chain/path=admit impl=%s: 1 -> 2 procs | 1,2 | x%.2f | %s |\n",
+					impl, one/two, map[bool]string{true: "scales", false: "does not scale"}[one/two > 1.3])
+			}
+		}
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// parse reads one result line: "BenchmarkChain/path=admit/impl=baldur-2  N  X ns/op  B B/op  A allocs/op".
+func parse(line string) (k key, ns, allocs float64, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || f[3] != "ns/op" {
+		return k, 0, 0, false
+	}
+	name := strings.TrimPrefix(f[0], "Benchmark")
+	k.procs = 1
+	if i := strings.LastIndexByte(name, '-'); i > 0 {
+		if p, err := strconv.Atoi(name[i+1:]); err == nil {
+			k.procs, name = p, name[:i]
+		}
+	}
+	k.bench = name
+	if i := strings.Index(name, "/impl="); i >= 0 {
+		k.bench, k.impl = name[:i], name[i+len("/impl="):]
+	}
+	ns, err := strconv.ParseFloat(f[2], 64)
+	if err != nil {
+		return k, 0, 0, false
+	}
+	for i := 4; i+1 < len(f); i += 2 {
+		if f[i+1] == "allocs/op" {
+			allocs, _ = strconv.ParseFloat(f[i], 64)
+		}
+	}
+	return k, ns, allocs, true
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func fmtNs(ns float64) string {
+	if ns >= 1000 {
+		return fmt.Sprintf("%.2f µs", ns/1000)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}

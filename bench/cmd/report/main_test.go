@@ -1,0 +1,35 @@
+package main
+
+import "testing"
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		line       string
+		want       key
+		ns, allocs float64
+		ok         bool
+	}{
+		{"BenchmarkChain/path=admit/impl=baldur-2   \t 591518\t 390.1 ns/op\t 0 B/op\t 0 allocs/op", key{"Chain/path=admit", "baldur", 2}, 390.1, 0, true},
+		{"BenchmarkChain/path=admit/impl=baldur-fake \t 3458204\t 66.42 ns/op\t 0 B/op\t 0 allocs/op", key{"Chain/path=admit", "baldur-fake", 1}, 66.42, 0, true},
+		{"BenchmarkGate/gate=throttle/path=admit-2 1000000 415.8 ns/op 0 B/op 0 allocs/op", key{"Gate/gate=throttle/path=admit", "", 2}, 415.8, 0, true},
+		{"BenchmarkHTTP/path=admit/impl=failsafe-2 94545 2564 ns/op 1288 B/op 24 allocs/op", key{"HTTP/path=admit", "failsafe", 2}, 2564, 24, true},
+		{"PASS", key{}, 0, 0, false},
+		{"goos: linux", key{}, 0, 0, false},
+	} {
+		k, ns, allocs, ok := parse(tc.line)
+		if ok != tc.ok || (ok && (k != tc.want || ns != tc.ns || allocs != tc.allocs)) {
+			t.Errorf("parse(%q) = %+v %g %g %v, want %+v %g %g %v", tc.line, k, ns, allocs, ok, tc.want, tc.ns, tc.allocs, tc.ok)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median odd = %g", got)
+	}
+	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
+		t.Errorf("median even = %g", got)
+	}
+}
