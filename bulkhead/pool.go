@@ -22,14 +22,20 @@ type Pool struct {
 	rej     *baldur.Rejection
 	cfg     PoolConfig
 
+	// inflight counts accepted calls, queued or running; admission CASes it
+	// below capacity (Workers+QueueSize), so the send on jobs, whose buffer
+	// is that capacity, never blocks.
+	inflight atomic.Int64
+	capacity int64
+	active   atomic.Int64
+
 	// mu orders sends on jobs against its close: Execute holds it shared
-	// for one non-blocking send, Close holds it exclusively once.
+	// for one send, Close holds it exclusively once.
 	mu     sync.RWMutex
 	closed bool
 	jobs   chan *job
 	g      errgroup.Group
 
-	active atomic.Int64
 	rejN   atomic.Uint64
 	last   atomic.Int64
 }
@@ -48,7 +54,8 @@ const (
 
 type job struct {
 	ctx   context.Context
-	fn    func(context.Context) error // nil: lend the worker to Acquire
+	fn    func(context.Context) error
+	lend  bool // park the worker for an Acquire caller instead of running fn
 	claim atomic.Uint32
 	done  chan struct{} // closed when fn returned, or when the worker is lent
 	ret   chan struct{} // lent worker: closed by the permit's release
@@ -72,7 +79,8 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		clock:   cfg.Clock,
 		rej:     baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter),
 		cfg:     cfg,
-		jobs:    make(chan *job, cfg.QueueSize),
+		jobs:     make(chan *job, cfg.Workers+cfg.QueueSize),
+		capacity: int64(cfg.Workers + cfg.QueueSize),
 	}
 	for range cfg.Workers {
 		p.g.Go(p.work)
@@ -113,18 +121,22 @@ func (p *Pool) Execute(ctx context.Context, fn func(context.Context) error) erro
 	select {
 	case <-j.done:
 	case <-wctx.Done():
-		select {
-		case <-j.done: // finished as the context ended: keep the result
-		default:
-			j.claim.CompareAndSwap(jobPending, jobAbandoned)
-			return p.gaveUp(ctx, wctx)
+		if j.claim.CompareAndSwap(jobPending, jobAbandoned) {
+			return p.gaveUp(ctx, wctx) // never started, never will
 		}
-	}
-	if j.skipped {
-		return p.gaveUp(ctx, wctx)
+		select {
+		case <-j.done:
+		default:
+			return p.gaveUp(ctx, wctx) // the work goes on, cancelled
+		}
 	}
 	if j.panicked {
 		panic(j.panicVal)
+	}
+	if j.skipped || wctx.Err() != nil {
+		// The timeout or the caller's context ended as fn returned; fn most
+		// likely returned because of it, so the end wins over fn's result.
+		return p.gaveUp(ctx, wctx)
 	}
 	return j.err
 }
@@ -141,7 +153,7 @@ func (p *Pool) Acquire(ctx context.Context) (baldur.Permit, error) {
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	j := &job{ctx: wctx, done: make(chan struct{}), ret: make(chan struct{})}
+	j := &job{ctx: wctx, lend: true, done: make(chan struct{}), ret: make(chan struct{})}
 	if err := p.submit(j); err != nil {
 		return baldur.Permit{}, err
 	}
@@ -192,11 +204,16 @@ func (p *Pool) submit(j *job) error {
 		p.mu.RUnlock()
 		return ErrClosed
 	}
-	select {
-	case p.jobs <- j:
-		p.mu.RUnlock()
-		return nil
-	default:
+	for {
+		n := p.inflight.Load()
+		if n >= p.capacity {
+			break
+		}
+		if p.inflight.CompareAndSwap(n, n+1) {
+			p.jobs <- j
+			p.mu.RUnlock()
+			return nil
+		}
 	}
 	p.mu.RUnlock()
 	p.rejN.Add(1)
@@ -208,11 +225,12 @@ func (p *Pool) submit(j *job) error {
 func (p *Pool) work() error {
 	for j := range p.jobs {
 		if !j.claim.CompareAndSwap(jobPending, jobStarted) {
+			p.inflight.Add(-1)
 			continue // the caller gave up before a worker was free
 		}
 		p.active.Add(1)
 		switch {
-		case j.fn == nil:
+		case j.lend:
 			close(j.done)
 			<-j.ret
 		case j.ctx.Err() != nil:
@@ -222,6 +240,7 @@ func (p *Pool) work() error {
 			p.run(j)
 		}
 		p.active.Add(-1)
+		p.inflight.Add(-1)
 	}
 	return nil
 }
@@ -264,7 +283,8 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 }
 
 // State returns the pool's occupancy: MaxConcurrent is Workers, Active the
-// busy workers, Waiting the queued calls.
+// busy workers, Waiting the accepted calls not yet on a worker (including,
+// until a worker skips them, calls whose caller already gave up).
 func (p *Pool) State() baldur.BulkheadState {
 	active, workers := int(p.active.Load()), p.cfg.Workers
 	bs := baldur.BulkheadState{
@@ -272,7 +292,7 @@ func (p *Pool) State() baldur.BulkheadState {
 		Kind:          "pool",
 		MaxConcurrent: workers,
 		Active:        active,
-		Waiting:       len(p.jobs),
+		Waiting:       max(int(p.inflight.Load())-active, 0),
 		Rejected:      p.rejN.Load(),
 		Utilization:   min(float64(active)/float64(workers), 1),
 	}
