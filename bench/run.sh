@@ -28,8 +28,8 @@ ulimit -n 65536 2>/dev/null || true # the overload run holds thousands of socket
 bench_cmd="go test -run '^\$' -bench . -benchmem -benchtime=$benchtime -count=$count -cpu 1,2 -timeout 30m ."
 load_cmd="go run ./cmd/load -d $loaddur -warmup 300ms -workers 32 -rate 2000"
 over_cmd="go run ./cmd/overload -d $overdur -c 8 -s 10ms -loads 0.5,1,2,5 -timeout 1s -png overload.png"
-impls='/impl@(failsafe handrolled ratelimit bare baldur baldur-nobreaker baldur-fake)'
-stat_cmd="go tool benchstat -col '$impls' $out/bench.txt"
+# One benchstat table per peer: the peer is the base, baldur the compared column.
+stat_cmd="go tool benchstat -filter '/impl:(PEER OR baldur)' -col '/impl@(PEER baldur)' $out/bench.txt"
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 start="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -41,7 +41,14 @@ go build ./... && go vet ./...
 echo "== hot-path benchmarks ($bench_cmd)" >&2
 eval "$bench_cmd" | tee "$out/bench.txt" >&2
 go run ./cmd/report "$out/bench.txt" >"$out/report.md"
-eval "$stat_cmd" >"$out/benchstat.txt" 2>&1 || echo "benchstat failed" >>"$out/benchstat.txt"
+: >"$out/benchstat.md"
+for peer in failsafe handrolled ratelimit; do
+	{
+		printf '#### baldur vs %s\n\n```\n' "$peer"
+		eval "${stat_cmd//PEER/$peer}" 2>&1 || echo "benchstat failed"
+		printf '```\n\n'
+	} >>"$out/benchstat.md"
+done
 
 echo "== load ($load_cmd)" >&2
 eval "$load_cmd" | tee "$out/load.md" >&2
@@ -75,7 +82,7 @@ fi
 	echo
 	echo '```'
 	echo "$bench_cmd"
-	echo "$stat_cmd"
+	echo "$stat_cmd   # PEER = failsafe, handrolled, ratelimit"
 	echo "$load_cmd"
 	echo "$over_cmd"
 	echo '```'
@@ -94,11 +101,11 @@ fi
 	echo
 	cat "$out/report.md"
 	echo
-	echo "### benchstat (ours vs peers, same run)"
+	echo "### benchstat: ours vs each peer, same run"
 	echo
-	echo '```'
-	cat "$out/benchstat.txt"
-	echo '```'
+	echo 'The peer is the base column; `vs base` is the change of baldur from it (-80 % means 5x cheaper).'
+	echo
+	cat "$out/benchstat.md"
 	echo
 	echo "## End-to-end on loopback"
 	echo

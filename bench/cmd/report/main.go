@@ -83,7 +83,12 @@ func main() {
 		fmt.Print("---:|")
 	}
 	fmt.Println("---:|")
+	var single []string
 	for _, b := range benches {
+		if _, _, ok := med(b, "", procsSeen[0]); ok {
+			single = append(single, b)
+			continue
+		}
 		for _, p := range procsSeen {
 			fmt.Printf("| %s | %d |", b, p)
 			for _, i := range impls {
@@ -100,6 +105,32 @@ func main() {
 			} else {
 				fmt.Println(" |")
 			}
+		}
+	}
+
+	if len(single) > 0 {
+		fmt.Println()
+		fmt.Println("Our gates alone (Admit + Release, no Policy), and the empty benchmark loop; ns/op (allocs/op):")
+		fmt.Println()
+		fmt.Print("| benchmark |")
+		for _, p := range procsSeen {
+			fmt.Printf(" procs=%d |", p)
+		}
+		fmt.Print("\n|---|")
+		for range procsSeen {
+			fmt.Print("---:|")
+		}
+		fmt.Println()
+		for _, b := range single {
+			fmt.Printf("| %s |", b)
+			for _, p := range procsSeen {
+				if ns, al, ok := med(b, "", p); ok {
+					fmt.Printf(" %s (%g) |", fmtNs(ns), al)
+				} else {
+					fmt.Print(" |")
+				}
+			}
+			fmt.Println()
 		}
 	}
 

@@ -41,6 +41,10 @@ type Func func(ctx context.Context) Status
 // Result is what one phase measured.
 type Result struct {
 	Sent, OK, Rejected, TimedOut, Failed int64
+	// InWindow counts the OK calls that completed before the phase ended;
+	// Throughput is based on it, so that an open loop's backlog draining
+	// after the phase does not count as goodput of the phase.
+	InWindow int64
 	// Dropped counts open-loop arrivals that were never sent because
 	// MaxInFlight calls were already outstanding.
 	Dropped int64
@@ -49,8 +53,8 @@ type Result struct {
 	Accepted, Shed latency.Summary
 }
 
-// Throughput is OK calls per second.
-func (r Result) Throughput() float64 { return float64(r.OK) / r.Elapsed.Seconds() }
+// Throughput is OK calls completed within the phase, per second of the phase.
+func (r Result) Throughput() float64 { return float64(r.InWindow) / r.Elapsed.Seconds() }
 
 // Limits bound a phase.
 type Limits struct {
@@ -76,21 +80,25 @@ func (l Limits) norm() Limits {
 }
 
 type tally struct {
-	sent, ok, rejected, timedOut, failed, dropped atomic.Int64
-	accepted, shed                                *latency.Sample
+	sent, ok, inWindow, rejected, timedOut, failed, dropped atomic.Int64
+	accepted, shed                                          *latency.Sample
+	end                                                     time.Time
 }
 
-func newTally(n int64) *tally {
+func newTally(n int64, end time.Time) *tally {
 	if n > 1<<20 {
 		n = 1 << 20
 	}
-	return &tally{accepted: latency.NewSample(int(n)), shed: latency.NewSample(1024)}
+	return &tally{accepted: latency.NewSample(int(n)), shed: latency.NewSample(1024), end: end}
 }
 
 func (t *tally) record(s Status, d time.Duration) {
 	switch s {
 	case OK:
 		t.ok.Add(1)
+		if time.Now().Before(t.end) {
+			t.inWindow.Add(1)
+		}
 		t.accepted.Add(d)
 	case Rejected:
 		t.rejected.Add(1)
@@ -104,7 +112,7 @@ func (t *tally) record(s Status, d time.Duration) {
 
 func (t *tally) result(elapsed time.Duration) Result {
 	return Result{
-		Sent: t.sent.Load(), OK: t.ok.Load(), Rejected: t.rejected.Load(),
+		Sent: t.sent.Load(), OK: t.ok.Load(), InWindow: t.inWindow.Load(), Rejected: t.rejected.Load(),
 		TimedOut: t.timedOut.Load(), Failed: t.failed.Load(), Dropped: t.dropped.Load(),
 		Elapsed: elapsed, Accepted: t.accepted.Summarize(), Shed: t.shed.Summarize(),
 	}
@@ -130,9 +138,9 @@ func call(ctx context.Context, f Func, timeout time.Duration) Status {
 // duration or the call budget is spent.
 func Closed(ctx context.Context, f Func, workers int, lim Limits) Result {
 	lim = lim.norm()
-	t := newTally(lim.MaxCalls)
 	start := time.Now()
 	end := start.Add(lim.Duration)
+	t := newTally(lim.MaxCalls, end)
 	ctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -165,12 +173,12 @@ func Closed(ctx context.Context, f Func, workers int, lim Limits) Result {
 // make the generator grow without bound.
 func Open(ctx context.Context, f Func, rate float64, maxInFlight int, lim Limits) Result {
 	lim = lim.norm()
-	t := newTally(lim.MaxCalls)
 	interval := time.Duration(float64(time.Second) / rate)
 	var inFlight atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(lim.Duration)
+	t := newTally(lim.MaxCalls, end)
 	for i := int64(0); i < lim.MaxCalls; {
 		now := time.Now()
 		if !now.Before(end) || ctx.Err() != nil {
