@@ -1,0 +1,79 @@
+package bulkhead
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		build func() error
+		field string // "" means valid
+	}{
+		{"semaphore ok", func() error { _, err := New(Config{Name: "a", MaxConcurrent: 1}); return err }, ""},
+		{"no name", func() error { _, err := New(Config{MaxConcurrent: 1}); return err }, "Name"},
+		{"zero max", func() error { _, err := New(Config{Name: "a"}); return err }, "MaxConcurrent"},
+		{"negative max", func() error { _, err := New(Config{Name: "a", MaxConcurrent: -3}); return err }, "MaxConcurrent"},
+		{"huge max", func() error { _, err := New(Config{Name: "a", MaxConcurrent: 1 << 40}); return err }, "MaxConcurrent"},
+		{"negative wait", func() error { _, err := New(Config{Name: "a", MaxConcurrent: 1, MaxWait: -1}); return err }, "MaxWait"},
+		{"negative retry", func() error { _, err := New(Config{Name: "a", MaxConcurrent: 1, RetryAfter: -1}); return err }, "RetryAfter"},
+		{"pool ok", func() error {
+			p, err := NewPool(PoolConfig{Name: "p", Workers: 1})
+			if err == nil {
+				p.Close()
+			}
+			return err
+		}, ""},
+		{"pool no name", func() error { _, err := NewPool(PoolConfig{Workers: 1}); return err }, "Name"},
+		{"pool zero workers", func() error { _, err := NewPool(PoolConfig{Name: "p"}); return err }, "Workers"},
+		{"pool negative queue", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, QueueSize: -1}); return err }, "QueueSize"},
+		{"pool negative timeout", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, Timeout: -1}); return err }, "Timeout"},
+		{"pool negative retry", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, RetryAfter: -1}); return err }, "RetryAfter"},
+		{"tiered bad tier", func() error {
+			_, err := NewTiered(TieredConfig{Tiers: map[baldur.Tier]TierLimit{7: {MaxConcurrent: 1}}})
+			return err
+		}, "Tiers"},
+		{"tiered zero max", func() error {
+			_, err := NewTiered(TieredConfig{Tiers: map[baldur.Tier]TierLimit{baldur.TierCritical: {}}})
+			return err
+		}, "Tiers.critical.MaxConcurrent"},
+		{"tiered negative wait", func() error {
+			_, err := NewTiered(TieredConfig{Tiers: map[baldur.Tier]TierLimit{baldur.TierNonEssential: {MaxConcurrent: 1, MaxWait: -time.Millisecond}}})
+			return err
+		}, "Tiers.non_essential.MaxWait"},
+		{"tiered negative retry", func() error { _, err := NewTiered(TieredConfig{RetryAfter: -1}); return err }, "RetryAfter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.build()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ce *baldur.ConfigError
+			if !errors.As(err, &ce) || ce.Field != tt.field {
+				t.Fatalf("got %v, want *baldur.ConfigError on %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestPoolDefaults(t *testing.T) {
+	t.Parallel()
+	p, err := NewPool(PoolConfig{Name: "p", Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if c := p.Config(); c.Timeout != DefaultTimeout || c.RetryAfter != DefaultRetryAfter || c.Clock == nil {
+		t.Fatalf("defaults %+v", c)
+	}
+}
