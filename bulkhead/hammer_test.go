@@ -1,0 +1,200 @@
+package bulkhead
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// occupancy tracks the calls inside a compartment and the most ever seen.
+type occupancy struct{ cur, peak atomic.Int64 }
+
+func (o *occupancy) enter() {
+	n := o.cur.Add(1)
+	for {
+		p := o.peak.Load()
+		if n <= p || o.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+func (o *occupancy) leave() { o.cur.Add(-1) }
+
+type hammerPanic struct{}
+
+// Thousands of goroutines acquire, release, cancel, time out and panic at
+// random, while the limit is resized: no more than the largest limit ever
+// run at once, and when all is done no permit or waiter is left behind.
+func TestSemaphoreHammer(t *testing.T) {
+	t.Parallel()
+	const (
+		goroutines = 2000
+		rounds     = 10
+		big, small = 8, 4
+	)
+	for _, wait := range []time.Duration{0, 200 * time.Microsecond, time.Hour} {
+		s := mustNew(t, Config{Name: "hammer", MaxConcurrent: big, MaxWait: wait})
+		var (
+			occ                 occupancy
+			wg                  sync.WaitGroup
+			ok, full, cancelled atomic.Int64
+		)
+		stopResize := make(chan struct{})
+		resized := make(chan struct{})
+		go func() {
+			defer close(resized)
+			for i := 0; ; i++ {
+				select {
+				case <-stopResize:
+					_ = s.Resize(big)
+					return
+				default:
+				}
+				_ = s.Resize([]int{big, small}[i%2])
+				runtime.Gosched()
+			}
+		}()
+		for g := range goroutines {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), 1))
+				for range rounds {
+					ctx, cancel := context.WithCancel(context.Background())
+					switch rng.IntN(4) {
+					case 0:
+						cancel()
+					case 1:
+						go cancel()
+					case 2:
+						ctx, cancel = context.WithTimeout(ctx, time.Duration(rng.IntN(300))*time.Microsecond)
+					}
+					err := func() (err error) {
+						defer func() {
+							if r := recover(); r != nil {
+								if _, ok := r.(hammerPanic); !ok {
+									panic(r)
+								}
+							}
+						}()
+						return s.Execute(ctx, func(context.Context) error {
+							occ.enter()
+							defer occ.leave()
+							if rng.IntN(8) == 0 {
+								runtime.Gosched()
+							}
+							if rng.IntN(16) == 0 {
+								panic(hammerPanic{})
+							}
+							return nil
+						})
+					}()
+					cancel()
+					switch {
+					case err == nil:
+						ok.Add(1)
+					case errors.Is(err, ErrFull):
+						full.Add(1)
+					case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+						cancelled.Add(1)
+					default:
+						t.Errorf("unexpected error %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stopResize)
+		<-resized
+		if p := occ.peak.Load(); p > big {
+			t.Fatalf("wait %v: %d calls ran at once, max %d", wait, p, big)
+		}
+		checkIdle(t, s)
+		if got := ok.Load() + full.Load() + cancelled.Load(); got == 0 {
+			t.Fatal("nothing ran")
+		}
+		t.Logf("wait %v: ok %d, full %d, cancelled %d, peak %d", wait, ok.Load(), full.Load(), cancelled.Load(), occ.peak.Load())
+		// The compartment still works at full size.
+		var held []baldur.Permit
+		for range big {
+			p, ok := s.TryAcquire()
+			if !ok {
+				t.Fatal("permit lost")
+			}
+			held = append(held, p)
+		}
+		for i := range held {
+			held[i].Release(baldur.Outcome{})
+		}
+	}
+}
+
+func TestPoolHammer(t *testing.T) {
+	t.Parallel()
+	const workers, goroutines, rounds = 4, 1000, 5
+	p := mustPool(t, PoolConfig{Name: "hammer", Workers: workers, QueueSize: 16, Timeout: time.Millisecond})
+	var (
+		occ occupancy
+		wg  sync.WaitGroup
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 2))
+			for range rounds {
+				ctx, cancel := context.WithCancel(context.Background())
+				if rng.IntN(4) == 0 {
+					go cancel()
+				}
+				mode := rng.IntN(8)
+				err := func() (err error) {
+					defer func() {
+						if r := recover(); r != nil {
+							if _, ok := r.(hammerPanic); !ok {
+								panic(r)
+							}
+						}
+					}()
+					if mode == 7 {
+						permit, err := p.Acquire(ctx)
+						if err == nil {
+							occ.enter()
+							occ.leave()
+							permit.Release(baldur.Outcome{})
+						}
+						return err
+					}
+					return p.Execute(ctx, func(wctx context.Context) error {
+						occ.enter()
+						defer occ.leave()
+						switch mode {
+						case 0:
+							panic(hammerPanic{})
+						case 1:
+							<-wctx.Done() // overruns: freed by the timeout
+							return wctx.Err()
+						}
+						return nil
+					})
+				}()
+				cancel()
+				if err != nil && !errors.Is(err, ErrFull) && !errors.Is(err, ErrTimeout) && !errors.Is(err, context.Canceled) {
+					t.Errorf("unexpected error %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	eventually(t, "pool idle", func() bool { st := p.State(); return st.Active == 0 && st.Waiting == 0 })
+	if peak := occ.peak.Load(); peak > workers {
+		t.Fatalf("%d calls ran at once on %d workers", peak, workers)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
