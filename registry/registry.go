@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/governance"
 )
 
 // Registry is the one place every provider and every policy is resolved
@@ -35,8 +36,12 @@ type Registry struct {
 
 	table atomic.Pointer[table]
 
-	mu    sync.Mutex // serializes Apply/Load/Reload
-	gates map[string]reusable
+	mu             sync.Mutex // serializes Apply and Load
+	gates          map[string]reusable
+	clock          baldur.Clock
+	settings       settings
+	ownsGovernance bool             // the governance slot holds a checker Load built
+	govStore       governance.Store // survives rebuilds of that checker
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -45,7 +50,7 @@ func ptr[T any](v T) *T { return &v }
 // governance checker, NoOp notifications, learning and recovery lock, and
 // the fail-closed NoOp safety guard and chaos scheduler. Every other slot is
 // unset. It serves no policy until Apply or Load: every operation admits.
-func New() *Registry {
+func New(opts ...Option) *Registry {
 	r := &Registry{
 		Governance:         newSlot("governance", ptr[baldur.GovernanceChecker](baldur.NoOpGovernance{})),
 		AdminIdentity:      newSlot[baldur.AdminIdentityResolver]("admin_identity_resolver", nil),
@@ -66,6 +71,13 @@ func New() *Registry {
 		Notifications:      newSlot("notification", ptr[baldur.UnifiedNotificationManager](baldur.NoOpNotifications{})),
 	}
 	r.table.Store(emptyTable())
+	for _, o := range opts {
+		o(r)
+	}
+	if r.clock == nil {
+		r.clock = baldur.SystemClock()
+	}
+	r.govStore = governance.NewMemoryStore()
 	return r
 }
 

@@ -15,11 +15,11 @@ type reusable struct {
 // recorded in next, which replaces r.gates only when the whole reload
 // succeeds.
 func (r *Registry) reuse(next map[string]reusable, key string, cfg any, build func() (any, error)) (any, error) {
-	if prev, ok := r.gates[key]; ok && reflect.DeepEqual(prev.cfg, cfg) {
+	if prev, ok := r.gates[key]; ok && sameConfig(prev.cfg, cfg) {
 		next[key] = prev
 		return prev.gate, nil
 	}
-	if prev, ok := next[key]; ok && reflect.DeepEqual(prev.cfg, cfg) {
+	if prev, ok := next[key]; ok && sameConfig(prev.cfg, cfg) {
 		return prev.gate, nil
 	}
 	g, err := build()
@@ -29,3 +29,6 @@ func (r *Registry) reuse(next map[string]reusable, key string, cfg any, build fu
 	next[key] = reusable{cfg: cfg, gate: g}
 	return g, nil
 }
+
+// sameConfig reports whether two gate configurations are equal.
+func sameConfig(a, b any) bool { return reflect.DeepEqual(a, b) }

@@ -1,0 +1,44 @@
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Duration is a time.Duration that reads from JSON as a Go duration string
+// ("50ms", "1m30s") or a number of seconds (1.5), and writes as a string.
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case string:
+		p, err := time.ParseDuration(x)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q: %w", x, err)
+		}
+		*d = Duration(p)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > float64(math.MaxInt64)/float64(time.Second) {
+			return fmt.Errorf("duration %v seconds out of range", x)
+		}
+		*d = Duration(x * float64(time.Second))
+	case nil:
+		*d = 0
+	default:
+		return fmt.Errorf("duration must be a string like \"50ms\" or a number of seconds, not %s", string(b))
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

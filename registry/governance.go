@@ -1,0 +1,151 @@
+package registry
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/governance"
+)
+
+// governance resolves the checker the policies use: a governance.Checker
+// already in the slot wins (its state is the operator's); otherwise one is
+// built from the governance section, reusing the previous one while the
+// section is unchanged.
+func (b *builder) governance() error {
+	if c, ok := b.r.Governance.Get().(*governance.Checker); ok && !b.r.ownsGovernance {
+		b.gov = c
+		return nil
+	}
+	if b.cfg.Governance == nil {
+		if b.r.ownsGovernance {
+			// The section was removed: fall back to the fail-open default.
+			b.commit = append(b.commit, func() {
+				b.r.Governance.Unset()
+				b.r.Emergency.Unset()
+				b.r.ErrorBudgetService.Unset()
+				b.r.ErrorBudgetGate.Unset()
+				b.r.ownsGovernance = false
+			})
+		}
+		return nil
+	}
+	cfg, err := governanceConfig(*b.cfg.Governance)
+	if err != nil {
+		return err
+	}
+	cfg.Clock = b.r.clock
+	// One store for every checker this registry builds keeps the state
+	// (kill switches, level, break glass) across rebuilds.
+	cfg.Store = b.r.govStore
+	g, err := b.r.reuse(b.next, "governance", cfg, func() (any, error) { return governance.New(cfg) })
+	if err != nil {
+		return wrapField("governance", err)
+	}
+	c := g.(*governance.Checker)
+	b.gov = c
+	b.commit = append(b.commit, func() {
+		b.r.Governance.Set(c)
+		b.r.Emergency.Set(c.Emergency())
+		b.r.ErrorBudgetService.Set(c.Budget())
+		b.r.ErrorBudgetGate.Set(c.BudgetGate())
+		b.r.ownsGovernance = true
+	})
+	return nil
+}
+
+func (b *builder) governanceGate() (baldur.Gate, bool) {
+	if b.gov == nil {
+		return nil, false
+	}
+	return b.gov.Gate(), true
+}
+
+func parseLevel(s string) (baldur.EmergencyLevel, bool) {
+	s = strings.TrimPrefix(strings.ToUpper(s), "LEVEL_")
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > int(baldur.MaxEmergencyLevel) {
+		return 0, false
+	}
+	return baldur.EmergencyLevel(n), true
+}
+
+func threshold(t Threshold) governance.Threshold {
+	return governance.Threshold{BlockPct: t.BlockPct, WarnPct: t.WarnPct}
+}
+
+func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
+	cfg := governance.Config{
+		CacheTTL:              gc.CacheTTL.D(),
+		EmergencyMinLevel:     baldur.EmergencyLevel(gc.EmergencyMinLevel),
+		ExemptOperations:      gc.ExemptOperations,
+		KillSwitchRetryAfter:  gc.KillSwitchRetryAfter.D(),
+		EmergencyRetryAfter:   gc.EmergencyRetryAfter.D(),
+		ErrorBudgetRetryAfter: gc.ErrorBudgetRetryAfter.D(),
+		SLOTarget:             gc.SLOTarget,
+		BudgetWindow:          gc.BudgetWindow.D(),
+		BudgetBucket:          gc.BudgetBucket.D(),
+		BudgetMinCalls:        gc.BudgetMinCalls,
+		HysteresisPct:         gc.HysteresisPct,
+		AuditRate:             gc.AuditRate,
+		AuditBurst:            gc.AuditBurst,
+		AlertCooldown:         gc.AlertCooldown.D(),
+	}
+	if gc.EmergencyMinLevel < 0 || gc.EmergencyMinLevel > int(baldur.MaxEmergencyLevel) {
+		return cfg, &baldur.ConfigError{Field: "governance.emergency_min_level", Value: strconv.Itoa(gc.EmergencyMinLevel), Reason: "must be 1..3 (0 for the default)"}
+	}
+	if gc.Fractions != nil {
+		cfg.Fractions = map[baldur.EmergencyLevel]map[baldur.Tier]float64{}
+		for ls, tiers := range gc.Fractions {
+			l, ok := parseLevel(ls)
+			if !ok {
+				return cfg, &baldur.ConfigError{Field: "governance.fractions", Value: strconv.Quote(ls), Reason: "unknown level (want 0..3 or LEVEL_1..LEVEL_3)"}
+			}
+			m := map[baldur.Tier]float64{}
+			for ts, f := range tiers {
+				t, err := parseTierKey("governance.fractions."+ls, ts)
+				if err != nil {
+					return cfg, err
+				}
+				m[t] = f
+			}
+			cfg.Fractions[l] = m
+		}
+	}
+	if gc.Thresholds != nil {
+		cfg.Thresholds = map[baldur.Tier]governance.Threshold{}
+		for ts, th := range gc.Thresholds {
+			t, err := parseTierKey("governance.thresholds", ts)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Thresholds[t] = threshold(th)
+		}
+	}
+	if gc.GlobalThreshold != nil {
+		th := threshold(*gc.GlobalThreshold)
+		cfg.GlobalThreshold = &th
+	}
+	if gc.RegionThresholds != nil {
+		cfg.RegionThresholds = map[string]governance.RegionThresholds{}
+		for region, rt := range gc.RegionThresholds {
+			var out governance.RegionThresholds
+			if rt.Default != nil {
+				th := threshold(*rt.Default)
+				out.Default = &th
+			}
+			if rt.Tiers != nil {
+				out.Tiers = map[baldur.Tier]governance.Threshold{}
+				for ts, th := range rt.Tiers {
+					t, err := parseTierKey("governance.region_thresholds."+region+".tiers", ts)
+					if err != nil {
+						return cfg, err
+					}
+					out.Tiers[t] = threshold(th)
+				}
+			}
+			cfg.RegionThresholds[region] = out
+		}
+	}
+	return cfg, nil
+}

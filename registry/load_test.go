@@ -1,0 +1,236 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/governance"
+	"github.com/baldur-go/baldur/registry"
+)
+
+const exampleFile = "../examples/quickstart/baldur.json"
+
+func loadExample(t *testing.T) (*registry.Registry, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	r := registry.New(registry.WithClock(clk))
+	require.NoError(t, r.LoadFile(exampleFile))
+	return r, clk
+}
+
+func gateKinds(p *baldur.Policy) []string {
+	var out []string
+	for _, g := range p.Gates() {
+		out = append(out, g.Kind())
+	}
+	return out
+}
+
+func TestLoadExampleFile(t *testing.T) {
+	t.Parallel()
+	r, _ := loadExample(t)
+	assert.Equal(t, "shop", r.Service())
+	assert.Equal(t, []string{"api", "reports", "slow", "upstream"}, r.PolicyNames())
+	assert.Equal(t, "api", r.Policy("GET /api/items/{id}").Name())
+	assert.Equal(t, "upstream", r.Policy("GET /api/inventory").Name())
+	assert.Equal(t, "api", r.Policy("GET /unrouted").Name(), "default policy")
+	assert.Equal(t, []string{"governance", "throttle", "bulkhead"}, gateKinds(r.Policy("GET /api/items/{id}")))
+	assert.Equal(t, []string{"governance", "blast", "bulkhead"}, gateKinds(r.Policy("GET /api/inventory")))
+	assert.Equal(t, []string{"governance", "blast", "bulkhead"}, gateKinds(r.Policy("GET /api/reports")))
+
+	gov, ok := r.Governance.Get().(*governance.Checker)
+	require.True(t, ok, "Load fills the governance slot with the checker it built")
+	em, ok := r.Emergency.SafeGet()
+	require.True(t, ok)
+	assert.Equal(t, baldur.LevelNormal, em.Level())
+	assert.Same(t, gov.Emergency(), em)
+
+	bhs, ok := r.Bulkheads.SafeGet()
+	require.True(t, ok)
+	assert.Equal(t, []string{"api", "reports", "slow"}, bhs.Names())
+}
+
+func TestLoadErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	base, err := os.ReadFile(exampleFile)
+	require.NoError(t, err)
+	tests := []struct {
+		name, from, to, field string
+	}{
+		{"zero bulkhead", `"max_concurrent": 8,`, `"max_concurrent": 0,`, "bulkheads.slow.MaxConcurrent"},
+		{"negative wait", `"max_wait": "5ms"`, `"max_wait": "-5ms"`, "bulkheads.slow.MaxWait"},
+		{"unknown tier", `"non_essential": {"rate": 50`, `"gold": {"rate": 50`, "throttles.per_tenant.tiers"},
+		{"zero rate", `"rate": 100,`, `"rate": 0,`, "throttles.per_tenant.Rate"},
+		{"burst below one", `"burst": 50,`, `"burst": 0,`, "throttles.per_tenant.Burst"},
+		{"bad key_by", `"key_by": "key"`, `"key_by": "cookie"`, "throttles.per_tenant.key_by"},
+		{"ratio above one", `"failure_ratio": 0.5`, `"failure_ratio": 1.5`, "breakers.upstreams.FailureRatio"},
+		{"share above one", `"share": 0.25`, `"share": 2`, "share_caps.tenants.Share"},
+		{"bad operation", `"GET /api/slow"`, `"GET /api/slow/{"`, "policies[2].operations[0].operation"},
+		{"duplicate policy", `"name": "slow"`, `"name": "api"`, "policies[2].name"},
+		{"unknown bulkhead ref", `"bulkhead": "slow"`, `"bulkhead": "nope"`, "policies[2].bulkhead"},
+		{"unknown default", `"default_policy": "api"`, `"default_policy": "zzz"`, "default_policy"},
+		{"unknown shadow kind", `"bulkhead": "slow"`, `"bulkhead": "slow", "shadow": ["cache"]`, "policies[2].Shadow"},
+		{"fraction out of range", `"emergency_min_level": 2,`, `"emergency_min_level": 2, "fractions": {"2": {"critical": 1, "standard": 1.5, "non_essential": 0}},`, "governance.Fractions"},
+		{"unknown level", `"emergency_min_level": 2,`, `"emergency_min_level": 2, "fractions": {"9": {"critical": 1}},`, "governance.fractions"},
+		{"operation routed twice", `"GET /api/shipping"`, `"GET /api/recs"`, "policies[1].operations[1]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Contains(t, string(base), tc.from)
+			src := strings.Replace(string(base), tc.from, tc.to, 1)
+			cfg, err := registry.ParseConfig(strings.NewReader(src))
+			require.NoError(t, err)
+			r := registry.New()
+			err = r.Load(cfg)
+			var ce *baldur.ConfigError
+			require.True(t, errors.As(err, &ce), "want a ConfigError, got %v", err)
+			assert.True(t, strings.HasPrefix(ce.Field, tc.field), "field %q does not start with %q (%v)", ce.Field, tc.field, err)
+			assert.Nil(t, r.Policy("GET /api/slow"), "nothing is served after a failed first load")
+		})
+	}
+}
+
+func TestParseConfigStrict(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{
+		`{"policies": [], "polices": []}`,
+		`{"policies": []} {}`,
+		`{"bulkheads": {"a": {"max_wait": "fast"}}}`,
+		`{"bulkheads": {"a": {"max_wait": true}}}`,
+		`[`,
+	} {
+		_, err := registry.ParseConfig(strings.NewReader(src))
+		assert.Error(t, err, src)
+	}
+	cfg, err := registry.ParseConfig(strings.NewReader(`{"bulkheads": {"a": {"max_concurrent": 1, "max_wait": 0.25}}}`))
+	require.NoError(t, err)
+	assert.Equal(t, 250*time.Millisecond, cfg.Bulkheads["a"].MaxWait.D())
+}
+
+func TestFailedReloadKeepsServing(t *testing.T) {
+	t.Parallel()
+	r, _ := loadExample(t)
+	before := r.Policy("GET /api/slow")
+	v := r.Version()
+	cfg, err := registry.ReadConfigFile(exampleFile)
+	require.NoError(t, err)
+	cfg.Bulkheads["slow"] = registry.BulkheadConfig{MaxConcurrent: -1}
+	require.Error(t, r.Load(cfg))
+	assert.Same(t, before, r.Policy("GET /api/slow"))
+	assert.Equal(t, v, r.Version())
+}
+
+func TestReloadKeepsUnchangedGatesAndResizesBulkheads(t *testing.T) {
+	t.Parallel()
+	r, _ := loadExample(t)
+	ctx := context.Background()
+	gov := r.Governance.Get()
+	slowBefore := r.Policy("GET /api/slow").Gates()
+	throttleBefore := r.Policy("GET /api/recs").Gates()[1]
+
+	// Hold 3 permits of the "slow" bulkhead across the reload.
+	var held []baldur.Ticket
+	for range 3 {
+		tk, err := r.Policy("GET /api/slow").Admit(ctx, baldur.Call{Operation: "GET /api/slow"})
+		require.NoError(t, err)
+		held = append(held, tk)
+	}
+
+	cfg, err := registry.ReadConfigFile(exampleFile)
+	require.NoError(t, err)
+	slow := cfg.Bulkheads["slow"]
+	slow.MaxConcurrent = 4
+	cfg.Bulkheads["slow"] = slow
+	require.NoError(t, r.Load(cfg))
+
+	assert.Same(t, gov, r.Governance.Get(), "unchanged governance keeps its checker")
+	assert.Same(t, throttleBefore, r.Policy("GET /api/recs").Gates()[1], "unchanged throttle keeps its buckets")
+	slowAfter := r.Policy("GET /api/slow").Gates()
+	assert.Same(t, slowBefore[1], slowAfter[1], "a resized bulkhead is the same compartment")
+
+	bh := slowAfter[1].(*bulkhead.Semaphore)
+	st := bh.State()
+	assert.Equal(t, 4, st.MaxConcurrent)
+	assert.Equal(t, 3, st.Active, "permits taken before the reload still count")
+	// One more fits, the fifth does not.
+	tk, err := r.Policy("GET /api/slow").Admit(ctx, baldur.Call{Operation: "GET /api/slow"})
+	require.NoError(t, err)
+	held = append(held, tk)
+	_, ok := bh.TryAcquire()
+	require.False(t, ok, "a fifth permit must not fit in four")
+
+	for i := range held {
+		held[i].Release(baldur.Outcome{})
+	}
+	assert.Equal(t, 0, bh.State().Active, "no permit lost across the reload")
+}
+
+func TestKillSwitchSurvivesGovernanceRebuild(t *testing.T) {
+	t.Parallel()
+	r, _ := loadExample(t)
+	ctx := context.Background()
+	gov := r.Governance.Get().(*governance.Checker)
+	require.NoError(t, gov.Activate(ctx, governance.KillSwitch{Scope: governance.ScopeOperation, Pattern: "GET /api/recs", Reason: "incident 42", Actor: "test"}))
+
+	cfg, err := registry.ReadConfigFile(exampleFile)
+	require.NoError(t, err)
+	cfg.Governance.KillSwitchRetryAfter = registry.Duration(45 * time.Second)
+	require.NoError(t, r.Load(cfg))
+	assert.NotSame(t, gov, r.Governance.Get(), "changed governance settings build a new checker")
+
+	_, err = r.Policy("GET /api/recs").Admit(ctx, baldur.Call{Operation: "GET /api/recs"})
+	rej, ok := baldur.AsRejection(err)
+	require.True(t, ok, "kill switch state kept across the rebuild: %v", err)
+	assert.Equal(t, baldur.ReasonKillSwitch, rej.Reason())
+	assert.Equal(t, 45*time.Second, rej.RetryAfter())
+}
+
+func TestUserCheckerWins(t *testing.T) {
+	t.Parallel()
+	gov, err := governance.New(governance.Config{})
+	require.NoError(t, err)
+	r := registry.New()
+	r.Governance.Set(gov)
+	require.NoError(t, r.LoadFile(exampleFile))
+	assert.Same(t, gov, r.Governance.Get())
+	assert.Same(t, gov.Gate(), r.Policy("GET /api/slow").Gates()[0])
+}
+
+func FuzzLoad(f *testing.F) {
+	base, err := os.ReadFile(exampleFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(base))
+	f.Add(`{"bulkheads":{"a":{"max_concurrent":1e300}},"policies":[{"name":"p","bulkhead":"a"}]}`)
+	f.Add(`{"throttles":{"t":{"rate":-1,"burst":-5}},"policies":[{"name":"p","throttle":"t","operations":["*"]}]}`)
+	f.Add(`{"governance":{"fractions":{"LEVEL_2":{"critical":-1}}},"policies":[]}`)
+	f.Fuzz(func(t *testing.T, src string) {
+		cfg, err := registry.ParseConfig(strings.NewReader(src))
+		if err != nil {
+			return
+		}
+		r := registry.New()
+		if err := r.Load(cfg); err != nil {
+			return
+		}
+		for _, name := range r.PolicyNames() {
+			p, _ := r.PolicyByName(name)
+			tk, err := p.Admit(context.Background(), baldur.Call{Operation: "x", Key: "k"})
+			if err == nil {
+				tk.Release(baldur.Outcome{})
+			}
+		}
+	})
+}
