@@ -209,6 +209,11 @@ func (s *Semaphore) acquire(ctx context.Context) error {
 	if s.tryFast() {
 		return nil
 	}
+	if s.maxWait == 0 {
+		// Nobody ever waits in a fail-fast compartment, so tryFast saw every
+		// permit taken: reject without the lock.
+		return s.rej
+	}
 	return s.acquireSlow(ctx)
 }
 
