@@ -73,36 +73,6 @@ func (s *server) reject(w http.ResponseWriter, p *baldur.Policy, tier baldur.Tie
 	WriteRejection(w, rej)
 }
 
-// writeQuota writes the IETF RateLimit-Policy and RateLimit fields
-// (draft-ietf-httpapi-ratelimit-headers -10/-11) and, when asked, the legacy
-// X-RateLimit-* fields. The partition key is never written.
-func (s *server) writeQuota(h http.Header, q baldur.QuotaStatus) {
-	if !s.ietfHeaders && !s.legacyHeaders {
-		return
-	}
-	reset := int64((q.Reset + time.Second - 1) / time.Second)
-	if s.ietfHeaders {
-		h["Ratelimit-Policy"] = []string{quotaPolicy(q.Quota)}
-		h["Ratelimit"] = []string{FormatRateLimit(q.Name, q.Remaining, reset)}
-	}
-	if s.legacyHeaders {
-		h["X-Ratelimit-Limit"] = []string{strconv.FormatInt(q.Limit, 10)}
-		h["X-Ratelimit-Remaining"] = []string{strconv.FormatInt(q.Remaining, 10)}
-		h["X-Ratelimit-Reset"] = []string{strconv.FormatInt(reset, 10)}
-	}
-}
-
-var policyCache sync.Map // baldur.Quota -> string
-
-func quotaPolicy(q baldur.Quota) string {
-	if v, ok := policyCache.Load(q); ok {
-		return v.(string)
-	}
-	v := FormatRateLimitPolicy(q)
-	policyCache.Store(q, v)
-	return v
-}
-
 // FormatRateLimitPolicy returns the RateLimit-Policy field value for q:
 // `"name";q=100;w=1`.
 func FormatRateLimitPolicy(q baldur.Quota) string {
