@@ -3,7 +3,6 @@ package baldur
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 )
 
@@ -47,8 +46,8 @@ type Policy struct {
 	n           int
 	minTimeLeft time.Duration
 	clock       Clock
-	rejected    [numReasons]atomic.Uint64
-	shadowed    [numReasons]atomic.Uint64
+	rejected    [numReasons]counter
+	shadowed    [numReasons]counter
 }
 
 type stage struct {
@@ -138,7 +137,7 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 		c.Now = p.clock.Now()
 	}
 	if p.minTimeLeft > 0 && !c.Deadline.IsZero() && c.Deadline.Sub(c.Now) < p.minTimeLeft {
-		p.rejected[ReasonDeadline].Add(1)
+		p.rejected[ReasonDeadline].add()
 		return Ticket{}, Reject(ReasonDeadline, 0)
 	}
 	var t Ticket
@@ -148,11 +147,11 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 		if err != nil {
 			rej, isRej := err.(*Rejection)
 			if isRej && s.shadow {
-				p.shadowed[rej.reason].Add(1)
+				p.shadowed[rej.reason].add()
 				continue
 			}
 			if isRej {
-				p.rejected[rej.reason].Add(1)
+				p.rejected[rej.reason].add()
 			}
 			t.Release(Outcome{Result: Ignored})
 			return Ticket{}, err
@@ -170,7 +169,7 @@ func (p *Policy) Rejected(reason Reason) uint64 {
 	if p == nil || reason >= numReasons {
 		return 0
 	}
-	return p.rejected[reason].Load()
+	return p.rejected[reason].load()
 }
 
 // Shadowed returns how many calls a shadow gate would have rejected for
@@ -179,7 +178,7 @@ func (p *Policy) Shadowed(reason Reason) uint64 {
 	if p == nil || reason >= numReasons {
 		return 0
 	}
-	return p.shadowed[reason].Load()
+	return p.shadowed[reason].load()
 }
 
 // Ticket holds the permits of one admitted call. Release it exactly when the
