@@ -11,7 +11,7 @@ help: ## list targets
 demo: ## run the quickstart: a guarded server driven through normal, emergency, kill-switch and recovery phases
 	$(GO) run ./examples/quickstart
 
-test: vet race examples bench-build ## vet, race tests, build examples and the bench module (what CI runs)
+test: vet race examples bench-build ## vet, race tests, build and run the examples, build the bench module (what CI runs)
 
 vet:
 	$(GO) vet $(PKGS)
@@ -21,6 +21,8 @@ race:
 
 examples:
 	$(GO) build -o /dev/null ./examples/...
+	$(GO) run ./examples/grpcserver
+	$(GO) run ./examples/httpclient
 
 bench-build: ## compile and vet the bench module without running benchmarks
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./...

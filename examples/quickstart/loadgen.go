@@ -174,6 +174,9 @@ type expect struct {
 	row string
 	// admittedOnly: every request admitted, none rejected or failed.
 	admittedOnly bool
+	// mostlyAdmitted: at least 90 % admitted (a recovering breaker may
+	// still turn a few away while its probes are out).
+	mostlyAdmitted bool
 	// reason: at least one rejection with this reason; with none, nothing
 	// of the row admitted either.
 	reason string
@@ -192,6 +195,8 @@ func (e expect) check(t *tally) string {
 	switch {
 	case e.admittedOnly && m["ok"] != total:
 		return fmt.Sprintf("%s: %d of %d admitted, want all", e.row, m["ok"], total)
+	case e.mostlyAdmitted && m["ok"]*10 < total*9:
+		return fmt.Sprintf("%s: %d of %d admitted, want at least 90 %%", e.row, m["ok"], total)
 	case e.reason != "" && m[e.reason] == 0:
 		return fmt.Sprintf("%s: no %s rejection", e.row, e.reason)
 	case e.none && m["ok"] > 0:
