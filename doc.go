@@ -41,7 +41,10 @@
 //
 // Every role that the toolkit fills (governance checker, emergency manager,
 // bulkhead registry, blast-radius manager, canary rollout, chaos scheduler,
-// DLQ, and so on) is an interface here. Where a fail-open default makes sense
-// (governance allows everything) a NoOp implementation sits beside the
-// interface; the registry package returns it from Get when nothing is set.
+// DLQ, and so on) is an interface here. Where the role has a safe default, a
+// NoOp implementation sits beside the interface and the registry returns it
+// from Get when nothing is set. The default follows the role's fail mode:
+// NoOpGovernance allows everything (fail-open), while NoOpSafetyGuard and
+// NoOpChaosScheduler refuse every experiment (fail-closed). Roles without a
+// safe default (idempotency, canary gates, DLQ) have none.
 package baldur
