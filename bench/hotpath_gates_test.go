@@ -21,10 +21,12 @@ type realChain struct {
 
 // realChains: impl=baldur is the full chain (governance, throttle, blast,
 // bulkhead); impl=baldur-nobreaker leaves out blast, so that the breaker's
-// share is the difference of the two.
+// share is the difference of the two; impl=baldur-coarse is the full chain on
+// a clock.Coarse, without the per-call time.Now.
 var realChains = []realChain{
 	{"baldur", ours.FullRegistry},
 	{"baldur-nobreaker", ours.NoBreakerRegistry},
+	{"baldur-coarse", ours.CoarseRegistry},
 }
 
 func stageFor(m peer.Mode) ours.Stage {

@@ -3,11 +3,13 @@ package ours
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/registry"
 	"github.com/baldur-go/baldur/throttle"
@@ -51,8 +53,12 @@ func (g *Gates) All() []baldur.Gate {
 // is driven into rejecting key's calls: a kill switch over everything, an
 // exhausted bucket, a forced-open breaker, a full fail-fast bulkhead.
 func NewGates(key string, reject Stage) (*Gates, error) {
+	return newGates(key, reject, baldur.SystemClock())
+}
+
+func newGates(key string, reject Stage, clk baldur.Clock) (*Gates, error) {
 	ctx := context.Background()
-	gov, err := governance.New(governance.Config{Audit: discardAudit{}})
+	gov, err := governance.New(governance.Config{Audit: discardAudit{}, Clock: clk})
 	if err != nil {
 		return nil, fmt.Errorf("governance: %w", err)
 	}
@@ -61,7 +67,7 @@ func NewGates(key string, reject Stage) (*Gates, error) {
 			return nil, fmt.Errorf("governance kill switch: %w", err)
 		}
 	}
-	tc := throttle.Config{Name: "bench", Rate: 1e9, Burst: 1 << 30}
+	tc := throttle.Config{Name: "bench", Rate: 1e9, Burst: 1 << 30, Clock: clk}
 	if reject == Throttle {
 		tc.Rate, tc.Burst = 0.001, 1
 	}
@@ -74,14 +80,14 @@ func NewGates(key string, reject Stage) (*Gates, error) {
 			return nil, fmt.Errorf("throttle: first call: %w", err)
 		}
 	}
-	brk, err := blast.NewBreakers(blast.BreakerConfig{})
+	brk, err := blast.NewBreakers(blast.BreakerConfig{Clock: clk})
 	if err != nil {
 		return nil, fmt.Errorf("blast: %w", err)
 	}
 	if reject == Blast {
 		brk.ForceOpen(blast.Partition{Key: key}, time.Hour)
 	}
-	bc := bulkhead.Config{Name: "bench", MaxConcurrent: 1024}
+	bc := bulkhead.Config{Name: "bench", MaxConcurrent: 1024, Clock: clk}
 	if reject == Bulkhead {
 		bc.MaxConcurrent = 1
 	}
@@ -100,7 +106,11 @@ func NewGates(key string, reject Stage) (*Gates, error) {
 // NewRegistry returns a registry whose table routes Operation and
 // GRPCOperation to a policy of gates (named name).
 func NewRegistry(name string, gates ...baldur.Gate) (*registry.Registry, error) {
-	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: name, Gates: gates})
+	return newRegistry(name, baldur.SystemClock(), gates...)
+}
+
+func newRegistry(name string, clk baldur.Clock, gates ...baldur.Gate) (*registry.Registry, error) {
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: name, Gates: gates, Clock: clk})
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +132,26 @@ func FullRegistry(key string, reject Stage) (*registry.Registry, error) {
 		return nil, err
 	}
 	return NewRegistry("full", g.All()...)
+}
+
+// coarse is the 1 ms clock of the impl=baldur-coarse chain, started once.
+var coarse = sync.OnceValue(func() *clock.Coarse {
+	c, err := clock.NewCoarse(time.Millisecond)
+	if err != nil {
+		panic(err) // constant resolution above the minimum
+	}
+	return c
+})
+
+// CoarseRegistry is FullRegistry with every gate and the policy reading a
+// clock.Coarse (1 ms) instead of time.Now: the chain's cost without the
+// per-call system clock read.
+func CoarseRegistry(key string, reject Stage) (*registry.Registry, error) {
+	g, err := newGates(key, reject, coarse())
+	if err != nil {
+		return nil, err
+	}
+	return newRegistry("full", coarse(), g.All()...)
 }
 
 // NoBreakerRegistry is FullRegistry without the blast stage, so that the
