@@ -36,8 +36,8 @@ type Pool struct {
 	jobs   chan *job
 	g      errgroup.Group
 
-	rejN   atomic.Uint64
-	last   atomic.Int64
+	rejN atomic.Uint64
+	last atomic.Int64
 }
 
 var _ baldur.Bulkhead = (*Pool)(nil)
@@ -74,11 +74,11 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{
-		name:    cfg.Name,
-		timeout: cfg.Timeout,
-		clock:   cfg.Clock,
-		rej:     baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter),
-		cfg:     cfg,
+		name:     cfg.Name,
+		timeout:  cfg.Timeout,
+		clock:    cfg.Clock,
+		rej:      baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter),
+		cfg:      cfg,
 		jobs:     make(chan *job, cfg.Workers+cfg.QueueSize),
 		capacity: int64(cfg.Workers + cfg.QueueSize),
 	}

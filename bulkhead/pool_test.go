@@ -203,7 +203,9 @@ func TestPoolCloseDrains(t *testing.T) {
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- p.Close() }()
-	eventually(t, "closed", func() bool { return errors.Is(p.Execute(context.Background(), func(context.Context) error { return nil }), ErrClosed) })
+	eventually(t, "closed", func() bool {
+		return errors.Is(p.Execute(context.Background(), func(context.Context) error { return nil }), ErrClosed)
+	})
 	close(release)
 	if err := <-closed; err != nil {
 		t.Fatal(err)

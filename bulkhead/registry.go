@@ -55,7 +55,7 @@ func (r *Registry) GetOrCreate(name string, cfg Config) (*Semaphore, error) {
 	if b, ok := r.m[name]; ok {
 		s, ok := b.(*Semaphore)
 		if !ok {
-			return nil, conflict(name, "Kind", b.State().Kind)
+			return nil, conflict(name, "Kind", b.State().Kind, "semaphore")
 		}
 		if err := s.Config().conflict(cfg); err != nil {
 			return nil, err
@@ -86,7 +86,7 @@ func (r *Registry) GetOrCreatePool(name string, cfg PoolConfig) (*Pool, error) {
 	if b, ok := r.m[name]; ok {
 		p, ok := b.(*Pool)
 		if !ok {
-			return nil, conflict(name, "Kind", b.State().Kind)
+			return nil, conflict(name, "Kind", b.State().Kind, "pool")
 		}
 		if err := p.Config().conflict(cfg); err != nil {
 			return nil, err
@@ -160,21 +160,27 @@ func checkName(name, cfgName string) error {
 	return nil
 }
 
-func conflict(name, field, have string) error {
-	return &baldur.ConfigError{Field: field, Value: have, Reason: "conflicts with the config of registered compartment " + strconv.Quote(name)}
+// conflict reports a requested value (want) that differs from the
+// registered compartment's (have).
+func conflict(name, field, have, want string) error {
+	reason := "conflicts with registered compartment " + strconv.Quote(name)
+	if have != "" {
+		reason += " (has " + have + ")"
+	}
+	return &baldur.ConfigError{Field: field, Value: want, Reason: reason}
 }
 
 // conflict compares normalized configs field by field.
 func (c Config) conflict(want Config) error {
 	switch {
 	case c.MaxConcurrent != want.MaxConcurrent:
-		return conflict(c.Name, "MaxConcurrent", strconv.Itoa(c.MaxConcurrent))
+		return conflict(c.Name, "MaxConcurrent", strconv.Itoa(c.MaxConcurrent), strconv.Itoa(want.MaxConcurrent))
 	case c.MaxWait != want.MaxWait:
-		return conflict(c.Name, "MaxWait", c.MaxWait.String())
+		return conflict(c.Name, "MaxWait", c.MaxWait.String(), want.MaxWait.String())
 	case c.RetryAfter != want.RetryAfter:
-		return conflict(c.Name, "RetryAfter", c.RetryAfter.String())
+		return conflict(c.Name, "RetryAfter", c.RetryAfter.String(), want.RetryAfter.String())
 	case !sameClock(c.Clock, want.Clock):
-		return conflict(c.Name, "Clock", "")
+		return conflict(c.Name, "Clock", "", "")
 	}
 	return nil
 }
@@ -182,15 +188,15 @@ func (c Config) conflict(want Config) error {
 func (c PoolConfig) conflict(want PoolConfig) error {
 	switch {
 	case c.Workers != want.Workers:
-		return conflict(c.Name, "Workers", strconv.Itoa(c.Workers))
+		return conflict(c.Name, "Workers", strconv.Itoa(c.Workers), strconv.Itoa(want.Workers))
 	case c.QueueSize != want.QueueSize:
-		return conflict(c.Name, "QueueSize", strconv.Itoa(c.QueueSize))
+		return conflict(c.Name, "QueueSize", strconv.Itoa(c.QueueSize), strconv.Itoa(want.QueueSize))
 	case c.Timeout != want.Timeout:
-		return conflict(c.Name, "Timeout", c.Timeout.String())
+		return conflict(c.Name, "Timeout", c.Timeout.String(), want.Timeout.String())
 	case c.RetryAfter != want.RetryAfter:
-		return conflict(c.Name, "RetryAfter", c.RetryAfter.String())
+		return conflict(c.Name, "RetryAfter", c.RetryAfter.String(), want.RetryAfter.String())
 	case !sameClock(c.Clock, want.Clock):
-		return conflict(c.Name, "Clock", "")
+		return conflict(c.Name, "Clock", "", "")
 	}
 	return nil
 }

@@ -1,0 +1,88 @@
+// Package bulkhead bounds how many calls run at once in a compartment, so
+// that one slow dependency or one flood of cheap traffic cannot take every
+// goroutine, connection or CPU a service has.
+//
+// # Semaphore compartments
+//
+// A [Semaphore] holds MaxConcurrent permits. A call takes one before it runs
+// and gives it back when done; a call that finds none free waits up to
+// MaxWait and is then rejected. MaxWait bounds only the wait, never the call
+// that holds a permit; zero means fail fast.
+//
+//	db, err := bulkhead.New(bulkhead.Config{Name: "db", MaxConcurrent: 12, MaxWait: 50 * time.Millisecond})
+//	err = db.Execute(ctx, func(ctx context.Context) error { return query(ctx) })
+//
+// Admission is a CAS on one atomic word that packs the permits in use and the
+// waiters: when a permit is free and nobody waits, taking it is one CAS and
+// giving it back one atomic add, with no lock and no allocation. Waiters
+// queue in FIFO order under a mutex, and a released permit is handed to the
+// head waiter in the same atomic step, so a newcomer on the fast path can
+// never barge past a queued call. A done context wins over a free permit: it
+// is checked first, a waiter whose context ends leaves the queue, and a
+// permit handed over just as the context ended is passed on, never leaked.
+// Resize changes the limit live; growing wakes waiters at once, shrinking
+// takes effect as permits come back.
+//
+// A Semaphore is a [baldur.Gate] (Kind baldur.GateBulkhead, the last stage of
+// a policy chain): Admit returns a [baldur.Permit] whose Releaser is the
+// semaphore, so only a granted permit can give one back, and a second
+// Release through the same Permit is a no-op. A full compartment rejects
+// with the interned baldur.Reject(baldur.ReasonBulkheadFull, RetryAfter),
+// which costs no allocation. Standalone calls (Acquire, Execute) return a
+// *[FullError] instead, naming the compartment and its occupancy —
+// `bulkhead "db" full: 12/12 active, 5 waiting` — that unwraps to the same
+// rejection. errors.Is(err, [ErrFull]) and errors.Is(err,
+// baldur.ErrRejected) hold for both; a done context is ctx.Err(), unwrapped.
+//
+// # Per-tier admission
+//
+// A [Tiered] gate keeps one semaphore per call tier and picks it by
+// Call.Tier, so that non-essential traffic cannot starve critical calls.
+// Defaults: critical 100 permits waiting up to 50 ms, standard 50 / 30 ms,
+// non_essential 20 failing fast; TieredConfig.Tiers overrides any of them.
+//
+// # Worker pools
+//
+// A [Pool] runs work on a fixed set of worker goroutines fed by a bounded
+// queue: at most Workers calls run and QueueSize wait; the next call is
+// rejected at once. Execute waits for the work at most Timeout (counted from
+// enqueue); when it passes, the caller is freed with a *[TimeoutError]
+// ([ErrTimeout]) and the work's context is cancelled with cause ErrTimeout.
+// The work's context carries the caller's values (trace ids) and ends with
+// the caller's context too. Work whose caller gave up before a worker was
+// free never starts. Close stops intake and drains the queue; Shutdown does
+// the same within a context's deadline.
+//
+// A pool is for work whose result is a value handed back to the caller: an
+// outbound HTTP call, a gRPC unary handler (whose response is a returned
+// message), a query, a render into a buffer. Once Timeout frees the caller,
+// the work may still be running, so the work must not touch anything the
+// caller goes on to use, and must itself release what it produces too late
+// (an outbound work closes a response Body when its context is done). In particular two goroutines must never write one
+// http.ResponseWriter: adapters run outbound calls (the client transport)
+// and gRPC unary calls on a pool, but never hand an HTTP server handler's
+// ResponseWriter to pool work. An HTTP server that wants a pool must give
+// the work a private buffered writer and copy it to the real one only if the
+// caller is still waiting; the simpler choice, and this toolkit's, is a
+// Semaphore in front of HTTP handlers (they run on the request goroutine),
+// and pools for outbound and unary calls. gRPC streams hold a semaphore
+// permit for the whole stream instead.
+//
+// Pool.Acquire lends a worker to a caller that runs its own code: the worker
+// parks until the permit is released. It bounds concurrency like a semaphore
+// of Workers permits behind the pool's queue, without an execution timeout.
+//
+// # Registry
+//
+// A [Registry] names compartments (a [baldur.BulkheadRegistry]): Get
+// (unknown names list the registered ones), GetOrCreate and GetOrCreatePool
+// (the same configuration returns the same instance, a conflicting one is a
+// *baldur.ConfigError naming the field), Register for compartments built
+// elsewhere (a Tiered gate's), Names and States (max, active, waiting,
+// rejected total, utilization).
+//
+// Invalid configuration (MaxConcurrent or Workers <= 0, negative waits,
+// QueueSize < 0) is a *baldur.ConfigError naming the field, returned by the
+// constructor. Time is read from Config.Clock, so tests drive waits and
+// timeouts with clock.NewFake and never sleep.
+package bulkhead
