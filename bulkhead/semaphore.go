@@ -177,7 +177,12 @@ func (s *Semaphore) noteReject(now time.Time) {
 		now = s.clock.Now()
 	}
 	s.rejN.Add(1)
-	s.last.Store(now.UnixNano())
+	// Under overload every call rejects: write the shared timestamp at most
+	// once a millisecond instead of on every rejection.
+	ns := now.UnixNano()
+	if d := ns - s.last.Load(); d >= int64(time.Millisecond) || d <= -int64(time.Millisecond) {
+		s.last.Store(ns)
+	}
 }
 
 func (s *Semaphore) fullError() *FullError {
