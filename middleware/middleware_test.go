@@ -96,7 +96,6 @@ func TestRejectionPerReason(t *testing.T) {
 	}
 }
 
-
 func TestOutcomeClassification(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
