@@ -266,3 +266,16 @@ func BenchmarkPolicyAdmitRelease(b *testing.B) {
 		}
 	})
 }
+
+func TestSentinelsMatchErrRejected(t *testing.T) {
+	t.Parallel()
+	for _, r := range baldur.Reasons() {
+		assert.ErrorIs(t, r.Sentinel(), baldur.ErrRejected, r.String())
+		assert.NotErrorIs(t, baldur.ErrRejected, r.Sentinel(), r.String())
+		for _, other := range baldur.Reasons() {
+			if other != r {
+				assert.NotErrorIs(t, baldur.Reject(r, 0), other.Sentinel(), "%s matches %s", r, other)
+			}
+		}
+	}
+}

@@ -65,15 +65,25 @@ type reasonInfo struct {
 // Sentinels, one per reason. Each matches its own rejections and, through
 // them, errors.Is(err, ErrRejected).
 var (
-	ErrKillSwitch   = errors.New("baldur: kill switch active")
-	ErrEmergency    = errors.New("baldur: shed by emergency level")
-	ErrErrorBudget  = errors.New("baldur: error budget exhausted")
-	ErrThrottled    = errors.New("baldur: rate limit exceeded")
-	ErrShareCap     = errors.New("baldur: partition over its capacity share")
-	ErrBreakerOpen  = errors.New("baldur: circuit breaker open")
-	ErrBulkheadFull = errors.New("baldur: bulkhead full")
-	ErrDeadline     = errors.New("baldur: deadline too short to serve")
+	ErrKillSwitch   error = sentinel("baldur: kill switch active")
+	ErrEmergency    error = sentinel("baldur: shed by emergency level")
+	ErrErrorBudget  error = sentinel("baldur: error budget exhausted")
+	ErrThrottled    error = sentinel("baldur: rate limit exceeded")
+	ErrShareCap     error = sentinel("baldur: partition over its capacity share")
+	ErrBreakerOpen  error = sentinel("baldur: circuit breaker open")
+	ErrBulkheadFull error = sentinel("baldur: bulkhead full")
+	ErrDeadline     error = sentinel("baldur: deadline too short to serve")
 )
+
+// sentinel is a reason's sentinel error. It matches ErrRejected itself, so
+// that errors.Is(baldur.ErrThrottled, baldur.ErrRejected) holds as it does
+// for every rejection.
+type sentinel string
+
+func (s sentinel) Error() string { return string(s) }
+
+// Is reports whether target is ErrRejected.
+func (s sentinel) Is(target error) bool { return target == ErrRejected }
 
 var reasons = [numReasons]reasonInfo{
 	reasonNone:         {"none", "", 500, 2, ErrRejected},
