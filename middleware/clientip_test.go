@@ -127,3 +127,27 @@ func FuzzTierHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyTrustedHeader(t *testing.T) {
+	t.Parallel()
+	trusted, err := middleware.ParseTrustedProxies("10.0.0.0/8")
+	require.NoError(t, err)
+	k := middleware.KeyTrustedHeader("X-Tenant", trusted, nil)
+	tests := []struct{ remote, tenant, xff, want string }{
+		{"1.2.3.4:1", "acme", "", "1.2.3.4"},     // untrusted peer: header ignored
+		{"10.0.0.1:1", "acme", "", "acme"},       // trusted proxy sets it
+		{"10.0.0.1:1", "", "9.9.9.9", "9.9.9.9"}, // absent: client IP through the proxy
+		{"1.2.3.4:1", "", "9.9.9.9", "1.2.3.4"},  // untrusted XFF ignored
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.tenant != "" {
+			r.Header.Set("X-Tenant", tc.tenant)
+		}
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		assert.Equal(t, tc.want, k(r), "%+v", tc)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,4 +299,35 @@ func TestRejectionErrorsMatch(t *testing.T) {
 		assert.True(t, errors.Is(err, baldur.ErrRejected), r.String())
 		assert.True(t, errors.Is(err, r.Sentinel()), r.String())
 	}
+}
+
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(7 * time.Millisecond)
+	return c.now
+}
+
+func (c *stepClock) AfterFunc(d time.Duration, f func()) baldur.Timer { return time.AfterFunc(d, f) }
+
+func TestLatencyAndDomainOptions(t *testing.T) {
+	t.Parallel()
+	g := &fakeGate{kind: baldur.GateBulkhead}
+	clk := &stepClock{now: time.Unix(0, 0)}
+	h := middleware.New(baldur.Static(policyOf(t, g)), middleware.WithLatency(), middleware.WithDomain("payments"),
+		middleware.WithClock(clk))(http.NotFoundHandler())
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, 7*time.Millisecond, g.last.Load().(baldur.Outcome).Latency)
+	assert.Equal(t, "payments", g.lastCall.Load().(baldur.Call).Domain)
+
+	// Without WithLatency the clock is read once and latency is zero.
+	g2 := &fakeGate{kind: baldur.GateBulkhead}
+	middleware.New(baldur.Static(policyOf(t, g2)), middleware.WithClock(clk))(http.NotFoundHandler()).
+		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	assert.Zero(t, g2.last.Load().(baldur.Outcome).Latency)
 }

@@ -51,6 +51,14 @@ func WithTrustedProxies(t TrustedProxies) Option { return func(s *server) { s.tr
 // WithService sets Call.Service for every request (kill-switch scope).
 func WithService(name string) Option { return func(s *server) { s.service = name } }
 
+// WithDomain sets Call.Domain for every request.
+func WithDomain(domain string) Option { return func(s *server) { s.domain = domain } }
+
+// WithLatency measures each admitted request's duration and reports it in
+// Outcome.Latency. It costs a second clock read per request; without it the
+// middleware reads the clock once and reports a zero latency.
+func WithLatency() Option { return func(s *server) { s.latency = true } }
+
 // WithRegion sets Call.Region for every request.
 func WithRegion(region string) Option { return func(s *server) { s.region = region } }
 
@@ -110,6 +118,10 @@ func KeyClientIP(t TrustedProxies) KeyFunc { return t.ClientIP }
 // KeyHeader keys by the named header (a tenant or API-key header),
 // truncated to 256 bytes; requests without it fall back to fallback (nil:
 // the empty key).
+//
+// Any client can send any header: a client that picks its own key picks its
+// own bucket and share. Use it where an authenticating layer in front sets
+// the header, or use KeyTrustedHeader.
 func KeyHeader(name string, fallback KeyFunc) KeyFunc {
 	name = http.CanonicalHeaderKey(name)
 	return func(r *http.Request) string {
@@ -123,5 +135,22 @@ func KeyHeader(name string, fallback KeyFunc) KeyFunc {
 			return fallback(r)
 		}
 		return ""
+	}
+}
+
+// KeyTrustedHeader is KeyHeader believing the header only from the trusted
+// proxies t (which are expected to set or strip it); from anyone else, and
+// when the header is absent, the key is fallback's (nil: the client IP as t
+// sees it).
+func KeyTrustedHeader(name string, t TrustedProxies, fallback KeyFunc) KeyFunc {
+	if fallback == nil {
+		fallback = t.ClientIP
+	}
+	header := KeyHeader(name, fallback)
+	return func(r *http.Request) string {
+		if !t.FromTrusted(r) {
+			return fallback(r)
+		}
+		return header(r)
 	}
 }

@@ -14,7 +14,9 @@ type server struct {
 	key           KeyFunc
 	trusted       TrustedProxies
 	service       string
+	domain        string
 	region        string
+	latency       bool
 	rules         []TierRule
 	defaultTier   baldur.Tier
 	tierHeader    string
@@ -80,6 +82,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := baldur.Call{
 		Operation: op,
 		Service:   s.service,
+		Domain:    s.domain,
 		Region:    s.region,
 		Key:       s.key(r),
 		Tier:      s.tier(r),
@@ -104,6 +107,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := getWriter(w)
 	defer func() {
 		o := baldur.Outcome{Status: rw.status}
+		if s.latency {
+			o.Latency = s.clock.Now().Sub(call.Now)
+		}
 		if v := recover(); v != nil {
 			o.Result = baldur.Failure
 			if v == http.ErrAbortHandler {
