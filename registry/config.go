@@ -16,8 +16,9 @@ import (
 // Unknown fields are errors, so a typo is caught at load time, not in an
 // incident.
 type Config struct {
-	// Service and Region fill Call.Service and Call.Region of adapters
-	// built with the registry's settings.
+	// Service and Region name the service and its region. Adapters do not
+	// read the registry's settings on their own: pass them with
+	// middleware.WithService(reg.Service()) and the like.
 	Service string `json:"service,omitempty"`
 	Region  string `json:"region,omitempty"`
 	// Governance configures the governance checker. When it is present and
@@ -91,6 +92,9 @@ type GovernanceConfig struct {
 	AuditRate             float64                       `json:"audit_rate,omitempty"`
 	AuditBurst            int                           `json:"audit_burst,omitempty"`
 	AlertCooldown         Duration                      `json:"alert_cooldown,omitempty"`
+	// BreakGlassDuration bounds break glass; zero means 1 h, negative until
+	// turned off.
+	BreakGlassDuration Duration `json:"break_glass_duration,omitempty"`
 }
 
 // TierRate is one tier's throttle limit.

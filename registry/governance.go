@@ -3,28 +3,77 @@ package registry
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/governance"
+	"github.com/baldur-go/baldur/throttle"
 )
 
-// governance resolves the checker the policies use: a governance.Checker
-// already in the slot wins (its state is the operator's); otherwise one is
-// built from the governance section, reusing the previous one while the
-// section is unchanged.
+// gater is a governance checker that also offers a per-call gate, as
+// governance.Checker does.
+type gater interface {
+	Gate() baldur.Gate
+}
+
+// levelSource forwards to the emergency level of the current checker, so
+// that throttles built against it survive a rebuild of the checker.
+type levelSource struct {
+	src atomic.Pointer[throttle.LevelSource]
+}
+
+// Level returns the current checker's emergency level, or NORMAL.
+func (l *levelSource) Level() baldur.EmergencyLevel {
+	if p := l.src.Load(); p != nil {
+		return (*p).Level()
+	}
+	return baldur.LevelNormal
+}
+
+func (l *levelSource) set(s throttle.LevelSource) {
+	if s == nil {
+		l.src.Store(nil)
+		return
+	}
+	l.src.Store(&s)
+}
+
+// governance resolves the checker the policies use. A checker the user Set
+// in the governance slot wins (its state is the operator's): its gate backs
+// "governance": true when it offers one (governance.Checker does), and the
+// emergency and error-budget slots are filled from it where they are unset.
+// Otherwise one is built from the governance section, reused while the
+// section is unchanged, and sharing one store across rebuilds so that kill
+// switches and levels survive a settings change.
 func (b *builder) governance() error {
-	if c, ok := b.r.Governance.Get().(*governance.Checker); ok && !b.r.ownsGovernance {
-		b.gov = c
+	if b.r.Governance.IsSet() && !b.r.ownsGovernance {
+		user := b.r.Governance.Get()
+		if g, ok := user.(gater); ok {
+			b.gate = g.Gate()
+		}
+		if ls, ok := user.(throttle.LevelSource); ok {
+			b.level = ls
+		}
+		if c, ok := user.(*governance.Checker); ok {
+			b.commit = append(b.commit, func() {
+				fillUnset(&b.r.Emergency, baldur.EmergencyManager(c.Emergency()))
+				fillUnset(&b.r.ErrorBudgetService, baldur.ErrorBudgetService(c.Budget()))
+				fillUnset(&b.r.ErrorBudgetGate, baldur.ErrorBudgetGate(c.BudgetGate()))
+			})
+		}
+		ls := b.level
+		b.commit = append(b.commit, func() { b.r.level.set(ls) })
 		return nil
 	}
 	if b.cfg.Governance == nil {
 		if b.r.ownsGovernance {
-			// The section was removed: fall back to the fail-open default.
+			// The section was removed: back to the fail-open default.
 			b.commit = append(b.commit, func() {
 				b.r.Governance.Unset()
 				b.r.Emergency.Unset()
 				b.r.ErrorBudgetService.Unset()
 				b.r.ErrorBudgetGate.Unset()
+				b.r.level.set(nil)
 				b.r.ownsGovernance = false
 			})
 		}
@@ -35,30 +84,30 @@ func (b *builder) governance() error {
 		return err
 	}
 	cfg.Clock = b.r.clock
-	// One store for every checker this registry builds keeps the state
-	// (kill switches, level, break glass) across rebuilds.
 	cfg.Store = b.r.govStore
 	g, err := b.r.reuse(b.next, "governance", cfg, func() (any, error) { return governance.New(cfg) })
 	if err != nil {
 		return wrapField("governance", err)
 	}
 	c := g.(*governance.Checker)
-	b.gov = c
+	b.gate, b.level = c.Gate(), c
 	b.commit = append(b.commit, func() {
 		b.r.Governance.Set(c)
 		b.r.Emergency.Set(c.Emergency())
 		b.r.ErrorBudgetService.Set(c.Budget())
 		b.r.ErrorBudgetGate.Set(c.BudgetGate())
+		b.r.level.set(c)
 		b.r.ownsGovernance = true
 	})
 	return nil
 }
 
-func (b *builder) governanceGate() (baldur.Gate, bool) {
-	if b.gov == nil {
-		return nil, false
+func (b *builder) governanceGate() (baldur.Gate, bool) { return b.gate, b.gate != nil }
+
+func fillUnset[T any](s *Slot[T], v T) {
+	if !s.IsSet() {
+		s.Set(v)
 	}
-	return b.gov.Gate(), true
 }
 
 func parseLevel(s string) (baldur.EmergencyLevel, bool) {
@@ -90,6 +139,7 @@ func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
 		AuditRate:             gc.AuditRate,
 		AuditBurst:            gc.AuditBurst,
 		AlertCooldown:         gc.AlertCooldown.D(),
+		BreakGlassDuration:    gc.BreakGlassDuration.D(),
 	}
 	if gc.EmergencyMinLevel < 0 || gc.EmergencyMinLevel > int(baldur.MaxEmergencyLevel) {
 		return cfg, &baldur.ConfigError{Field: "governance.emergency_min_level", Value: strconv.Itoa(gc.EmergencyMinLevel), Reason: "must be 1..3 (0 for the default)"}

@@ -9,7 +9,6 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
-	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/throttle"
 )
 
@@ -79,17 +78,41 @@ type builder struct {
 	cfg    *Config
 	next   map[string]reusable
 	commit []func()
-	gov    *governance.Checker
+	gate   baldur.Gate // the governance gate of "governance": true
+	level  throttle.LevelSource
 	bhs    *bulkhead.Registry
 }
 
 func field(parts ...string) string { return strings.Join(parts, ".") }
 
+// wrapField prefixes a gate's ConfigError with the JSON path of its section
+// and spells the gate's Go field names as the file does ("MaxConcurrent"
+// becomes "max_concurrent"), so the error names what the user wrote.
 func wrapField(prefix string, err error) error {
 	if ce, ok := err.(*baldur.ConfigError); ok {
-		return &baldur.ConfigError{Field: prefix + "." + ce.Field, Value: ce.Value, Reason: ce.Reason}
+		return &baldur.ConfigError{Field: prefix + "." + jsonPath(ce.Field), Value: ce.Value, Reason: ce.Reason}
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
+}
+
+// jsonPath converts the Go field names of a dotted path to snake case,
+// leaving map keys and indexes ("critical", "[2]") as they are.
+func jsonPath(path string) string {
+	var b strings.Builder
+	upperRun := false
+	for i, c := range path {
+		isUpper := c >= 'A' && c <= 'Z'
+		if isUpper {
+			if i > 0 && path[i-1] != '.' && path[i-1] != '[' && !upperRun {
+				b.WriteByte('_')
+			}
+			b.WriteRune(c + ('a' - 'A'))
+		} else {
+			b.WriteRune(c)
+		}
+		upperRun = isUpper
+	}
+	return b.String()
 }
 
 func (b *builder) build() (Spec, error) {
@@ -151,8 +174,15 @@ func (b *builder) build() (Spec, error) {
 			return Spec{}, err
 		}
 	}
-	bhs := b.bhs
-	b.commit = append(b.commit, func() { b.r.Bulkheads.Set(bhs) })
+	// The bulkheads slot shows the compartments Load built, unless the user
+	// put a registry of their own there.
+	if !b.r.Bulkheads.IsSet() || b.r.ownsBulkheads {
+		bhs := b.bhs
+		b.commit = append(b.commit, func() {
+			b.r.Bulkheads.Set(bhs)
+			b.r.ownsBulkheads = true
+		})
+	}
 	return spec, nil
 }
 
@@ -250,8 +280,10 @@ func (b *builder) throttle(name string) (baldur.Gate, error) {
 			cfg.Tiers[t] = throttle.TierLimit{Rate: v.Rate, Burst: v.Burst}
 		}
 	}
-	if !tc.IgnoreEmergency && b.gov != nil {
-		cfg.Level = b.gov
+	if !tc.IgnoreEmergency && b.level != nil {
+		// The registry's level source outlives any one checker, so a
+		// governance rebuild keeps the throttle and its buckets.
+		cfg.Level = &b.r.level
 	}
 	g, err := b.r.reuse(b.next, "throttle/"+name, cfg, func() (any, error) { return throttle.New(cfg) })
 	if err != nil {

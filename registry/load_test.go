@@ -67,20 +67,20 @@ func TestLoadErrorsNameTheField(t *testing.T) {
 	tests := []struct {
 		name, from, to, field string
 	}{
-		{"zero bulkhead", `"max_concurrent": 8,`, `"max_concurrent": 0,`, "bulkheads.slow.MaxConcurrent"},
-		{"negative wait", `"max_wait": "5ms"`, `"max_wait": "-5ms"`, "bulkheads.slow.MaxWait"},
+		{"zero bulkhead", `"max_concurrent": 8,`, `"max_concurrent": 0,`, "bulkheads.slow.max_concurrent"},
+		{"negative wait", `"max_wait": "5ms"`, `"max_wait": "-5ms"`, "bulkheads.slow.max_wait"},
 		{"unknown tier", `"non_essential": {"rate": 50`, `"gold": {"rate": 50`, "throttles.per_tenant.tiers"},
-		{"zero rate", `"rate": 100,`, `"rate": 0,`, "throttles.per_tenant.Rate"},
-		{"burst below one", `"burst": 50,`, `"burst": 0,`, "throttles.per_tenant.Burst"},
+		{"zero rate", `"rate": 100,`, `"rate": 0,`, "throttles.per_tenant.rate"},
+		{"burst below one", `"burst": 50,`, `"burst": 0,`, "throttles.per_tenant.burst"},
 		{"bad key_by", `"key_by": "key"`, `"key_by": "cookie"`, "throttles.per_tenant.key_by"},
-		{"ratio above one", `"failure_ratio": 0.5`, `"failure_ratio": 1.5`, "breakers.upstreams.FailureRatio"},
-		{"share above one", `"share": 0.25`, `"share": 2`, "share_caps.tenants.Share"},
+		{"ratio above one", `"failure_ratio": 0.5`, `"failure_ratio": 1.5`, "breakers.upstreams.failure_ratio"},
+		{"share above one", `"share": 0.25`, `"share": 2`, "share_caps.tenants.share"},
 		{"bad operation", `"GET /api/slow"`, `"GET /api/slow/{"`, "policies[2].operations[0].operation"},
 		{"duplicate policy", `"name": "slow"`, `"name": "api"`, "policies[2].name"},
 		{"unknown bulkhead ref", `"bulkhead": "slow"`, `"bulkhead": "nope"`, "policies[2].bulkhead"},
 		{"unknown default", `"default_policy": "api"`, `"default_policy": "zzz"`, "default_policy"},
-		{"unknown shadow kind", `"bulkhead": "slow"`, `"bulkhead": "slow", "shadow": ["cache"]`, "policies[2].Shadow"},
-		{"fraction out of range", `"emergency_min_level": 2,`, `"emergency_min_level": 2, "fractions": {"2": {"critical": 1, "standard": 1.5, "non_essential": 0}},`, "governance.Fractions"},
+		{"unknown shadow kind", `"bulkhead": "slow"`, `"bulkhead": "slow", "shadow": ["cache"]`, "policies[2].shadow"},
+		{"fraction out of range", `"emergency_min_level": 2,`, `"emergency_min_level": 2, "fractions": {"2": {"critical": 1, "standard": 1.5, "non_essential": 0}},`, "governance.fractions[2].standard"},
 		{"unknown level", `"emergency_min_level": 2,`, `"emergency_min_level": 2, "fractions": {"9": {"critical": 1}},`, "governance.fractions"},
 		{"operation routed twice", `"GET /api/shipping"`, `"GET /api/recs"`, "policies[1].operations[1]"},
 	}
@@ -233,4 +233,60 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestGovernanceRebuildKeepsThrottleBuckets(t *testing.T) {
+	t.Parallel()
+	r, _ := loadExample(t)
+	before := r.Policy("GET /api/recs").Gates()[1]
+	cfg, err := registry.ReadConfigFile(exampleFile)
+	require.NoError(t, err)
+	cfg.Governance.KillSwitchRetryAfter = registry.Duration(time.Minute)
+	require.NoError(t, r.Load(cfg))
+	assert.Same(t, before, r.Policy("GET /api/recs").Gates()[1], "the throttle reads the level through the registry, so it survives a new checker")
+
+	// The kept throttle follows the new checker's level.
+	gov := r.Governance.Get().(*governance.Checker)
+	_, err = gov.Emergency().Trigger(context.Background(), baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "test"})
+	require.NoError(t, err)
+	em, _ := r.Emergency.SafeGet()
+	assert.Equal(t, baldur.Level1, em.Level())
+}
+
+type customGovernance struct{ baldur.NoOpGovernance }
+
+func TestUserSlotsAreNotReplaced(t *testing.T) {
+	t.Parallel()
+	r := registry.New()
+	custom := customGovernance{}
+	r.Governance.Set(custom)
+	mine := bulkhead.NewRegistry()
+	r.Bulkheads.Set(mine)
+	cfg, err := registry.ReadConfigFile(exampleFile)
+	require.NoError(t, err)
+	// A custom checker without a per-call gate cannot back "governance": true.
+	err = r.Load(cfg)
+	var ce *baldur.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "policies[0].governance", ce.Field)
+	for i := range cfg.Policies {
+		cfg.Policies[i].Governance = false
+	}
+	require.NoError(t, r.Load(cfg))
+	assert.Equal(t, custom, r.Governance.Get(), "a user's checker is never replaced by the file's")
+	assert.Same(t, mine, r.Bulkheads.Get(), "a user's bulkhead registry is never replaced")
+}
+
+func TestUserCheckerFillsEmptySlots(t *testing.T) {
+	t.Parallel()
+	gov, err := governance.New(governance.Config{})
+	require.NoError(t, err)
+	r := registry.New()
+	r.Governance.Set(gov)
+	require.NoError(t, r.LoadFile(exampleFile))
+	em, ok := r.Emergency.SafeGet()
+	require.True(t, ok)
+	assert.Same(t, gov.Emergency(), em)
+	_, ok = r.ErrorBudgetGate.SafeGet()
+	assert.True(t, ok)
 }

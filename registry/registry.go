@@ -41,6 +41,8 @@ type Registry struct {
 	clock          baldur.Clock
 	settings       settings
 	ownsGovernance bool             // the governance slot holds a checker Load built
+	ownsBulkheads  bool             // the bulkheads slot holds the registry Load built
+	level          levelSource      // emergency level for throttles, across rebuilds
 	govStore       governance.Store // survives rebuilds of that checker
 }
 

@@ -57,13 +57,19 @@ func run(out io.Writer) error {
 		return errors.New("the configuration has no governance section")
 	}
 
+	// The load generator stands in for the load balancer in front of the
+	// service: only it may say which tenant a request belongs to.
+	loadBalancer, err := middleware.ParseTrustedProxies("127.0.0.1")
+	if err != nil {
+		return err
+	}
 	app := newApp()
 	mw := middleware.New(reg,
 		middleware.WithService(reg.Service()),
 		middleware.WithRegion(reg.Region()),
-		// One bucket and one share per tenant; clients without a tenant
-		// header are keyed by their IP.
-		middleware.WithKey(middleware.KeyHeader("X-Tenant", middleware.KeyClientIP(middleware.TrustedProxies{}))),
+		// One bucket and one share per tenant; requests without a tenant
+		// header are keyed by their client IP.
+		middleware.WithKey(middleware.KeyTrustedHeader("X-Tenant", loadBalancer, nil)),
 		middleware.WithTierRules(
 			middleware.TierRule{Method: "POST", Path: "/api/pay", Tier: baldur.TierCritical},
 			middleware.TierRule{Path: "/api/recs", Tier: baldur.TierNonEssential},
