@@ -80,12 +80,15 @@ func newGates(key string, reject Stage, clk baldur.Clock) (*Gates, error) {
 			return nil, fmt.Errorf("throttle: first call: %w", err)
 		}
 	}
-	brk, err := blast.NewBreakers(blast.BreakerConfig{Clock: clk})
+	// Breakers partitioned by operation, the common case (a failing route or
+	// dependency trips alone); the throttle is the per-key gate.
+	brk, err := blast.NewBreakers(blast.BreakerConfig{PartitionBy: blast.ByOperation, Clock: clk})
 	if err != nil {
 		return nil, fmt.Errorf("blast: %w", err)
 	}
 	if reject == Blast {
-		brk.ForceOpen(blast.Partition{Key: key}, time.Hour)
+		brk.ForceOpen(blast.Partition{Operation: Operation}, time.Hour)
+		brk.ForceOpen(blast.Partition{Operation: GRPCOperation}, time.Hour)
 	}
 	bc := bulkhead.Config{Name: "bench", MaxConcurrent: 1024, Clock: clk}
 	if reject == Bulkhead {
