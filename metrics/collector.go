@@ -1,5 +1,3 @@
-//go:build baldurmetrics
-
 package metrics
 
 import (

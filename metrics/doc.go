@@ -1,10 +1,3 @@
-//go:build baldurmetrics
-
-// The baldurmetrics build tag keeps this package out of ./... until go.sum
-// holds the checksums of client_golang's dependencies (beorn7/perks,
-// cespare/xxhash, prometheus/client_model, common, procfs, ...). Once they
-// are there, delete the tag line from every file of the package.
-
 // Package metrics exposes the state the gates already keep as Prometheus
 // metrics, read at scrape time.
 //
