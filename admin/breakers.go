@@ -1,0 +1,100 @@
+package admin
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/baldur-go/baldur/blast"
+	"github.com/baldur-go/baldur/registry"
+)
+
+// policyBreakers returns the partitioned breakers among the gates of the
+// named policy, and whether the policy exists.
+func (s *Server) policyBreakers(name string) ([]*blast.Breakers, bool) {
+	p, ok := s.cfg.Registry.PolicyByName(name)
+	if !ok {
+		return nil, false
+	}
+	var out []*blast.Breakers
+	for _, g := range p.Gates() {
+		if b, ok := g.(*blast.Breakers); ok {
+			out = append(out, b)
+		}
+	}
+	return out, true
+}
+
+type partitionView struct {
+	Key       string     `json:"partition_key,omitempty"`
+	Operation string     `json:"operation,omitempty"`
+	State     string     `json:"state"`
+	Until     *time.Time `json:"until,omitempty"`
+}
+
+type forceRequest struct {
+	Policy       string            `json:"policy"`
+	PartitionKey string            `json:"partition_key"`
+	Operation    string            `json:"operation"`
+	State        string            `json:"state"`
+	TTL          registry.Duration `json:"ttl"`
+}
+
+// forceBreaker forces a breaker partition open or closed, or lifts the
+// force ("auto"): POST /breakers/force. The partition is named by
+// partition_key, operation or both, as the breaker partitions (the fields
+// it does not use are ignored). A zero ttl means the breaker's ForceTTL.
+func (s *Server) forceBreaker(w http.ResponseWriter, r *http.Request, req *request) {
+	ctx := r.Context()
+	var in forceRequest
+	e := decode(r, &in)
+	if e == nil {
+		e = checkText("policy", in.Policy, true, maxKeyLen)
+	}
+	if e == nil {
+		e = checkText("partition_key", in.PartitionKey, false, maxKeyLen)
+	}
+	if e == nil {
+		e = checkText("operation", in.Operation, false, maxKeyLen)
+	}
+	if e == nil && in.State != "open" && in.State != "closed" && in.State != "auto" {
+		e = badRequest("state", "state must be open, closed or auto")
+	}
+	if e == nil {
+		e = checkDuration("ttl", in.TTL)
+	}
+	// The partition key may identify a tenant or a client: it is logged
+	// for an audit trail of an ADMIN action, as the kill switch pattern is.
+	attrs := []slog.Attr{slog.String("policy", truncate(in.Policy)), slog.String("partition_key", truncate(in.PartitionKey)),
+		slog.String("operation", truncate(in.Operation)), slog.String("state", truncate(in.State)), slog.Duration("ttl", in.TTL.D())}
+	if e != nil {
+		s.done(ctx, w, req, nil, e, attrs...)
+		return
+	}
+	bs, ok := s.policyBreakers(in.Policy)
+	if !ok {
+		s.done(ctx, w, req, nil, badRequest("policy", "no policy named "+in.Policy), attrs...)
+		return
+	}
+	if len(bs) == 0 {
+		s.done(ctx, w, req, nil, badRequest("policy", "policy "+in.Policy+" has no breaker"), attrs...)
+		return
+	}
+	p := blast.Partition{Key: in.PartitionKey, Operation: in.Operation}
+	out := make([]partitionView, 0, len(bs))
+	for _, b := range bs {
+		switch in.State {
+		case "open":
+			b.ForceOpen(p, in.TTL.D())
+		case "closed":
+			b.ForceClosed(p, in.TTL.D())
+		default:
+			b.Unforce(p)
+		}
+		out = append(out, partitionView{Key: p.Key, Operation: p.Operation, State: b.State(p).String()})
+	}
+	s.done(ctx, w, req, struct {
+		Policy   string          `json:"policy"`
+		Breakers []partitionView `json:"breakers"`
+	}{in.Policy, out}, nil, attrs...)
+}

@@ -1,0 +1,100 @@
+package admin
+
+import (
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/registry"
+)
+
+// MinKeyLen is the shortest accepted admin key, in bytes.
+const MinKeyLen = 16
+
+// Config configures a Server. Registry is required, and so is a way in: at
+// least one key or AllowNoKeyFromLoopback.
+type Config struct {
+	// Registry is the registry the server reads and operates. Required.
+	Registry *registry.Registry
+
+	// TrustProxy says the server sits behind an authenticating reverse
+	// proxy that sets the identity header and strips client copies of it.
+	// Only then is the registry's admin identity resolver asked for the
+	// actor (with trusted=true); otherwise every actor is "anonymous".
+	TrustProxy bool
+
+	// OperatorKey grants OPERATOR (ADMIN with Unlock) to requests whose
+	// X-Baldur-Admin-Key header equals it. Empty means no operator key;
+	// otherwise at least MinKeyLen printable ASCII characters without
+	// spaces.
+	OperatorKey string
+	// ViewerKey grants VIEWER (read-only). Empty means no viewer key; the
+	// same rules as OperatorKey, and it must differ from it.
+	ViewerKey string
+
+	// Unlock turns OPERATOR into ADMIN, the level the destructive actions
+	// (break glass, forcing breakers, reload) require. False keeps them
+	// refused with 403 whatever the key.
+	Unlock bool
+
+	// AllowNoKeyFromLoopback grants OPERATOR (ADMIN with Unlock) to a
+	// request without a key whose peer is a loopback address and that
+	// carries no forwarding header. Leave it off when a reverse proxy runs
+	// on the same host without adding X-Forwarded-For.
+	AllowNoKeyFromLoopback bool
+
+	// ConfigDir is the directory POST /reload {"path": ...} reads from; the
+	// path is resolved inside it and cannot escape it (os.Root). Empty
+	// turns path reloads off (a configuration posted in the body still
+	// reloads).
+	ConfigDir string
+
+	// Clock dates kill-switch expiries. Use the registry's clock. Nil
+	// means baldur.SystemClock().
+	Clock baldur.Clock
+
+	// Logger receives one record per write (actor, action, outcome) and per
+	// refused request. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func validate(cfg *Config) error {
+	if cfg.Registry == nil {
+		return &baldur.ConfigError{Field: "Registry", Reason: "is required"}
+	}
+	if err := validKey("OperatorKey", cfg.OperatorKey); err != nil {
+		return err
+	}
+	if err := validKey("ViewerKey", cfg.ViewerKey); err != nil {
+		return err
+	}
+	if cfg.OperatorKey != "" && cfg.OperatorKey == cfg.ViewerKey {
+		return &baldur.ConfigError{Field: "ViewerKey", Reason: "must differ from OperatorKey"}
+	}
+	if cfg.ConfigDir != "" {
+		if fi, err := os.Stat(cfg.ConfigDir); err != nil || !fi.IsDir() {
+			return &baldur.ConfigError{Field: "ConfigDir", Value: cfg.ConfigDir, Reason: "is not a readable directory"}
+		}
+	}
+	if cfg.OperatorKey == "" && cfg.ViewerKey == "" && !cfg.AllowNoKeyFromLoopback {
+		return &baldur.ConfigError{Field: "OperatorKey", Reason: "no way in: set OperatorKey, ViewerKey or AllowNoKeyFromLoopback"}
+	}
+	return nil
+}
+
+// validKey checks a configured key. The value never appears in the error.
+func validKey(field, k string) error {
+	if k == "" {
+		return nil
+	}
+	if len(k) < MinKeyLen {
+		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(len(k)) + " bytes", Reason: "must be at least " + strconv.Itoa(MinKeyLen) + " bytes"}
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] >= 0x7f {
+			return &baldur.ConfigError{Field: field, Reason: "must be printable ASCII without spaces (it travels in a header)"}
+		}
+	}
+	return nil
+}

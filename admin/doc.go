@@ -1,0 +1,56 @@
+// Package admin is the control plane of baldur-go: an http.Handler through
+// which operators read the state of the gates and throw the switches of an
+// incident (kill switches, the emergency level, break glass, forced
+// breakers) and reload the configuration.
+//
+// # Who may do what
+//
+// Every request gets an access level, lowest first: PUBLIC, VIEWER,
+// OPERATOR, ADMIN. The level comes from the X-Baldur-Admin-Key header,
+// compared in constant time with Config.ViewerKey (VIEWER) and
+// Config.OperatorKey (OPERATOR). ADMIN is OPERATOR plus Config.Unlock: the
+// destructive actions (break glass, forcing breakers, reload) stay refused
+// until the server is deliberately started unlocked. With
+// Config.AllowNoKeyFromLoopback a request with no key from a loopback peer
+// is an OPERATOR, as the original system's localhost-bound admin server is;
+// a request that carries a forwarding header (Forwarded, X-Forwarded-For,
+// X-Real-IP) is never local, so a reverse proxy on the same host does not
+// hand out that level to everyone behind it. A key that matches nothing is
+// refused outright rather than falling back to the loopback rule.
+//
+// # Who did it
+//
+// The actor recorded with every change (in the log, in the kill switch, in
+// the emergency state) is the principal the registry's admin identity slot
+// resolves, or "anonymous". Identity never grants access: the keys do.
+// [HeaderResolver] reads the identity from a header set by an
+// authenticating proxy (X-Forwarded-Email by default), and only when
+// Config.TrustProxy says such a proxy is in front and strips client copies
+// of the header; otherwise the actor is "anonymous". Neither the header
+// value of a rejected identity nor any key is ever logged.
+//
+// # Endpoints
+//
+//	GET    /status              VIEWER    config version, policies, slots, emergency state,
+//	                                      kill switches, break glass, budget, bulkheads,
+//	                                      breaker partitions (keys for OPERATOR and above)
+//	POST   /killswitch          OPERATOR  {"scope","pattern","reason","expires_in"}
+//	DELETE /killswitch          OPERATOR  {"scope","pattern"}
+//	POST   /emergency/trigger   OPERATOR  {"level","reason","duration"}
+//	POST   /emergency/stepdown  OPERATOR  {"reason"}
+//	POST   /breakglass          ADMIN     {"on","reason"}
+//	POST   /breakers/force      ADMIN     {"policy","partition_key","operation","state","ttl"}
+//	POST   /reload              ADMIN     {"path"} or a whole configuration document
+//
+// Bodies are JSON, read through http.MaxBytesReader and decoded strictly
+// (unknown fields and trailing data are errors). Durations are Go duration
+// strings ("90s") or numbers of seconds. Answers are JSON; an error is
+// {"error": ..., "field": ...} with status 400 (bad input), 403 (level too
+// low), 404 (the registry slot the endpoint needs is unset), 409 (the
+// transition is refused: stepping below NORMAL, lowering the level by
+// trigger) or 413 (body too large).
+//
+// Mount the handler on its own listener, bound to localhost or reachable
+// only through the authenticating proxy; use http.StripPrefix to serve it
+// under a path prefix.
+package admin

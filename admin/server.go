@@ -1,0 +1,111 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/baldur-go/baldur"
+)
+
+// Body limits: control requests are a few fields; a configuration document
+// may be as large as the registry accepts from a file.
+const (
+	maxControlBody = 64 << 10
+	maxConfigBody  = 4 << 20
+)
+
+// Server is the admin control plane, an http.Handler. It is immutable after
+// New and safe for concurrent use; every request resolves the registry's
+// slots afresh, so a reload that rebuilds the governance checker is
+// operated on at once.
+type Server struct {
+	cfg   Config
+	keys  keys
+	clock baldur.Clock
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New validates cfg and returns the admin server. An invalid field is a
+// *baldur.ConfigError naming it; key values never appear in errors.
+func New(cfg Config) (*Server, error) {
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, keys: newKeys(cfg.OperatorKey, cfg.ViewerKey), clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.clock == nil {
+		s.clock = baldur.SystemClock()
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.cfg.OperatorKey, s.cfg.ViewerKey = "", "" // only the digests are kept
+	s.route("GET /status", AccessViewer, "", maxControlBody, s.status)
+	s.route("POST /killswitch", AccessOperator, "killswitch.activate", maxControlBody, s.activate)
+	s.route("DELETE /killswitch", AccessOperator, "killswitch.deactivate", maxControlBody, s.deactivate)
+	s.route("POST /emergency/trigger", AccessOperator, "emergency.trigger", maxControlBody, s.trigger)
+	s.route("POST /emergency/stepdown", AccessOperator, "emergency.stepdown", maxControlBody, s.stepDown)
+	s.route("POST /breakglass", AccessAdmin, "breakglass", maxControlBody, s.breakGlass)
+	s.route("POST /breakers/force", AccessAdmin, "breakers.force", maxControlBody, s.forceBreaker)
+	s.route("POST /reload", AccessAdmin, "reload", maxConfigBody, s.reload)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// request is what a handler knows about its caller.
+type request struct {
+	action string // empty for reads
+	actor  string
+	access Access
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request)
+
+// route registers h behind the access check. The level is checked before
+// the body is read, so a caller without access learns nothing from
+// validation errors.
+func (s *Server) route(pattern string, need Access, action string, maxBody int64, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		req := &request{action: action, actor: s.actor(r.Context(), r.Header)}
+		var badKey bool
+		req.access, badKey = s.access(r)
+		if req.access < need {
+			msg := "requires " + need.String()
+			if badKey {
+				msg = "invalid admin key"
+			} else if need == AccessAdmin && req.access == AccessOperator {
+				msg = "requires ADMIN: start the admin server unlocked for destructive actions"
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "admin: refused",
+				slog.String("actor", req.actor), slog.String("route", pattern),
+				slog.String("access", req.access.String()), slog.String("need", need.String()))
+			writeError(w, &apiError{status: http.StatusForbidden, msg: msg})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		h(w, r, req)
+	})
+}
+
+// done logs the outcome of a write with its actor and action, and answers.
+// attrs describe the change; they never include a key or a raw identity
+// header.
+func (s *Server) done(ctx context.Context, w http.ResponseWriter, req *request, body any, err *apiError, attrs ...slog.Attr) {
+	level, outcome := slog.LevelInfo, "ok"
+	if err != nil {
+		level, outcome = slog.LevelWarn, err.msg
+	}
+	all := make([]slog.Attr, 0, len(attrs)+4)
+	all = append(all, slog.String("actor", req.actor), slog.String("action", req.action),
+		slog.String("access", req.access.String()), slog.String("outcome", outcome))
+	all = append(all, attrs...)
+	s.log.LogAttrs(ctx, level, "admin: write", all...)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
