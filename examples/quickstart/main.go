@@ -20,11 +20,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/governance"
+	"github.com/baldur-go/baldur/metrics"
 	"github.com/baldur-go/baldur/middleware"
 	"github.com/baldur-go/baldur/registry"
 )
@@ -79,6 +81,8 @@ func run(out io.Writer) error {
 	for pattern, h := range app.routes() {
 		mux.Handle(pattern, mw(h))
 	}
+	// Prometheus metrics, read from the gates at scrape time.
+	mux.Handle("GET /metrics", metrics.Handler(reg))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -193,14 +197,8 @@ func run(out io.Writer) error {
 			}
 		}
 	}
-	fmt.Fprintf(out, "\nrejections counted by the policies: ")
-	for _, name := range reg.PolicyNames() {
-		p, _ := reg.PolicyByName(name)
-		var n uint64
-		for _, r := range baldur.Reasons() {
-			n += p.Rejected(r)
-		}
-		fmt.Fprintf(out, "%s=%d ", name, n)
+	if err := printMetrics(out, "http://"+ln.Addr().String()+"/metrics"); err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "\ndone in %.1fs\n", time.Since(start).Seconds())
 	if len(failed) > 0 {
@@ -252,4 +250,25 @@ func (a *app) routes() map[string]http.Handler {
 			_, _ = io.WriteString(w, "in stock\n")
 		}),
 	}
+}
+
+// printMetrics scrapes the server's /metrics and prints the rejection
+// counters that are not zero.
+func printMetrics(out io.Writer, url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nGET /metrics (%d bytes), rejection counters:\n", len(body))
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "baldur_rejections_total{") && !strings.HasSuffix(line, " 0") {
+			fmt.Fprintf(out, "   %s\n", line)
+		}
+	}
+	return nil
 }
