@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/baldur-go/baldur"
 )
@@ -84,6 +85,22 @@ func BenchmarkGate(b *testing.B) {
 			}
 		})
 	})
+	b.Run("reject/emergency", func(b *testing.B) {
+		// LEVEL_3 sheds non_essential entirely (fraction 0).
+		f := newFixture(b, Config{})
+		f.c.Emergency().Trigger(ctx, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "r"})
+		g := f.c.Gate()
+		call := f.call("GET /items/{id}", baldur.TierNonEssential)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := g.Admit(ctx, call); err == nil {
+					b.Fatal("admitted")
+				}
+			}
+		})
+	})
 	b.Run("baseline/rwmutex", func(b *testing.B) {
 		m := &mutexGovernance{killed: map[string]bool{}, counters: map[baldur.Result]uint64{}}
 		call := baldur.Call{Operation: "GET /items/{id}", Service: "shop"}
@@ -118,6 +135,46 @@ func BenchmarkCheckAll(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			_ = f.c.CheckAll(ctx, req)
+		}
+	})
+}
+
+// BenchmarkBudgetEvaluate measures one evaluation of the remaining budget
+// with the default 30-day window of 1-minute buckets, every bucket in use.
+func BenchmarkBudgetEvaluate(b *testing.B) {
+	f := newFixture(b, Config{})
+	bud := f.c.Budget()
+	now := f.clk.Now()
+	for m := range 30 * 24 * 60 {
+		bud.Record(now.Add(-time.Duration(m)*time.Minute), baldur.Success)
+	}
+	b.Run("RemainingPct", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = bud.RemainingPct(now)
+		}
+	})
+	b.Run("BudgetGate.Check", func(b *testing.B) {
+		g := f.c.BudgetGate()
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = g.Check(now, baldur.TierStandard, "")
+		}
+	})
+	b.Run("Status", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = bud.Status(now)
+		}
+	})
+	b.Run("RemainingPct/advancing", func(b *testing.B) {
+		// One evaluation a second, as the per-call re-evaluation does: a
+		// bucket is sealed every 60th.
+		at := now
+		b.ReportAllocs()
+		for b.Loop() {
+			at = at.Add(time.Second)
+			_ = bud.RemainingPct(at)
 		}
 	})
 }

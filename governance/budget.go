@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,15 @@ import (
 // 2.8 MB for 4 stripes and the 30-day, 1-minute default). A bucket is recycled by the first writer of a
 // new period, which claims it with a CAS; readers skip buckets outside the
 // window, so no reset sweep is ever needed.
+//
+// Reading is cheap too: running sums over the SLO window and every burn
+// window are kept up to date as buckets age (each bucket is read once when
+// sealed, two buckets after its period, and subtracted when it leaves a
+// window), so RemainingPct, Status and BurnAlerts cost O(burn windows)
+// rather than a walk over the 43 200 buckets of the default window (plus
+// 16 B per bucket for the sealed sums). A record more than two buckets
+// late is kept by the ring but missed by the sums; a query for a time
+// before the last one walks the ring.
 type Budget struct {
 	target   float64
 	window   time.Duration
@@ -35,6 +45,10 @@ type Budget struct {
 	stripes []stripe
 	mask    uint64 // len(stripes)-1, a power of two minus one
 	lost    atomic.Uint64
+	gate    *BudgetGate // re-evaluated, rate limited, after a record
+
+	evalMu sync.Mutex
+	ev     evaluator
 }
 
 // stripe is one ring of buckets. Writers pick a stripe at random, so that
@@ -94,6 +108,13 @@ func newBudget(s *settings) *Budget {
 		}
 	}
 	sort.Slice(b.windows, func(i, j int) bool { return b.windows[i] < b.windows[j] })
+	b.ev.memo = make([]sums, n)
+	b.ev.wins = make([]window, 1+len(b.windows))
+	b.ev.out = make([]sums, len(b.ev.wins))
+	b.ev.wins[0].k = n
+	for i, w := range b.windows {
+		b.ev.wins[1+i].k = b.limit(w)
+	}
 	return b
 }
 
@@ -108,7 +129,16 @@ func (b *Budget) Record(now time.Time, r baldur.Result) {
 	b.record(now.UnixNano(), r == baldur.Failure)
 }
 
+// record counts one outcome at ns, then lets the gate re-evaluate if its
+// interval has passed (one atomic load otherwise).
 func (b *Budget) record(ns int64, failed bool) {
+	b.count(ns, failed)
+	if g := b.gate; g != nil && ns-g.lastEval.Load() >= g.every {
+		g.reevaluate(ns)
+	}
+}
+
+func (b *Budget) count(ns int64, failed bool) {
 	delta := uint64(oneCall)
 	if failed {
 		delta++
@@ -162,44 +192,177 @@ func (st *stripe) advance(c *bucket, idx int64) {
 	}
 }
 
-// window sums: calls and failures over the last k buckets ending at nowIdx.
+// sums are calls and failures over some buckets.
 type sums struct{ total, failed uint64 }
 
-// scan walks the ring backwards from now and returns the sums over the SLO
-// window and over each of b.windows.
-func (b *Budget) scan(now time.Time) (all sums, per []sums) {
-	nowIdx := now.UnixNano() / b.width
-	per = make([]sums, len(b.windows))
-	// buckets covering each burn window, the partial current one included
-	limits := make([]int64, len(b.windows))
-	for i, w := range b.windows {
-		limits[i] = min((int64(w)+b.width-1)/b.width, b.n)
+func (s *sums) add(o sums) { s.total += o.total; s.failed += o.failed }
+func (s *sums) sub(o sums) { s.total -= o.total; s.failed -= o.failed }
+
+// read sums bucket idx over all stripes; a slot holding another period
+// reads as empty.
+func (b *Budget) read(idx int64) (s sums) {
+	if idx <= 0 {
+		return s
 	}
+	for i := range b.stripes {
+		c := &b.stripes[i].ring[idx%b.n]
+		if c.epoch.Load() == idx {
+			v := c.counts.Load()
+			if c.epoch.Load() == idx {
+				s.total += v >> 32
+				s.failed += v & (oneCall - 1)
+			}
+		}
+	}
+	return s
+}
+
+// limit returns how many buckets, the partial current one included, cover
+// d (at most the ring).
+func (b *Budget) limit(d time.Duration) int64 {
+	return min((int64(d)+b.width-1)/b.width, b.n)
+}
+
+// scan walks the whole ring backwards from nowIdx and returns the sums
+// over the SLO window and over each of b.windows. It is the reference the
+// running sums are tested against, and the fallback for a time earlier
+// than the last evaluation.
+func (b *Budget) scan(nowIdx int64, out []sums) {
+	clear(out)
+	// out[0] is the SLO window (b.n buckets), out[1+i] b.windows[i]
+	var all sums
 	next := 0
 	for k := int64(0); k < b.n; k++ {
 		idx := nowIdx - k
 		if idx <= 0 {
 			break
 		}
-		for i := range b.stripes {
-			c := &b.stripes[i].ring[idx%b.n]
-			if c.epoch.Load() == idx {
-				v := c.counts.Load()
-				if c.epoch.Load() == idx {
-					all.total += v >> 32
-					all.failed += v & (oneCall - 1)
-				}
-			}
-		}
-		for next < len(limits) && limits[next] == k+1 {
-			per[next] = all
+		all.add(b.read(idx))
+		for next < len(b.windows) && b.limit(b.windows[next]) == k+1 {
+			out[1+next] = all
 			next++
 		}
 	}
-	for ; next < len(limits); next++ {
-		per[next] = all
+	for ; next < len(b.windows); next++ {
+		out[1+next] = all
 	}
-	return all, per
+	out[0] = all
+}
+
+// sealLag is how many buckets before the current one stay unsealed:
+// records for them (a call released a little after a bucket turned) are
+// still counted exactly.
+const sealLag = 2
+
+// evaluator keeps running sums over the SLO window and every burn window,
+// so that an evaluation costs O(windows + sealLag × stripes) instead of a
+// walk over the whole ring (43 201 buckets per stripe with the defaults).
+//
+// A bucket older than sealLag buckets is sealed: its sums over all stripes
+// are read once, remembered in sealed and added to the running sum of
+// every window it falls in; it is subtracted (the remembered value, so the
+// sums never drift) when it leaves a window. The few newest buckets are
+// read on each evaluation. A record that lands in an already sealed bucket
+// (more than sealLag buckets late) is counted by the ring but not by the
+// running sums; Lost does not count it. Guarded by Budget.evalMu.
+type evaluator struct {
+	ready  bool
+	last   int64  // bucket index of the last evaluation
+	sealed int64  // every bucket up to this index is sealed
+	memo   []sums // sealed sums, by idx mod n
+	wins   []window
+	out    []sums // results of the last evaluation, like wins
+}
+
+// window is one running sum: memo over [start, sealed] (empty when start
+// is past sealed).
+type window struct {
+	k     int64 // buckets covered, the current one included
+	start int64
+	acc   sums
+}
+
+func (b *Budget) slot(idx int64) int64 { return ((idx % b.n) + b.n) % b.n }
+
+// evaluateLocked fills b.ev.out for nowIdx. Time going back by more than
+// tolerance buckets is answered by a full scan, without touching the
+// running sums; by less, as of the last evaluation.
+func (b *Budget) evaluateLocked(nowIdx, tolerance int64) []sums {
+	e := &b.ev
+	if !e.ready {
+		e.ready, e.last, e.sealed = true, nowIdx, nowIdx-b.n
+		for i := range e.wins {
+			e.wins[i].start, e.wins[i].acc = e.sealed+1, sums{}
+		}
+	}
+	if nowIdx < e.last {
+		if e.last-nowIdx > tolerance {
+			b.scan(nowIdx, e.out)
+			return e.out
+		}
+		nowIdx = e.last
+	}
+	e.last = nowIdx
+	// Expire what left each window.
+	for i := range e.wins {
+		w := &e.wins[i]
+		from := nowIdx - w.k + 1
+		switch {
+		case w.start >= from:
+		case from > e.sealed:
+			w.start, w.acc = from, sums{}
+		default:
+			for ; w.start < from; w.start++ {
+				w.acc.sub(e.memo[b.slot(w.start)])
+			}
+		}
+	}
+	// Seal what is old enough; nothing below the SLO window matters.
+	if to := nowIdx - min(sealLag, b.n-1); to > e.sealed {
+		for idx := max(e.sealed+1, nowIdx-b.n+1); idx <= to; idx++ {
+			v := b.read(idx)
+			e.memo[b.slot(idx)] = v
+			for i := range e.wins {
+				if idx >= e.wins[i].start {
+					e.wins[i].acc.add(v)
+				}
+			}
+		}
+		e.sealed = to
+	}
+	for i := range e.wins {
+		e.out[i] = e.wins[i].acc
+	}
+	// Read the unsealed newest buckets.
+	for idx := e.sealed + 1; idx <= nowIdx; idx++ {
+		v := b.read(idx)
+		for i := range e.wins {
+			if idx > nowIdx-e.wins[i].k {
+				e.out[i].add(v)
+			}
+		}
+	}
+	return e.out
+}
+
+// evaluate returns the sums over the SLO window and each of b.windows at
+// now, exactly as a full scan would (but for the late records above).
+func (b *Budget) evaluate(now time.Time, out []sums) {
+	b.evalMu.Lock()
+	copy(out, b.evaluateLocked(now.UnixNano()/b.width, 0))
+	b.evalMu.Unlock()
+}
+
+// tryRemaining is the per-call path's evaluation: it never waits for
+// another evaluation in progress (ok false) and never falls back to a full
+// scan (a time a little behind the last evaluation is evaluated as of it).
+func (b *Budget) tryRemaining(ns int64) (float64, bool) {
+	if !b.evalMu.TryLock() {
+		return 0, false
+	}
+	all := b.evaluateLocked(ns/b.width, math.MaxInt64)[0]
+	b.evalMu.Unlock()
+	return b.remainingPct(all), true
 }
 
 // remainingPct is the share of the budget left given the sums.
@@ -224,7 +387,17 @@ func (b *Budget) burnRate(s sums) float64 {
 
 // RemainingPct returns the share of the budget left at now, 0..100.
 func (b *Budget) RemainingPct(now time.Time) float64 {
-	all, _ := b.scan(now)
+	return b.remainingAt(now.UnixNano(), 0)
+}
+
+// remainingAt is RemainingPct at ns, answering a time up to tolerance
+// buckets before the last evaluation as of that evaluation (the gate's
+// decisions: a clock read a little behind the newest record must not cost
+// a full scan).
+func (b *Budget) remainingAt(ns, tolerance int64) float64 {
+	b.evalMu.Lock()
+	all := b.evaluateLocked(ns/b.width, tolerance)[0]
+	b.evalMu.Unlock()
 	return b.remainingPct(all)
 }
 
@@ -232,7 +405,9 @@ func (b *Budget) RemainingPct(now time.Time) float64 {
 // window of the burn alerts, shortest first. Burn windows longer than the SLO
 // window are computed over the SLO window.
 func (b *Budget) Status(now time.Time) baldur.ErrorBudgetStatus {
-	all, per := b.scan(now)
+	per := make([]sums, 1+len(b.windows))
+	b.evaluate(now, per)
+	all := per[0]
 	st := baldur.ErrorBudgetStatus{
 		Target:       b.target,
 		Window:       b.window,
@@ -242,7 +417,7 @@ func (b *Budget) Status(now time.Time) baldur.ErrorBudgetStatus {
 		BurnRates:    make([]baldur.BurnRate, len(b.windows)),
 	}
 	for i, w := range b.windows {
-		st.BurnRates[i] = baldur.BurnRate{Window: w, Rate: b.burnRate(per[i])}
+		st.BurnRates[i] = baldur.BurnRate{Window: w, Rate: b.burnRate(per[1+i])}
 	}
 	return st
 }
@@ -258,10 +433,11 @@ type BurnAlert struct {
 // BurnAlerts evaluates the configured burn-rate alerts at now, in the order
 // configured (fastest first with the defaults).
 func (b *Budget) BurnAlerts(now time.Time) []BurnAlert {
-	_, per := b.scan(now)
+	per := make([]sums, 1+len(b.windows))
+	b.evaluate(now, per)
 	rate := func(d time.Duration) float64 {
 		i := sort.Search(len(b.windows), func(i int) bool { return b.windows[i] >= d })
-		return b.burnRate(per[i])
+		return b.burnRate(per[1+i])
 	}
 	out := make([]BurnAlert, len(b.burn))
 	for i, w := range b.burn {
@@ -277,6 +453,9 @@ func (b *Budget) BurnAlerts(now time.Time) []BurnAlert {
 func (b *Budget) Lost() uint64 { return b.lost.Load() }
 
 func (b *Budget) reset() {
+	b.evalMu.Lock()
+	defer b.evalMu.Unlock()
+	b.ev.ready = false
 	for i := range b.stripes {
 		for j := range b.stripes[i].ring {
 			c := &b.stripes[i].ring[j]

@@ -25,12 +25,21 @@ type BudgetGate struct {
 	blocked     [][baldur.NumTiers]atomic.Bool
 	replay      atomic.Bool // blocked state of the global threshold
 	onFlip      func()      // invalidates the Checker's snapshot
+
+	// every is Config.BudgetEvalInterval in ns; lastEval the recorded time
+	// of the last re-evaluation driven by a record. Read by every record,
+	// written about once per interval: kept off the lines written per call.
+	every    int64
+	_        [64]byte
+	lastEval atomic.Int64
+	_        [56]byte
 }
 
 var _ baldur.ErrorBudgetGate = (*BudgetGate)(nil)
 
 func newBudgetGate(b *Budget, s *settings) *BudgetGate {
-	g := &BudgetGate{budget: b, hysteresis: s.hysteresis, global: s.global, regionIdx: map[string]int{}}
+	g := &BudgetGate{budget: b, hysteresis: s.hysteresis, global: s.global, regionIdx: map[string]int{}, every: int64(s.budgetEvery)}
+	b.gate = g
 	g.rows = append(g.rows, s.tiers)
 	for name, row := range s.regions {
 		g.regionIdx[name] = len(g.rows)
@@ -75,7 +84,7 @@ func decide(flag *atomic.Bool, th Threshold, hyst, remaining float64) (d baldur.
 // tiers uses the global threshold. When the blocked state flips, the
 // Checker's cached evaluation is invalidated at once.
 func (g *BudgetGate) Check(now time.Time, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
-	return g.check(g.budget.RemainingPct(now), tier, region, true)
+	return g.check(g.budget.remainingAt(now.UnixNano(), sealLag), tier, region, true)
 }
 
 func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string, notify bool) baldur.ErrorBudgetDecision {
@@ -96,7 +105,36 @@ func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string, n
 // ReplayAllowed reports whether automated replays may run at now: the
 // budget is above the global threshold (with hysteresis).
 func (g *BudgetGate) ReplayAllowed(now time.Time) bool {
-	return !g.check(g.budget.RemainingPct(now), baldur.Tier(255), "", true).Blocked
+	return !g.check(g.budget.remainingAt(now.UnixNano(), sealLag), baldur.Tier(255), "", true).Blocked
+}
+
+// reevaluate runs after a record at ns once Config.BudgetEvalInterval has
+// passed since the last such run (on recorded times). The one caller that
+// wins the CAS evaluates the budget (O(windows), never waiting for another
+// evaluation) and decides every (region, tier); if a blocked state flipped,
+// in either direction, the snapshot is invalidated, so the per-call gate
+// follows a threshold crossing within one interval instead of one CacheTTL.
+func (g *BudgetGate) reevaluate(ns int64) {
+	last := g.lastEval.Load()
+	if ns-last < g.every || !g.lastEval.CompareAndSwap(last, ns) {
+		return
+	}
+	remaining, ok := g.budget.tryRemaining(ns)
+	if !ok {
+		// An evaluation is in progress elsewhere; let the next record retry.
+		g.lastEval.CompareAndSwap(ns, last)
+		return
+	}
+	flipped := false
+	for r := range g.rows {
+		for t := range baldur.Tier(baldur.NumTiers) {
+			_, f := decide(&g.blocked[r][t], g.rows[r][t], g.hysteresis, remaining)
+			flipped = flipped || f
+		}
+	}
+	if flipped && g.onFlip != nil {
+		g.onFlip()
+	}
 }
 
 // budgetView is the budget part of a snapshot.
@@ -108,7 +146,7 @@ type budgetView struct {
 
 // evaluate decides every (region, tier) at once for a snapshot.
 func (g *BudgetGate) evaluate(now time.Time) budgetView {
-	v := budgetView{remaining: g.budget.RemainingPct(now)}
+	v := budgetView{remaining: g.budget.remainingAt(now.UnixNano(), sealLag)}
 	v.decisions = make([][baldur.NumTiers]baldur.ErrorBudgetDecision, len(g.rows))
 	for r := range g.rows {
 		for t := range baldur.Tier(baldur.NumTiers) {
@@ -127,4 +165,5 @@ func (g *BudgetGate) reset() {
 		}
 	}
 	g.replay.Store(false)
+	g.lastEval.Store(0)
 }

@@ -1,6 +1,7 @@
 package governance
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -98,5 +99,57 @@ func TestBudgetGatePrecedence(t *testing.T) {
 	wantReason(t, f.admit(t, c, baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
 	if f.c.BudgetGate().ReplayAllowed(f.clk.Now()) {
 		t.Fatal("replay allowed below the global threshold")
+	}
+}
+
+// TestGateBudgetFollowsOutcomes feeds outcomes only through the gate's
+// permits: a threshold crossing reaches the per-call gate within one
+// BudgetEvalInterval, long before CacheTTL, and so does the recovery.
+func TestGateBudgetFollowsOutcomes(t *testing.T) {
+	t.Parallel()
+	for _, every := range []time.Duration{0, 250 * time.Millisecond, 5 * time.Second} {
+		t.Run(fmt.Sprint(every), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, Config{SLOTarget: 0.99, BudgetMinCalls: 1, BudgetEvalInterval: every})
+			interval := every
+			if interval == 0 {
+				interval = time.Second
+			}
+			crit := func() baldur.Call { return f.call("GET /pay", baldur.TierCritical) }
+			std := func() baldur.Call { return f.call("GET /list", baldur.TierStandard) }
+			pass := func(c baldur.Call, r baldur.Result, n int) {
+				t.Helper()
+				for range n {
+					if err := f.admit(t, c, r); err != nil {
+						t.Fatalf("%s at %v: %v", c.Operation, f.clk.Now().Sub(t0), err)
+					}
+				}
+			}
+			// 1000 calls, 9 failed: 1 - 9/10.09 = 10.8 % left, under the
+			// critical threshold (15 %), over the standard one (10 %).
+			pass(crit(), baldur.Success, 991)
+			pass(crit(), baldur.Failure, 9)
+			// Within the interval nothing is re-evaluated (Ignored
+			// outcomes are not recorded): critical calls still pass.
+			f.clk.Advance(interval / 2)
+			pass(crit(), baldur.Ignored, 1)
+			// The first outcome recorded an interval after the last
+			// evaluation re-evaluates and the gate follows at once.
+			f.clk.Advance(interval - interval/2)
+			pass(std(), baldur.Success, 1)
+			wantReason(t, f.admit(t, crit(), baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
+			pass(std(), baldur.Ignored, 1)
+			// Recovery needs 17 % (15 + 2 hysteresis): 9 failures
+			// allowed over at least 1085 calls. 100 successes reach
+			// 1101, but only an interval later does the gate see it.
+			pass(std(), baldur.Success, 100)
+			wantReason(t, f.admit(t, crit(), baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
+			f.clk.Advance(interval)
+			pass(std(), baldur.Success, 1)
+			pass(crit(), baldur.Ignored, 1)
+			if f.clk.Now().Sub(t0) >= 30*time.Second {
+				t.Fatal("the test waited for the cache TTL")
+			}
+		})
 	}
 }

@@ -70,6 +70,14 @@ type Config struct {
 	// budget reports 100 % remaining, so that a handful of early failures
 	// does not block a tier. Zero means 100; 1 means no minimum.
 	BudgetMinCalls uint64
+	// BudgetEvalInterval is how often, at most, recorded outcomes make the
+	// error-budget gate re-evaluate the remaining budget, measured on the
+	// recorded times (Call.Now plus latency for the per-call gate). When a
+	// tier's blocked state flips (a threshold crossed, or recovery past the
+	// hysteresis) the per-call gate follows at once, without waiting for
+	// CacheTTL. Each evaluation costs O(burn windows), run by one recording
+	// goroutine. Zero means 1 s; negative is invalid.
+	BudgetEvalInterval time.Duration
 	// BurnWindows are the multi-window burn-rate alerts reported by
 	// Budget.BurnAlerts. Nil means DefaultBurnWindows (SRE workbook).
 	BurnWindows []BurnWindow
@@ -184,6 +192,7 @@ type settings struct {
 	window       time.Duration
 	bucket       time.Duration
 	minCalls     uint64
+	budgetEvery  time.Duration
 	burn         []BurnWindow
 	tiers        [baldur.NumTiers]Threshold
 	regions      map[string][baldur.NumTiers]Threshold
@@ -300,6 +309,9 @@ func validate(cfg Config) (*settings, error) {
 	s.minCalls = cfg.BudgetMinCalls
 	if s.minCalls == 0 {
 		s.minCalls = 100
+	}
+	if s.budgetEvery, err = durOr("BudgetEvalInterval", cfg.BudgetEvalInterval, time.Second); err != nil {
+		return nil, err
 	}
 	s.burn = cfg.BurnWindows
 	if s.burn == nil {

@@ -36,6 +36,7 @@ func TestConfigValidation(t *testing.T) {
 		{"window under bucket", Config{BudgetWindow: time.Second, BudgetBucket: time.Minute}, "BudgetWindow"},
 		{"too many buckets", Config{BudgetWindow: 30 * 24 * time.Hour, BudgetBucket: time.Second}, "BudgetBucket"},
 		{"bucket negative", Config{BudgetBucket: -time.Second}, "BudgetBucket"},
+		{"eval interval", Config{BudgetEvalInterval: -time.Second}, "BudgetEvalInterval"},
 		{"burn window order", Config{BurnWindows: []BurnWindow{{Long: time.Minute, Short: time.Hour, Factor: 1}}}, "BurnWindows[0]"},
 		{"burn factor", Config{BurnWindows: []BurnWindow{{Long: time.Hour, Short: time.Minute}}}, "BurnWindows[0].Factor"},
 		{"global threshold", Config{GlobalThreshold: th(120, 130)}, "GlobalThreshold.BlockPct"},
