@@ -82,13 +82,15 @@ func decode(r *http.Request, v any) *apiError {
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	if err := dec.Decode(&struct{}{}); err != io.EOF {
+	switch err := dec.Decode(&struct{}{}); {
+	case err == io.EOF:
+		return nil
+	case err != nil:
 		if e := decodeError(err); e.status == http.StatusRequestEntityTooLarge {
 			return e
 		}
-		return badRequest("", "trailing data after the JSON object")
 	}
-	return nil
+	return badRequest("", "trailing data after the JSON object")
 }
 
 func decodeError(err error) *apiError {
