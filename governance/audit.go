@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,15 +129,35 @@ func auditKind(r baldur.BlockReason) int {
 
 // auditor rate limits audit records per reason with a lock-free GCRA token
 // bucket (one CAS on the theoretical arrival time), so that a flood of
-// blocked calls costs one atomic operation each and writes at most
-// rate/s + burst records.
+// blocked calls writes at most rate/s + burst records. Once the budget is
+// spent a refused record costs one atomic load of the bucket and one add
+// to a drop counter striped over cache lines, so that cores rejecting in
+// parallel do not write a shared line.
 type auditor struct {
 	sink     AuditSink
 	interval int64 // nanoseconds between records at the sustained rate
 	burst    int64 // tolerance: burst * interval
-	tat      [numAuditKinds]atomic.Int64
-	dropped  [numAuditKinds]atomic.Uint64
-	total    [numAuditKinds]atomic.Uint64 // dropped since creation, for Dropped
+	kinds    [numAuditKinds]auditLimiter
+}
+
+const dropStripes = 8 // a power of two
+
+type auditLimiter struct {
+	tat      atomic.Int64
+	reported atomic.Uint64 // drops already carried by a written record
+	_        [48]byte
+	drops    [dropStripes]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+}
+
+// dropped sums the striped drop counters.
+func (l *auditLimiter) dropped() (n uint64) {
+	for i := range l.drops {
+		n += l.drops[i].n.Load()
+	}
+	return n
 }
 
 func newAuditor(sink AuditSink, rate float64, burst int) *auditor {
@@ -145,8 +166,8 @@ func newAuditor(sink AuditSink, rate float64, burst int) *auditor {
 }
 
 // allow reports whether a record of kind may be written at now (unix ns).
-func (a *auditor) allow(kind int, now int64) bool {
-	t := &a.tat[kind]
+func (a *auditor) allow(l *auditLimiter, now int64) bool {
+	t := &l.tat
 	for {
 		old := t.Load()
 		tat := max(old, now)
@@ -164,23 +185,38 @@ func (a *auditor) allow(kind int, now int64) bool {
 // Callers build the record only after take says yes, so that a dropped
 // record costs no allocation.
 func (a *auditor) take(reason baldur.BlockReason, now int64) (dropped uint64, ok bool) {
-	k := auditKind(reason)
-	if !a.allow(k, now) {
-		a.dropped[k].Add(1)
-		a.total[k].Add(1)
+	return a.takeKind(auditKind(reason), now)
+}
+
+func (a *auditor) takeKind(k int, now int64) (dropped uint64, ok bool) {
+	l := &a.kinds[k]
+	if !a.allow(l, now) {
+		l.drops[rand.Uint32()&(dropStripes-1)].n.Add(1)
 		return 0, false
 	}
-	return a.dropped[k].Swap(0), true
+	// Claim the drops not yet reported; a concurrent writer that summed
+	// more claims them instead.
+	total := l.dropped()
+	for {
+		prev := l.reported.Load()
+		if total <= prev {
+			return 0, true
+		}
+		if l.reported.CompareAndSwap(prev, total) {
+			return total - prev, true
+		}
+	}
 }
 
 // Dropped returns how many records of reason were suppressed since start.
 func (a *auditor) droppedTotal(reason baldur.BlockReason) uint64 {
-	return a.total[auditKind(reason)].Load()
+	return a.kinds[auditKind(reason)].dropped()
 }
 
 func (a *auditor) reset() {
-	for i := range a.tat {
-		a.tat[i].Store(0)
-		a.dropped[i].Store(0)
+	for i := range a.kinds {
+		l := &a.kinds[i]
+		l.tat.Store(0)
+		l.reported.Store(l.dropped())
 	}
 }

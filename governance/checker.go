@@ -24,6 +24,7 @@ type Checker struct {
 	budgetGate *BudgetGate
 	audit      *auditor
 	alerts     *alerter
+	exempts    *exemptSet
 	gate       Gate
 
 	killRej   *baldur.Rejection
@@ -60,6 +61,7 @@ func New(cfg Config) (*Checker, error) {
 		sink = SlogAudit{}
 	}
 	c.audit = newAuditor(sink, s.auditRate, s.auditBurst)
+	c.exempts = newExemptSet(s.exempt)
 	alerts := cfg.Alerts
 	if alerts == nil {
 		alerts = SlogAlerts{}
@@ -276,19 +278,12 @@ func (c *Checker) ResetCache() {
 	c.transition(context.Background())
 }
 
-func (c *Checker) exempt(op string) bool {
-	for i := range c.s.exempt {
-		if c.s.exempt[i].match(op) {
-			return true
-		}
-	}
-	return false
-}
+func (c *Checker) exempt(op string) bool { return c.exempts.has(op) }
 
 // auditCall audits a per-call decision; the record is built only when the
 // rate limit lets it through.
-func (c *Checker) auditCall(ctx context.Context, reason baldur.BlockReason, msg string, call *baldur.Call, s *snapshot, actor string, now int64) {
-	dropped, ok := c.audit.take(reason, now)
+func (c *Checker) auditCall(ctx context.Context, kind int, reason baldur.BlockReason, msg string, call *baldur.Call, s *snapshot, actor string, now int64) {
+	dropped, ok := c.audit.takeKind(kind, now)
 	if !ok {
 		return
 	}

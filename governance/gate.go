@@ -60,7 +60,7 @@ func (g *Gate) check(ctx context.Context, s *snapshot, c *baldur.Call, now int64
 	ch := g.c
 	if s.breakGlass.On {
 		if !ch.exempt(c.Operation) {
-			ch.auditCall(ctx, AuditBreakGlass, "allowed by break glass", c, s, s.breakGlass.Actor, now)
+			ch.auditCall(ctx, auditBreakGlass, AuditBreakGlass, "allowed by break glass", c, s, s.breakGlass.Actor, now)
 		}
 		return nil
 	}
@@ -70,25 +70,29 @@ func (g *Gate) check(ctx context.Context, s *snapshot, c *baldur.Call, now int64
 	}
 	var (
 		rej    *baldur.Rejection
+		kind   int
 		reason baldur.BlockReason
 		msg    string
 		actor  string
 	)
+	if !s.switches.empty() {
+		if ks := s.switches.match(c.Service, c.Operation, now); ks != nil {
+			rej, kind, reason, msg, actor = ch.killRej, auditKill, baldur.BlockKillSwitch, ks.reason, ks.actor
+		}
+	}
 	switch {
-	case !s.switches.empty() && s.switches.match(c.Service, c.Operation, now) != nil:
-		ks := s.switches.match(c.Service, c.Operation, now)
-		rej, reason, msg, actor = ch.killRej, baldur.BlockKillSwitch, ks.reason, ks.actor
+	case rej != nil:
 	case s.shedding && !s.admit[tier].admit():
-		rej, reason, msg = s.emergRej, baldur.BlockEmergency, "shed by emergency level"
+		rej, kind, reason, msg = s.emergRej, auditEmergency, baldur.BlockEmergency, "shed by emergency level"
 	case s.budget.anyBlocked && s.decision(ch.budgetGate, tier, c.Region).Blocked:
-		rej, reason, msg = ch.budgetRej, baldur.BlockErrorBudget, "error budget below the tier's threshold"
+		rej, kind, reason, msg = ch.budgetRej, auditBudget, baldur.BlockErrorBudget, "error budget below the tier's threshold"
 	default:
 		return nil
 	}
 	if ch.exempt(c.Operation) {
 		return nil
 	}
-	ch.auditCall(ctx, reason, msg, c, s, actor, now)
+	ch.auditCall(ctx, kind, reason, msg, c, s, actor, now)
 	return rej
 }
 
