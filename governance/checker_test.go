@@ -462,3 +462,26 @@ func TestResetCache(t *testing.T) {
 		t.Fatalf("records = %d, want 2 (limit reset)", n)
 	}
 }
+
+// TestEmergencyExpiryGoesToNormal: a triggered duration that runs out
+// drops the level to NORMAL, not back to the level it was raised from.
+func TestEmergencyExpiryGoesToNormal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	e := f.c.Emergency()
+	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "held"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "spike", Duration: 10 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Set(t0.Add(10 * time.Minute))
+	st, err := e.State(bg)
+	if err != nil || st.Level != baldur.LevelNormal || f.c.Level() != baldur.LevelNormal {
+		t.Fatalf("after expiry: %+v %v, want NORMAL", st, err)
+	}
+	// NORMAL sheds nothing: a non_essential call passes.
+	if err := f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Success); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+}

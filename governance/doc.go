@@ -17,13 +17,18 @@
 //     level admits a fraction of each tier (non_essential / standard /
 //     critical): L0 1/1/1, L1 0/1/1, L2 0/0.1/1, L3 0/0/0.5. Raising is a
 //     manual Trigger with a reason and an optional duration; lowering is
-//     StepDown, one level at a time.
+//     StepDown, one level at a time. A triggered duration that runs out
+//     drops the level straight to NORMAL, whatever it was raised from.
 //  4. Error budget: the [Budget] counts call outcomes over a rolling SLO
 //     window (remaining %, multi-window burn rates after the Google SRE
 //     workbook) and the [BudgetGate] blocks a tier whose remaining budget is
 //     below its threshold (critical 15 %, standard 10 %, non_essential 5 %;
 //     region override, then tier, then global), with 2 points of hysteresis
-//     on recovery.
+//     on recovery. Running sums over the SLO window and each burn window
+//     make an evaluation cost O(burn windows), not a walk over the 43 200
+//     buckets of 30 days, so recorded outcomes can afford to re-evaluate
+//     the gate: at most once per Config.BudgetEvalInterval (1 s, on the
+//     recorded times), by the one recording goroutine that wins a CAS.
 //
 // [Checker.CheckAll] answers for an action with the seed's semantics (the
 // emergency check blocks from a minimum level, LEVEL_2 by default).
@@ -40,7 +45,8 @@
 // When nothing can block (the normal state), the gate's cost is that pointer
 // load and two comparisons. The snapshot is rebuilt from the [Store]
 // immediately on every transition made through the Checker (kill switch
-// toggled, level changed, break glass, a budget threshold crossed) and
+// toggled, level changed, break glass, a budget threshold crossed or
+// recovered: seen by the next recorded outcome an interval later) and
 // otherwise when it expires: after Config.CacheTTL (30 s), or exactly when a
 // kill switch, break glass or a triggered level expires, measured on the
 // injected clock. On the per-call path the rebuild is done by the one caller
@@ -55,8 +61,11 @@
 // second, and an [Alert] is raised at most once per kind per
 // Config.AlertCooldown. Blocks are written to an [AuditSink] through a
 // lock-free token bucket per reason (Config.AuditRate per second plus
-// Config.AuditBurst): a flood of blocked calls costs one CAS each and yields
-// a trickle of records, each carrying the count of the ones dropped before it.
+// Config.AuditBurst): once its budget is spent a blocked call costs one
+// atomic load and one add to a striped drop counter, and a flood yields a
+// trickle of records, each carrying the count of the ones dropped before it.
+// Exemption is decided once per operation and remembered (up to 4096
+// operations), so a rejected call does not match the exempt patterns.
 //
 // # Rejections
 //

@@ -91,6 +91,11 @@ func (e *Emergency) load(ctx context.Context, now time.Time) (baldur.EmergencySt
 // Trigger raises (or keeps, refreshing reason and duration) the level.
 // A missing reason, an invalid level, a negative duration or a level below
 // the current one (use StepDown) is a *baldur.ConfigError naming the field.
+//
+// A positive t.Duration makes the level temporary: when it runs out the
+// level goes straight back to NORMAL, not one step down and not to the
+// level it was raised from (LEVEL_1, then LEVEL_3 for 10 minutes, is
+// NORMAL 10 minutes later). A zero Duration holds the level until StepDown.
 func (e *Emergency) Trigger(ctx context.Context, t baldur.EmergencyTrigger) (baldur.EmergencyState, error) {
 	if !t.Level.Valid() {
 		return baldur.EmergencyState{}, cfgErr("Level", strconv.Itoa(int(t.Level)), "must be 0..3")
