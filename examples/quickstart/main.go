@@ -1,17 +1,17 @@
 // Command quickstart runs a guarded HTTP server on 127.0.0.1 with the
 // embedded in-memory registry and drives it through phases with a built-in
-// load generator: normal traffic, emergency LEVEL_2, a kill switch on one
-// route, a noisy tenant, a burst into a small bulkhead, a failing upstream,
-// a tenant over its share, and recovery. After each phase it prints, per
-// tier (and per special client), how many requests were admitted and why
-// the others were rejected. It ends by itself in under 30 seconds.
+// load generator: normal traffic, emergency LEVEL_2 and a kill switch on one
+// route (thrown through the admin API), a noisy tenant, a burst into a small
+// bulkhead, a failing upstream, a tenant over its share, and recovery. After
+// each phase it prints, per tier (and per special client), how many requests
+// were admitted and why the others were rejected, and at the end the
+// rejection counters of GET /metrics. It ends by itself in under 30 seconds.
 //
 //	go run ./examples/quickstart   (or: make demo)
 package main
 
 import (
 	"bytes"
-	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/admin"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/metrics"
 	"github.com/baldur-go/baldur/middleware"
@@ -91,10 +92,27 @@ func run(out io.Writer) error {
 	go func() { _ = srv.Serve(ln) }()
 	defer func() { _ = srv.Close() }()
 
+	// The control plane on its own loopback listener. The demo's phases
+	// throw its switches the way an operator would: over HTTP, with a key.
+	operatorKey := "quickstart-operator-key-0123456789"
+	adm, err := admin.New(admin.Config{Registry: reg, OperatorKey: operatorKey})
+	if err != nil {
+		return err
+	}
+	admLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	admSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = admSrv.Serve(admLn) }()
+	defer func() { _ = admSrv.Close() }()
+	control := func(method, path, body string) error {
+		return adminCall("http://"+admLn.Addr().String(), operatorKey, method, path, body)
+	}
+
 	lg := newLoadgen("http://" + ln.Addr().String())
 	defer lg.close()
-	ctx := context.Background()
-	fmt.Fprintf(out, "baldur-go quickstart: service %q on %s, policies %v\n", reg.Service(), ln.Addr(), reg.PolicyNames())
+	fmt.Fprintf(out, "baldur-go quickstart: service %q on %s, admin API on %s, policies %v\n", reg.Service(), ln.Addr(), admLn.Addr(), reg.PolicyNames())
 
 	normal := []flow{
 		{row: "critical", method: "POST", path: "/api/pay", tenant: "a", rate: 20},
@@ -109,32 +127,33 @@ func run(out io.Writer) error {
 			expect: []expect{{row: "critical", admittedOnly: true}, {row: "standard", admittedOnly: true}, {row: "non_essential", admittedOnly: true}},
 		},
 		{
-			name: "2. emergency LEVEL_2 (non_essential shed, 90 % of standard shed, critical served)",
+			name: "2. POST /emergency/trigger LEVEL_2: non_essential shed, 90 % of standard shed, critical served",
 			setup: func() error {
-				_, err := gov.Emergency().Trigger(ctx, baldur.EmergencyTrigger{Level: baldur.Level2, Reason: "demo: checkout latency incident", Actor: "quickstart"})
-				return err
+				return control("POST", "/emergency/trigger", `{"level": 2, "reason": "demo: checkout latency incident"}`)
 			},
 			flows:  normal,
 			expect: []expect{{row: "critical", admittedOnly: true}, {row: "standard", reason: "emergency"}, {row: "non_essential", reason: "emergency", none: true}},
 		},
 		{
-			name: "3. kill switch on GET /api/items/{id} (level stepped down 2 -> 1 -> 0 first)",
+			name: "3. POST /emergency/stepdown twice (2 -> 1 -> 0), POST /killswitch on GET /api/items/{id}",
 			setup: func() error {
 				for range 2 {
-					if _, err := gov.Emergency().StepDown(ctx, "quickstart", "demo: incident mitigated"); err != nil {
+					if err := control("POST", "/emergency/stepdown", `{"reason": "demo: incident mitigated"}`); err != nil {
 						return err
 					}
 				}
-				return gov.Activate(ctx, governance.KillSwitch{Scope: governance.ScopeOperation, Pattern: "GET /api/items/{id}", Reason: "demo: bad deploy of items", Actor: "quickstart"})
+				if lvl := gov.Level(); lvl != baldur.LevelNormal {
+					return fmt.Errorf("level %v after two step-downs, want NORMAL", lvl)
+				}
+				return control("POST", "/killswitch", `{"scope": "operation", "pattern": "GET /api/items/{id}", "reason": "demo: bad deploy of items"}`)
 			},
 			flows:  normal,
 			expect: []expect{{row: "critical", admittedOnly: true}, {row: "standard", reason: "kill_switch", none: true}, {row: "non_essential", admittedOnly: true}},
 		},
 		{
-			name: "4. one noisy tenant (throttled) next to normal tenants",
+			name: "4. DELETE /killswitch; one noisy tenant is throttled, the others are not",
 			setup: func() error {
-				_, err := gov.Deactivate(ctx, governance.ScopeOperation, "GET /api/items/{id}")
-				return err
+				return control("DELETE", "/killswitch", `{"scope": "operation", "pattern": "GET /api/items/{id}"}`)
 			},
 			flows: append(append([]flow(nil), normal...),
 				flow{row: "standard (tenant noisy)", method: "GET", path: "/api/items/9", tenant: "noisy", rate: 400}),
@@ -269,6 +288,26 @@ func printMetrics(out io.Writer, url string) error {
 		if strings.HasPrefix(line, "baldur_rejections_total{") && !strings.HasSuffix(line, " 0") {
 			fmt.Fprintf(out, "   %s\n", line)
 		}
+	}
+	return nil
+}
+
+// adminCall sends one control-plane request and fails on any answer but 2xx.
+func adminCall(base, key, method, path, body string) error {
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set(admin.KeyHeader, key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("admin %s %s: %s %s", method, path, resp.Status, answer)
 	}
 	return nil
 }
