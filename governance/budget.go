@@ -32,7 +32,8 @@ import (
 // rather than a walk over the 43 200 buckets of the default window (plus
 // 16 B per bucket for the sealed sums). A record more than two buckets
 // late is kept by the ring but missed by the sums; a query for a time
-// before the last one walks the ring.
+// before the last one starts the sums over from there (one walk of the
+// ring, like the first query).
 type Budget struct {
 	target   float64
 	window   time.Duration
@@ -223,32 +224,6 @@ func (b *Budget) limit(d time.Duration) int64 {
 	return min((int64(d)+b.width-1)/b.width, b.n)
 }
 
-// scan walks the whole ring backwards from nowIdx and returns the sums
-// over the SLO window and over each of b.windows. It is the reference the
-// running sums are tested against, and the fallback for a time earlier
-// than the last evaluation.
-func (b *Budget) scan(nowIdx int64, out []sums) {
-	clear(out)
-	// out[0] is the SLO window (b.n buckets), out[1+i] b.windows[i]
-	var all sums
-	next := 0
-	for k := int64(0); k < b.n; k++ {
-		idx := nowIdx - k
-		if idx <= 0 {
-			break
-		}
-		all.add(b.read(idx))
-		for next < len(b.windows) && b.limit(b.windows[next]) == k+1 {
-			out[1+next] = all
-			next++
-		}
-	}
-	for ; next < len(b.windows); next++ {
-		out[1+next] = all
-	}
-	out[0] = all
-}
-
 // sealLag is how many buckets before the current one stay unsealed:
 // records for them (a call released a little after a bucket turned) are
 // still counted exactly.
@@ -284,23 +259,24 @@ type window struct {
 
 func (b *Budget) slot(idx int64) int64 { return ((idx % b.n) + b.n) % b.n }
 
-// evaluateLocked fills b.ev.out for nowIdx. Time going back by more than
-// tolerance buckets is answered by a full scan, without touching the
-// running sums; by less, as of the last evaluation.
+// evaluateLocked fills b.ev.out for nowIdx. A time up to tolerance
+// buckets before the last evaluation is answered as of the last one;
+// further back, the sums start over from that time (one walk of the ring,
+// as the first evaluation does).
 func (b *Budget) evaluateLocked(nowIdx, tolerance int64) []sums {
 	e := &b.ev
+	if e.ready && nowIdx < e.last {
+		if e.last-nowIdx <= tolerance {
+			nowIdx = e.last
+		} else {
+			e.ready = false
+		}
+	}
 	if !e.ready {
 		e.ready, e.last, e.sealed = true, nowIdx, nowIdx-b.n
 		for i := range e.wins {
 			e.wins[i].start, e.wins[i].acc = e.sealed+1, sums{}
 		}
-	}
-	if nowIdx < e.last {
-		if e.last-nowIdx > tolerance {
-			b.scan(nowIdx, e.out)
-			return e.out
-		}
-		nowIdx = e.last
 	}
 	e.last = nowIdx
 	// Expire what left each window.
@@ -354,8 +330,8 @@ func (b *Budget) evaluate(now time.Time, out []sums) {
 }
 
 // tryRemaining is the per-call path's evaluation: it never waits for
-// another evaluation in progress (ok false) and never falls back to a full
-// scan (a time a little behind the last evaluation is evaluated as of it).
+// another evaluation in progress (ok false) and never starts the sums over
+// (a time behind the last evaluation is evaluated as of it).
 func (b *Budget) tryRemaining(ns int64) (float64, bool) {
 	if !b.evalMu.TryLock() {
 		return 0, false
@@ -393,7 +369,7 @@ func (b *Budget) RemainingPct(now time.Time) float64 {
 // remainingAt is RemainingPct at ns, answering a time up to tolerance
 // buckets before the last evaluation as of that evaluation (the gate's
 // decisions: a clock read a little behind the newest record must not cost
-// a full scan).
+// a walk of the ring).
 func (b *Budget) remainingAt(ns, tolerance int64) float64 {
 	b.evalMu.Lock()
 	all := b.evaluateLocked(ns/b.width, tolerance)[0]

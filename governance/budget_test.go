@@ -195,8 +195,8 @@ func TestBudgetRunningSumsMatchScan(t *testing.T) {
 				}
 				at := now
 				if rng.IntN(20) == 0 {
-					// A look before the last evaluation: a full scan that
-					// must leave the running sums alone. (A look behind the
+					// A look before the last evaluation starts the sums
+					// over from there. (A look behind the
 					// newest records but not before the last evaluation is
 					// not compared: the ring itself may have recycled
 					// buckets the query needs.)
@@ -264,4 +264,29 @@ func TestBudgetEvaluateAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("evaluation allocates %v", n)
 	}
+}
+
+// scan walks the whole ring backwards from nowIdx and returns the sums
+// over the SLO window and over each of b.windows: the reference the
+// running sums are tested against.
+func (b *Budget) scan(nowIdx int64, out []sums) {
+	clear(out)
+	// out[0] is the SLO window (b.n buckets), out[1+i] b.windows[i]
+	var all sums
+	next := 0
+	for k := int64(0); k < b.n; k++ {
+		idx := nowIdx - k
+		if idx <= 0 {
+			break
+		}
+		all.add(b.read(idx))
+		for next < len(b.windows) && b.limit(b.windows[next]) == k+1 {
+			out[1+next] = all
+			next++
+		}
+	}
+	for ; next < len(b.windows); next++ {
+		out[1+next] = all
+	}
+	out[0] = all
 }
