@@ -18,7 +18,10 @@ import (
 // region rejects with baldur.ReasonErrorBudget.
 //
 // The permit's release records the call's outcome into the Checker's error
-// budget, so the budget learns from served calls. Safe for concurrent use.
+// budget, so the budget learns from served calls; at most once per
+// Config.BudgetEvalInterval a release also re-evaluates the budget gate, so
+// a tier crossing its threshold (or recovering) is rejected (or admitted)
+// from the next call on. Safe for concurrent use.
 type Gate struct {
 	c *Checker
 }
