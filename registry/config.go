@@ -92,6 +92,10 @@ type GovernanceConfig struct {
 	AuditRate             float64                       `json:"audit_rate,omitempty"`
 	AuditBurst            int                           `json:"audit_burst,omitempty"`
 	AlertCooldown         Duration                      `json:"alert_cooldown,omitempty"`
+	// BudgetEvalInterval is how often recorded outcomes re-evaluate the
+	// error budget, so a threshold crossing blocks or unblocks a tier within
+	// it rather than the cache TTL; zero means 1 s.
+	BudgetEvalInterval Duration `json:"budget_eval_interval,omitempty"`
 	// BreakGlassDuration bounds break glass; zero means 1 h, negative until
 	// turned off.
 	BreakGlassDuration Duration `json:"break_glass_duration,omitempty"`

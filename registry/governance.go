@@ -140,6 +140,7 @@ func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
 		AuditBurst:            gc.AuditBurst,
 		AlertCooldown:         gc.AlertCooldown.D(),
 		BreakGlassDuration:    gc.BreakGlassDuration.D(),
+		BudgetEvalInterval:    gc.BudgetEvalInterval.D(),
 	}
 	if gc.EmergencyMinLevel < 0 || gc.EmergencyMinLevel > int(baldur.MaxEmergencyLevel) {
 		return cfg, &baldur.ConfigError{Field: "governance.emergency_min_level", Value: strconv.Itoa(gc.EmergencyMinLevel), Reason: "must be 1..3 (0 for the default)"}
