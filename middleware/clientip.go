@@ -63,6 +63,11 @@ const maxForwardedHops = 16
 // the last address known good. The result is a substring of r's fields, so no
 // memory is allocated.
 func (t TrustedProxies) ClientIP(r *http.Request) string {
+	if t.Empty() {
+		// Nobody is trusted: the peer is the client, and its address need
+		// not be parsed.
+		return remoteHost(r.RemoteAddr)
+	}
 	host, peer, ok := splitRemote(r.RemoteAddr)
 	if !ok || t.Empty() || !t.Contains(peer) {
 		return host
@@ -105,8 +110,9 @@ func (t TrustedProxies) FromTrusted(r *http.Request) bool {
 	return ok && t.Contains(peer)
 }
 
-// splitRemote splits "ip:port" or "[ip]:port" (or a bare ip) without allocating.
-func splitRemote(remote string) (string, netip.Addr, bool) {
+// remoteHost returns the host of "ip:port", "[ip]:port" or a bare address
+// as a substring, without allocating.
+func remoteHost(remote string) string {
 	host := remote
 	if strings.HasPrefix(host, "[") {
 		if end := strings.IndexByte(host, ']'); end > 0 {
@@ -115,6 +121,12 @@ func splitRemote(remote string) (string, netip.Addr, bool) {
 	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
 		host = host[:i]
 	}
+	return host
+}
+
+// splitRemote is remoteHost with the host parsed as an address.
+func splitRemote(remote string) (string, netip.Addr, bool) {
+	host := remoteHost(remote)
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return host, netip.Addr{}, false
