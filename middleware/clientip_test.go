@@ -151,3 +151,20 @@ func TestKeyTrustedHeader(t *testing.T) {
 		assert.Equal(t, tc.want, k(r), "%+v", tc)
 	}
 }
+
+func TestClientIPTrustingNobody(t *testing.T) {
+	t.Parallel()
+	var none middleware.TrustedProxies
+	for remote, want := range map[string]string{
+		"1.2.3.4:80":      "1.2.3.4",
+		"[2001:db8::1]:1": "2001:db8::1",
+		"1.2.3.4":         "1.2.3.4",
+		"garbage":         "garbage",
+		"":                "",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", "6.6.6.6")
+		assert.Equal(t, want, none.ClientIP(r), remote)
+	}
+}
