@@ -23,7 +23,7 @@ var Parts = []string{
 	"HTTP: middleware.New",
 	"gRPC: interceptor.UnaryServerInterceptor",
 	"policy resolved per call from registry.Registry",
-	"gates: governance.Checker.Gate, throttle.New (1e9/s), blast.NewBreakers, bulkhead.New (1024)",
+	"gates: governance.Checker.Gate, throttle.New (1e9/s, burst 1000, per key), blast.NewBreakers (per operation), bulkhead.New (1024)",
 }
 
 // Describe returns Parts as one line.

@@ -67,9 +67,11 @@ func newGates(key string, reject Stage, clk baldur.Clock) (*Gates, error) {
 			return nil, fmt.Errorf("governance kill switch: %w", err)
 		}
 	}
-	tc := throttle.Config{Name: "bench", Rate: 1e9, Burst: 1 << 30, Clock: clk}
+	// Never empty on the admit path (1e9/s refills faster than calls come),
+	// with a realistic burst; on the reject path one token every 10 s.
+	tc := throttle.Config{Name: "bench", Rate: 1e9, Burst: 1000, Clock: clk}
 	if reject == Throttle {
-		tc.Rate, tc.Burst = 0.001, 1
+		tc.Rate, tc.Burst = 0.1, 1
 	}
 	thr, err := throttle.New(tc)
 	if err != nil {
