@@ -53,6 +53,7 @@ type Policy struct {
 type stage struct {
 	gate   Gate
 	shadow bool
+	quota  bool // the gate reports quotas (QuotaReporter)
 }
 
 // NewPolicy validates cfg and returns the Policy it declares.
@@ -91,7 +92,8 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 			p.stages[i] = p.stages[i-1]
 			i--
 		}
-		p.stages[i] = stage{gate: g, shadow: shadow[g.Kind()]}
+		_, quota := g.(QuotaReporter)
+		p.stages[i] = stage{gate: g, shadow: shadow[g.Kind()], quota: quota}
 		p.n++
 	}
 	return p, nil
@@ -159,6 +161,9 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 		if permit.r != nil {
 			t.permits[t.n] = permit
 			t.n++
+			if s.quota && t.quota == 0 {
+				t.quota = t.n
+			}
 		}
 	}
 	return t, nil
@@ -189,6 +194,7 @@ func (p *Policy) Shadowed(reason Reason) uint64 {
 type Ticket struct {
 	permits [MaxGates]Permit
 	n       uint8
+	quota   uint8 // 1 + index of the first permit of a quota-reporting gate; 0: none
 }
 
 // Release hands every permit back in reverse order with the call's outcome.

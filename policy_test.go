@@ -279,3 +279,47 @@ func TestSentinelsMatchErrRejected(t *testing.T) {
 		}
 	}
 }
+
+// quotaGate reports a quota and encodes the remaining count in its token.
+type quotaGate struct{ remaining uint64 }
+
+func (g *quotaGate) Kind() string { return baldur.GateThrottle }
+func (g *quotaGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
+	return baldur.NewPermit(g, g.remaining), nil
+}
+func (*quotaGate) Release(uint64, baldur.Outcome) {}
+func (*quotaGate) Quota(baldur.Tier) (baldur.Quota, bool) {
+	return baldur.Quota{Name: "q", Limit: 10, Window: time.Second}, true
+}
+func (g *quotaGate) QuotaStatus(tier baldur.Tier, token uint64) baldur.QuotaStatus {
+	q, _ := g.Quota(tier)
+	return baldur.QuotaStatus{Quota: q, Remaining: int64(token)}
+}
+
+func TestTicketQuotaStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	plain, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "plain", Gates: []baldur.Gate{&leanGate{baldur.GateBulkhead}}})
+	require.NoError(t, err)
+	tk, err := plain.Admit(ctx, baldur.Call{})
+	require.NoError(t, err)
+	_, ok := tk.QuotaStatus(baldur.TierStandard)
+	assert.False(t, ok, "no quota gate, no status")
+	_, ok = plain.Quota(baldur.TierStandard)
+	assert.False(t, ok)
+
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "q", Gates: []baldur.Gate{&leanGate{baldur.GateBulkhead}, &quotaGate{remaining: 7}, &leanGate{baldur.GateGovernance}}})
+	require.NoError(t, err)
+	tk, err = p.Admit(ctx, baldur.Call{})
+	require.NoError(t, err)
+	st, ok := tk.QuotaStatus(baldur.TierStandard)
+	require.True(t, ok)
+	assert.EqualValues(t, 7, st.Remaining)
+	assert.EqualValues(t, 10, st.Limit)
+	q, ok := p.Quota(baldur.TierStandard)
+	require.True(t, ok)
+	assert.Equal(t, "q", q.Name)
+	tk.Release(baldur.Outcome{})
+	_, ok = tk.QuotaStatus(baldur.TierStandard)
+	assert.False(t, ok, "a released ticket carries no status")
+}

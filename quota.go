@@ -34,13 +34,17 @@ type QuotaReporter interface {
 	QuotaStatus(tier Tier, token uint64) QuotaStatus
 }
 
-// QuotaStatus returns the quota status of the first permit in the ticket
-// whose gate reports quotas.
+// QuotaStatus returns the quota status carried by the permit of the
+// ticket's first quota-reporting gate (see QuotaReporter), if the policy has
+// one and its permit is still held. The policy notes that permit on
+// admission, so a ticket without one answers at once.
 func (t *Ticket) QuotaStatus(tier Tier) (QuotaStatus, bool) {
-	for i := uint8(0); i < t.n; i++ {
-		if q, ok := t.permits[i].r.(QuotaReporter); ok {
-			return q.QuotaStatus(tier, t.permits[i].token), true
-		}
+	if t.quota == 0 || t.quota > t.n {
+		return QuotaStatus{}, false
+	}
+	p := &t.permits[t.quota-1]
+	if q, ok := p.r.(QuotaReporter); ok {
+		return q.QuotaStatus(tier, p.token), true
 	}
 	return QuotaStatus{}, false
 }
