@@ -14,9 +14,9 @@ cd "$(dirname "$0")"
 
 case "$mode" in
 quick)
-	benchtime=100ms count=6 loaddur=1s overdur=1500ms ;;
+	benchtime=100ms count=6 loaddur=1s overdur=1500ms pkgtime=100ms pkgcount=3 ;;
 full)
-	benchtime=500ms count=10 loaddur=5s overdur=5s ;;
+	benchtime=500ms count=10 loaddur=5s overdur=5s pkgtime=300ms pkgcount=6 ;;
 *)
 	echo "usage: $0 quick|full" >&2; exit 2 ;;
 esac
@@ -26,6 +26,8 @@ mkdir -p "$out"
 ulimit -n 65536 2>/dev/null || true # the overload run holds thousands of sockets
 
 bench_cmd="go test -run '^\$' -bench . -benchmem -benchtime=$benchtime -count=$count -cpu 1,2 -timeout 30m ."
+pkg_cmd="(cd .. && go test -run '^\$' -bench . -benchmem -benchtime=$pkgtime -count=$pkgcount -cpu 1,2 -timeout 30m ./governance ./throttle ./blast ./bulkhead ./middleware ./interceptor ./clock)"
+pkgstat_cmd="go tool benchstat $out/packages.txt"
 load_cmd="go run ./cmd/load -d $loaddur -warmup 300ms -workers 32 -rate 2000"
 over_cmd="go run ./cmd/overload -d $overdur -c 8 -s 10ms -loads 0.5,1,2,5 -timeout 1s -png overload.png"
 # One benchstat table per peer: the peer is the base, baldur the compared column.
@@ -49,6 +51,10 @@ for peer in failsafe handrolled ratelimit; do
 		printf '```\n\n'
 	} >>"$out/benchstat.md"
 done
+
+echo "== package benchmarks ($pkg_cmd)" >&2
+eval "$pkg_cmd" | tee "$out/packages.txt" >&2
+eval "$pkgstat_cmd" >"$out/packages.md" 2>&1 || echo "benchstat failed" >"$out/packages.md"
 
 echo "== load ($load_cmd)" >&2
 eval "$load_cmd" | tee "$out/load.md" >&2
@@ -83,6 +89,8 @@ fi
 	echo '```'
 	echo "$bench_cmd"
 	echo "$stat_cmd   # PEER = failsafe, handrolled, ratelimit"
+	echo "$pkg_cmd"
+	echo "$pkgstat_cmd"
 	echo "$load_cmd"
 	echo "$over_cmd"
 	echo '```'
@@ -106,6 +114,17 @@ fi
 	echo 'The peer is the base column; `vs base` is the change of baldur from it (-80 % means 5x cheaper).'
 	echo
 	cat "$out/benchstat.md"
+	echo
+	echo "## Per-package benchmarks"
+	echo
+	echo "Each gate package against its reference in the same run: bulkhead vs x/sync semaphore.Weighted and a channel"
+	echo "semaphore; throttle with 10,000 live keys vs a mutex map and a sync.Map of x/time/rate limiters (and p99 under"
+	echo "eviction churn); blast breakers vs gobreaker Execute/TwoStep; the adapters vs bare interceptors, bufconn and"
+	echo "RoundTrippers; clock.Coarse vs time.Now. Medians (benchstat) of the runs:"
+	echo
+	echo '```'
+	cat "$out/packages.md"
+	echo '```'
 	echo
 	echo "## End-to-end on loopback"
 	echo
