@@ -28,7 +28,7 @@
 // Load builds gates and policies from a Config (the JSON file format read
 // by ReadConfigFile; see docs/config.md) and swaps the table atomically.
 // Nothing is swapped unless the whole configuration is valid: every error
-// is a *baldur.ConfigError naming the field ("bulkheads.slow.MaxConcurrent",
+// is a *baldur.ConfigError naming the field ("bulkheads.slow.max_concurrent",
 // "policies[2].operations[0]"), and a failed reload leaves the previous
 // configuration serving. A reload keeps every gate whose configuration did
 // not change, with its state (token buckets, breaker counts, permits in

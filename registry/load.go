@@ -95,22 +95,31 @@ func wrapField(prefix string, err error) error {
 	return fmt.Errorf("%s: %w", prefix, err)
 }
 
-// jsonPath converts the Go field names of a dotted path to snake case,
-// leaving map keys and indexes ("critical", "[2]") as they are.
+// jsonPath converts the Go field names of a dotted path to snake case
+// ("SLOTarget" becomes "slo_target"), leaving map keys and indexes
+// ("critical", ["EU"], [2]) as they are.
 func jsonPath(path string) string {
 	var b strings.Builder
-	upperRun := false
-	for i, c := range path {
-		isUpper := c >= 'A' && c <= 'Z'
-		if isUpper {
-			if i > 0 && path[i-1] != '.' && path[i-1] != '[' && !upperRun {
-				b.WriteByte('_')
+	depth := 0 // inside [...]
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c == '[':
+			depth++
+		case c == ']' && depth > 0:
+			depth--
+		case depth == 0 && c >= 'A' && c <= 'Z':
+			if i > 0 {
+				prev := path[i-1]
+				prevUpper := prev >= 'A' && prev <= 'Z'
+				nextLower := i+1 < len(path) && path[i+1] >= 'a' && path[i+1] <= 'z'
+				if (prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9') || (prevUpper && nextLower) {
+					b.WriteByte('_')
+				}
 			}
-			b.WriteRune(c + ('a' - 'A'))
-		} else {
-			b.WriteRune(c)
+			c += 'a' - 'A'
 		}
-		upperRun = isUpper
+		b.WriteByte(c)
 	}
 	return b.String()
 }
