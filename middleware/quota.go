@@ -22,6 +22,7 @@ const (
 
 // quotaValues are the interned header values of one quota.
 type quotaValues struct {
+	quota       baldur.Quota
 	policy      []string
 	legacyLimit []string
 	rateLimit   [internRemaining * internReset]atomic.Pointer[[]string]
@@ -30,13 +31,27 @@ type quotaValues struct {
 var (
 	quotaCache sync.Map // baldur.Quota -> *quotaValues
 	smallInts  [internRemaining]atomic.Pointer[[]string]
+	// recent caches the last quotas seen in a few slots, so that the common
+	// case compares one struct instead of hashing it for the sync.Map.
+	recent [8]atomic.Pointer[quotaValues]
 )
 
 func valuesFor(q baldur.Quota) *quotaValues {
+	slot := &recent[(uint64(q.Limit)^uint64(q.Window)^uint64(len(q.Name)))%uint64(len(recent))]
+	if qv := slot.Load(); qv != nil && qv.quota == q {
+		return qv
+	}
+	qv := loadValues(q)
+	slot.Store(qv)
+	return qv
+}
+
+func loadValues(q baldur.Quota) *quotaValues {
 	if v, ok := quotaCache.Load(q); ok {
 		return v.(*quotaValues)
 	}
 	qv := &quotaValues{
+		quota:       q,
 		policy:      []string{FormatRateLimitPolicy(q)},
 		legacyLimit: []string{strconv.FormatInt(q.Limit, 10)},
 	}

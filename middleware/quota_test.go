@@ -85,3 +85,25 @@ func TestRateLimitHeadersAllocateNothing(t *testing.T) {
 	})
 	assert.Zero(t, n)
 }
+
+// Calls of two tiers alternate between two quotas; each response must carry
+// its own tier's policy, whatever the value cache holds.
+func TestRateLimitHeadersPerTierQuota(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	th, err := throttle.New(throttle.Config{Name: "api", Rate: 100, Burst: 40, Clock: clk})
+	require.NoError(t, err)
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{th}, Clock: clk})
+	require.NoError(t, err)
+	h := middleware.New(baldur.Static(p), middleware.WithClock(clk),
+		middleware.WithTierRules(middleware.TierRule{Path: "/recs", Tier: baldur.TierNonEssential}))(http.NotFoundHandler())
+	for i := range 10 {
+		path, want := "/items", `"api";q=40;w=1`
+		if i%2 == 1 {
+			path, want = "/recs", `"api";q=20;w=1`
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		assert.Equal(t, want, rec.Header().Get("RateLimit-Policy"), path)
+	}
+}
