@@ -174,3 +174,68 @@ func BenchmarkShareCap(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkBreakerPartitions measures closed-state admit+release with the
+// call's own clock reading (Call.Now, as Policy passes it) on three shapes
+// of traffic: one hot partition, a handful of operations (PartitionBy
+// ByOperation) and 10,000 live keys (the default MaxPartitions).
+func BenchmarkBreakerPartitions(b *testing.B) {
+	ctx := context.Background()
+	now := time.Now()
+	ops := []string{"GET /items", "GET /items/{id}", "POST /items", "DELETE /items/{id}", "GET /health"}
+	keys := make([]string, 10000)
+	for i := range keys {
+		keys[i] = "tenant-" + strconv.Itoa(i)
+	}
+	for _, tc := range []struct {
+		name  string
+		by    PartitionBy
+		calls []baldur.Call
+	}{
+		{"onehot", ByKey, []baldur.Call{{Key: "hot", Operation: "GET /items", Now: now}}},
+		{"operations", ByOperation, func() (cs []baldur.Call) {
+			for _, op := range ops {
+				cs = append(cs, baldur.Call{Key: "k", Operation: op, Now: now})
+			}
+			return cs
+		}()},
+		{"keys10k", ByKey, func() (cs []baldur.Call) {
+			for _, k := range keys {
+				cs = append(cs, baldur.Call{Key: k, Operation: "GET /items", Now: now})
+			}
+			return cs
+		}()},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			br, err := NewBreakers(BreakerConfig{PartitionBy: tc.by})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range tc.calls { // create every partition up front
+				p, _ := br.Admit(ctx, c)
+				p.Release(baldur.Outcome{})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var seed atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(seed.Add(7919))
+				n := len(tc.calls)
+				for pb.Next() {
+					i++
+					if i >= n {
+						i -= n
+						if i >= n {
+							i %= n
+						}
+					}
+					p, err := br.Admit(ctx, tc.calls[i])
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.Release(baldur.Outcome{Result: baldur.Success})
+				}
+			})
+		})
+	}
+}

@@ -13,23 +13,43 @@ import (
 // clock reading, plus an operator's force that outranks it.
 //
 // Every field under mu changes together. The atomics mirror what admission
-// needs so that a closed or open breaker admits or rejects without the lock;
-// they are stored before word, so a reader that sees a new word also sees
-// the matching start, age and until.
+// needs so that a closed or open breaker admits or rejects without the lock.
+// word works as a seqlock: publish stores busy, then start, age and until,
+// then the new word, so a reader that sees the same word before and after
+// its reads has a consistent set.
+//
+// Epochs replace gobreaker's generations: epoch grows on every generation
+// and on every roll of the window, so one epoch names one (generation,
+// bucket) pair, and genEpoch is the epoch the current generation began at.
+// A token carries the epoch it was admitted in; the tokens of the current
+// generation are those from genEpoch to epoch.
+//
+// A closed-state success is the common outcome and touches no lock: it adds
+// one to ok, which holds the current epoch and the successes of that epoch
+// not yet folded into win. The add is a compare-and-swap that succeeds only
+// while the epoch is the token's, so the success lands in the bucket its
+// call started in. Whoever holds mu folds ok into win before anything that
+// reads the counts (a failure, a roll), which orders those successes before
+// it, exactly as if each had taken the lock.
 type breaker struct {
 	set  *Breakers
 	part Partition
 
-	word     atomic.Uint64 // generation<<8 | effective State
+	word     atomic.Uint64 // epoch<<32 | effective State, or busy
 	startNs  atomic.Int64  // generation start
 	age      atomic.Uint64 // window age after the last roll
 	untilNs  atomic.Int64  // end of the open state or of the force
 	lastUsed atomic.Int64  // coarse (touchEvery) time of last admission
 
+	_  [24]byte      // ok is written by every success: keep it off word's line
+	ok atomic.Uint64 // epoch<<32 | successes not yet folded into win
+	_  [56]byte
+
 	mu         sync.Mutex
 	state      State // StateClosed, StateHalfOpen or StateOpen
 	force      State // 0, StateForcedOpen or StateForcedClosed
-	gen        uint32
+	epoch      uint32
+	genEpoch   uint32
 	start      int64
 	expiry     int64 // end of the open state
 	forceUntil int64
@@ -40,6 +60,10 @@ const (
 	halfOpenBit = 1 << 31
 	ageMask     = halfOpenBit - 1
 	touchEvery  = int64(time.Second)
+	busy        = 0xff // word's state while publish runs
+	// maxPending bounds the unfolded successes; past it a success takes the
+	// lock and folds.
+	maxPending = 1 << 31
 )
 
 func newBreaker(set *Breakers, p Partition, now int64) *breaker {
@@ -56,8 +80,10 @@ func (br *breaker) effective() State {
 	return br.state
 }
 
-// publish mirrors the locked state into the atomics; word goes last.
+// publish mirrors the locked state into the atomics, between two stores of
+// word (see breaker).
 func (br *breaker) publish() {
+	br.word.Store(busy)
 	br.startNs.Store(br.start)
 	br.age.Store(br.win.age)
 	switch {
@@ -68,7 +94,7 @@ func (br *breaker) publish() {
 	default:
 		br.untilNs.Store(0)
 	}
-	br.word.Store(uint64(br.gen)<<8 | uint64(br.effective()))
+	br.word.Store(uint64(br.epoch)<<32 | uint64(br.effective()))
 }
 
 func (br *breaker) ageAt(now int64) uint64 {
@@ -79,12 +105,37 @@ func (br *breaker) ageAt(now int64) uint64 {
 	return uint64(d / br.set.period)
 }
 
-func token(gen uint32, half bool, age uint64) uint64 {
-	t := uint64(gen)<<32 | age&ageMask
+func token(epoch uint32, half bool, age uint64) uint64 {
+	t := uint64(epoch)<<32 | age&ageMask
 	if half {
 		t |= halfOpenBit
 	}
 	return t
+}
+
+// closedToken is the token of a closed-state call of the given age while
+// the window is at cur (age <= cur). A call that started in an older bucket
+// gets the previous epoch, still of this generation (cur > 0 means the
+// window rolled, so epoch > genEpoch), which no success can match in ok, so
+// its outcome takes the lock and lands in its own bucket.
+func closedToken(epoch uint32, age, cur uint64) uint64 {
+	if age < cur {
+		epoch--
+	}
+	return token(epoch, false, age)
+}
+
+// inGen reports whether an outcome of a call admitted in epoch e belongs
+// to the current generation. Called with mu held.
+func (br *breaker) inGen(e uint32) bool { return e-br.genEpoch <= br.epoch-br.genEpoch }
+
+// fold moves the successes counted in ok into the current bucket and sets
+// ok to epoch (the same one, or the next one when the window is about to
+// roll). Called with mu held, in the closed state.
+func (br *breaker) fold(epoch uint32) {
+	if n := uint32(br.ok.Swap(uint64(epoch) << 32)); n > 0 {
+		br.win.onSuccesses(br.win.age, n)
+	}
 }
 
 func (br *breaker) touch(now int64) {
@@ -98,15 +149,19 @@ func (br *breaker) admit(now int64) (baldur.Permit, error) {
 	w := br.word.Load()
 	switch State(w & 0xff) {
 	case StateClosed:
+		start, cur := br.startNs.Load(), br.age.Load()
+		if br.word.Load() != w {
+			break // a publish ran meanwhile
+		}
 		var age uint64
-		if d := now - br.startNs.Load(); d > 0 {
+		if d := now - start; d > 0 {
 			age = uint64(d / br.set.period)
 		}
-		// A stale word yields a token of an old generation, which Release
+		// A stale word yields a token of an old epoch, which Release
 		// ignores, exactly like gobreaker's in-flight calls across a trip.
-		if cur := br.age.Load(); age <= cur && cur-age < uint64(br.set.buckets) {
+		if age <= cur && cur-age < uint64(br.set.buckets) {
 			br.touch(now)
-			return baldur.NewPermit(br, token(uint32(w>>8), false, age)), nil
+			return baldur.NewPermit(br, closedToken(uint32(w>>32), age, cur)), nil
 		}
 	case StateOpen:
 		if until := br.untilNs.Load(); now <= until {
@@ -137,13 +192,13 @@ func (br *breaker) admitSlow(now int64) (p baldur.Permit, err error) {
 		if age > br.win.age {
 			age = br.win.age
 		}
-		p = baldur.NewPermit(br, token(br.gen, false, age))
+		p = baldur.NewPermit(br, closedToken(br.epoch, age, br.win.age))
 	case StateHalfOpen:
 		if br.win.validRequests() >= br.set.probes {
 			err = br.set.rejectFor(0)
 		} else {
 			br.win.onRequest()
-			p = baldur.NewPermit(br, token(br.gen, true, br.win.age))
+			p = baldur.NewPermit(br, token(br.epoch, true, br.win.age))
 		}
 	case StateOpen:
 		err = br.set.rejectFor(br.expiry - now)
@@ -161,7 +216,8 @@ func (br *breaker) admitSlow(now int64) (p baldur.Permit, err error) {
 // Release learns from the outcome of a call admitted with token. Outcomes
 // of an earlier generation (admitted before a state change) are ignored.
 // Only failures and half-open probes read the clock: a success in the closed
-// state needs no time, since it counts in the bucket its call started in.
+// state needs no time, since it counts in the bucket its call started in,
+// and while that bucket is the current one it needs no lock either.
 func (br *breaker) Release(tok uint64, o baldur.Outcome) {
 	half := tok&halfOpenBit != 0
 	res := o.Result
@@ -171,18 +227,32 @@ func (br *breaker) Release(tok uint64, o baldur.Outcome) {
 	if res == baldur.Ignored && !half {
 		return // exclusions only matter to the half-open probe count
 	}
+	epoch, age := uint32(tok>>32), tok&ageMask
+	if res == baldur.Success && !half {
+		for {
+			c := br.ok.Load()
+			if uint32(c>>32) != epoch || uint32(c) >= maxPending {
+				break
+			}
+			if br.ok.CompareAndSwap(c, c+1) {
+				return
+			}
+		}
+	}
 	timed := half || res == baldur.Failure
 	var now int64
 	if timed {
 		now = br.set.clock.Now().UnixNano()
 	}
-	gen, age := uint32(tok>>32), tok&ageMask
 	var t transitions
 	br.mu.Lock()
 	if timed {
 		br.current(now, &t)
 	}
-	if br.gen == gen {
+	if br.inGen(epoch) {
+		if br.state == StateClosed && br.force == 0 {
+			br.fold(br.epoch)
+		}
 		switch res {
 		case baldur.Ignored:
 			br.win.onExclusion(age)
@@ -228,8 +298,10 @@ func (br *breaker) current(now int64, t *transitions) {
 	switch br.state {
 	case StateClosed:
 		if age := br.ageAt(now); age > br.win.age {
+			br.epoch++
+			br.fold(br.epoch) // the old bucket's successes, before it rolls
 			br.win.grow(age)
-			br.age.Store(br.win.age)
+			br.publish()
 		}
 	case StateOpen:
 		if br.expiry < now {
@@ -249,7 +321,9 @@ func (br *breaker) setState(to State, now int64, t *transitions) {
 }
 
 func (br *breaker) newGen(now int64) {
-	br.gen++
+	br.epoch++
+	br.genEpoch = br.epoch
+	br.ok.Store(uint64(br.epoch) << 32) // unfolded successes of the old generation are moot
 	br.start = now
 	br.win.clear()
 	if br.state == StateOpen {
@@ -311,6 +385,9 @@ func (br *breaker) view(now int64) (State, int64) {
 func (br *breaker) evictRank(now int64) (State, bool) {
 	w := br.word.Load()
 	st := State(w & 0xff)
+	if st == busy {
+		return st, false // changing right now: not a good victim
+	}
 	if st.Forced() {
 		if now < br.untilNs.Load() {
 			return st, false

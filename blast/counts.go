@@ -25,6 +25,13 @@ func (c *counts) onSuccess() {
 	c.consecutiveFailures = 0
 }
 
+// onSuccesses is n calls of onSuccess at once (n > 0).
+func (c *counts) onSuccesses(n uint32) {
+	c.totalSuccesses += n
+	c.consecutiveSuccesses += n
+	c.consecutiveFailures = 0
+}
+
 func (c *counts) onFailure() {
 	c.totalFailures++
 	c.consecutiveFailures++
@@ -71,6 +78,15 @@ func (w *window) onSuccess(age uint64) {
 	if w.inWindow(age) {
 		w.counts.onSuccess()
 		w.buckets[w.index(age)].onSuccess()
+	}
+}
+
+// onSuccesses is n calls of onSuccess(age) at once (n > 0): the successes
+// that Release counted without the lock, folded in by the lock's holder.
+func (w *window) onSuccesses(age uint64, n uint32) {
+	if w.inWindow(age) {
+		w.counts.onSuccesses(n)
+		w.buckets[w.index(age)].onSuccesses(n)
 	}
 }
 
