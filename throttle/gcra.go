@@ -128,6 +128,21 @@ func Decide(tat, now int64, l Limit, maxWait int64) (Decision, int64) {
 	return d, next
 }
 
+// conform is Decide with maxWait 0 cut down to what Admit needs, without
+// building a Decision: whether the call conforms, the bucket's new state,
+// and for an allowed call the time until the bucket is full again (Reset),
+// for a denied one the time until a call conforms (RetryAfter). l must be
+// normalized. TestConformIsDecide holds the two together.
+func conform(tat, now int64, l Limit) (ok bool, next, v int64) {
+	start := max(tat, now)
+	ahead := satSub(start, now)
+	if ahead > l.Tolerance {
+		return false, tat, ahead - l.Tolerance
+	}
+	next = satAdd(start, l.Cost)
+	return true, next, satSub(next, now)
+}
+
 func satAdd(a, b int64) int64 {
 	s := a + b
 	if (s > a) != (b > 0) {

@@ -196,3 +196,33 @@ func TestLimitScaledGrantsNoTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestConformIsDecide holds Admit's cut-down decision to Decide with
+// maxWait 0 on random states, times and limits, extremes included.
+func TestConformIsDecide(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 7))
+	edge := []int64{Fresh, math.MinInt64 + 1, -1, 0, 1, math.MaxInt64 - 1, math.MaxInt64}
+	pick := func() int64 {
+		if rng.IntN(4) == 0 {
+			return edge[rng.IntN(len(edge))]
+		}
+		return rng.Int64N(1<<40) - 1<<39
+	}
+	for range 200_000 {
+		tat, now := pick(), pick()
+		l := Limit{Cost: 1 + rng.Int64N(1<<30), Tolerance: rng.Int64N(1 << 40)}
+		if rng.IntN(8) == 0 {
+			l = Limit{Cost: 1 + rng.Int64N(maxSpan), Tolerance: rng.Int64N(maxSpan)}
+		}
+		d, next := Decide(tat, now, l, 0)
+		ok, next2, v := conform(tat, now, l)
+		want := int64(d.RetryAfter)
+		if ok {
+			want = int64(d.Reset)
+		}
+		if ok != d.Allowed || next2 != next || v != want {
+			t.Fatalf("conform(%d, %d, %+v) = %v %d %d, Decide = %+v %d", tat, now, l, ok, next2, v, d, next)
+		}
+	}
+}

@@ -163,6 +163,42 @@ func (m *Memory) take(h uint64, now int64, l Limit, maxWait int64) Decision {
 	return d
 }
 
+// admit is take with maxWait 0 for the Admit hot path, without a Decision:
+// it reports whether the call conforms and, as conform does, the time until
+// the bucket is full (allowed) or until the next token (denied). l must be
+// normalized.
+func (m *Memory) admit(h uint64, now int64, l Limit) (bool, int64) {
+	if h == 0 {
+		h = 1
+	}
+	s, si, n := m.set(h)
+	s.mu.Lock()
+	if now < s.latest {
+		now = s.latest
+	} else {
+		s.latest = now
+	}
+	i := s.find(h, n)
+	tat := Fresh
+	if i >= 0 {
+		tat = s.slot[i].tat
+	}
+	ok, next, v := conform(tat, now, l)
+	if ok {
+		if i < 0 {
+			var lossy bool
+			i, lossy = s.victim(now, n)
+			if lossy {
+				m.lossy[si%16].n.Add(1)
+			}
+			s.slot[i].hash = h
+		}
+		s.slot[i].tat = next
+	}
+	s.mu.Unlock()
+	return ok, v
+}
+
 func (m *Memory) refund(h uint64, cost int64) {
 	if h == 0 {
 		h = 1

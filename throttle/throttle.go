@@ -16,8 +16,8 @@ import (
 type Throttle struct {
 	name    string
 	keyBy   KeyBy
-	keySeed maphash.Seed
-	opSeed  maphash.Seed
+	keySeed [baldur.NumTiers]maphash.Seed // one per tier: the tier needs no mixing in
+	opSeed  [baldur.NumTiers]maphash.Seed
 	level   LevelSource
 	applied atomic.Uint32 // index of the last factor applied (see factor)
 	maxWait time.Duration
@@ -78,12 +78,14 @@ func New(cfg Config) (*Throttle, error) {
 	t := &Throttle{
 		name:    cfg.Name,
 		keyBy:   cfg.KeyBy,
-		keySeed: maphash.MakeSeed(),
-		opSeed:  maphash.MakeSeed(),
 		level:   cfg.Level,
 		maxWait: cfg.MaxWait,
 		clock:   cfg.Clock,
 		store:   cfg.Store,
+	}
+	for i := range t.keySeed {
+		t.keySeed[i] = maphash.MakeSeed()
+		t.opSeed[i] = maphash.MakeSeed()
 	}
 	if t.name == "" {
 		t.name = "throttle"
@@ -131,17 +133,18 @@ func (t *Throttle) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, err
 		if now.IsZero() {
 			now = t.clock.Now()
 		}
-		d := t.mem.take(t.hash(&c, tier), int64(now.Sub(t.base)), t.limits[fi][tier], 0)
-		if !d.Allowed {
-			return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, d.RetryAfter, time.Second)
+		l := t.limits[fi][tier]
+		ok, v := t.mem.admit(t.hash(&c, tier), int64(now.Sub(t.base)), l)
+		if !ok {
+			return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, time.Duration(v), time.Second)
 		}
-		return baldur.NewPermit(t, encode(d, fi)), nil
+		return baldur.NewPermit(t, encode(fi, tier, v, l)), nil
 	}
-	d, fi, _ := t.take(ctx, &c, c.Now, 0)
+	d, fi, k := t.take(ctx, &c, c.Now, 0)
 	if !d.Allowed {
 		return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, d.RetryAfter, time.Second)
 	}
-	return baldur.NewPermit(t, encode(d, fi)), nil
+	return baldur.NewPermit(t, encode(fi, k.Tier, int64(d.Reset), t.limits[fi][k.Tier])), nil
 }
 
 // Wait is Admit that, when no token is free, reserves the next one and
@@ -180,7 +183,7 @@ func (t *Throttle) Wait(ctx context.Context, c baldur.Call) (baldur.Permit, erro
 			return baldur.Permit{}, ctx.Err()
 		}
 	}
-	return baldur.NewPermit(t, encode(d, fi)), nil
+	return baldur.NewPermit(t, encode(fi, k.Tier, int64(d.Reset), t.limits[fi][k.Tier])), nil
 }
 
 // take resolves c's tier, key and limit and asks the store.
@@ -223,29 +226,19 @@ func (t *Throttle) refund(ctx context.Context, k Key, l Limit) {
 }
 
 // hash combines the parts of the bucket key without building a string: one
-// seeded maphash per part, mixed with the tier. Key length affects only the
-// time to hash (linear), never memory: keys are not stored.
+// maphash per part, seeded per tier so that each tier has its own buckets
+// with no further mixing. Key length affects only the time to hash
+// (linear), never memory: keys are not stored.
 func (t *Throttle) hash(c *baldur.Call, tier baldur.Tier) uint64 {
-	var h uint64
 	switch t.keyBy {
 	case ByKey:
-		h = maphash.String(t.keySeed, c.Key)
+		return maphash.String(t.keySeed[tier], c.Key)
 	case ByOperation:
-		h = maphash.String(t.opSeed, c.Operation)
+		return maphash.String(t.opSeed[tier], c.Operation)
 	case ByKeyAndOperation:
-		h = maphash.String(t.keySeed, c.Key) ^ (maphash.String(t.opSeed, c.Operation) * 0xff51afd7ed558ccd)
+		return maphash.String(t.keySeed[tier], c.Key) ^ (maphash.String(t.opSeed[tier], c.Operation) * 0xff51afd7ed558ccd)
 	}
-	return mix64(h + (uint64(tier)+1)*0x9e3779b97f4a7c15)
-}
-
-// mix64 is the splitmix64 finalizer.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return maphash.String(t.keySeed[tier], "")
 }
 
 // Release does nothing: a token bucket is not refilled by finished calls.

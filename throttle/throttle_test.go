@@ -378,3 +378,30 @@ func TestWait(t *testing.T) {
 		t.Fatalf("done ctx: err = %v", err)
 	}
 }
+
+// TestQuotaStatusTokens decodes tokens of every tier and of a bucket too
+// far from full for the time to fit, against Decide's own Remaining.
+func TestQuotaStatusTokens(t *testing.T) {
+	t.Parallel()
+	th, _ := newTest(t, Config{Rate: 10, Burst: 7, Tiers: map[baldur.Tier]TierLimit{
+		baldur.TierCritical: {Rate: 100, Burst: 30},
+		// 1 call per 20 years, burst 4: a full bucket is 80 years away.
+		baldur.TierNonEssential: {Rate: 1 / (20 * 365.25 * 86400), Burst: 4},
+	}})
+	for _, tier := range baldur.Tiers() {
+		l := th.limits[0][tier]
+		tat := Fresh
+		for i := range 40 {
+			d, next := Decide(tat, 0, l, 0)
+			if !d.Allowed {
+				break
+			}
+			tat = next
+			got := th.QuotaStatus(baldur.TierStandard, encode(0, tier, int64(d.Reset), l))
+			wantReset := min(time.Duration(ceilDiv(int64(d.Reset), 1e6))*time.Millisecond, maxResetMs*time.Millisecond)
+			if got.Quota != th.quotas[0][tier] || got.Remaining != d.Remaining || got.Reset != wantReset {
+				t.Fatalf("%v call %d: QuotaStatus = %+v, want remaining %d reset %v", tier, i, got, d.Remaining, wantReset)
+			}
+		}
+	}
+}
