@@ -34,6 +34,7 @@ import (
 type breaker struct {
 	set  *Breakers
 	part Partition
+	h    uint64 // the partition's hash, its key in the shard's table
 
 	word     atomic.Uint64 // epoch<<32 | effective State, or busy
 	startNs  atomic.Int64  // generation start
@@ -41,7 +42,9 @@ type breaker struct {
 	untilNs  atomic.Int64  // end of the open state or of the force
 	lastUsed atomic.Int64  // coarse (touchEvery) time of last admission
 
-	_  [24]byte      // ok is written by every success: keep it off word's line
+	// ok is written by every success: 64 bytes either side keep it off the
+	// cache line of the atomics that admission reads.
+	_  [64]byte
 	ok atomic.Uint64 // epoch<<32 | successes not yet folded into win
 	_  [56]byte
 
@@ -66,8 +69,8 @@ const (
 	maxPending = 1 << 31
 )
 
-func newBreaker(set *Breakers, p Partition, now int64) *breaker {
-	br := &breaker{set: set, part: p, start: now, win: newWindow(set.buckets)}
+func newBreaker(set *Breakers, p Partition, h uint64, now int64) *breaker {
+	br := &breaker{set: set, part: p, h: h, start: now, win: newWindow(set.buckets)}
 	br.lastUsed.Store(now)
 	br.publish()
 	return br

@@ -52,7 +52,9 @@ type BreakerConfig struct {
 
 	// MaxPartitions bounds the number of partitions kept in memory. Beyond
 	// it, creating a partition evicts an idle or least recently used closed
-	// one (forced partitions are never evicted). Default 10000.
+	// one of its shard (forced partitions are never evicted), so the count
+	// may pass it briefly by the number of concurrent creations, or when the
+	// new partition's shard has nothing to evict. Default 10000.
 	MaxPartitions int
 	// IdleTimeout is how long an unused, unforced partition is kept before
 	// it may be evicted. Default 10 min.

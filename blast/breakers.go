@@ -2,9 +2,11 @@ package blast
 
 import (
 	"context"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur"
@@ -27,15 +29,18 @@ type Breakers struct {
 	clock   baldur.Clock
 	hook    func(Partition, State, State)
 
-	shardMax int // partitions per shard before eviction
+	shardMax int          // partitions one shard may hold
+	count    atomic.Int64 // partitions held, all shards
 	shards   []breakerShard
 	mask     uint64
 }
 
+// breakerShard is one shard of the partitions. Lookups read its table
+// without a lock; mu serializes the writers (creation, eviction).
 type breakerShard struct {
-	mu sync.RWMutex
-	m  map[uint64]*breaker
-	_  [32]byte // 64 bytes a shard: shards do not share cache lines
+	mu sync.Mutex
+	tableShard
+	_ [32]byte // shards do not share cache lines
 }
 
 var _ baldur.Gate = (*Breakers)(nil)
@@ -68,15 +73,18 @@ func NewBreakers(cfg BreakerConfig) (*Breakers, error) {
 	n := numShards(cfg.MaxPartitions)
 	b.shards = make([]breakerShard, n)
 	b.mask = uint64(n - 1)
-	b.shardMax = cfg.MaxPartitions / n
+	// Keys never hash evenly: a shard may hold twice its share, and the
+	// total is what keeps the bound, so 10,000 live keys fit in the default
+	// 10,000 partitions without evicting one another.
+	b.shardMax = 2 * ((cfg.MaxPartitions + n - 1) / n)
 	for i := range b.shards {
-		b.shards[i].m = make(map[uint64]*breaker)
+		b.shards[i].init()
 	}
 	return b, nil
 }
 
 // numShards picks a power of two, at most 64, that leaves at least 16
-// entries per shard, so that the per-shard bounds add up to at most max.
+// entries per shard.
 func numShards(max int) int {
 	n := 1
 	for n < 64 && n*2*16 <= max {
@@ -108,30 +116,30 @@ func (b *Breakers) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error
 
 func (b *Breakers) shard(h uint64) *breakerShard { return &b.shards[h&b.mask] }
 
-func (b *Breakers) lookup(h uint64) *breaker {
-	s := b.shard(h)
-	s.mu.RLock()
-	br := s.m[h]
-	s.mu.RUnlock()
-	return br
-}
+func (b *Breakers) lookup(h uint64) *breaker { return b.shard(h).tab.Load().get(h) }
 
-// create returns the partition's breaker, adding it if absent. When the
-// shard is full it first evicts: idle partitions among a sample, else the
-// least recently used closed one of the sample.
+// create returns the partition's breaker, adding it if absent. When
+// MaxPartitions are held, or the shard holds twice its share, it first
+// evicts from the shard: idle partitions among a sample, else the least
+// recently used closed one of the sample.
+//
+// An evicted breaker is dropped, not reused for the new partition: a
+// lookup that found it just before may still admit through it and release
+// into it, and must not reach another partition's counts.
 func (b *Breakers) create(h uint64, key, op string, now int64) *breaker {
 	s := b.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if br := s.m[h]; br != nil {
+	if br := s.tab.Load().get(h); br != nil {
 		return br
 	}
-	if len(s.m) >= b.shardMax {
+	if s.live >= b.shardMax || b.count.Load() >= int64(b.cfg.MaxPartitions) {
 		b.evict(s, now)
 	}
 	p := b.hasher.partition(strings.Clone(key), strings.Clone(op))
-	br := newBreaker(b, p, now)
-	s.m[h] = br
+	br := newBreaker(b, p, h, now)
+	s.put(br)
+	b.count.Add(1)
 	return br
 }
 
@@ -139,9 +147,9 @@ const evictSample = 8
 
 // evict removes up to evictSample idle partitions, or failing that the least
 // recently used one that holds no state worth keeping (closed before
-// half-open before open). Forced partitions stay. Go's randomized map
-// iteration makes the sample random: O(1) instead of an LRU list on the hot
-// path.
+// half-open before open). Forced partitions stay. The sample is the entries
+// that follow a random slot: O(1) instead of an LRU list on the hot path.
+// Called with s.mu held.
 func (b *Breakers) evict(s *breakerShard, now int64) {
 	idle := now - int64(b.cfg.IdleTimeout)
 	var (
@@ -150,43 +158,30 @@ func (b *Breakers) evict(s *breakerShard, now int64) {
 		vrank   State
 		vused   int64
 		sampled int
-		evicted bool
+		evicted int
 	)
-	for h, br := range s.m {
-		if sampled == evictSample {
-			break
-		}
+	s.each(rand.Uint64(), func(i uint64, br *breaker) bool {
 		sampled++
-		st, ok := br.evictRank(now)
-		if !ok {
-			continue
+		if st, ok := br.evictRank(now); ok {
+			used := br.lastUsed.Load()
+			if used < idle {
+				s.removeAt(i)
+				evicted++
+			} else if vb == nil || st < vrank || (st == vrank && used < vused) {
+				victim, vb, vrank, vused = i, br, st, used
+			}
 		}
-		used := br.lastUsed.Load()
-		if used < idle {
-			delete(s.m, h)
-			evicted = true
-			continue
-		}
-		if vb == nil || st < vrank || (st == vrank && used < vused) {
-			victim, vb, vrank, vused = h, br, st, used
-		}
+		return sampled < evictSample
+	})
+	if evicted == 0 && vb != nil {
+		s.removeAt(victim)
+		evicted = 1
 	}
-	if !evicted && vb != nil {
-		delete(s.m, victim)
-	}
+	b.count.Add(int64(-evicted))
 }
 
 // Partitions returns how many partitions are held in memory.
-func (b *Breakers) Partitions() int {
-	n := 0
-	for i := range b.shards {
-		s := &b.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (b *Breakers) Partitions() int { return int(b.count.Load()) }
 
 // State returns the partition's current state. A partition never seen (or
 // evicted) is closed.
@@ -246,11 +241,12 @@ func (b *Breakers) Open() []PartitionStatus {
 	var all []*breaker
 	for i := range b.shards {
 		s := &b.shards[i]
-		s.mu.RLock()
-		for _, br := range s.m {
+		s.mu.Lock()
+		s.each(0, func(_ uint64, br *breaker) bool {
 			all = append(all, br)
-		}
-		s.mu.RUnlock()
+			return true
+		})
+		s.mu.Unlock()
 	}
 	now := b.clock.Now().UnixNano()
 	var out []PartitionStatus

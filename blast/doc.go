@@ -16,11 +16,13 @@
 //
 // A partition is named by Call.Key, Call.Operation or both (BreakerConfig.
 // PartitionBy), hashed with hash/maphash: no string is built per call. Its
-// breaker is created on first use and kept in a sharded map bounded by
-// MaxPartitions; when a shard is full, a random sample of partitions is
-// examined and the idle ones are dropped, or else the least recently used
-// closed one. Open and forced partitions are the last to go, so a flood of
-// new keys cannot wash out the breaker of a failing upstream.
+// breaker is created on first use and kept in a sharded table that lookups
+// read without a lock, bounded by MaxPartitions; when the bound is reached
+// (or one shard holds twice its share), a random sample of the new
+// partition's shard is examined and the idle ones are dropped, or else the
+// least recently used closed one. Open and forced partitions are the last to
+// go, so a flood of new keys cannot wash out the breaker of a failing
+// upstream.
 //
 // Each breaker is the state machine of github.com/sony/gobreaker/v2:
 //
@@ -46,8 +48,9 @@
 // here every decision uses the call's single clock reading (Call.Now) or the
 // injected Clock, so tests never sleep; and its two-step API allocates a
 // closure and takes the mutex twice per call, while here admission in the
-// closed and open states reads atomics only and release takes the mutex once,
-// with no allocation. A differential test feeds a partition and a plain
+// closed and open states reads atomics only, a closed-state success is
+// released with one compare-and-swap (the lock is taken only for failures,
+// probes and state changes), and nothing allocates. A differential test feeds a partition and a plain
 // gobreaker the same outcomes and requires the same decisions.
 //
 // An operator can ForceOpen or ForceClosed a partition for a TTL (default
