@@ -39,6 +39,7 @@ type breaker struct {
 	word     atomic.Uint64 // epoch<<32 | effective State, or busy
 	startNs  atomic.Int64  // generation start
 	age      atomic.Uint64 // window age after the last roll
+	bucketNs atomic.Int64  // start of the current bucket: startNs + age*period
 	untilNs  atomic.Int64  // end of the open state or of the force
 	lastUsed atomic.Int64  // coarse (touchEvery) time of last admission
 
@@ -89,6 +90,7 @@ func (br *breaker) publish() {
 	br.word.Store(busy)
 	br.startNs.Store(br.start)
 	br.age.Store(br.win.age)
+	br.bucketNs.Store(br.start + int64(br.win.age)*br.set.period)
 	switch {
 	case br.force != 0:
 		br.untilNs.Store(br.forceUntil)
@@ -152,13 +154,17 @@ func (br *breaker) admit(now int64) (baldur.Permit, error) {
 	w := br.word.Load()
 	switch State(w & 0xff) {
 	case StateClosed:
-		start, cur := br.startNs.Load(), br.age.Load()
+		start, cur, lo := br.startNs.Load(), br.age.Load(), br.bucketNs.Load()
 		if br.word.Load() != w {
 			break // a publish ran meanwhile
 		}
-		var age uint64
-		if d := now - start; d > 0 {
-			age = uint64(d / br.set.period)
+		// Most calls fall in the current bucket: no division for them.
+		age := cur
+		if d := now - lo; d < 0 || d >= br.set.period {
+			age = 0
+			if d := now - start; d > 0 {
+				age = uint64(d / br.set.period)
+			}
 		}
 		// A stale word yields a token of an old epoch, which Release
 		// ignores, exactly like gobreaker's in-flight calls across a trip.
