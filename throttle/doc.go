@@ -22,8 +22,8 @@
 // Call.Now is read before the chain runs, so concurrent calls reach the
 // bucket slightly out of order. x/time/rate decides a call older than its
 // last update at that update's time; Memory does the same with the latest
-// time seen by the key's set, so a late arrival is never charged for time
-// that already passed. Decide rounds 1/rate to whole nanoseconds: the rate
+// time a call of the key's set was allowed at, so a late arrival is never
+// charged for time that already passed. Decide rounds 1/rate to whole nanoseconds: the rate
 // is exact to 0.5 ns per call (5e-6 relative at 10,000 calls/s).
 //
 // # Keys and memory
@@ -35,11 +35,13 @@
 // the same whatever its length; only hashing time grows with it, and
 // adapters bound header-derived keys.
 //
-// Memory holds at most Config.MaxKeys buckets in sets of seven, each set
-// behind its own mutex (different keys practically never contend). A new
-// key takes a free slot of its set or evicts the bucket closest to full, so
-// the table never grows, eviction costs one seven-slot scan on insert and
-// there is no sweep to cause latency spikes. A tracked key costs
+// Memory holds at most Config.MaxKeys buckets in sets of seven. A call for
+// a tracked key takes no lock: it decides on the bucket's state word and
+// installs the new one with a compare-and-swap (a rejection writes
+// nothing); only inserting a key takes its set's mutex. A new key takes a
+// free slot of its set or evicts the bucket closest to full, so the table
+// never grows, eviction costs one seven-slot scan on insert and there is no
+// sweep to cause latency spikes. A tracked key costs
 // BytesPerKey (18) bytes.
 //
 // # Tiers and emergencies

@@ -15,25 +15,41 @@ import (
 // cache lines.
 const ways = 7
 
-// set is one lock's worth of buckets, 128 bytes. Each slot keeps its hash
-// next to its state and free slots are taken first, so a lookup in a
-// lightly loaded set touches only the first cache line.
+// set is seven buckets and what guards them, 128 bytes. Each slot keeps
+// its hash next to its state and free slots are taken first, so a lookup in
+// a lightly loaded set touches only the first cache line.
+//
+// A call for a key the set already holds takes no lock: it reads the
+// slot's state word, decides, and, when the call is allowed, installs the
+// new state with one compare-and-swap (retrying if another call got there
+// first); a denied call writes nothing. The mutex only serializes changes
+// of which key a slot holds (insert, evict). A slot changing keys is
+// hidden first (hash 0), and its word is stored XORed with a mask derived
+// from the key's hash, so a call that read the old key's word cannot
+// install it over the new key's (the two words would have to agree in all
+// 64 bits). See load.
 type set struct {
 	mu sync.Mutex
-	// latest is the latest time any call of this set was decided at. A call
+	// latest is the latest time a call of this set was allowed at. A call
 	// whose clock reading is older (its goroutine was preempted between
-	// reading the clock and taking the lock) is decided at latest instead,
-	// so a late arrival is never charged for time that already passed, as
-	// x/time/rate treats a time before its last update.
-	latest int64
+	// reading the clock and deciding) is decided at latest instead, so a
+	// late arrival is never charged for time that already passed, as
+	// x/time/rate treats a time before its last update. It is raised
+	// before the state it explains is installed.
+	latest atomic.Int64
 	slot   [ways]slot
 }
 
-// slot is one bucket: its key hash (0: free) and its GCRA state.
+// slot is one bucket: its key hash (0: free) and its GCRA state, the TAT
+// XORed with mask(hash).
 type slot struct {
-	hash uint64
-	tat  int64
+	hash atomic.Uint64
+	word atomic.Int64
 }
+
+// mask spreads the key hash over the whole word: two keys of one set
+// share the high bits of their hashes.
+func mask(h uint64) int64 { return int64(h * 0x9e3779b97f4a7c15) }
 
 const setsPerPage = 64
 
@@ -47,8 +63,9 @@ const BytesPerKey = int(unsafe.Sizeof(set{})) / ways
 // of bucket states keyed by the 64-bit key hash. It is safe for concurrent
 // use.
 //
-// A key hashes to one set of seven slots guarded by the set's own mutex, so
-// calls for different keys almost never contend. Capacity is exact and fixed
+// A key hashes to one set of seven slots. Calls for a tracked key are
+// lock-free (see set); inserts take the set's own mutex, so calls for
+// different keys almost never contend. Capacity is exact and fixed
 // at construction (MaxKeys), so memory never grows with the number of
 // distinct keys seen: a new key takes a free slot of its set, else the slot
 // of the bucket closest to full. A full bucket (TAT <= now) is identical to
@@ -122,7 +139,7 @@ func (m *Memory) set(h uint64) (*set, uint64, int) {
 func (m *Memory) newPage(pi uint64) *page {
 	p := new(page)
 	for j := range p {
-		p[j].latest = math.MinInt64
+		p[j].latest.Store(math.MinInt64)
 	}
 	if m.pages[pi].CompareAndSwap(nil, p) {
 		return p
@@ -136,31 +153,30 @@ func (m *Memory) take(h uint64, now int64, l Limit, maxWait int64) Decision {
 		h = 1
 	}
 	s, si, n := m.set(h)
-	s.mu.Lock()
-	if now < s.latest {
-		now = s.latest
-	} else {
-		s.latest = now
-	}
-	i := s.find(h, n)
-	tat := Fresh
-	if i >= 0 {
-		tat = s.slot[i].tat
-	}
-	d, next := Decide(tat, now, l, maxWait)
-	if d.Allowed {
-		if i < 0 {
-			var lossy bool
-			i, lossy = s.victim(now, n)
-			if lossy {
-				m.lossy[si%16].n.Add(1)
+	mk := mask(h)
+	for {
+		sl, w := s.load(h, n)
+		if sl == nil {
+			at := max(now, s.latest.Load())
+			d, next := Decide(Fresh, at, l, maxWait)
+			if !d.Allowed || m.claim(s, si, n, h, at, next) {
+				return d
 			}
-			s.slot[i].hash = h
+			continue
 		}
-		s.slot[i].tat = next
+		at := max(now, s.latest.Load())
+		d, next := Decide(w^mk, at, l, maxWait)
+		if !d.Allowed {
+			if sl.word.Load() == w {
+				return d
+			}
+			continue
+		}
+		s.advance(at)
+		if sl.word.CompareAndSwap(w, next^mk) {
+			return d
+		}
 	}
-	s.mu.Unlock()
-	return d
 }
 
 // admit is take with maxWait 0 for the Admit hot path, without a Decision:
@@ -172,31 +188,90 @@ func (m *Memory) admit(h uint64, now int64, l Limit) (bool, int64) {
 		h = 1
 	}
 	s, si, n := m.set(h)
-	s.mu.Lock()
-	if now < s.latest {
-		now = s.latest
-	} else {
-		s.latest = now
-	}
-	i := s.find(h, n)
-	tat := Fresh
-	if i >= 0 {
-		tat = s.slot[i].tat
-	}
-	ok, next, v := conform(tat, now, l)
-	if ok {
-		if i < 0 {
-			var lossy bool
-			i, lossy = s.victim(now, n)
-			if lossy {
-				m.lossy[si%16].n.Add(1)
+	mk := mask(h)
+	for {
+		sl, w := s.load(h, n)
+		if sl == nil {
+			at := max(now, s.latest.Load())
+			_, next, v := conform(Fresh, at, l) // a full bucket admits
+			if m.claim(s, si, n, h, at, next) {
+				return true, v
 			}
-			s.slot[i].hash = h
+			continue
 		}
-		s.slot[i].tat = next
+		at := max(now, s.latest.Load())
+		ok, next, v := conform(w^mk, at, l)
+		if !ok {
+			if sl.word.Load() == w {
+				return false, v
+			}
+			continue
+		}
+		s.advance(at)
+		if sl.word.CompareAndSwap(w, next^mk) {
+			return true, v
+		}
 	}
-	s.mu.Unlock()
-	return ok, v
+}
+
+// load returns the slot holding h and its word, or nil when h has no
+// slot or its slot is changing keys. The word is read between two reads of
+// the hash, so it is h's unless the slot changed keys twice in between;
+// then it is another key's word, which a caller's compare-and-swap or
+// re-read of the word rejects.
+func (s *set) load(h uint64, n int) (*slot, int64) {
+	for i := 0; i < n && i < ways; i++ {
+		sl := &s.slot[i]
+		if sl.hash.Load() == h {
+			w := sl.word.Load()
+			if sl.hash.Load() != h {
+				return nil, 0
+			}
+			return sl, w
+		}
+	}
+	return nil, 0
+}
+
+// advance raises latest to at.
+func (s *set) advance(at int64) {
+	for lt := s.latest.Load(); lt < at && !s.latest.CompareAndSwap(lt, at); lt = s.latest.Load() {
+	}
+}
+
+// claim gives h a slot of s holding state next, decided at now: a free
+// slot, else the bucket closest to full (the smallest TAT), whose loss
+// gives away the least. It reports false, changing nothing, when h got a
+// slot meanwhile; the caller then decides again.
+func (m *Memory) claim(s *set, si uint64, n int, h uint64, now, next int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.find(h, n) >= 0 {
+		return false
+	}
+	s.advance(now)
+	best, bestTat := -1, int64(0)
+	for i := 0; i < n && i < ways; i++ {
+		sh := s.slot[i].hash.Load()
+		if sh == 0 {
+			best = i
+			break
+		}
+		if tat := s.slot[i].word.Load() ^ mask(sh); best < 0 || tat < bestTat {
+			best, bestTat = i, tat
+		}
+	}
+	sl := &s.slot[best]
+	old := sl.hash.Load()
+	if old != 0 {
+		sl.hash.Store(0) // hidden: no call can read the word as old's or h's
+	}
+	w := sl.word.Swap(next ^ mask(h))
+	if old != 0 && w^mask(old) > now {
+		m.lossy[si%16].n.Add(1)
+	}
+	sl.hash.Store(h)
+	return true
 }
 
 func (m *Memory) refund(h uint64, cost int64) {
@@ -204,36 +279,23 @@ func (m *Memory) refund(h uint64, cost int64) {
 		h = 1
 	}
 	s, _, n := m.set(h)
-	s.mu.Lock()
-	if i := s.find(h, n); i >= 0 {
-		s.slot[i].tat = satSub(s.slot[i].tat, cost)
+	mk := mask(h)
+	for {
+		sl, w := s.load(h, n)
+		if sl == nil || sl.word.CompareAndSwap(w, satSub(w^mk, cost)^mk) {
+			return
+		}
 	}
-	s.mu.Unlock()
 }
 
+// find returns the slot of h, under mu.
 func (s *set) find(h uint64, n int) int {
 	for i := 0; i < n && i < ways; i++ {
-		if s.slot[i].hash == h {
+		if s.slot[i].hash.Load() == h {
 			return i
 		}
 	}
 	return -1
-}
-
-// victim returns the slot a new key takes: a free one, else the bucket
-// closest to full (the smallest TAT), whose loss gives away the least.
-// It reports whether the evicted bucket was still refilling.
-func (s *set) victim(now int64, n int) (int, bool) {
-	best := 0
-	for i := 0; i < n && i < ways; i++ {
-		if s.slot[i].hash == 0 {
-			return i, false
-		}
-		if s.slot[i].tat < s.slot[best].tat {
-			best = i
-		}
-	}
-	return best, s.slot[best].tat > now
 }
 
 func (m *Memory) nanos(now time.Time) int64 { return int64(now.Sub(m.base)) }
@@ -276,9 +338,9 @@ func (m *Memory) Stats(now time.Time) Stats {
 			s := &p[j]
 			s.mu.Lock()
 			for i := 0; i < ways; i++ {
-				if s.slot[i].hash != 0 {
+				if h := s.slot[i].hash.Load(); h != 0 {
 					st.Keys++
-					if s.slot[i].tat > ns {
+					if s.slot[i].word.Load()^mask(h) > ns {
 						st.Refilling++
 					}
 				}

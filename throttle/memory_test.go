@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -121,4 +123,39 @@ func TestEvictionPrefersIdleBuckets(t *testing.T) {
 	if st := th.Stats(); st.Keys != 7 || st.LossyEvictions == 0 {
 		t.Fatalf("after churn: Stats = %+v", st)
 	}
+}
+
+// TestConcurrentChurnKeepsBuckets races lock-free admits of keys that are
+// present against inserts and evictions in one set (MaxKeys 7, 20 keys).
+// At a fixed time a bucket admits at most its burst in each stay in the
+// table, and every stay but a key's first follows a lossy eviction, so
+// the admits are bounded by burst × (keys + lossy evictions).
+func TestConcurrentChurnKeepsBuckets(t *testing.T) {
+	t.Parallel()
+	const burst, keys = 3, 20
+	th, clk := newTest(t, Config{Rate: 1, Burst: burst, MaxKeys: 7})
+	now := clk.Now()
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				k := "k" + strconv.Itoa((g*7+i*i)%keys)
+				if _, err := th.Admit(context.Background(), baldur.Call{Key: k, Now: now}); err == nil {
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := th.Stats()
+	if st.Keys > 7 || st.Refilling > st.Keys {
+		t.Fatalf("Stats = %+v", st)
+	}
+	if n, bound := admitted.Load(), burst*(keys+int64(st.LossyEvictions)); n > bound {
+		t.Fatalf("%d admitted, bound %d (%+v)", n, bound, st)
+	}
+	t.Logf("%d admitted, %+v", admitted.Load(), st)
 }
