@@ -17,6 +17,12 @@ func (t *Throttle) factor() uint32 {
 	if t.level == nil {
 		return 0
 	}
+	return t.levelFactor()
+}
+
+// levelFactor is factor with a level source, out of line so that factor
+// inlines.
+func (t *Throttle) levelFactor() uint32 {
 	var fi uint32
 	switch t.level.Level() {
 	case baldur.Level1:
