@@ -66,7 +66,7 @@ elapsed=$((SECONDS - t0))
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ -n "$(git status --porcelain -- .. 2>/dev/null | grep -v '^?? bench/out/' || true)" ]; then
+if [ -n "$(git status --porcelain -- .. 2>/dev/null | grep -v -e '^?? bench/out/' -e ' bench/RESULTS.md$' -e ' bench/overload.png$' || true)" ]; then
 	commit="$commit (working tree has uncommitted changes)"
 fi
 
