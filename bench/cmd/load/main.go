@@ -143,25 +143,7 @@ func startHTTP(ln net.Listener, chain string) (func(), loadgen.Func, error) {
 	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, DisableCompression: true}
 	client := &http.Client{Transport: tr}
 	url := "http://" + ln.Addr().String() + "/items/42"
-	call := func(ctx context.Context) loadgen.Status {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return loadgen.Failed
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return loadgen.Failed
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusOK:
-			return loadgen.OK
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			return loadgen.Rejected
-		}
-		return loadgen.Failed
-	}
+	call := loadgen.HTTPGet(client, url)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

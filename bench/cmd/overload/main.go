@@ -185,25 +185,7 @@ func phase(cfg string, capacity, load float64) (loadgen.Result, error) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	url := "http://" + ln.Addr().String() + "/items/1"
-	call := func(ctx context.Context) loadgen.Status {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return loadgen.Failed
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return loadgen.Failed
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusOK:
-			return loadgen.OK
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			return loadgen.Rejected
-		}
-		return loadgen.Failed
-	}
+	call := loadgen.HTTPGet(client, url)
 	// Warm the connection pool at a gentle rate so that the phase does not
 	// measure connection setup.
 	loadgen.Open(context.Background(), call, capacity/2, 1000, loadgen.Limits{Duration: 200 * time.Millisecond, Timeout: *timeout})

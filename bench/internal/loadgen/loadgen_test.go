@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -34,5 +36,31 @@ func TestTimeoutIsClassified(t *testing.T) {
 	}, 1, Limits{Duration: time.Second, MaxCalls: 2, Timeout: time.Millisecond})
 	if r.TimedOut != 2 {
 		t.Fatalf("Closed = %+v, want 2 timed out", r)
+	}
+}
+
+func TestHTTPGetClassifies(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.WriteHeader(http.StatusOK)
+		case "/throttled":
+			w.WriteHeader(http.StatusTooManyRequests)
+		case "/shed":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	for path, want := range map[string]Status{"/ok": OK, "/throttled": Rejected, "/shed": Rejected, "/boom": Failed} {
+		if got := HTTPGet(srv.Client(), srv.URL+path)(context.Background()); got != want {
+			t.Errorf("%s: %v, want %v", path, got, want)
+		}
+	}
+	srv.Close()
+	if got := HTTPGet(srv.Client(), srv.URL+"/ok")(context.Background()); got != Failed {
+		t.Errorf("closed server: %v, want Failed", got)
 	}
 }
