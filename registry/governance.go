@@ -152,27 +152,21 @@ func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
 			if !ok {
 				return cfg, &baldur.ConfigError{Field: "governance.fractions", Value: strconv.Quote(ls), Reason: "unknown level (want 0..3 or LEVEL_1..LEVEL_3)"}
 			}
-			m := map[baldur.Tier]float64{}
-			for ts, f := range tiers {
-				t, err := parseTierKey("governance.fractions."+ls, ts)
-				if err != nil {
-					return cfg, err
-				}
-				m[t] = f
+			m, err := tierMap("governance.fractions."+ls, tiers, func(f float64) float64 { return f })
+			if err != nil {
+				return cfg, err
+			}
+			if m == nil {
+				m = map[baldur.Tier]float64{}
 			}
 			cfg.Fractions[l] = m
 		}
 	}
-	if gc.Thresholds != nil {
-		cfg.Thresholds = map[baldur.Tier]governance.Threshold{}
-		for ts, th := range gc.Thresholds {
-			t, err := parseTierKey("governance.thresholds", ts)
-			if err != nil {
-				return cfg, err
-			}
-			cfg.Thresholds[t] = threshold(th)
-		}
+	th, err := tierMap("governance.thresholds", gc.Thresholds, threshold)
+	if err != nil {
+		return cfg, err
 	}
+	cfg.Thresholds = th
 	if gc.GlobalThreshold != nil {
 		th := threshold(*gc.GlobalThreshold)
 		cfg.GlobalThreshold = &th
@@ -185,16 +179,11 @@ func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
 				th := threshold(*rt.Default)
 				out.Default = &th
 			}
-			if rt.Tiers != nil {
-				out.Tiers = map[baldur.Tier]governance.Threshold{}
-				for ts, th := range rt.Tiers {
-					t, err := parseTierKey("governance.region_thresholds."+region+".tiers", ts)
-					if err != nil {
-						return cfg, err
-					}
-					out.Tiers[t] = threshold(th)
-				}
+			tiers, err := tierMap("governance.region_thresholds."+region+".tiers", rt.Tiers, threshold)
+			if err != nil {
+				return cfg, err
 			}
+			out.Tiers = tiers
 			cfg.RegionThresholds[region] = out
 		}
 	}

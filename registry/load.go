@@ -263,6 +263,24 @@ func parseTierKey(at, s string) (baldur.Tier, error) {
 	return t, nil
 }
 
+// tierMap converts a file's tier-keyed object to the gate's map, converting
+// each value with conv. A nil object gives a nil map, an empty one an empty
+// map; an unknown tier name is a ConfigError at field at.
+func tierMap[V, W any](at string, in map[string]V, conv func(V) W) (map[baldur.Tier]W, error) {
+	if in == nil {
+		return nil, nil
+	}
+	out := make(map[baldur.Tier]W, len(in))
+	for k, v := range in {
+		t, err := parseTierKey(at, k)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = conv(v)
+	}
+	return out, nil
+}
+
 func (b *builder) throttle(name string) (baldur.Gate, error) {
 	tc := b.cfg.Throttles[name]
 	at := "throttles." + name
@@ -280,14 +298,13 @@ func (b *builder) throttle(name string) (baldur.Gate, error) {
 		return nil, &baldur.ConfigError{Field: at + ".key_by", Value: strconv.Quote(tc.KeyBy), Reason: "want key, operation, key_and_operation or global"}
 	}
 	if len(tc.Tiers) > 0 {
-		cfg.Tiers = map[baldur.Tier]throttle.TierLimit{}
-		for k, v := range tc.Tiers {
-			t, err := parseTierKey(at+".tiers", k)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Tiers[t] = throttle.TierLimit{Rate: v.Rate, Burst: v.Burst}
+		tiers, err := tierMap(at+".tiers", tc.Tiers, func(v TierRate) throttle.TierLimit {
+			return throttle.TierLimit{Rate: v.Rate, Burst: v.Burst}
+		})
+		if err != nil {
+			return nil, err
 		}
+		cfg.Tiers = tiers
 	}
 	if !tc.IgnoreEmergency && b.level != nil {
 		// The registry's level source outlives any one checker, so a
@@ -346,14 +363,13 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 		}
 		cfg := bulkhead.TieredConfig{Name: name, RetryAfter: bc.RetryAfter.D(), Clock: b.r.clock}
 		if len(bc.Tiers) > 0 {
-			cfg.Tiers = map[baldur.Tier]bulkhead.TierLimit{}
-			for k, v := range bc.Tiers {
-				t, err := parseTierKey(at+".tiers", k)
-				if err != nil {
-					return nil, err
-				}
-				cfg.Tiers[t] = bulkhead.TierLimit{MaxConcurrent: v.MaxConcurrent, MaxWait: v.MaxWait.D()}
+			tiers, err := tierMap(at+".tiers", bc.Tiers, func(v TierBulkhead) bulkhead.TierLimit {
+				return bulkhead.TierLimit{MaxConcurrent: v.MaxConcurrent, MaxWait: v.MaxWait.D()}
+			})
+			if err != nil {
+				return nil, err
 			}
+			cfg.Tiers = tiers
 		}
 		g, err := b.r.reuse(b.next, "bulkhead/"+name, cfg, func() (any, error) { return bulkhead.NewTiered(cfg) })
 		if err != nil {
