@@ -132,10 +132,14 @@ func over(t testing.TB, url, method, key, body string) (int, string) {
 	if key != "" {
 		req.Header.Set(admin.KeyHeader, key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := overClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(b)
 }
+
+// overClient has a transport of its own: http.DefaultTransport is shared with
+// every parallel test, and httptest.Server.Close drops its idle connections.
+var overClient = &http.Client{Transport: &http.Transport{}}

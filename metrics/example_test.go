@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 
@@ -78,7 +77,7 @@ func ExampleHandler() {
 	srv := httptest.NewServer(metrics.Handler(reg))
 	defer srv.Close()
 
-	resp, err := http.Get(srv.URL)
+	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {
 		fmt.Println(err)
 		return

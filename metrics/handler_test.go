@@ -19,7 +19,7 @@ func TestHandlerServesCollectorAndRuntime(t *testing.T) {
 	srv := httptest.NewServer(metrics.Handler(exampleRegistry(), metrics.WithNamespace("shop")))
 	defer srv.Close()
 
-	resp, err := http.Get(srv.URL)
+	resp, err := srv.Client().Get(srv.URL)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -118,3 +118,12 @@ func (s *stubRT) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// trNext is a transport of the test's own. Tests must not share
+// http.DefaultTransport: httptest.Server.Close calls CloseIdleConnections on it,
+// which breaks a connection another parallel test has just taken from the pool.
+func trNext(t *testing.T) http.RoundTripper {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}

@@ -23,7 +23,7 @@ func TestTransportReleasesAtEndOfBody(t *testing.T) {
 		t.Run(end, func(t *testing.T) {
 			t.Parallel()
 			g := &trGate{kind: baldur.GateBulkhead}
-			client := &http.Client{Transport: Transport(nil, trPolicy(t, g))}
+			client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
 			resp, err := client.Get(srv.URL + "/x")
 			require.NoError(t, err)
 			require.EqualValues(t, 1, g.held(), "held after RoundTrip returns")
@@ -71,7 +71,7 @@ func TestTransportSlowBodyAndEarlyClose(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 1<<16))
 	})
 	g := &trGate{kind: baldur.GateBulkhead}
-	client := &http.Client{Transport: Transport(nil, trPolicy(t, g))}
+	client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
 	ctx := context.WithValue(context.Background(), ctxKeyTr{}, 1)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	resp, err := client.Do(req)
@@ -107,7 +107,7 @@ func TestTransportOutcomes(t *testing.T) {
 			srv, _ := trServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) })
 			g := &trGate{kind: baldur.GateBlast}
 			client := &http.Client{
-				Transport:     Transport(nil, trPolicy(t, g), WithTransportCooldown(Cooldown{Disabled: true})),
+				Transport:     Transport(trNext(t), trPolicy(t, g), WithTransportCooldown(Cooldown{Disabled: true})),
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			}
 			resp, err := client.Get(srv.URL)
@@ -131,7 +131,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 		addr := l.Addr().String()
 		l.Close()
 		g := &trGate{kind: baldur.GateBlast}
-		_, err = (&http.Client{Transport: Transport(nil, trPolicy(t, g))}).Get("http://" + addr)
+		_, err = (&http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}).Get("http://" + addr)
 		require.Error(t, err)
 		require.Equal(t, baldur.Failure, g.lastOutcome(t).Result)
 		require.EqualValues(t, 0, g.held())
@@ -159,7 +159,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 			}
 		})
 		g := &trGate{kind: baldur.GateBlast}
-		resp, err := (&http.Client{Transport: Transport(nil, trPolicy(t, g))}).Get(srv.URL)
+		resp, err := (&http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}).Get(srv.URL)
 		require.NoError(t, err)
 		_, err = io.ReadAll(resp.Body)
 		require.Error(t, err)
@@ -174,7 +174,7 @@ func TestTransportRejectionDoesNoIO(t *testing.T) {
 	t.Parallel()
 	srv, hits := trServer(t, func(w http.ResponseWriter, r *http.Request) {})
 	g := &trGate{kind: baldur.GateThrottle, reject: baldur.Reject(baldur.ReasonThrottled, 3*time.Second)}
-	client := &http.Client{Transport: Transport(nil, trPolicy(t, g))}
+	client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
 	body := &trackedBody{Reader: strings.NewReader("payload")}
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, body)
 	_, err := client.Do(req)
