@@ -50,24 +50,9 @@ func (r *Registry) GetOrCreate(name string, cfg Config) (*Semaphore, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if b, ok := r.m[name]; ok {
-		s, ok := b.(*Semaphore)
-		if !ok {
-			return nil, conflict(name, "Kind", b.State().Kind, "semaphore")
-		}
-		if err := s.Config().conflict(cfg); err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	s, err := New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	r.put(name, s)
-	return s, nil
+	return getOrCreate(r, name, "semaphore",
+		func(s *Semaphore) error { return s.Config().conflict(cfg) },
+		func() (*Semaphore, error) { return New(cfg) })
 }
 
 // GetOrCreatePool is GetOrCreate for a worker pool. A new pool's workers
@@ -81,24 +66,34 @@ func (r *Registry) GetOrCreatePool(name string, cfg PoolConfig) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return getOrCreate(r, name, "pool",
+		func(p *Pool) error { return p.Config().conflict(cfg) },
+		func() (*Pool, error) { return NewPool(cfg) })
+}
+
+// getOrCreate returns the compartment registered as name when it is a T whose
+// configuration matches (same reports a mismatch), or builds and registers
+// one with create. Both run under the registry lock; neither calls user code.
+func getOrCreate[T baldur.Bulkhead](r *Registry, name, kind string, same func(T) error, create func() (T, error)) (T, error) {
+	var zero T
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if b, ok := r.m[name]; ok {
-		p, ok := b.(*Pool)
+		t, ok := b.(T)
 		if !ok {
-			return nil, conflict(name, "Kind", b.State().Kind, "pool")
+			return zero, conflict(name, "Kind", b.State().Kind, kind)
 		}
-		if err := p.Config().conflict(cfg); err != nil {
-			return nil, err
+		if err := same(t); err != nil {
+			return zero, err
 		}
-		return p, nil
+		return t, nil
 	}
-	p, err := NewPool(cfg)
+	t, err := create()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	r.put(name, p)
-	return p, nil
+	r.put(name, t)
+	return t, nil
 }
 
 // Register adds a compartment built elsewhere (say, the compartments of a
