@@ -56,8 +56,8 @@ func (p *Policy) Quota(tier Tier) (Quota, bool) {
 		return Quota{}, false
 	}
 	for i := 0; i < p.n; i++ {
-		if q, ok := p.stages[i].gate.(QuotaReporter); ok {
-			return q.Quota(tier)
+		if p.stages[i].quota {
+			return p.stages[i].gate.(QuotaReporter).Quota(tier)
 		}
 	}
 	return Quota{}, false
