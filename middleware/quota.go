@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/baldur-go/baldur"
 )
@@ -95,7 +94,7 @@ func (s *server) writeQuota(h http.Header, q baldur.QuotaStatus) {
 		return
 	}
 	qv := valuesFor(q.Quota)
-	reset := int64((q.Reset + time.Second - 1) / time.Second)
+	reset := ceilSeconds(q.Reset)
 	if s.ietfHeaders {
 		h["Ratelimit-Policy"] = qv.policy
 		h["Ratelimit"] = qv.rateLimitValue(q.Name, q.Remaining, reset)

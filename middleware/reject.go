@@ -76,7 +76,7 @@ func (s *server) reject(w http.ResponseWriter, p *baldur.Policy, tier baldur.Tie
 // FormatRateLimitPolicy returns the RateLimit-Policy field value for q:
 // `"name";q=100;w=1`.
 func FormatRateLimitPolicy(q baldur.Quota) string {
-	w := int64((q.Window + time.Second - 1) / time.Second)
+	w := ceilSeconds(q.Window)
 	if w < 1 {
 		w = 1
 	}
@@ -90,6 +90,10 @@ func FormatRateLimit(name string, remaining, resetSeconds int64) string {
 	}
 	return strconv.Quote(policyName(name)) + ";r=" + strconv.FormatInt(remaining, 10) + ";t=" + strconv.FormatInt(resetSeconds, 10)
 }
+
+// ceilSeconds rounds d up to whole seconds, as the RateLimit fields count
+// them: a window or reset of 1.2 s is advertised as 2.
+func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
 
 func policyName(n string) string {
 	if n == "" {
