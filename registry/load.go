@@ -83,8 +83,6 @@ type builder struct {
 	bhs    *bulkhead.Registry
 }
 
-func field(parts ...string) string { return strings.Join(parts, ".") }
-
 // wrapField prefixes a gate's ConfigError with the JSON path of its section
 // and spells the gate's Go field names as the file does ("MaxConcurrent"
 // becomes "max_concurrent"), so the error names what the user wrote.
