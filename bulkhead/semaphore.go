@@ -222,6 +222,7 @@ func (s *Semaphore) acquire(ctx context.Context) error {
 	return s.acquireSlow(ctx)
 }
 
+// acquireSlow waits for a permit; acquire calls it only when MaxWait > 0.
 func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	s.mu.Lock()
 	for {
@@ -235,10 +236,6 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 				return nil
 			}
 			continue
-		}
-		if s.maxWait == 0 {
-			s.mu.Unlock()
-			return s.rej
 		}
 		if s.state.CompareAndSwap(st, st+waiterOne) {
 			break
