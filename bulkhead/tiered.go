@@ -96,11 +96,7 @@ func (g *Tiered) Kind() string { return baldur.GateBulkhead }
 
 // Admit admits c into its tier's compartment; see Semaphore.Admit.
 func (g *Tiered) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) {
-	t := c.Tier
-	if !t.Valid() {
-		t = baldur.TierStandard
-	}
-	return g.tiers[t].Admit(ctx, c)
+	return g.Compartment(c.Tier).Admit(ctx, c)
 }
 
 // Compartment returns tier t's semaphore (standard for an unknown tier), to
