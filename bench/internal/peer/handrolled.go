@@ -25,20 +25,14 @@ type Handrolled struct {
 
 // NewHandrolled returns the hand-rolled chain in mode m.
 func NewHandrolled(m Mode) *Handrolled {
-	h := &Handrolled{
+	return &Handrolled{
+		lim: NewLimiter(m).L,
 		sem: make(chan struct{}, Concurrency),
 		cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 			Name:        "bench",
 			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= BreakerTrip },
 		}),
 	}
-	if m == Reject {
-		h.lim = rate.NewLimiter(rate.Every(time.Hour), 1)
-		h.lim.Allow() // exhaust the burst
-	} else {
-		h.lim = rate.NewLimiter(rate.Limit(1e12), 1<<30)
-	}
-	return h
 }
 
 // Do runs fn through the chain.
@@ -70,7 +64,7 @@ type Limiter struct{ L *rate.Limiter }
 func NewLimiter(m Mode) Limiter {
 	if m == Reject {
 		l := rate.NewLimiter(rate.Every(time.Hour), 1)
-		l.Allow()
+		l.Allow() // exhaust the burst
 		return Limiter{l}
 	}
 	return Limiter{rate.NewLimiter(rate.Limit(1e12), 1<<30)}
