@@ -127,12 +127,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	var ticket baldur.Ticket
-	if p := t.r.Policy(t.operationOf(req, host)); p != nil {
+	op := t.operationOf(req, host)
+	if p := t.r.Policy(op); p != nil {
 		if now.IsZero() {
 			now = t.clock.Now()
 		}
 		var err error
-		if ticket, err = p.Admit(req.Context(), t.call(req, host, now)); err != nil {
+		if ticket, err = p.Admit(req.Context(), t.call(req, op, host, now)); err != nil {
 			if probe {
 				t.cool.abandon(host)
 			}
@@ -186,8 +187,8 @@ func (t *transport) operationOf(req *http.Request, host string) string {
 	return t.ops.get(req.Method, host)
 }
 
-func (t *transport) call(req *http.Request, host string, now time.Time) baldur.Call {
-	c := baldur.Call{Operation: t.operationOf(req, host), Service: t.service, Region: t.region, Key: host, Now: now}
+func (t *transport) call(req *http.Request, op, host string, now time.Time) baldur.Call {
+	c := baldur.Call{Operation: op, Service: t.service, Region: t.region, Key: host, Now: now}
 	if t.key != nil {
 		c.Key = t.key(req)
 	}
