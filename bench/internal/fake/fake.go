@@ -1,14 +1,11 @@
 // Package fake provides zero-cost gates for measuring the cost of the Policy
-// chain itself, apart from any real gate's work, and a small semaphore gate
-// that stands in for the bulkhead package in the overload experiment until
-// that package is available.
+// chain itself, apart from any real gate's work.
 //
 // Every type here is safe for concurrent use.
 package fake
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
 )
@@ -17,9 +14,8 @@ import (
 // must be released (as a bulkhead or breaker does); otherwise it grants the
 // zero Permit (as governance and the throttle do).
 type Gate struct {
-	kind     string
-	hold     bool
-	released atomic.Uint64
+	kind string
+	hold bool
 }
 
 // NewGate returns a Gate of the given kind (baldur.GateGovernance, ...).
