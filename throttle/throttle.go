@@ -52,8 +52,7 @@ func New(cfg Config) (*Throttle, error) {
 	for i := range tiers {
 		tiers[i] = base
 	}
-	half, _ := checkLimit("", cfg.Rate/2, max(1, (cfg.Burst+1)/2))
-	if half != (Limit{}) {
+	if half, ok := NewLimit(cfg.Rate/2, max(1, (cfg.Burst+1)/2)); ok {
 		tiers[baldur.TierNonEssential] = half
 	}
 	for tier, tl := range cfg.Tiers {
