@@ -147,7 +147,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if probe {
 			t.cool.abandon(host)
 		}
-		ticket.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
+		if ticket.Held() {
+			ticket.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
+		}
 		return nil, err
 	}
 	if probe || isCooldownStatus(resp.StatusCode) {
@@ -202,7 +204,7 @@ func (t *transport) call(req *http.Request, op, host string, now time.Time) bald
 }
 
 func (t *transport) since(start time.Time) time.Duration {
-	if !t.latency || start.IsZero() {
+	if !t.latency {
 		return 0
 	}
 	return t.clock.Now().Sub(start)
