@@ -59,35 +59,27 @@ func (g *Rejecter) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 // throttle grant nothing to release, blast and bulkhead hold a permit, as the
 // real gates do.
 func Chain(name string) *baldur.Policy {
+	return chain(name, NewGate(baldur.GateThrottle, false))
+}
+
+// RejectingChain returns Chain with the throttle replaced by a gate that
+// always rejects, so that the reject path runs governance, then stops.
+func RejectingChain(name string) *baldur.Policy {
+	return chain(name, NewRejecter(baldur.GateThrottle, baldur.ReasonThrottled))
+}
+
+func chain(name string, throttle baldur.Gate) *baldur.Policy {
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{
 		Name: name,
 		Gates: []baldur.Gate{
 			NewGate(baldur.GateGovernance, false),
-			NewGate(baldur.GateThrottle, false),
+			throttle,
 			NewGate(baldur.GateBlast, true),
 			NewGate(baldur.GateBulkhead, true),
 		},
 	})
 	if err != nil {
 		panic(err) // static config: a failure is a bug in this file
-	}
-	return p
-}
-
-// RejectingChain returns Chain with the throttle replaced by a gate that
-// always rejects, so that the reject path runs governance, then stops.
-func RejectingChain(name string) *baldur.Policy {
-	p, err := baldur.NewPolicy(baldur.PolicyConfig{
-		Name: name,
-		Gates: []baldur.Gate{
-			NewGate(baldur.GateGovernance, false),
-			NewRejecter(baldur.GateThrottle, baldur.ReasonThrottled),
-			NewGate(baldur.GateBlast, true),
-			NewGate(baldur.GateBulkhead, true),
-		},
-	})
-	if err != nil {
-		panic(err)
 	}
 	return p
 }
