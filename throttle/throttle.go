@@ -22,7 +22,6 @@ type Throttle struct {
 	applied atomic.Uint32 // index of the last factor applied (see factor)
 	maxWait time.Duration
 	clock   baldur.Clock
-	base    time.Time
 	mem     *Memory // the store, when it is the built-in one
 	store   Store   // the store otherwise
 
@@ -92,13 +91,12 @@ func New(cfg Config) (*Throttle, error) {
 	if t.clock == nil {
 		t.clock = baldur.SystemClock()
 	}
-	t.base = t.clock.Now()
 	if t.store == nil {
 		maxKeys := cfg.MaxKeys
 		if maxKeys == 0 {
 			maxKeys = DefaultMaxKeys
 		}
-		t.mem = NewMemory(maxKeys, t.base)
+		t.mem = NewMemory(maxKeys, t.clock.Now())
 	}
 	for f := range t.limits {
 		for tier := range t.limits[f] {
@@ -133,7 +131,7 @@ func (t *Throttle) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, err
 			now = t.clock.Now()
 		}
 		l := t.limits[fi][tier]
-		ok, v := t.mem.admit(t.hash(&c, tier), int64(now.Sub(t.base)), l)
+		ok, v := t.mem.admit(t.hash(&c, tier), t.mem.nanos(now), l)
 		if !ok {
 			return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, time.Duration(v), time.Second)
 		}
@@ -198,7 +196,7 @@ func (t *Throttle) take(ctx context.Context, c *baldur.Call, now time.Time, maxW
 	}
 	k := Key{Hash: t.hash(c, tier), Tier: tier}
 	if t.mem != nil {
-		return t.mem.take(k.Hash, int64(now.Sub(t.base)), l, int64(maxWait)), fi, k
+		return t.mem.take(k.Hash, t.mem.nanos(now), l, int64(maxWait)), fi, k
 	}
 	if t.keyBy == ByKey || t.keyBy == ByKeyAndOperation {
 		k.Partition = c.Key
