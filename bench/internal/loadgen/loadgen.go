@@ -49,8 +49,8 @@ type Result struct {
 	// MaxInFlight calls were already outstanding.
 	Dropped int64
 	Elapsed time.Duration
-	// Accepted is the latency of OK calls; Shed of rejected ones.
-	Accepted, Shed latency.Summary
+	// Accepted is the latency of OK calls.
+	Accepted latency.Summary
 }
 
 // Throughput is OK calls completed within the phase, per second of the phase.
@@ -81,7 +81,7 @@ func (l Limits) norm() Limits {
 
 type tally struct {
 	sent, ok, inWindow, rejected, timedOut, failed, dropped atomic.Int64
-	accepted, shed                                          *latency.Sample
+	accepted                                                *latency.Sample
 	end                                                     time.Time
 }
 
@@ -89,7 +89,7 @@ func newTally(n int64, end time.Time) *tally {
 	if n > 1<<20 {
 		n = 1 << 20
 	}
-	return &tally{accepted: latency.NewSample(int(n)), shed: latency.NewSample(1024), end: end}
+	return &tally{accepted: latency.NewSample(int(n)), end: end}
 }
 
 func (t *tally) record(s Status, d time.Duration) {
@@ -102,7 +102,6 @@ func (t *tally) record(s Status, d time.Duration) {
 		t.accepted.Add(d)
 	case Rejected:
 		t.rejected.Add(1)
-		t.shed.Add(d)
 	case TimedOut:
 		t.timedOut.Add(1)
 	default:
@@ -114,7 +113,7 @@ func (t *tally) result(elapsed time.Duration) Result {
 	return Result{
 		Sent: t.sent.Load(), OK: t.ok.Load(), InWindow: t.inWindow.Load(), Rejected: t.rejected.Load(),
 		TimedOut: t.timedOut.Load(), Failed: t.failed.Load(), Dropped: t.dropped.Load(),
-		Elapsed: elapsed, Accepted: t.accepted.Summarize(), Shed: t.shed.Summarize(),
+		Elapsed: elapsed, Accepted: t.accepted.Summarize(),
 	}
 }
 
