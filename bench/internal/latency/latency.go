@@ -27,13 +27,6 @@ func (s *Sample) Add(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// AddAll records a batch of latencies (one worker's, say).
-func (s *Sample) AddAll(d []time.Duration) {
-	s.mu.Lock()
-	s.d = append(s.d, d...)
-	s.mu.Unlock()
-}
-
 // Summary is the percentiles of a sample.
 type Summary struct {
 	N                  int
