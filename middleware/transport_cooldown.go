@@ -143,9 +143,10 @@ type cooldownError struct{ rej *baldur.Rejection }
 
 func (e cooldownError) Error() string { return "baldur: upstream cooling down: " + e.rej.Error() }
 func (e cooldownError) Unwrap() error { return e.rej }
-func (e cooldownError) Is(target error) bool {
-	return target == ErrCooldown || e.rej.Is(target)
-}
+
+// Is matches ErrCooldown; ErrRejected and the reason's sentinel match
+// through Unwrap, on the Rejection itself.
+func (e cooldownError) Is(target error) bool { return target == ErrCooldown }
 
 // check admits a request to host at now, reporting whether it is the probe.
 func (c *cooldowns) check(host string, now time.Time) (probe bool, err error) {
