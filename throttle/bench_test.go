@@ -90,21 +90,7 @@ func BenchmarkAdmit(b *testing.B) {
 			mu.Unlock()
 			return l
 		}
-		for i := range liveKeys {
-			get("198.51.100." + strconv.Itoa(i))
-		}
-		var seq atomic.Uint32
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(seq.Add(1)) * 7919
-			for pb.Next() {
-				i++
-				if !get(keys[i%liveKeys]).AllowN(time.Now(), 1) {
-					b.Fatal("rejected")
-				}
-			}
-		})
+		benchRatePeer(b, keys, get)
 	})
 
 	b.Run("syncmap-rate", func(b *testing.B) {
@@ -116,21 +102,27 @@ func BenchmarkAdmit(b *testing.B) {
 			l, _ := m.LoadOrStore(k, rate.NewLimiter(r, burst))
 			return l.(*rate.Limiter)
 		}
-		for i := range liveKeys {
-			get("198.51.100." + strconv.Itoa(i))
-		}
-		var seq atomic.Uint32
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(seq.Add(1)) * 7919
-			for pb.Next() {
-				i++
-				if !get(keys[i%liveKeys]).AllowN(time.Now(), 1) {
-					b.Fatal("rejected")
-				}
+		benchRatePeer(b, keys, get)
+	})
+}
+
+// benchRatePeer runs BenchmarkAdmit's loop on an x/time/rate setup whose
+// get returns the limiter of a key, creating it the first time.
+func benchRatePeer(b *testing.B, keys []string, get func(string) *rate.Limiter) {
+	for i := range liveKeys {
+		get("198.51.100." + strconv.Itoa(i))
+	}
+	var seq atomic.Uint32
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seq.Add(1)) * 7919
+		for pb.Next() {
+			i++
+			if !get(keys[i%liveKeys]).AllowN(time.Now(), 1) {
+				b.Fatal("rejected")
 			}
-		})
+		}
 	})
 }
 
