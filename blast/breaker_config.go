@@ -1,6 +1,7 @@
 package blast
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -107,8 +108,8 @@ func (cfg BreakerConfig) withDefaults() (BreakerConfig, error) {
 			return cfg, err
 		}
 	}
-	if cfg.FailureRatio < 0 || cfg.FailureRatio > 1 || cfg.FailureRatio != cfg.FailureRatio {
-		return cfg, &baldur.ConfigError{Field: "FailureRatio", Value: strconv.FormatFloat(cfg.FailureRatio, 'g', -1, 64), Reason: "must be a fraction in (0, 1]"}
+	if err := checkFraction("FailureRatio", cfg.FailureRatio); err != nil {
+		return cfg, err
 	}
 	if cfg.FailureRatio == 0 {
 		cfg.FailureRatio = defaultFailureRatio
@@ -147,6 +148,15 @@ func positiveInt(field string, v *int, def int) error {
 		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "is too large"}
 	case *v == 0:
 		*v = def
+	}
+	return nil
+}
+
+// checkFraction rejects v unless it lies in [0, 1]; callers give zero its
+// meaning (a default, or no limit).
+func checkFraction(field string, v float64) error {
+	if v < 0 || v > 1 || math.IsNaN(v) {
+		return &baldur.ConfigError{Field: field, Value: ftoa(v), Reason: "must be a fraction in (0, 1]"}
 	}
 	return nil
 }

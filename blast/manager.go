@@ -175,8 +175,8 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		m.domains[d] = true
 	}
 	g := cfg.GlobalMaxTraffic
-	if g < 0 || g > 1 || math.IsNaN(g) {
-		return nil, &baldur.ConfigError{Field: "GlobalMaxTraffic", Value: ftoa(g), Reason: "must be a fraction in (0, 1]"}
+	if err := checkFraction("GlobalMaxTraffic", g); err != nil {
+		return nil, err
 	}
 	if g == 0 {
 		g = defaultGlobalMaxTraffic

@@ -76,8 +76,8 @@ var _ baldur.Gate = (*ShareCap)(nil)
 
 // NewShareCap validates cfg and returns a ShareCap.
 func NewShareCap(cfg ShareCapConfig) (*ShareCap, error) {
-	if cfg.Share < 0 || cfg.Share > 1 || math.IsNaN(cfg.Share) {
-		return nil, &baldur.ConfigError{Field: "Share", Value: strconv.FormatFloat(cfg.Share, 'g', -1, 64), Reason: "must be a fraction in (0, 1]"}
+	if err := checkFraction("Share", cfg.Share); err != nil {
+		return nil, err
 	}
 	if cfg.Capacity < 0 {
 		return nil, &baldur.ConfigError{Field: "Capacity", Value: strconv.Itoa(cfg.Capacity), Reason: "must not be negative"}
