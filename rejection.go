@@ -180,11 +180,13 @@ func (r *Rejection) Is(target error) bool {
 	return target == ErrRejected || target == r.reason.Sentinel()
 }
 
-// maxInterned bounds the interned Retry-After values; longer waits are
-// rare and allocate.
-const maxInterned = 3600
+// MaxInternedRetryAfter is the longest Retry-After, in whole seconds, for
+// which Reject returns a shared Rejection. Longer waits are rare and get a
+// fresh Rejection each time, so an adapter that caches what it renders per
+// Rejection must not cache those: its cache would grow without bound.
+const MaxInternedRetryAfter = 3600
 
-var interned [numReasons][maxInterned + 1]atomic.Pointer[Rejection]
+var interned [numReasons][MaxInternedRetryAfter + 1]atomic.Pointer[Rejection]
 
 // Reject returns the rejection for reason with a retry advised after
 // retryAfter, rounded up to whole seconds. Negative values count as zero.
@@ -195,7 +197,7 @@ func Reject(reason Reason, retryAfter time.Duration) *Rejection {
 		reason = reasonNone
 	}
 	secs := ceilSeconds(retryAfter)
-	if secs > maxInterned {
+	if secs > MaxInternedRetryAfter {
 		return newRejection(reason, secs)
 	}
 	slot := &interned[reason][secs]

@@ -32,10 +32,6 @@ type rendered struct {
 	trailer metadata.MD
 }
 
-// maxCached matches the interning bound of baldur.Reject: longer waits give
-// a fresh Rejection each time and would grow the cache without bound.
-const maxCached = 3600
-
 var renderedCache sync.Map // *baldur.Rejection -> *rendered
 
 func render(rej *baldur.Rejection) *rendered {
@@ -43,7 +39,7 @@ func render(rej *baldur.Rejection) *rendered {
 		return v.(*rendered)
 	}
 	rd := newRendered(rej)
-	if rej.RetryAfterSeconds() > maxCached {
+	if rej.RetryAfterSeconds() > baldur.MaxInternedRetryAfter {
 		return rd
 	}
 	v, _ := renderedCache.LoadOrStore(rej, rd)

@@ -44,6 +44,11 @@ func render(rej *baldur.Rejection) *rendered {
 		body:       []byte(body),
 		length:     []string{strconv.Itoa(len(body))},
 	}
+	if rej.RetryAfterSeconds() > baldur.MaxInternedRetryAfter {
+		// Not interned: a fresh Rejection each time, so caching it would
+		// grow the cache without bound.
+		return rd
+	}
 	v, _ := renderedCache.LoadOrStore(rej, rd)
 	return v.(*rendered)
 }
