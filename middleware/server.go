@@ -119,10 +119,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			putWriter(rw)
 			panic(v)
 		}
-		switch {
-		case rw.status >= 500:
-			o.Result = baldur.Failure
-		case rw.status >= 400 || ctx.Err() != nil:
+		o.Result = statusResult(rw.status)
+		if o.Result == baldur.Success && ctx.Err() != nil {
+			// The client went away: the handler's answer says nothing.
 			o.Result = baldur.Ignored
 		}
 		t.Release(o)
