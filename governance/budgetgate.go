@@ -17,14 +17,13 @@ type BudgetGate struct {
 	budget     *Budget
 	hysteresis float64
 	// rows[0] holds the thresholds of regions without an override; rows[i]
-	// those of regionNames[i-1].
-	rows        [][baldur.NumTiers]Threshold
-	regionIdx   map[string]int
-	regionNames []string
-	global      Threshold
-	blocked     [][baldur.NumTiers]atomic.Bool
-	replay      atomic.Bool // blocked state of the global threshold
-	onFlip      func()      // invalidates the Checker's snapshot
+	// those of the region whose regionIdx is i.
+	rows      [][baldur.NumTiers]Threshold
+	regionIdx map[string]int
+	global    Threshold
+	blocked   [][baldur.NumTiers]atomic.Bool
+	replay    atomic.Bool // blocked state of the global threshold
+	onFlip    func()      // invalidates the Checker's snapshot
 
 	// every is Config.BudgetEvalInterval in ns; lastEval the recorded time
 	// of the last re-evaluation driven by a record. Read by every record,
@@ -43,7 +42,6 @@ func newBudgetGate(b *Budget, s *settings) *BudgetGate {
 	g.rows = append(g.rows, s.tiers)
 	for name, row := range s.regions {
 		g.regionIdx[name] = len(g.rows)
-		g.regionNames = append(g.regionNames, name)
 		g.rows = append(g.rows, row)
 	}
 	g.blocked = make([][baldur.NumTiers]atomic.Bool, len(g.rows))
@@ -84,10 +82,10 @@ func decide(flag *atomic.Bool, th Threshold, hyst, remaining float64) (d baldur.
 // tiers uses the global threshold. When the blocked state flips, the
 // Checker's cached evaluation is invalidated at once.
 func (g *BudgetGate) Check(now time.Time, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
-	return g.check(g.budget.remainingAt(now.UnixNano(), sealLag), tier, region, true)
+	return g.check(g.budget.remainingAt(now.UnixNano(), sealLag), tier, region)
 }
 
-func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string, notify bool) baldur.ErrorBudgetDecision {
+func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
 	var d baldur.ErrorBudgetDecision
 	var flipped bool
 	if !tier.Valid() {
@@ -96,7 +94,7 @@ func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string, n
 		r := g.row(region)
 		d, flipped = decide(&g.blocked[r][tier], g.rows[r][tier], g.hysteresis, remaining)
 	}
-	if flipped && notify && g.onFlip != nil {
+	if flipped && g.onFlip != nil {
 		g.onFlip()
 	}
 	return d
@@ -105,7 +103,7 @@ func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string, n
 // ReplayAllowed reports whether automated replays may run at now: the
 // budget is above the global threshold (with hysteresis).
 func (g *BudgetGate) ReplayAllowed(now time.Time) bool {
-	return !g.check(g.budget.remainingAt(now.UnixNano(), sealLag), baldur.Tier(255), "", true).Blocked
+	return !g.check(g.budget.remainingAt(now.UnixNano(), sealLag), baldur.Tier(255), "").Blocked
 }
 
 // reevaluate runs after a record at ns once Config.BudgetEvalInterval has
@@ -156,14 +154,4 @@ func (g *BudgetGate) evaluate(now time.Time) budgetView {
 		}
 	}
 	return v
-}
-
-func (g *BudgetGate) reset() {
-	for r := range g.blocked {
-		for t := range g.blocked[r] {
-			g.blocked[r][t].Store(false)
-		}
-	}
-	g.replay.Store(false)
-	g.lastEval.Store(0)
 }
