@@ -179,7 +179,6 @@ const (
 
 // settings is a validated Config with defaults applied.
 type settings struct {
-	cfg          Config
 	ttl          time.Duration
 	minLevel     baldur.EmergencyLevel
 	fractions    [baldur.MaxEmergencyLevel + 1][baldur.NumTiers]float64
@@ -220,7 +219,7 @@ func durOr(field string, d, def time.Duration) (time.Duration, error) {
 }
 
 func validate(cfg Config) (*settings, error) {
-	s := &settings{cfg: cfg}
+	s := &settings{}
 	var err error
 	if s.ttl, err = durOr("CacheTTL", cfg.CacheTTL, 30*time.Second); err != nil {
 		return nil, err
