@@ -85,9 +85,6 @@ func ValidatePattern(s string) error {
 	return err
 }
 
-// literal reports whether the pattern has no wildcard.
-func (p *pattern) literal() bool { return len(p.parts) == 1 }
-
 // match reports whether s matches the whole pattern.
 func (p *pattern) match(s string) bool {
 	parts := p.parts
