@@ -222,10 +222,7 @@ func (c *Checker) CheckAll(ctx context.Context, req baldur.GovernanceRequest) ba
 		}
 	}
 	if !req.SkipEmergency {
-		min := req.EmergencyMinLevel
-		if !min.Valid() || min == baldur.LevelNormal {
-			min = c.s.minLevel
-		}
+		min := c.minLevel(req.EmergencyMinLevel)
 		if s.level >= min {
 			return block(baldur.BlockEmergency, "emergency level "+s.level.String()+" at or above "+min.String(), "")
 		}
@@ -252,10 +249,16 @@ func (c *Checker) SystemEnabled(ctx context.Context) bool {
 // Config.EmergencyMinLevel), and the level.
 func (c *Checker) EmergencyBlocking(ctx context.Context, minLevel baldur.EmergencyLevel) (bool, baldur.EmergencyLevel) {
 	s := c.current(ctx, c.clock.Now().UnixNano())
-	if !minLevel.Valid() || minLevel == baldur.LevelNormal {
-		minLevel = c.s.minLevel
+	return s.level >= c.minLevel(minLevel), s.level
+}
+
+// minLevel returns l, or Config.EmergencyMinLevel when l is NORMAL or
+// invalid: the level from which the emergency check blocks.
+func (c *Checker) minLevel(l baldur.EmergencyLevel) baldur.EmergencyLevel {
+	if !l.Valid() || l == baldur.LevelNormal {
+		return c.s.minLevel
 	}
-	return s.level >= minLevel, s.level
+	return l
 }
 
 // ErrorBudgetBlocking evaluates the budget now (not from the cache) for tier
