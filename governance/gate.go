@@ -45,7 +45,7 @@ func (g *Gate) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) 
 		now = c.Now.UnixNano()
 	}
 	s := ch.snap.Load()
-	if now >= s.validUntil || s.stale.Load() {
+	if !s.fresh(now) {
 		s = ch.refreshHot(ctx, s, now)
 	}
 	if s.restrictive {

@@ -32,6 +32,10 @@ type snapshot struct {
 	budget budgetView
 }
 
+// fresh reports whether s may still be used at now (unix ns): it has not
+// expired and no invalidation marked it stale.
+func (s *snapshot) fresh(now int64) bool { return now < s.validUntil && !s.stale.Load() }
+
 // admitRule admits a share of calls: all of them, none, or those whose
 // random draw falls under thr (fraction * 2^64).
 type admitRule struct {
@@ -143,12 +147,12 @@ func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 // rebuild in progress) when needed. Not for the per-call path.
 func (c *Checker) current(ctx context.Context, nowNs int64) *snapshot {
 	s := c.snap.Load()
-	if nowNs < s.validUntil && !s.stale.Load() {
+	if s.fresh(nowNs) {
 		return s
 	}
 	c.rebuildMu.Lock()
 	defer c.rebuildMu.Unlock()
-	if s2 := c.snap.Load(); s2 != s && nowNs < s2.validUntil && !s2.stale.Load() {
+	if s2 := c.snap.Load(); s2 != s && s2.fresh(nowNs) {
 		return s2
 	}
 	return c.rebuildLocked(ctx)
@@ -161,7 +165,7 @@ func (c *Checker) refreshHot(ctx context.Context, s *snapshot, nowNs int64) *sna
 		return s
 	}
 	defer c.rebuildMu.Unlock()
-	if s2 := c.snap.Load(); s2 != s && nowNs < s2.validUntil && !s2.stale.Load() {
+	if s2 := c.snap.Load(); s2 != s && s2.fresh(nowNs) {
 		return s2
 	}
 	return c.rebuildLocked(ctx)
