@@ -171,9 +171,10 @@ func (e *Emergency) set(ctx context.Context, now time.Time, next func(baldur.Eme
 	return st, nil
 }
 
+// actorOr returns a, or baldur.AnonymousActor when a is empty.
 func actorOr(a string) string {
 	if a == "" {
-		return "anonymous"
+		return baldur.AnonymousActor
 	}
 	return a
 }
