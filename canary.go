@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // CanaryState is where a canary rollout is in its life cycle:
@@ -68,7 +70,7 @@ func ParseCanaryState(s string) (CanaryState, error) {
 			return CanaryState(i), nil
 		}
 	}
-	return 0, fmt.Errorf("baldur: unknown canary state %q", clip(s))
+	return 0, fmt.Errorf("baldur: unknown canary state %q", clip.String(s))
 }
 
 // Errors of CanaryRolloutService implementations, matched with errors.Is.
@@ -212,12 +214,4 @@ type CanaryRolloutService interface {
 	// going past failures, and returns the IDs rolled back with the
 	// failures joined (errors.Join).
 	PanicRollback(ctx context.Context, op CanaryOp) (rolledBack []string, err error)
-}
-
-// clip bounds user input quoted in an error message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }

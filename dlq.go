@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // DLQStatus is where a dead-letter entry is in its life cycle:
@@ -51,7 +53,7 @@ func ParseDLQStatus(s string) (DLQStatus, error) {
 			return DLQStatus(i), nil
 		}
 	}
-	return 0, fmt.Errorf("baldur: unknown DLQ status %q", clip(s))
+	return 0, fmt.Errorf("baldur: unknown DLQ status %q", clip.String(s))
 }
 
 // DLQMaxPayload is the largest payload a DLQ entry keeps, in bytes; capture

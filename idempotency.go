@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // IdempotencyStatus is the life cycle of an idempotency key:
@@ -48,7 +50,7 @@ func ParseIdempotencyStatus(s string) (IdempotencyStatus, error) {
 			return IdempotencyStatus(i), nil
 		}
 	}
-	return 0, fmt.Errorf("baldur: unknown idempotency status %q", clip(s))
+	return 0, fmt.Errorf("baldur: unknown idempotency status %q", clip.String(s))
 }
 
 // IdempotencyTTL is how long a claim or a success is kept by default.

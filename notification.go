@@ -3,6 +3,8 @@ package baldur
 import (
 	"context"
 	"fmt"
+
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // NotificationPriority orders notifications; a higher priority reaches more
@@ -44,7 +46,7 @@ func ParseNotificationPriority(s string) (NotificationPriority, error) {
 			return NotificationPriority(i), nil
 		}
 	}
-	return 0, fmt.Errorf("baldur: unknown notification priority %q", clip(s))
+	return 0, fmt.Errorf("baldur: unknown notification priority %q", clip.String(s))
 }
 
 // SuppressReason is why a notification was not delivered. Suppression is

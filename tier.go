@@ -1,6 +1,10 @@
 package baldur
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/baldur-go/baldur/internal/clip"
+)
 
 // Tier is a call's criticality class. It selects emergency shedding
 // fractions, error-budget thresholds, throttle limits and the per-tier
@@ -47,10 +51,7 @@ func ParseTier(s string) (Tier, error) {
 	case "non_essential", "non-essential":
 		return TierNonEssential, nil
 	}
-	if len(s) > 64 {
-		s = s[:64] + "..."
-	}
-	return 0, fmt.Errorf("baldur: unknown tier %q (want critical, standard or non_essential)", s)
+	return 0, fmt.Errorf("baldur: unknown tier %q (want critical, standard or non_essential)", clip.String(s))
 }
 
 // Tiers lists the tiers from most to least protected.

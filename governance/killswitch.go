@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // Scope is what a kill switch covers.
@@ -36,10 +37,7 @@ func ParseScope(s string) (Scope, error) {
 			return Scope(i), nil
 		}
 	}
-	if len(s) > 64 {
-		s = s[:64] + "..."
-	}
-	return 0, &baldur.ConfigError{Field: "Scope", Value: quote(s), Reason: "want all, service or operation"}
+	return 0, &baldur.ConfigError{Field: "Scope", Value: quote(clip.String(s)), Reason: "want all, service or operation"}
 }
 
 // KillSwitch is one active kill switch. Calls in its scope are rejected with

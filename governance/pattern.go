@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // MaxPatternLen bounds an operation or service pattern, in bytes.
@@ -27,11 +28,7 @@ type pattern struct {
 // field in the returned *baldur.ConfigError.
 func compilePattern(field, s string) (pattern, error) {
 	bad := func(reason string) (pattern, error) {
-		v := s
-		if len(v) > 64 {
-			v = v[:64] + "..."
-		}
-		return pattern{}, &baldur.ConfigError{Field: field, Value: quote(v), Reason: reason}
+		return pattern{}, &baldur.ConfigError{Field: field, Value: quote(clip.String(s)), Reason: reason}
 	}
 	if s == "" {
 		return bad("must not be empty")

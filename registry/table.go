@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // maxCachedOperations bounds the per-table cache of resolved operations, so
@@ -177,11 +178,7 @@ const maxOperationLen = 1024
 // and, when it contains '{', a valid net/http ServeMux pattern.
 func ValidateOperation(op string) error {
 	bad := func(reason string) error {
-		v := op
-		if len(v) > 64 {
-			v = v[:64] + "..."
-		}
-		return &baldur.ConfigError{Field: "operation", Value: fmt.Sprintf("%q", v), Reason: reason}
+		return &baldur.ConfigError{Field: "operation", Value: fmt.Sprintf("%q", clip.String(op)), Reason: reason}
 	}
 	switch {
 	case op == "":
