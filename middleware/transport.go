@@ -293,17 +293,23 @@ type opCache struct {
 
 type opEntry struct{ method, host, op string }
 
+// fnvOffset starts an fnv32 hash.
+const fnvOffset uint32 = 2166136261
+
+// fnv32 continues the FNV-1a hash h over s. It picks a slot or shard of the
+// transport's small caches; it inlines and allocates nothing.
+func fnv32(h uint32, s string) uint32 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
 func (c *opCache) get(method, host string) string {
 	if method == "" {
 		method = http.MethodGet
 	}
-	var h uint32 = 2166136261
-	for i := 0; i < len(method); i++ {
-		h = (h ^ uint32(method[i])) * 16777619
-	}
-	for i := 0; i < len(host); i++ {
-		h = (h ^ uint32(host[i])) * 16777619
-	}
+	h := fnv32(fnv32(fnvOffset, method), host)
 	slot := &c.slots[h%uint32(len(c.slots))]
 	if e := slot.Load(); e != nil && e.method == method && e.host == host {
 		return e.op

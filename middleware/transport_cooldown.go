@@ -130,11 +130,7 @@ func (c *cooldowns) init() {
 func (c *cooldowns) any() bool { return !c.cfg.Disabled && c.active.Load() != 0 }
 
 func (c *cooldowns) shard(host string) *coolShard {
-	var h uint32 = 2166136261
-	for i := 0; i < len(host); i++ {
-		h = (h ^ uint32(host[i])) * 16777619
-	}
-	return &c.shards[h%uint32(len(c.shards))]
+	return &c.shards[fnv32(fnvOffset, host)%uint32(len(c.shards))]
 }
 
 // cooldownError is a cooldown rejection. Its one pointer field makes it
