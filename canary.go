@@ -3,10 +3,9 @@ package baldur
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/baldur-go/baldur/internal/clip"
+	"github.com/baldur-go/baldur/internal/enum"
 )
 
 // CanaryState is where a canary rollout is in its life cycle:
@@ -39,19 +38,14 @@ const (
 	NumCanaryStates = 6
 )
 
-var canaryStateNames = [NumCanaryStates]string{"created", "canary", "paused", "completed", "rolled_back", "cancelled"}
+var canaryStateNames = enum.New[CanaryState]("canary state", "created", "canary", "paused", "completed", "rolled_back", "cancelled")
 
 // String returns the state's canonical name: "created", "canary", "paused",
 // "completed", "rolled_back" or "cancelled".
-func (s CanaryState) String() string {
-	if int(s) < len(canaryStateNames) {
-		return canaryStateNames[s]
-	}
-	return fmt.Sprintf("canary_state(%d)", uint8(s))
-}
+func (s CanaryState) String() string { return canaryStateNames.String(s) }
 
 // Valid reports whether s is one of the defined states.
-func (s CanaryState) Valid() bool { return s < NumCanaryStates }
+func (s CanaryState) Valid() bool { return canaryStateNames.Valid(s) }
 
 // Active reports whether a rollout in state s holds its config type's lock:
 // CanaryRunning or CanaryPaused.
@@ -64,14 +58,7 @@ func (s CanaryState) Terminal() bool {
 
 // ParseCanaryState returns the state named s (a String value). Any other
 // input is an error naming it; ParseCanaryState never panics.
-func ParseCanaryState(s string) (CanaryState, error) {
-	for i, n := range canaryStateNames {
-		if s == n {
-			return CanaryState(i), nil
-		}
-	}
-	return 0, fmt.Errorf("baldur: unknown canary state %q", clip.String(s))
-}
+func ParseCanaryState(s string) (CanaryState, error) { return canaryStateNames.Parse(s) }
 
 // Errors of CanaryRolloutService implementations, matched with errors.Is.
 // Implementations wrap them with the detail (which gate, which state).

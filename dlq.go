@@ -3,10 +3,9 @@ package baldur
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/baldur-go/baldur/internal/clip"
+	"github.com/baldur-go/baldur/internal/enum"
 )
 
 // DLQStatus is where a dead-letter entry is in its life cycle:
@@ -32,29 +31,17 @@ const (
 	NumDLQStatuses = 4
 )
 
-var dlqStatusNames = [NumDLQStatuses]string{"pending", "replaying", "resolved", "requires_review"}
+var dlqStatusNames = enum.New[DLQStatus]("DLQ status", "pending", "replaying", "resolved", "requires_review")
 
 // String returns "pending", "replaying", "resolved" or "requires_review".
-func (s DLQStatus) String() string {
-	if int(s) < len(dlqStatusNames) {
-		return dlqStatusNames[s]
-	}
-	return fmt.Sprintf("dlq_status(%d)", uint8(s))
-}
+func (s DLQStatus) String() string { return dlqStatusNames.String(s) }
 
 // Valid reports whether s is one of the defined statuses.
-func (s DLQStatus) Valid() bool { return s < NumDLQStatuses }
+func (s DLQStatus) Valid() bool { return dlqStatusNames.Valid(s) }
 
 // ParseDLQStatus returns the status named s (a String value). Any other
 // input is an error naming it; ParseDLQStatus never panics.
-func ParseDLQStatus(s string) (DLQStatus, error) {
-	for i, n := range dlqStatusNames {
-		if s == n {
-			return DLQStatus(i), nil
-		}
-	}
-	return 0, fmt.Errorf("baldur: unknown DLQ status %q", clip.String(s))
-}
+func ParseDLQStatus(s string) (DLQStatus, error) { return dlqStatusNames.Parse(s) }
 
 // DLQMaxPayload is the largest payload a DLQ entry keeps, in bytes; capture
 // truncates longer ones (see DLQEntry.CapPayload).

@@ -2,10 +2,9 @@ package baldur
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/baldur-go/baldur/internal/clip"
+	"github.com/baldur-go/baldur/internal/enum"
 )
 
 // IdempotencyStatus is the life cycle of an idempotency key:
@@ -29,28 +28,18 @@ const (
 	NumIdempotencyStatuses = 3
 )
 
-var idempotencyStatusNames = [NumIdempotencyStatuses]string{"claimed", "succeeded", "failed"}
+var idempotencyStatusNames = enum.New[IdempotencyStatus]("idempotency status", "claimed", "succeeded", "failed")
 
 // String returns "claimed", "succeeded" or "failed".
-func (s IdempotencyStatus) String() string {
-	if int(s) < len(idempotencyStatusNames) {
-		return idempotencyStatusNames[s]
-	}
-	return fmt.Sprintf("idempotency_status(%d)", uint8(s))
-}
+func (s IdempotencyStatus) String() string { return idempotencyStatusNames.String(s) }
 
 // Valid reports whether s is one of the defined statuses.
-func (s IdempotencyStatus) Valid() bool { return s < NumIdempotencyStatuses }
+func (s IdempotencyStatus) Valid() bool { return idempotencyStatusNames.Valid(s) }
 
 // ParseIdempotencyStatus returns the status named s (a String value). Any
 // other input is an error naming it; it never panics.
 func ParseIdempotencyStatus(s string) (IdempotencyStatus, error) {
-	for i, n := range idempotencyStatusNames {
-		if s == n {
-			return IdempotencyStatus(i), nil
-		}
-	}
-	return 0, fmt.Errorf("baldur: unknown idempotency status %q", clip.String(s))
+	return idempotencyStatusNames.Parse(s)
 }
 
 // IdempotencyTTL is how long a claim or a success is kept by default.

@@ -2,9 +2,8 @@ package baldur
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/baldur-go/baldur/internal/clip"
+	"github.com/baldur-go/baldur/internal/enum"
 )
 
 // NotificationPriority orders notifications; a higher priority reaches more
@@ -25,28 +24,18 @@ const (
 	NumNotificationPriorities = 4
 )
 
-var notificationPriorityNames = [NumNotificationPriorities]string{"INFO", "WARNING", "HIGH", "CRITICAL"}
+var notificationPriorityNames = enum.New[NotificationPriority]("notification priority", "INFO", "WARNING", "HIGH", "CRITICAL")
 
 // String returns "INFO", "WARNING", "HIGH" or "CRITICAL".
-func (p NotificationPriority) String() string {
-	if int(p) < len(notificationPriorityNames) {
-		return notificationPriorityNames[p]
-	}
-	return fmt.Sprintf("priority(%d)", uint8(p))
-}
+func (p NotificationPriority) String() string { return notificationPriorityNames.String(p) }
 
 // Valid reports whether p is one of the defined priorities.
-func (p NotificationPriority) Valid() bool { return p < NumNotificationPriorities }
+func (p NotificationPriority) Valid() bool { return notificationPriorityNames.Valid(p) }
 
 // ParseNotificationPriority returns the priority named s (a String value).
 // Any other input is an error naming it; it never panics.
 func ParseNotificationPriority(s string) (NotificationPriority, error) {
-	for i, n := range notificationPriorityNames {
-		if s == n {
-			return NotificationPriority(i), nil
-		}
-	}
-	return 0, fmt.Errorf("baldur: unknown notification priority %q", clip.String(s))
+	return notificationPriorityNames.Parse(s)
 }
 
 // SuppressReason is why a notification was not delivered. Suppression is

@@ -1,10 +1,6 @@
 package baldur
 
-import (
-	"fmt"
-
-	"github.com/baldur-go/baldur/internal/clip"
-)
+import "github.com/baldur-go/baldur/internal/enum"
 
 // Tier is a call's criticality class. It selects emergency shedding
 // fractions, error-budget thresholds, throttle limits and the per-tier
@@ -26,32 +22,24 @@ const (
 	NumTiers = 3
 )
 
-var tierNames = [NumTiers]string{"standard", "critical", "non_essential"}
+var tierNames = enum.New[Tier]("tier", "standard", "critical", "non_essential")
 
 // String returns the tier's canonical name: "critical", "standard" or "non_essential".
-func (t Tier) String() string {
-	if int(t) < len(tierNames) {
-		return tierNames[t]
-	}
-	return fmt.Sprintf("tier(%d)", uint8(t))
-}
+func (t Tier) String() string { return tierNames.String(t) }
 
-// Valid reports whether t is one of the three defined tiers.
+// Valid reports whether t is one of the three defined tiers. It compares
+// with a constant rather than the name table because adapters call it on
+// every request.
 func (t Tier) Valid() bool { return t < NumTiers }
 
 // ParseTier returns the Tier named s ("critical", "standard",
 // "non_essential"; "non-essential" is accepted too). Any other input is an
 // error naming the input; ParseTier never panics.
 func ParseTier(s string) (Tier, error) {
-	switch s {
-	case "critical":
-		return TierCritical, nil
-	case "standard":
-		return TierStandard, nil
-	case "non_essential", "non-essential":
+	if s == "non-essential" {
 		return TierNonEssential, nil
 	}
-	return 0, fmt.Errorf("baldur: unknown tier %q (want critical, standard or non_essential)", clip.String(s))
+	return tierNames.Parse(s)
 }
 
 // Tiers lists the tiers from most to least protected.
