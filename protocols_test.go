@@ -35,10 +35,6 @@ func TestNoOpFailModes(t *testing.T) {
 			_, err := baldur.NoOpNotifications{}.Notify(ctx, baldur.Notification{Priority: baldur.PriorityCritical})
 			return err == nil, err
 		}},
-		{"learning observe", true, func(ctx context.Context) (bool, error) {
-			err := baldur.NoOpLearning{}.Observe(ctx, baldur.LearningObservation{Action: "retry"})
-			return err == nil, err
-		}},
 		{"safety guard", false, func(ctx context.Context) (bool, error) {
 			return baldur.NoOpSafetyGuard{}.Check(ctx, "exp-1", "checkout", false).Allowed, nil
 		}},
@@ -81,13 +77,6 @@ func TestNoOpDetails(t *testing.T) {
 			r, err := baldur.NoOpNotifications{}.Notify(ctx, baldur.Notification{Priority: baldur.PriorityHigh, Title: "x"})
 			if err != nil || r.Delivered || r.Suppressed != baldur.SuppressDisabled || r.Priority != baldur.PriorityHigh || len(r.Channels) != 0 {
 				return fmt.Errorf("Notify = %+v, %v", r, err)
-			}
-			return nil
-		}},
-		{"learning never suggests", func() error {
-			s, ok, err := baldur.NoOpLearning{}.Suggest(ctx, baldur.LearningQuery{Domain: "payments"})
-			if ok || err != nil || s != (baldur.LearningSuggestion{}) {
-				return fmt.Errorf("Suggest = %+v, %v, %v", s, ok, err)
 			}
 			return nil
 		}},

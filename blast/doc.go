@@ -1,12 +1,13 @@
-// Package blast limits how far a failure, a tenant or a risky action can
-// reach. It holds three mechanisms:
+// Package blast limits how far a failure or a tenant can reach within the
+// calls a service serves or makes. It holds two per-call mechanisms:
 //
 //   - [Breakers]: a circuit breaker per partition, so that a failing upstream
 //     host, route or tenant is cut off without touching the others;
 //   - [ShareCap]: a cap on the in-flight calls of each partition key, so that
-//     one tenant cannot fill a bulkhead alone;
-//   - [Manager]: a check on risky actions (chaos experiments, canary stages,
-//     automated recoveries) by scope, the baldur.BlastRadiusManager slot.
+//     one tenant cannot fill a bulkhead alone.
+//
+// Risky actions (chaos experiments, canary stages) are bounded by package
+// blastradius, which is not on the call path.
 //
 // Breakers and ShareCap are gates of kind baldur.GateBlast. Put them in a
 // Policy in that order: an open breaker rejects for free, while a share-cap
@@ -72,15 +73,4 @@
 // release is a single atomic add. Keys with no call in flight are forgotten
 // once their shard grows past its share of MaxKeys, so random keys cannot grow
 // memory without bound.
-//
-// # Action blast radius
-//
-// A Manager checks a proposed baldur.Action against its scope's limits
-// (instance / service / region): at most 5 / 2 / 1 active at once, at most
-// 100 / 50 / 10 % of traffic (region never above 50), only inside the allowed
-// UTC windows (02:00–06:00 by default), never against an excluded service or
-// domain, and, for service and region actions, within a global cap of 10 % of
-// traffic in total. Every broken rule is listed in the decision's Violations.
-// Only instance actions begin without approval by default; others wait for
-// Approve, which expires after ApprovalTTL.
 package blast

@@ -22,14 +22,12 @@ type Registry struct {
 	ErrorBudgetService Slot[baldur.ErrorBudgetService]
 	ErrorBudgetGate    Slot[baldur.ErrorBudgetGate]
 	Bulkheads          Slot[baldur.BulkheadRegistry]
-	BlastRadius        Slot[baldur.BlastRadiusManager]
 	CanaryRollouts     Slot[baldur.CanaryRolloutService]
 	ChaosScheduler     Slot[baldur.ChaosScheduler]
 	ChaosReports       Slot[baldur.ReportGenerator]
 	SafetyGuard        Slot[baldur.SafetyGuard]
 	DLQRepository      Slot[baldur.DLQRepository]
 	DLQ                Slot[baldur.DLQService]
-	Learning           Slot[baldur.LearningService]
 	Watchdog           Slot[baldur.SelfhealerWatchdog]
 	RecoveryLock       Slot[baldur.DistributedRecoveryLock]
 	Notifications      Slot[baldur.UnifiedNotificationManager]
@@ -48,8 +46,8 @@ type Registry struct {
 
 func ptr[T any](v T) *T { return &v }
 
-// New returns a registry with the defaults of the seed: a fail-open NoOp
-// governance checker, NoOp notifications, learning and recovery lock, and
+// New returns a registry with its defaults: a fail-open NoOp governance
+// checker, NoOp notifications and recovery lock, and
 // the fail-closed NoOp safety guard and chaos scheduler. Every other slot is
 // unset. It serves no policy until Apply or Load: every operation admits.
 func New(opts ...Option) *Registry {
@@ -60,14 +58,12 @@ func New(opts ...Option) *Registry {
 		ErrorBudgetService: newSlot[baldur.ErrorBudgetService]("error_budget_service", nil),
 		ErrorBudgetGate:    newSlot[baldur.ErrorBudgetGate]("error_budget_gate", nil),
 		Bulkheads:          newSlot[baldur.BulkheadRegistry]("bulkhead_registry", nil),
-		BlastRadius:        newSlot[baldur.BlastRadiusManager]("blast_radius_manager", nil),
 		CanaryRollouts:     newSlot[baldur.CanaryRolloutService]("canary_rollout_service", nil),
 		ChaosScheduler:     newSlot("chaos_scheduler", ptr[baldur.ChaosScheduler](baldur.NoOpChaosScheduler{})),
 		ChaosReports:       newSlot[baldur.ReportGenerator]("chaos_report_generator", nil),
 		SafetyGuard:        newSlot("safety_guard", ptr[baldur.SafetyGuard](baldur.NoOpSafetyGuard{})),
 		DLQRepository:      newSlot[baldur.DLQRepository]("dlq_repository", nil),
 		DLQ:                newSlot[baldur.DLQService]("dlq_service", nil),
-		Learning:           newSlot("learning_service", ptr[baldur.LearningService](baldur.NoOpLearning{})),
 		Watchdog:           newSlot[baldur.SelfhealerWatchdog]("selfhealer_watchdog", nil),
 		RecoveryLock:       newSlot("recovery_lock", ptr[baldur.DistributedRecoveryLock](baldur.NoOpRecoveryLock{})),
 		Notifications:      newSlot("notification", ptr[baldur.UnifiedNotificationManager](baldur.NoOpNotifications{})),
@@ -101,8 +97,8 @@ type slotLike interface {
 func (r *Registry) Slots() []SlotInfo {
 	all := []slotLike{
 		&r.Governance, &r.AdminIdentity, &r.Emergency, &r.ErrorBudgetService, &r.ErrorBudgetGate,
-		&r.Bulkheads, &r.BlastRadius, &r.CanaryRollouts, &r.ChaosScheduler, &r.ChaosReports,
-		&r.SafetyGuard, &r.DLQRepository, &r.DLQ, &r.Learning, &r.Watchdog, &r.RecoveryLock, &r.Notifications,
+		&r.Bulkheads, &r.CanaryRollouts, &r.ChaosScheduler, &r.ChaosReports,
+		&r.SafetyGuard, &r.DLQRepository, &r.DLQ, &r.Watchdog, &r.RecoveryLock, &r.Notifications,
 	}
 	out := make([]SlotInfo, 0, len(all))
 	for _, s := range all {

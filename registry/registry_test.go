@@ -74,7 +74,9 @@ func TestSlots(t *testing.T) {
 	}
 	assert.True(t, names["governance"].Default)
 	assert.False(t, names["admin_identity_resolver"].Default)
-	assert.Len(t, names, 17)
+	assert.Len(t, names, 15)
+	assert.NotContains(t, names, "learning_service", "no slot without a reader")
+	assert.NotContains(t, names, "blast_radius_manager", "blastradius.Manager is passed to its users, not a slot")
 }
 
 func TestPolicyResolution(t *testing.T) {

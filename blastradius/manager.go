@@ -1,4 +1,4 @@
-package blast
+package blastradius
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/baldur-go/baldur"
 )
 
-// Violation kinds listed in baldur.BlastDecision.Violations.
+// Violation kinds listed in Decision.Violations.
 const (
 	ViolationUnknownScope    = "unknown_scope"    // the action's scope is not instance, service or region
 	ViolationExcludedService = "excluded_service" // the target service is on the exclusion list
@@ -51,13 +51,13 @@ type ScopeLimits struct {
 	Approval Approval
 }
 
-// ManagerConfig configures a Manager. The zero value is valid and gives the
+// Config configures a Manager. The zero value is valid and gives the
 // original system's defaults.
-type ManagerConfig struct {
+type Config struct {
 	// Scopes overrides the limits per scope; a scope that is absent keeps
-	// its defaults. Keys other than baldur.ScopeInstance, ScopeService and
+	// its defaults. Keys other than ScopeInstance, ScopeService and
 	// ScopeRegion are invalid.
-	Scopes map[baldur.BlastScope]ScopeLimits
+	Scopes map[Scope]ScopeLimits
 	// Windows are the UTC windows in which actions may begin; they must not
 	// be empty or overlap. Nil (or empty) means 02:00–06:00 UTC; use
 	// []Window{AnyTime} to allow any time.
@@ -76,10 +76,10 @@ type ManagerConfig struct {
 	Clock baldur.Clock
 }
 
-var scopeDefaults = map[baldur.BlastScope]ScopeLimits{
-	baldur.ScopeInstance: {MaxConcurrent: 5, MaxTrafficPercent: 100, Approval: AutoApprove},
-	baldur.ScopeService:  {MaxConcurrent: 2, MaxTrafficPercent: 50, Approval: RequireApproval},
-	baldur.ScopeRegion:   {MaxConcurrent: 1, MaxTrafficPercent: 10, Approval: RequireApproval},
+var scopeDefaults = map[Scope]ScopeLimits{
+	ScopeInstance: {MaxConcurrent: 5, MaxTrafficPercent: 100, Approval: AutoApprove},
+	ScopeService:  {MaxConcurrent: 2, MaxTrafficPercent: 50, Approval: RequireApproval},
+	ScopeRegion:   {MaxConcurrent: 1, MaxTrafficPercent: 10, Approval: RequireApproval},
 }
 
 const (
@@ -88,20 +88,23 @@ const (
 	defaultApprovalTTL      = time.Hour
 	defaultWindowStart      = 2 * time.Hour
 	defaultWindowEnd        = 6 * time.Hour
+	// maxConcurrentActions bounds ScopeLimits.MaxConcurrent: risky actions
+	// run by the handful, and a larger number is a typo.
+	maxConcurrentActions = 10000
 )
 
 // ErrNoActionID is returned by Begin for an action without an ID.
-var ErrNoActionID = errors.New("blast: action has no ID")
+var ErrNoActionID = errors.New("blastradius: action has no ID")
 
 // Manager bounds risky actions (chaos experiments, canary stages, automated
 // recoveries) by scope: how many run at once, how much traffic each
 // touches, when they may begin, what they may target and whether a human
-// must approve them. It implements baldur.BlastRadiusManager.
+// must approve them.
 //
 // Manager is safe for concurrent use; its decisions and registrations are
 // serialized by one mutex (it is not on the call path).
 type Manager struct {
-	limits    map[baldur.BlastScope]ScopeLimits
+	limits    map[Scope]ScopeLimits
 	windows   []Window
 	services  map[string]bool
 	domains   map[string]bool
@@ -109,23 +112,21 @@ type Manager struct {
 	approval  time.Duration
 	clock     baldur.Clock
 	mu        sync.Mutex
-	active    map[string]baldur.ActiveAction
-	count     map[baldur.BlastScope]int
+	active    map[string]ActiveAction
+	count     map[Scope]int
 	approved  map[string]time.Time
 	globalUse float64 // percent held by active service/region actions
 }
 
-var _ baldur.BlastRadiusManager = (*Manager)(nil)
-
-// NewManager validates cfg and returns a Manager with no active action.
-func NewManager(cfg ManagerConfig) (*Manager, error) {
+// New validates cfg and returns a Manager with no active action.
+func New(cfg Config) (*Manager, error) {
 	m := &Manager{
-		limits:   make(map[baldur.BlastScope]ScopeLimits, 3),
+		limits:   make(map[Scope]ScopeLimits, 3),
 		services: make(map[string]bool),
 		domains:  make(map[string]bool),
 		clock:    cfg.Clock,
-		active:   make(map[string]baldur.ActiveAction),
-		count:    make(map[baldur.BlastScope]int),
+		active:   make(map[string]ActiveAction),
+		count:    make(map[Scope]int),
 		approved: make(map[string]time.Time),
 	}
 	for s, def := range scopeDefaults {
@@ -137,11 +138,15 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		if !ok {
 			return nil, &baldur.ConfigError{Field: "Scopes", Value: string(s), Reason: "unknown scope (want instance, service or region)"}
 		}
-		if err := positiveInt(field+".MaxConcurrent", &l.MaxConcurrent, def.MaxConcurrent); err != nil {
-			return nil, err
+		switch {
+		case l.MaxConcurrent < 0 || l.MaxConcurrent > maxConcurrentActions:
+			return nil, &baldur.ConfigError{Field: field + ".MaxConcurrent", Value: strconv.Itoa(l.MaxConcurrent),
+				Reason: "must be in [0, " + strconv.Itoa(maxConcurrentActions) + "] (zero means the default " + strconv.Itoa(def.MaxConcurrent) + ")"}
+		case l.MaxConcurrent == 0:
+			l.MaxConcurrent = def.MaxConcurrent
 		}
 		limit := 100.0
-		if s == baldur.ScopeRegion {
+		if s == ScopeRegion {
 			limit = regionMaxTraffic
 		}
 		if l.MaxTrafficPercent < 0 || l.MaxTrafficPercent > limit || math.IsNaN(l.MaxTrafficPercent) {
@@ -175,16 +180,19 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		m.domains[d] = true
 	}
 	g := cfg.GlobalMaxTraffic
-	if err := checkFraction("GlobalMaxTraffic", g); err != nil {
-		return nil, err
+	if g < 0 || g > 1 || math.IsNaN(g) {
+		return nil, &baldur.ConfigError{Field: "GlobalMaxTraffic", Value: ftoa(g), Reason: "must be a fraction in (0, 1]"}
 	}
 	if g == 0 {
 		g = defaultGlobalMaxTraffic
 	}
 	m.global = g * 100
 	m.approval = cfg.ApprovalTTL
-	if err := positiveDuration("ApprovalTTL", &m.approval, defaultApprovalTTL); err != nil {
-		return nil, err
+	if m.approval < 0 {
+		return nil, &baldur.ConfigError{Field: "ApprovalTTL", Value: m.approval.String(), Reason: "must not be negative"}
+	}
+	if m.approval == 0 {
+		m.approval = defaultApprovalTTL
 	}
 	if m.clock == nil {
 		m.clock = baldur.SystemClock()
@@ -195,9 +203,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // Check evaluates a without registering it.
-func (m *Manager) Check(ctx context.Context, a baldur.Action) (baldur.BlastDecision, error) {
+func (m *Manager) Check(ctx context.Context, a Action) (Decision, error) {
 	if err := ctx.Err(); err != nil {
-		return baldur.BlastDecision{}, err
+		return Decision{}, err
 	}
 	now := m.clock.Now()
 	m.mu.Lock()
@@ -208,12 +216,12 @@ func (m *Manager) Check(ctx context.Context, a baldur.Action) (baldur.BlastDecis
 // Begin checks a and, when it is allowed, registers it as active until End.
 // An action that needs approval is not registered; Approve its ID and call
 // Begin again.
-func (m *Manager) Begin(ctx context.Context, a baldur.Action) (baldur.BlastDecision, error) {
+func (m *Manager) Begin(ctx context.Context, a Action) (Decision, error) {
 	if err := ctx.Err(); err != nil {
-		return baldur.BlastDecision{}, err
+		return Decision{}, err
 	}
 	if a.ID == "" {
-		return baldur.BlastDecision{}, ErrNoActionID
+		return Decision{}, ErrNoActionID
 	}
 	now := m.clock.Now()
 	m.mu.Lock()
@@ -227,9 +235,9 @@ func (m *Manager) Begin(ctx context.Context, a baldur.Action) (baldur.BlastDecis
 		return d, nil
 	}
 	delete(m.approved, a.ID)
-	m.active[a.ID] = baldur.ActiveAction{Action: a, Started: now}
+	m.active[a.ID] = ActiveAction{Action: a, Started: now}
 	m.count[a.Scope]++
-	if a.Scope != baldur.ScopeInstance {
+	if a.Scope != ScopeInstance {
 		m.globalUse += a.TrafficPercent
 	}
 	d.CurrentConcurrent++
@@ -260,9 +268,9 @@ func (m *Manager) End(ctx context.Context, id string) error {
 	}
 	delete(m.active, id)
 	m.count[a.Scope]--
-	if a.Scope != baldur.ScopeInstance {
+	if a.Scope != ScopeInstance {
 		m.globalUse -= a.TrafficPercent
-		if m.count[baldur.ScopeService]+m.count[baldur.ScopeRegion] == 0 {
+		if m.count[ScopeService]+m.count[ScopeRegion] == 0 {
 			m.globalUse = 0 // no float drift left behind
 		}
 	}
@@ -270,9 +278,9 @@ func (m *Manager) End(ctx context.Context, id string) error {
 }
 
 // Active lists the active actions, oldest first.
-func (m *Manager) Active(context.Context) []baldur.ActiveAction {
+func (m *Manager) Active(context.Context) []ActiveAction {
 	m.mu.Lock()
-	out := make([]baldur.ActiveAction, 0, len(m.active))
+	out := make([]ActiveAction, 0, len(m.active))
 	for _, a := range m.active {
 		out = append(out, a)
 	}
@@ -287,8 +295,8 @@ func (m *Manager) Active(context.Context) []baldur.ActiveAction {
 }
 
 // check evaluates a at now; mu is held.
-func (m *Manager) check(a baldur.Action, now time.Time) baldur.BlastDecision {
-	var d baldur.BlastDecision
+func (m *Manager) check(a Action, now time.Time) Decision {
+	var d Decision
 	d.WithinWindow = m.inWindow(now)
 	l, ok := m.limits[a.Scope]
 	if !ok {
@@ -313,7 +321,7 @@ func (m *Manager) check(a baldur.Action, now time.Time) baldur.BlastDecision {
 		if a.TrafficPercent > l.MaxTrafficPercent+eps {
 			v = append(v, ViolationMaxTraffic)
 		}
-		if a.Scope != baldur.ScopeInstance && m.globalUse+a.TrafficPercent > m.global+eps {
+		if a.Scope != ScopeInstance && m.globalUse+a.TrafficPercent > m.global+eps {
 			v = append(v, ViolationGlobalTraffic)
 		}
 	}

@@ -1,4 +1,4 @@
-package blast
+package blastradius
 
 import (
 	"context"
@@ -8,15 +8,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
 )
 
-func newManager(t *testing.T, cfg ManagerConfig) (*Manager, *clock.Fake) {
+// t0 is 03:00 UTC, inside the default window.
+var t0 = time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
+
+func newManager(t *testing.T, cfg Config) (*Manager, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(t0) // 03:00 UTC: inside the default window
 	cfg.Clock = clk
-	m, err := NewManager(cfg)
+	m, err := New(cfg)
 	require.NoError(t, err)
 	return m, clk
 }
@@ -26,54 +28,54 @@ func TestManagerViolations(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name  string
-		cfg   ManagerConfig
+		cfg   Config
 		setup func(*Manager)
 		at    time.Duration // time of day
-		a     baldur.Action
+		a     Action
 		want  []string
 	}{
-		{name: "unknown scope", a: baldur.Action{ID: "x", Scope: "planet"}, want: []string{ViolationUnknownScope}},
+		{name: "unknown scope", a: Action{ID: "x", Scope: "planet"}, want: []string{ViolationUnknownScope}},
 		{
-			name: "excluded service", cfg: ManagerConfig{ExcludedServices: []string{"payments"}},
-			a:    baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TargetService: "payments", TrafficPercent: 5},
+			name: "excluded service", cfg: Config{ExcludedServices: []string{"payments"}},
+			a:    Action{ID: "x", Scope: ScopeInstance, TargetService: "payments", TrafficPercent: 5},
 			want: []string{ViolationExcludedService},
 		},
 		{
-			name: "excluded domain", cfg: ManagerConfig{ExcludedDomains: []string{"billing"}},
-			a:    baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TargetDomain: "billing", TrafficPercent: 5},
+			name: "excluded domain", cfg: Config{ExcludedDomains: []string{"billing"}},
+			a:    Action{ID: "x", Scope: ScopeInstance, TargetDomain: "billing", TrafficPercent: 5},
 			want: []string{ViolationExcludedDomain},
 		},
-		{name: "invalid traffic", a: baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TrafficPercent: 120}, want: []string{ViolationInvalidTraffic}},
-		{name: "max traffic", a: baldur.Action{ID: "x", Scope: baldur.ScopeRegion, TrafficPercent: 20}, want: []string{ViolationMaxTraffic, ViolationGlobalTraffic}},
+		{name: "invalid traffic", a: Action{ID: "x", Scope: ScopeInstance, TrafficPercent: 120}, want: []string{ViolationInvalidTraffic}},
+		{name: "max traffic", a: Action{ID: "x", Scope: ScopeRegion, TrafficPercent: 20}, want: []string{ViolationMaxTraffic, ViolationGlobalTraffic}},
 		{
 			name: "global traffic",
 			setup: func(m *Manager) {
 				m.Approve("s1")
-				d, _ := m.Begin(ctx, baldur.Action{ID: "s1", Scope: baldur.ScopeService, TrafficPercent: 8})
+				d, _ := m.Begin(ctx, Action{ID: "s1", Scope: ScopeService, TrafficPercent: 8})
 				require.True(t, d.Allowed)
 			},
-			a:    baldur.Action{ID: "x", Scope: baldur.ScopeRegion, TrafficPercent: 5},
+			a:    Action{ID: "x", Scope: ScopeRegion, TrafficPercent: 5},
 			want: []string{ViolationGlobalTraffic},
 		},
 		{
 			name: "max concurrent",
 			setup: func(m *Manager) {
 				for _, id := range []string{"i1", "i2", "i3", "i4", "i5"} {
-					d, _ := m.Begin(ctx, baldur.Action{ID: id, Scope: baldur.ScopeInstance, TrafficPercent: 100})
+					d, _ := m.Begin(ctx, Action{ID: id, Scope: ScopeInstance, TrafficPercent: 100})
 					require.True(t, d.Allowed)
 				}
 			},
-			a:    baldur.Action{ID: "x", Scope: baldur.ScopeInstance, TrafficPercent: 1},
+			a:    Action{ID: "x", Scope: ScopeInstance, TrafficPercent: 1},
 			want: []string{ViolationMaxConcurrent},
 		},
-		{name: "outside window", at: 7 * time.Hour, a: baldur.Action{ID: "x", Scope: baldur.ScopeInstance}, want: []string{ViolationOutsideWindow}},
+		{name: "outside window", at: 7 * time.Hour, a: Action{ID: "x", Scope: ScopeInstance}, want: []string{ViolationOutsideWindow}},
 		{
-			name: "wrapping window", cfg: ManagerConfig{Windows: []Window{{22 * time.Hour, 2 * time.Hour}}},
-			at: 23 * time.Hour, a: baldur.Action{ID: "x", Scope: baldur.ScopeInstance},
+			name: "wrapping window", cfg: Config{Windows: []Window{{22 * time.Hour, 2 * time.Hour}}},
+			at: 23 * time.Hour, a: Action{ID: "x", Scope: ScopeInstance},
 		},
 		{
-			name: "several at once", cfg: ManagerConfig{ExcludedServices: []string{"db"}},
-			at: 12 * time.Hour, a: baldur.Action{ID: "x", Scope: baldur.ScopeService, TargetService: "db", TrafficPercent: 60},
+			name: "several at once", cfg: Config{ExcludedServices: []string{"db"}},
+			at: 12 * time.Hour, a: Action{ID: "x", Scope: ScopeService, TargetService: "db", TrafficPercent: 60},
 			want: []string{ViolationExcludedService, ViolationMaxTraffic, ViolationGlobalTraffic, ViolationOutsideWindow},
 		},
 	}
@@ -102,8 +104,8 @@ func TestManagerViolations(t *testing.T) {
 func TestManagerApproval(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m, clk := newManager(t, ManagerConfig{ApprovalTTL: 10 * time.Minute})
-	a := baldur.Action{ID: "canary-1", Kind: "canary", Scope: baldur.ScopeService, TargetService: "search", TrafficPercent: 5}
+	m, clk := newManager(t, Config{ApprovalTTL: 10 * time.Minute})
+	a := Action{ID: "canary-1", Kind: "canary", Scope: ScopeService, TargetService: "search", TrafficPercent: 5}
 
 	d, err := m.Begin(ctx, a)
 	require.NoError(t, err)
@@ -136,40 +138,40 @@ func TestManagerApproval(t *testing.T) {
 	require.NoError(t, m.End(ctx, a.ID))
 	require.NoError(t, m.End(ctx, "unknown"))
 	require.Empty(t, m.Active(ctx))
-	d, _ = m.Check(ctx, baldur.Action{ID: "r", Scope: baldur.ScopeRegion, TrafficPercent: 10})
+	d, _ = m.Check(ctx, Action{ID: "r", Scope: ScopeRegion, TrafficPercent: 10})
 	require.Empty(t, d.Violations, "the global cap is free again")
 }
 
 func TestManagerAutoApproveConfigured(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m, _ := newManager(t, ManagerConfig{
-		Scopes: map[baldur.BlastScope]ScopeLimits{
-			baldur.ScopeService:  {Approval: AutoApprove},
-			baldur.ScopeInstance: {Approval: RequireApproval, MaxConcurrent: 1},
+	m, _ := newManager(t, Config{
+		Scopes: map[Scope]ScopeLimits{
+			ScopeService:  {Approval: AutoApprove},
+			ScopeInstance: {Approval: RequireApproval, MaxConcurrent: 1},
 		},
 		GlobalMaxTraffic: 1,
 	})
-	d, _ := m.Begin(ctx, baldur.Action{ID: "s", Scope: baldur.ScopeService, TrafficPercent: 50})
+	d, _ := m.Begin(ctx, Action{ID: "s", Scope: ScopeService, TrafficPercent: 50})
 	require.True(t, d.Allowed)
-	d, _ = m.Begin(ctx, baldur.Action{ID: "i", Scope: baldur.ScopeInstance, TrafficPercent: 50})
+	d, _ = m.Begin(ctx, Action{ID: "i", Scope: ScopeInstance, TrafficPercent: 50})
 	require.True(t, d.RequiresApproval)
 }
 
 func TestManagerBeginErrors(t *testing.T) {
 	t.Parallel()
-	m, _ := newManager(t, ManagerConfig{})
-	_, err := m.Begin(context.Background(), baldur.Action{Scope: baldur.ScopeInstance})
+	m, _ := newManager(t, Config{})
+	_, err := m.Begin(context.Background(), Action{Scope: ScopeInstance})
 	require.ErrorIs(t, err, ErrNoActionID)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = m.Check(ctx, baldur.Action{ID: "x", Scope: baldur.ScopeInstance})
+	_, err = m.Check(ctx, Action{ID: "x", Scope: ScopeInstance})
 	require.ErrorIs(t, err, context.Canceled)
 }
 
 func TestManagerConcurrentBeginRespectsMax(t *testing.T) {
 	t.Parallel()
-	m, _ := newManager(t, ManagerConfig{})
+	m, _ := newManager(t, Config{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	allowed := 0
@@ -177,7 +179,7 @@ func TestManagerConcurrentBeginRespectsMax(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := m.Begin(context.Background(), baldur.Action{ID: string(rune('A' + i)), Scope: baldur.ScopeInstance, TrafficPercent: 10})
+			d, err := m.Begin(context.Background(), Action{ID: string(rune('A' + i)), Scope: ScopeInstance, TrafficPercent: 10})
 			if err == nil && d.Allowed {
 				mu.Lock()
 				allowed++
