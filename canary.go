@@ -152,7 +152,7 @@ func CanaryStallSince(r CanaryRollout) time.Time {
 
 // CanaryStalled reports whether r is stalled at now: running for more than
 // twice stage (its stage's duration), or paused for more than maxPaused
-// (30 min by default in the original system). A non-positive bound never
+// (30 min is the usual bound). A non-positive bound never
 // reports a stall of that kind.
 func CanaryStalled(r CanaryRollout, now time.Time, stage, maxPaused time.Duration) bool {
 	since := CanaryStallSince(r)

@@ -50,8 +50,7 @@ const IdempotencyTTL = 30 * time.Minute
 var ErrDuplicateKey = errors.New("baldur: duplicate idempotency key")
 
 // IdempotencyRecord is the ledger entry of one idempotency key, namespaced by
-// domain and operation. It is a plain value (the seed's "DTO" type marker),
-// not an interface: readers route on its fields, and an interface would add
+// domain and operation. It is a plain value, not an interface: readers route on its fields, and an interface would add
 // getters and an allocation for data with no behaviour. It has no NoOp:
 // there is nothing to default, and the ledger that writes records fails
 // closed when its store is unreachable.

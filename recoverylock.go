@@ -16,7 +16,7 @@ var ErrLockNotHeld = errors.New("baldur: recovery lock not held")
 // block recovery for ever. It is the registry's "recovery_lock" slot; its
 // default is NoOpRecoveryLock, which always grants.
 //
-// Fail mode is open, as in the original system: with no lock configured, or
+// Fail mode is open: with no lock configured, or
 // when Acquire returns an error (backend unreachable), callers proceed
 // unlocked and log it. A false held with a nil error means another session
 // holds the lock, and the caller skips its run.

@@ -8,8 +8,8 @@ import (
 	"github.com/baldur-go/baldur"
 )
 
-// BreakerConfig configures a Breakers. The zero value is valid and gives the
-// defaults of the original system: trip on 5 consecutive failures or on a
+// BreakerConfig configures a Breakers. The zero value is valid and gives
+// these defaults: trip on 5 consecutive failures or on a
 // 50 % failure ratio over a 60 s window once 10 outcomes were seen; stay open
 // 60 s; then admit 3 half-open probes.
 //

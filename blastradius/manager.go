@@ -52,7 +52,7 @@ type ScopeLimits struct {
 }
 
 // Config configures a Manager. The zero value is valid and gives the
-// original system's defaults.
+// defaults documented on each field and in ScopeLimits.
 type Config struct {
 	// Scopes overrides the limits per scope; a scope that is absent keeps
 	// its defaults. Keys other than ScopeInstance, ScopeService and
