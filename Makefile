@@ -1,25 +1,35 @@
-# baldur-go: make help lists the targets.
+# baldur-go: make help lists the targets; every target has a "## " line.
 GO      ?= go
 PKGS    := ./...
 FUZZTIME ?= 5s
+# Every Go module of the repository: the library, the benchmarks and the
+# pinned development tools.
+MODULES := . bench tools
+# staticcheck is a tool of the tools module (tools/go.mod), so the library's
+# go.mod gains no dependency; go builds it from the module proxy on first use.
+STATICCHECK := $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
-.PHONY: help demo test vet race examples bench-build bench bench-full fuzz lint
+.PHONY: help demo test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check
 
 help: ## list targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+help-check: ## fail when a target has no description, which would hide it from make help
+	@missing=$$(awk -F: '/^[a-z][a-z-]*:/ && !/## / {print $$1}' $(MAKEFILE_LIST)); \
+	if [ -n "$$missing" ]; then echo "targets without a ## description:"; echo "$$missing"; exit 1; fi
 
 demo: ## run the quickstart: a guarded server driven through normal, emergency, kill-switch and recovery phases
 	$(GO) run ./examples/quickstart
 
 test: vet race examples bench-build ## vet, race tests, build and run the examples, build the bench module (what CI runs)
 
-vet:
+vet: ## go vet the library
 	$(GO) vet $(PKGS)
 
-race:
+race: ## race-enabled tests of the library
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
-examples:
+examples: ## build every example and run the gRPC server and HTTP client ones
 	$(GO) build -o /dev/null ./examples/...
 	$(GO) run ./examples/grpcserver
 	$(GO) run ./examples/httpclient
@@ -41,7 +51,17 @@ fuzz: ## run every fuzz target for FUZZTIME (default 5s) each
 	  done; \
 	done
 
-lint: ## gofmt check and vet
+lint: help-check tidy-check staticcheck ## gofmt, vet, tidy and staticcheck over every module, and every target described
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	cd bench && $(GO) vet ./...
+
+tidy-check: ## fail when go mod tidy would change go.mod or go.sum of any module
+	@for m in $(MODULES); do \
+	  echo "== tidy $$m"; \
+	  (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: run go mod tidy"; exit 1; }; \
+	done
+
+staticcheck: ## staticcheck (pinned in tools/go.mod) over the library and the bench module
+	$(STATICCHECK) ./...
+	cd bench && $(STATICCHECK) ./...
