@@ -51,7 +51,7 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 		start := c.clock.Now()
 		t, err := p.Admit(ctx, c.clientCall(ctx, method, target(cc), start))
 		if err != nil {
-			e, _ := admitError(err)
+			_, e := admitError(err)
 			return e
 		}
 		returned := false
@@ -85,7 +85,7 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 		start := c.clock.Now()
 		t, err := p.Admit(ctx, c.clientCall(ctx, method, target(cc), start))
 		if err != nil {
-			e, _ := admitError(err)
+			_, e := admitError(err)
 			return nil, e
 		}
 		returned := false

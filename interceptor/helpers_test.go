@@ -210,17 +210,6 @@ func serve(t testing.TB, nw network, srv *grpc.Server, dialOpts ...grpc.DialOpti
 
 // waitFor polls cond; used only to observe work finishing in other
 // goroutines (grpc's), never to let time pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 var baldurNow = time.Unix(1_700_000_000, 0)
 
 func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }

@@ -292,7 +292,7 @@ func TestAdmitErrorsAreStatusErrors(t *testing.T) {
 		{baldur.Reject(baldur.ReasonKillSwitch, 30*time.Second), codes.Unavailable},
 		{wrapped{baldur.Reject(baldur.ReasonShareCap, time.Second)}, codes.ResourceExhausted},
 	} {
-		e, _ := admitError(tc.err)
+		_, e := admitError(tc.err)
 		st, ok := status.FromError(e)
 		require.True(t, ok, "%v gives a status error", tc.err)
 		require.Equal(t, tc.code, st.Code(), "%v", tc.err)

@@ -58,7 +58,7 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 		start := c.clock.Now()
 		t, err := p.Admit(ctx, c.serverCall(ctx, info.FullMethod, start))
 		if err != nil {
-			e, md := admitError(err)
+			md, e := admitError(err)
 			if md != nil {
 				ss.SetTrailer(md)
 			}

@@ -99,24 +99,24 @@ func pushback(rej *baldur.Rejection) string {
 // admitError turns an error of Policy.Admit into the status error an
 // interceptor returns; server interceptors also get the pushback trailer to
 // set.
-func admitError(err error) (error, metadata.MD) {
+func admitError(err error) (metadata.MD, error) {
 	rej, ok := err.(*baldur.Rejection)
 	if !ok {
 		rej, ok = baldur.AsRejection(err)
 	}
 	if ok {
 		rd := render(rej)
-		return rd.err, rd.trailer
+		return rd.trailer, rd.err
 	}
 	if _, isStatus := status.FromError(err); isStatus {
-		return err, nil
+		return nil, err
 	}
-	return status.FromContextError(err).Err(), nil
+	return nil, status.FromContextError(err).Err()
 }
 
 // rejectUnary answers a rejected unary server call.
 func rejectUnary(ctx context.Context, err error) error {
-	e, md := admitError(err)
+	md, e := admitError(err)
 	if md != nil {
 		_ = grpc.SetTrailer(ctx, md) // fails only outside a grpc server (direct calls)
 	}

@@ -27,7 +27,7 @@ func InHandle(r baldur.Resolver, opts ...Option) tap.ServerInHandle {
 		}
 		t, err := p.Admit(ctx, c.serverCall(ctx, info.FullMethodName, c.clock.Now()))
 		if err != nil {
-			e, _ := admitError(err)
+			_, e := admitError(err)
 			return ctx, e
 		}
 		t.Release(baldur.Outcome{Result: baldur.Ignored})
