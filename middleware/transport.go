@@ -93,7 +93,7 @@ func Transport(next http.RoundTripper, r baldur.Resolver, opts ...TransportOptio
 	if t.clock == nil {
 		t.clock = baldur.SystemClock()
 	}
-	t.cool.init()
+	t.cool.init(t.clock.Now())
 	return t
 }
 
