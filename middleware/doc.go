@@ -26,7 +26,10 @@
 // panic (re-raised after the permits are released), Ignored for 4xx and for
 // requests whose client went away, Success otherwise. The wrapper exposes
 // Unwrap, so http.ResponseController keeps Flush, Hijack and deadlines
-// working, and it implements http.Flusher directly.
+// working; it implements http.Flusher directly, and http.Hijacker and
+// io.ReaderFrom exactly when the writer it wraps does (so w.(http.Hijacker)
+// and sendfile keep working). A hijacked request keeps its permits until
+// the handler returns.
 //
 // # Client IP and trusted proxies
 //
