@@ -43,5 +43,9 @@
 //
 // With a policy of allocation-free gates, a guarded request allocates
 // nothing more than a bare one: the Call lives on the stack, the writer
-// wrapper is pooled and rejections are rendered once and reused.
+// wrapper is pooled and rejections are rendered once and reused. The header
+// values of a rejection are therefore shared between responses: a
+// middleware outside this one may replace them (Header.Set, Header.Del) but
+// must not write into them (h["Retry-After"][0] = v). Such a write is
+// detected and undone for later responses (see WriteRejection).
 package middleware
