@@ -1,7 +1,10 @@
 package middleware_test
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -51,5 +54,28 @@ func TestMiddlewareAddsNoAllocations(t *testing.T) {
 	hr.ServeHTTP(w, req) // render the rejection once
 	if n := testing.AllocsPerRun(1000, func() { hr.ServeHTTP(w, req) }); n != 0 {
 		t.Fatalf("reject path allocates %.1f per request, want 0", n)
+	}
+}
+
+// fullDiscard is a discard that can also hijack and read from, as net/http's
+// HTTP/1 writer can.
+type fullDiscard struct{ *discard }
+
+func (fullDiscard) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, nil }
+func (fullDiscard) ReadFrom(io.Reader) (int64, error)            { return 0, nil }
+
+// TestMiddlewareCapabilityWrappersAddNoAllocations: choosing the wrapper
+// with Hijack and ReadFrom, and using them, allocates nothing.
+func TestMiddlewareCapabilityWrappersAddNoAllocations(t *testing.T) {
+	g := &leanGate{kind: baldur.GateGovernance}
+	src := io.LimitReader(nil, 0)
+	h := middleware.New(baldur.Static(policyOf(t, g)))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.(io.ReaderFrom).ReadFrom(src)
+		_, _, _ = w.(http.Hijacker).Hijack()
+	}))
+	req := httptest.NewRequest("GET", "/x", nil)
+	w := fullDiscard{&discard{h: http.Header{}}}
+	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, req) }); n != 0 {
+		t.Fatalf("hijack/read-from wrapper allocates %.1f per request, want 0", n)
 	}
 }

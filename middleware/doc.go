@@ -26,7 +26,10 @@
 // panic (re-raised after the permits are released), Ignored for 4xx and for
 // requests whose client went away, Success otherwise. The wrapper exposes
 // Unwrap, so http.ResponseController keeps Flush, Hijack and deadlines
-// working, and it implements http.Flusher directly.
+// working; it implements http.Flusher directly, and http.Hijacker and
+// io.ReaderFrom exactly when the writer it wraps does (so w.(http.Hijacker)
+// and sendfile keep working). A hijacked request keeps its permits until
+// the handler returns.
 //
 // # Client IP and trusted proxies
 //
@@ -40,5 +43,9 @@
 //
 // With a policy of allocation-free gates, a guarded request allocates
 // nothing more than a bare one: the Call lives on the stack, the writer
-// wrapper is pooled and rejections are rendered once and reused.
+// wrapper is pooled and rejections are rendered once and reused. The header
+// values of a rejection are therefore shared between responses: a
+// middleware outside this one may replace them (Header.Set, Header.Del) but
+// must not write into them (h["Retry-After"][0] = v). Such a write is
+// detected and undone for later responses (see WriteRejection).
 package middleware

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -32,5 +33,29 @@ func TestRenderCachesOnlyInternedRejections(t *testing.T) {
 		rd := render(rej)
 		require.Equal(t, tc.cached, cached(rej), "wait %v", tc.wait)
 		require.Equal(t, []string{strconv.FormatInt(rej.RetryAfterSeconds(), 10)}, rd.retryAfter)
+	}
+}
+
+// TestRenderHealsInPlaceEdits: a rendered rejection whose shared values
+// were written in place is replaced in the cache at its next use, and the
+// replacement is reused without allocating.
+func TestRenderHealsInPlaceEdits(t *testing.T) { // not parallel: AllocsPerRun
+	rej := baldur.Reject(baldur.ReasonShareCap, 1234*time.Second) // a wait no other test uses
+	require.Same(t, render(rej), render(rej), "cached")
+	for i := range 6 {
+		rd := render(rej)
+		values := [][]string{rd.retryAfter, rd.gate, rd.reason, rd.contentType, rd.length, rd.noSniff}
+		values[i][0] = "edited"
+		healed := render(rej)
+		require.NotSame(t, rd, healed, "value %d", i)
+		require.True(t, healed.intact())
+		require.Equal(t, []string{"1234"}, healed.retryAfter)
+		require.Equal(t, []string{"share_cap"}, healed.reason)
+		require.Equal(t, []string{"application/json"}, healed.contentType)
+		require.Same(t, healed, render(rej), "the replacement is cached")
+	}
+	w := &benchWriter{h: http.Header{}}
+	if n := testing.AllocsPerRun(100, func() { WriteRejection(w, rej) }); n != 0 {
+		t.Fatalf("WriteRejection after a heal: %v allocs", n)
 	}
 }

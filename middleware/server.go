@@ -1,6 +1,9 @@
 package middleware
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"sync"
 
@@ -31,6 +34,9 @@ type server struct {
 // {"code":..,"gate":..,"retry_after_s":..}; admitted requests run next and
 // report their outcome: 5xx and panics are failures (the panic is re-raised
 // after release), 4xx and client cancellations are ignored, the rest succeed.
+// The handler's writer implements http.Flusher, and http.Hijacker and
+// io.ReaderFrom when the server's writer does; a hijacked request holds its
+// permits until the handler returns.
 //
 // The middleware is safe for concurrent use; the handler it returns may be
 // shared by every request.
@@ -105,6 +111,17 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeQuota(w.Header(), q)
 	}
 	rw := getWriter(w)
+	// The handler gets the wrapper with the optional interfaces w has, in a
+	// pointer-shaped value: choosing it allocates nothing.
+	var ww http.ResponseWriter = rw
+	switch w.(type) {
+	case hijackReaderFrom:
+		ww = hijackReadFromWriter{rw}
+	case http.Hijacker:
+		ww = hijackWriter{rw}
+	case io.ReaderFrom:
+		ww = readFromWriter{rw}
+	}
 	defer func() {
 		o := baldur.Outcome{Status: rw.status}
 		if s.latency {
@@ -127,7 +144,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.Release(o)
 		putWriter(rw)
 	}()
-	s.next.ServeHTTP(rw, r)
+	s.next.ServeHTTP(ww, r)
 }
 
 // statusWriter records the status the handler wrote. It is pooled so that a
@@ -176,3 +193,43 @@ func (w *statusWriter) Flush() {
 // Unwrap returns the underlying ResponseWriter, so http.ResponseController
 // reaches Hijack, SetReadDeadline and friends.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// The wrapper a handler sees has Hijack and ReadFrom exactly when the
+// writer it wraps has them, so that handlers asserting w.(http.Hijacker)
+// (older websocket libraries) or reaching io.ReaderFrom (io.Copy and
+// http.ServeContent, which net/http turns into sendfile) keep working,
+// while an HTTP/2 writer, which cannot hijack, does not claim it can. Each
+// variant is a struct of one pointer, so storing it in an interface does
+// not allocate.
+type (
+	hijackWriter         struct{ *statusWriter }
+	readFromWriter       struct{ *statusWriter }
+	hijackReadFromWriter struct{ *statusWriter }
+	hijackReaderFrom     interface {
+		http.Hijacker
+		io.ReaderFrom
+	}
+)
+
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+func (w readFromWriter) ReadFrom(src io.Reader) (int64, error)      { return w.readFrom(src) }
+func (w hijackReadFromWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return w.hijack()
+}
+func (w hijackReadFromWriter) ReadFrom(src io.Reader) (int64, error) { return w.readFrom(src) }
+
+// hijack hands the connection over. The request's permits stay held until
+// the handler returns, and are released then, once, as for any request.
+func (w *statusWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, b, err := w.ResponseWriter.(http.Hijacker).Hijack()
+	if err == nil {
+		w.wroteHeader = true // the status is now whatever the handler writes on the wire
+	}
+	return c, b, err
+}
+
+// readFrom passes src on as it is, so that the server sees a file as a file.
+func (w *statusWriter) readFrom(src io.Reader) (int64, error) {
+	w.wroteHeader = true // an implicit 200, as with Write
+	return w.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
+}

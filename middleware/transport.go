@@ -93,7 +93,7 @@ func Transport(next http.RoundTripper, r baldur.Resolver, opts ...TransportOptio
 	if t.clock == nil {
 		t.clock = baldur.SystemClock()
 	}
-	t.cool.init()
+	t.cool.init(t.clock.Now())
 	return t
 }
 
@@ -126,14 +126,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	var ticket baldur.Ticket
+	// From here the request may hold the host's probe and, after admission,
+	// permits. Whatever panics before they are handed on (the caller's
+	// callbacks, a gate, the wrapped RoundTripper) must not keep them: the
+	// deferred unwind gives the probe back and releases the permits as a
+	// Failure, and the panic then goes on unchanged (not recovered, so its
+	// stack stays the original's). A Goexit takes the same way out.
+	u := unwind{t: t, host: host, probe: probe}
+	defer u.run()
 	op := t.operationOf(req, host)
 	if p := t.r.Policy(op); p != nil {
 		if now.IsZero() {
 			now = t.clock.Now()
 		}
+		u.now = now
 		var err error
-		if ticket, err = p.Admit(req.Context(), t.call(req, op, host, now)); err != nil {
+		if u.ticket, err = p.Admit(req.Context(), t.call(req, op, host, now)); err != nil {
+			u.done()
 			if probe {
 				t.cool.abandon(host)
 			}
@@ -143,34 +152,72 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp == nil {
+		err = errNilResponse // as http.Client would say; never dereference it
+	}
 	if err != nil {
+		u.done()
 		if probe {
 			t.cool.abandon(host)
 		}
-		if ticket.Held() {
-			ticket.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
+		if u.ticket.Held() {
+			u.ticket.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
 		}
 		return nil, err
 	}
 	if probe || isCooldownStatus(resp.StatusCode) {
 		t.cool.record(host, t.clock.Now(), resp, probe)
 	}
-	if !ticket.Held() {
+	u.probe = false // record settled it
+	if !u.ticket.Held() {
+		u.done()
 		return resp, nil
 	}
 	o := baldur.Outcome{Result: statusResult(resp.StatusCode), Status: resp.StatusCode}
 	if resp.Body == nil || resp.Body == http.NoBody {
+		u.done()
 		o.Latency = t.since(now)
-		ticket.Release(o)
+		u.ticket.Release(o)
 		return resp, nil
 	}
-	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, ticket: ticket}
+	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, ticket: u.ticket}
+	u.done() // the body owns the permits now
 	if _, ok := resp.Body.(io.Writer); ok {
 		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
 	} else {
 		resp.Body = b
 	}
 	return resp, nil
+}
+
+// errNilResponse is the error of a wrapped RoundTripper that returned
+// neither a response nor an error.
+var errNilResponse = errors.New("baldur: RoundTripper returned a nil response and a nil error")
+
+// unwind is what RoundTrip gives back if it is left by a panic: the host's
+// probe and the permits it still holds. It lives on RoundTrip's stack.
+type unwind struct {
+	t       *transport
+	host    string
+	probe   bool
+	settled bool
+	now     time.Time
+	ticket  baldur.Ticket
+}
+
+// done marks the probe and the permits as handed on or given back.
+func (u *unwind) done() { u.settled = true }
+
+func (u *unwind) run() {
+	if u.settled {
+		return
+	}
+	if u.probe {
+		u.t.cool.abandon(u.host)
+	}
+	if u.ticket.Held() {
+		u.ticket.Release(baldur.Outcome{Result: baldur.Failure, Latency: u.t.since(u.now)})
+	}
 }
 
 // CloseIdleConnections closes the idle connections of the wrapped
@@ -252,8 +299,15 @@ type body struct {
 	ticket  baldur.Ticket
 }
 
-func (b *body) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
+func (b *body) Read(p []byte) (n int, err error) {
+	returned := false
+	defer func() {
+		if !returned { // the wrapped body panicked: the read failed
+			b.finish(errBodyPanicked)
+		}
+	}()
+	n, err = b.rc.Read(p)
+	returned = true
 	if err != nil {
 		b.finish(err)
 	}
@@ -261,10 +315,12 @@ func (b *body) Read(p []byte) (int, error) {
 }
 
 func (b *body) Close() error {
-	err := b.rc.Close()
-	b.finish(nil)
-	return err
+	defer b.finish(nil) // even if the wrapped Close panics
+	return b.rc.Close()
 }
+
+// errBodyPanicked is the read error of a body whose Read panicked.
+var errBodyPanicked = errors.New("baldur: response body panicked")
 
 func (b *body) finish(readErr error) {
 	if b.done.Load() || !b.done.CompareAndSwap(false, true) {

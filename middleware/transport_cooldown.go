@@ -37,7 +37,16 @@ var ErrCooldown = errors.New("baldur: upstream cooling down")
 // consecutive hits. A 429 maps to the throttled reason, a 503 to
 // breaker_open (the upstream is cut off and probed, as an open breaker is).
 //
-// Cooldown is a plain value; the zero value gives the defaults.
+// A host whose cooldown ended is remembered for Max more (its single probe
+// and its count of consecutive hits still hold); if no request probes it in
+// that time it is forgotten, and its next 429/503 is a first hit again. At
+// most MaxHosts hosts are remembered at once: a host that answers 429/503
+// while the table is full is not tracked, and its responses reach the
+// caller as they would without cooldowns. While no host is cooling down, a
+// request reads one atomic counter and takes no lock.
+//
+// Cooldown is a plain value; the zero value gives the defaults. Validate
+// reports out-of-range values; Transport, which cannot fail, clamps them.
 type Cooldown struct {
 	// Initial is the first cooldown when the response has no Retry-After.
 	// Zero means 5 s.
@@ -50,8 +59,37 @@ type Cooldown struct {
 	// Jitter is the random spread of the backoff, as a fraction: 0.3 is
 	// ±30 %. Zero means 0.3; negative means none.
 	Jitter float64
+	// MaxHosts bounds the hosts remembered at once (cooling down, or ended
+	// less than Max ago). Zero means DefaultCooldownHosts; at most
+	// MaxCooldownHosts. Each host costs about 150 bytes.
+	MaxHosts int
 	// Disabled turns cooldowns off.
 	Disabled bool
+}
+
+// Bounds of Cooldown.MaxHosts.
+const (
+	DefaultCooldownHosts = 10_000
+	MaxCooldownHosts     = 1 << 20
+)
+
+// Validate reports the first out-of-range field as a *baldur.ConfigError
+// naming it ("Cooldown.MaxHosts"): a negative duration or MaxHosts, or a
+// MaxHosts above MaxCooldownHosts.
+func (c Cooldown) Validate() error {
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"Cooldown.Initial", c.Initial}, {"Cooldown.Max", c.Max}, {"Cooldown.MaxRetryAfter", c.MaxRetryAfter}} {
+		if d.v < 0 {
+			return &baldur.ConfigError{Field: d.field, Value: d.v.String(), Reason: "must be >= 0"}
+		}
+	}
+	if c.MaxHosts < 0 || c.MaxHosts > MaxCooldownHosts {
+		return &baldur.ConfigError{Field: "Cooldown.MaxHosts", Value: strconv.Itoa(c.MaxHosts),
+			Reason: "must be between 0 (default " + strconv.Itoa(DefaultCooldownHosts) + ") and " + strconv.Itoa(MaxCooldownHosts)}
+	}
+	return nil
 }
 
 func (c Cooldown) withDefaults() Cooldown {
@@ -63,6 +101,12 @@ func (c Cooldown) withDefaults() Cooldown {
 	}
 	if c.MaxRetryAfter <= 0 {
 		c.MaxRetryAfter = time.Hour
+	}
+	switch {
+	case c.MaxHosts <= 0:
+		c.MaxHosts = DefaultCooldownHosts
+	case c.MaxHosts > MaxCooldownHosts:
+		c.MaxHosts = MaxCooldownHosts
 	}
 	switch {
 	case c.Jitter == 0:
@@ -100,18 +144,37 @@ func isCooldownStatus(code int) bool {
 
 // cooldowns is the per-host cooldown state of one Transport, sharded by
 // host so that unrelated hosts do not contend. Hosts leave the table when
-// their probe succeeds, so it holds only hosts that are cooling down.
+// their probe succeeds, or once they are stale: their cooldown ended more
+// than cfg.Max ago and no probe is in flight.
+//
+// The counters below let a request skip the table without a lock: active
+// is zero (the table is empty), or the request's shard is empty, or nothing
+// in the table still matters (no probe in flight and every entry stale,
+// which horizon bounds). The shard counters change only under the shard's
+// lock; they are read without it.
 type cooldowns struct {
-	cfg    Cooldown
-	active atomic.Int64 // hosts in the table; zero keeps the hot path lock-free
-	shards [32]coolShard
+	cfg     Cooldown
+	base    time.Time    // origin of horizon, read from the clock at init
+	active  atomic.Int64 // hosts in the table; zero keeps the hot path lock-free
+	probes  atomic.Int64 // probes in flight
+	horizon atomic.Int64 // no entry is fresh at or after base+horizon (a bound, never lowered)
+	sweep   atomic.Bool  // one goroutine at a time sweeps the whole table
+	shards  [32]coolShard
 }
 
 type coolShard struct {
-	mu sync.Mutex
-	m  map[string]*hostCooldown
-	_  [40]byte // keep shards on separate cache lines
+	mu      sync.Mutex
+	m       map[string]*hostCooldown
+	n       atomic.Int32 // len(m)
+	sweepAt int          // len(m) at which an insert first drops the shard's stale entries
+	// staleFrom is when the first entry of the shard may be stale (a lower
+	// bound): before it, sweeping the shard would find nothing.
+	staleFrom time.Time
+	_         [8]byte // keep shards on separate cache lines (64 bytes each)
 }
+
+// minSweep is the smallest shard that an insert sweeps.
+const minSweep = 16
 
 type hostCooldown struct {
 	until   time.Time
@@ -120,10 +183,12 @@ type hostCooldown struct {
 	reason  baldur.Reason
 }
 
-func (c *cooldowns) init() {
+func (c *cooldowns) init(now time.Time) {
 	c.cfg = c.cfg.withDefaults()
+	c.base = now
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*hostCooldown)
+		c.shards[i].sweepAt = minSweep
 	}
 }
 
@@ -131,6 +196,89 @@ func (c *cooldowns) any() bool { return !c.cfg.Disabled && c.active.Load() != 0 
 
 func (c *cooldowns) shard(host string) *coolShard {
 	return &c.shards[fnv32(fnvOffset, host)%uint32(len(c.shards))]
+}
+
+// offset is t as a duration since base; Sub saturates, so it never wraps.
+func (c *cooldowns) offset(t time.Time) int64 { return int64(t.Sub(c.base)) }
+
+// stale reports whether st can be forgotten at now.
+func (c *cooldowns) stale(st *hostCooldown, now time.Time) bool {
+	return !st.probing && !now.Before(st.until.Add(c.cfg.Max))
+}
+
+// extend raises horizon to cover an entry cooling down until until. Called
+// under the entry's shard lock.
+func (c *cooldowns) extend(until time.Time) {
+	h := c.offset(until.Add(c.cfg.Max))
+	for {
+		cur := c.horizon.Load()
+		if h <= cur || c.horizon.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
+
+// settled reports, without a lock, that nothing in the table affects a
+// request at now: no probe is in flight and every entry is stale. It then
+// drops the stale entries, once, so that active falls back to zero and
+// later requests skip even the clock.
+func (c *cooldowns) settled(now time.Time) bool {
+	if c.probes.Load() != 0 || c.offset(now) < c.horizon.Load() {
+		return false
+	}
+	if c.sweep.CompareAndSwap(false, true) {
+		for i := range c.shards {
+			sh := &c.shards[i]
+			// TryLock: a busy shard is someone else's, and its stale entries
+			// go with its next insert or the next sweep. Never wait here.
+			if sh.n.Load() != 0 && sh.mu.TryLock() {
+				c.dropStale(sh, now)
+				sh.mu.Unlock()
+			}
+		}
+		c.sweep.Store(false)
+	}
+	return true
+}
+
+// dropStale deletes the shard's stale entries, unless none can be stale
+// yet. Called under sh.mu.
+func (c *cooldowns) dropStale(sh *coolShard, now time.Time) {
+	if now.Before(sh.staleFrom) {
+		return
+	}
+	var next time.Time
+	for h, e := range sh.m {
+		switch {
+		case c.stale(e, now):
+			c.remove(sh, h)
+		case e.probing:
+			// Its probe decides; the earliest it can be stale is unknown.
+			next = now
+		default:
+			if s := e.until.Add(c.cfg.Max); next.IsZero() || s.Before(next) {
+				next = s
+			}
+		}
+	}
+	sh.staleFrom = next
+	sh.sweepAt = max(2*len(sh.m), minSweep)
+}
+
+// reserve takes a place in the table for a new entry, unless it is full.
+func (c *cooldowns) reserve() bool {
+	if c.active.Add(1) > int64(c.cfg.MaxHosts) {
+		c.active.Add(-1)
+		return false
+	}
+	return true
+}
+
+// remove deletes host's entry, which is not probing. Called under sh.mu.
+func (c *cooldowns) remove(sh *coolShard, host string) {
+	delete(sh.m, host)
+	sh.n.Add(-1)
+	c.active.Add(-1)
 }
 
 // cooldownError is a cooldown rejection. Its one pointer field makes it
@@ -147,6 +295,11 @@ func (e cooldownError) Is(target error) bool { return target == ErrCooldown }
 // check admits a request to host at now, reporting whether it is the probe.
 func (c *cooldowns) check(host string, now time.Time) (probe bool, err error) {
 	sh := c.shard(host)
+	// settled first: it is what empties a table of stale entries, so that
+	// active returns to zero even if their shards see no more requests.
+	if c.settled(now) || sh.n.Load() == 0 {
+		return false, nil
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	st := sh.m[host]
@@ -157,9 +310,23 @@ func (c *cooldowns) check(host string, now time.Time) (probe bool, err error) {
 		return false, cooldownError{baldur.Reject(st.reason, st.until.Sub(now))}
 	case st.probing:
 		return false, cooldownError{baldur.Reject(st.reason, time.Second)}
+	case c.stale(st, now):
+		// Nobody probed it while it was remembered: the request goes as if
+		// the host had never cooled down.
+		c.remove(sh, host)
+		return false, nil
 	}
 	st.probing = true
+	c.probes.Add(1)
 	return true, nil
+}
+
+// endProbe clears st's probe. Called under the entry's shard lock.
+func (c *cooldowns) endProbe(st *hostCooldown) {
+	if st.probing {
+		st.probing = false
+		c.probes.Add(-1)
+	}
 }
 
 // abandon gives back the probe of a request that got no response.
@@ -167,7 +334,7 @@ func (c *cooldowns) abandon(host string) {
 	sh := c.shard(host)
 	sh.mu.Lock()
 	if st := sh.m[host]; st != nil {
-		st.probing = false
+		c.endProbe(st)
 	}
 	sh.mu.Unlock()
 }
@@ -190,29 +357,45 @@ func (c *cooldowns) record(host string, now time.Time, resp *http.Response, prob
 	switch {
 	case !hit:
 		if probe && st != nil { // the upstream is back
-			delete(sh.m, host)
-			c.active.Add(-1)
+			c.endProbe(st)
+			c.remove(sh, host)
 		}
 		return
 	case st == nil:
+		if len(sh.m) >= sh.sweepAt {
+			c.dropStale(sh, now)
+		}
+		// Reserve a place first, so that shards inserting at once never
+		// take the table past MaxHosts.
+		if !c.reserve() {
+			c.dropStale(sh, now) // make room from this shard, if it has any
+			if !c.reserve() {
+				return // full: this host is not tracked
+			}
+		}
 		st = &hostCooldown{}
 		sh.m[host] = st
-		c.active.Add(1)
+		sh.n.Add(1)
 	case !probe: // in flight before the cooldown began: not a new hit
 		if hasRA {
 			if until := now.Add(min(ra, c.cfg.MaxRetryAfter)); until.After(st.until) {
 				st.until = until
+				c.extend(until)
 			}
 		}
 		return
 	}
 	st.hits++
-	st.probing = false
+	c.endProbe(st)
 	st.reason = baldur.ReasonBreakerOpen
 	if resp.StatusCode == http.StatusTooManyRequests {
 		st.reason = baldur.ReasonThrottled
 	}
 	st.until = now.Add(c.cfg.duration(st.hits, ra, hasRA, rand.Float64()))
+	c.extend(st.until)
+	if s := st.until.Add(c.cfg.Max); s.Before(sh.staleFrom) || len(sh.m) == 1 {
+		sh.staleFrom = s
+	}
 }
 
 // parseRetryAfter reads a Retry-After value: delta-seconds or an HTTP date

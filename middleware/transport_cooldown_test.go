@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,7 +177,7 @@ func TestCooldownInFlightResponsesAreNotNewHits(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	c := &cooldowns{cfg: Cooldown{Jitter: -1}}
-	c.init()
+	c.init(clk.Now())
 	r := func(status int, ra string) *http.Response {
 		h := http.Header{}
 		if ra != "" {
@@ -282,4 +283,257 @@ func TestCooldownRejectionAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _, _ = rt.RoundTrip(req) }); n != 0 {
 		t.Errorf("cooldown rejection: %v allocs", n)
 	}
+}
+
+// entries counts the hosts in the cooldown table.
+func entries(c *cooldowns) int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// TestCooldownTableShrinks: hosts that answered 429 once and were never
+// asked again do not stay in the table, and while they cool down the table
+// is bounded.
+func TestCooldownTableShrinks(t *testing.T) {
+	t.Parallel()
+	const hosts = 50_000
+	clk := clock.NewFake(epoch)
+	stub := &stubRT{status: 429, header: http.Header{"Retry-After": {"1"}}}
+	rt := Transport(stub, baldur.Static(nil), WithTransportClock(clk))
+	c := &rt.(*transport).cool
+	req, _ := http.NewRequest(http.MethodGet, "http://h.example/", nil)
+	for i := range hosts {
+		req.URL.Host = "h" + strconv.Itoa(i) + ".example"
+		if _, err := rt.RoundTrip(req); err != nil {
+			require.NoError(t, err)
+		}
+	}
+	require.LessOrEqual(t, entries(c), DefaultCooldownHosts, "the table is capped while the hosts cool down")
+
+	// The cooldowns (5 s ±30 %) end; a grace of Max (60 s) later nobody has
+	// probed them, and they are forgotten.
+	clk.Advance(10*time.Second + time.Minute)
+	stub.status = 200
+	_, err := get(t, rt, "other.example")
+	require.NoError(t, err)
+	require.Zero(t, entries(c), "entries whose cooldown ended are dropped")
+	require.Zero(t, c.active.Load())
+}
+
+// TestCooldownForgetsOnlyAfterGrace: a host whose cooldown ended keeps its
+// single probe and its backoff count for Max more; after that it is
+// forgotten and its next 429 starts again from Initial.
+func TestCooldownForgetsOnlyAfterGrace(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	up := &upstream{entered: make(chan struct{})}
+	rt := Transport(up, baldur.Static(nil), WithTransportClock(clk),
+		WithTransportCooldown(Cooldown{Jitter: -1, Max: 40 * time.Second}))
+	c := &rt.(*transport).cool
+	up.push(503, "")
+	_, err := get(t, rt, "h")
+	require.NoError(t, err)
+	clk.Advance(5*time.Second + 40*time.Second - time.Nanosecond) // end of cooldown + grace - 1 ns
+
+	hold := make(chan struct{})
+	up.mu.Lock()
+	up.hold = hold
+	up.mu.Unlock()
+	up.push(503, "")
+	probeDone := make(chan error)
+	go func() {
+		_, err := get(t, rt, "h")
+		probeDone <- err
+	}()
+	<-up.entered
+	_, err = get(t, rt, "h")
+	require.ErrorIs(t, err, ErrCooldown, "within the grace the host still has one probe")
+	close(hold)
+	require.NoError(t, <-probeDone)
+	sh := c.shard("h")
+	sh.mu.Lock()
+	require.Equal(t, 2, sh.m["h"].hits, "the probe's 503 counts as a second hit")
+	sh.mu.Unlock()
+
+	clk.Advance(10*time.Second + 40*time.Second) // 10 s cooldown + grace
+	up.push(503, "")
+	_, err = get(t, rt, "h")
+	require.NoError(t, err)
+	sh.mu.Lock()
+	require.Equal(t, 1, sh.m["h"].hits, "forgotten: the next 503 is a first hit")
+	sh.mu.Unlock()
+	require.Zero(t, c.probes.Load())
+}
+
+func TestCooldownMaxHosts(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	stub := &stubRT{status: 503, header: http.Header{"Retry-After": {"30"}}}
+	rt := Transport(stub, baldur.Static(nil), WithTransportClock(clk), WithTransportCooldown(Cooldown{MaxHosts: 100}))
+	c := &rt.(*transport).cool
+	for i := range 1000 {
+		_, err := get(t, rt, "h"+strconv.Itoa(i))
+		require.NoError(t, err)
+	}
+	require.Equal(t, 100, entries(c))
+	require.EqualValues(t, 100, c.active.Load())
+	_, err := get(t, rt, "h0")
+	require.ErrorIs(t, err, ErrCooldown, "tracked hosts cool down")
+	calls := stub.calls.Load()
+	_, err = get(t, rt, "h999")
+	require.NoError(t, err, "a host beyond the cap is not tracked: its 503 reaches the caller as usual")
+	require.Equal(t, calls+1, stub.calls.Load())
+}
+
+func TestCooldownValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		c     Cooldown
+		field string
+	}{
+		{Cooldown{}, ""},
+		{Cooldown{MaxHosts: MaxCooldownHosts}, ""},
+		{Cooldown{MaxHosts: -1}, "Cooldown.MaxHosts"},
+		{Cooldown{MaxHosts: MaxCooldownHosts + 1}, "Cooldown.MaxHosts"},
+		{Cooldown{Initial: -time.Second}, "Cooldown.Initial"},
+		{Cooldown{Max: -time.Second}, "Cooldown.Max"},
+		{Cooldown{MaxRetryAfter: -time.Second}, "Cooldown.MaxRetryAfter"},
+	} {
+		err := tc.c.Validate()
+		if tc.field == "" {
+			require.NoError(t, err, "%+v", tc.c)
+			continue
+		}
+		var ce *baldur.ConfigError
+		require.ErrorAs(t, err, &ce, "%+v", tc.c)
+		require.Equal(t, tc.field, ce.Field)
+	}
+	// Transport cannot fail: it clamps an out-of-range bound.
+	rt := Transport(&stubRT{status: 200}, baldur.Static(nil), WithTransportCooldown(Cooldown{MaxHosts: -5}))
+	require.Equal(t, DefaultCooldownHosts, rt.(*transport).cool.cfg.MaxHosts)
+	rt = Transport(&stubRT{status: 200}, baldur.Static(nil), WithTransportCooldown(Cooldown{MaxHosts: 1 << 40}))
+	require.Equal(t, MaxCooldownHosts, rt.(*transport).cool.cfg.MaxHosts)
+}
+
+// TestCooldownFastPathTakesNoMutex: with every shard mutex held by the
+// test, requests still go through when nothing they touch cools down: the
+// table's hosts all ended their cooldown long ago, or the only cooling host
+// lives in another shard.
+func TestCooldownFastPathTakesNoMutex(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		cooling bool
+	}{
+		{"every cooldown ended", 10*time.Second + time.Minute, false},
+		{"a host of another shard cools down", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := clock.NewFake(epoch)
+			up := &upstream{}
+			rt := Transport(up, baldur.Static(nil), WithTransportClock(clk))
+			c := &rt.(*transport).cool
+			up.push(429, "")
+			_, err := get(t, rt, "cool.example")
+			require.NoError(t, err)
+			clk.Advance(tc.advance)
+			other := "cool.example" // its shard holds the (stale) entry
+			for i := 0; tc.cooling && c.shard(other) == c.shard("cool.example"); i++ {
+				other = "other" + strconv.Itoa(i) + ".example"
+			}
+			for i := range c.shards {
+				c.shards[i].mu.Lock()
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := get(t, rt, other)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(10 * time.Second): // a watchdog, not a wait for time to pass
+				t.Error("RoundTrip blocked on a cooldown shard mutex")
+			}
+			for i := range c.shards {
+				c.shards[i].mu.Unlock()
+			}
+			if tc.cooling {
+				_, err := get(t, rt, "cool.example")
+				require.ErrorIs(t, err, ErrCooldown)
+			}
+		})
+	}
+}
+
+// flakyRT answers 429, 503 or 200 in turn, and panics or fails now and then.
+type flakyRT struct{ n atomic.Int64 }
+
+func (f *flakyRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch f.n.Add(1) % 7 {
+	case 0:
+		panic("flaky")
+	case 1:
+		return nil, io.ErrUnexpectedEOF
+	case 2, 3:
+		return &http.Response{StatusCode: 429, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	case 4:
+		return &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": {"2"}}, Body: http.NoBody, Request: req}, nil
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+}
+
+// TestCooldownCountersUnderLoad hammers a small table with hits, probes,
+// failures, panics and a moving clock: afterwards no permit and no probe is
+// held, the counters agree with the table, and once every cooldown has
+// ended long enough the table empties.
+func TestCooldownCountersUnderLoad(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(epoch)
+	g := &trGate{kind: baldur.GateBulkhead}
+	rt := Transport(&flakyRT{}, trPolicy(t, g), WithTransportClock(clk), WithTransportCooldown(Cooldown{MaxHosts: 20}))
+	c := &rt.(*transport).cool
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 400 {
+				if w == 0 && i%10 == 0 {
+					clk.Advance(time.Second)
+				}
+				_ = recovered(func() {
+					req, _ := http.NewRequest(http.MethodGet, "http://h"+strconv.Itoa((w*7+i)%40)+"/", nil)
+					if resp, err := rt.RoundTrip(req); err == nil {
+						resp.Body.Close()
+					}
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 0, g.held())
+	require.Zero(t, c.probes.Load(), "no probe left in flight")
+	require.EqualValues(t, entries(c), c.active.Load())
+	require.LessOrEqual(t, entries(c), 20)
+	var n int32
+	for i := range c.shards {
+		n += c.shards[i].n.Load()
+	}
+	require.EqualValues(t, entries(c), n)
+
+	clk.Advance(time.Hour + 2*time.Minute)
+	probe, err := c.check("h-none", clk.Now()) // what the next request does first
+	require.NoError(t, err)
+	require.False(t, probe)
+	require.Zero(t, entries(c))
+	require.Zero(t, c.active.Load())
 }
