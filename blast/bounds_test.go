@@ -217,3 +217,28 @@ func TestBreakersForceSlotsConcurrent(t *testing.T) {
 	require.LessOrEqual(t, h.b.forced.Load(), h.b.maxForced)
 	require.LessOrEqual(t, h.b.Partitions(), 32+4)
 }
+
+// TestShareCapBoundsCounts: a capacity or per-key limit beyond what any
+// bulkhead can hold is a ConfigError, not a float conversion that wraps
+// (Capacity 2^63-1 with Share 1 used to give a limit of one call).
+func TestShareCapBoundsCounts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg   ShareCapConfig
+		field string
+	}{
+		{ShareCapConfig{Capacity: math.MaxInt, Share: 1}, "Capacity"},
+		{ShareCapConfig{Capacity: 1 << 31, Share: 0.5}, "Capacity"},
+		{ShareCapConfig{MaxPerKey: math.MaxInt}, "MaxPerKey"},
+		{ShareCapConfig{MaxPerKey: 1, MaxKeys: math.MaxInt}, "MaxKeys"},
+	}
+	for _, tc := range tests {
+		_, err := NewShareCap(tc.cfg)
+		var ce *baldur.ConfigError
+		require.ErrorAs(t, err, &ce, "%+v", tc.cfg)
+		require.Equal(t, tc.field, ce.Field)
+	}
+	s, err := NewShareCap(ShareCapConfig{Capacity: 1<<31 - 1, Share: 1})
+	require.NoError(t, err)
+	require.Equal(t, 1<<31-1, s.Limit())
+}
