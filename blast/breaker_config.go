@@ -175,7 +175,7 @@ func positiveInt(field string, v *int, def int) error {
 	case *v < 0:
 		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "must be positive (zero means the default " + strconv.Itoa(def) + ")"}
 	case *v > maxCount:
-		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "is too large"}
+		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "must be at most " + strconv.Itoa(maxCount)}
 	case *v == 0:
 		*v = def
 	}
