@@ -42,6 +42,10 @@ type breaker struct {
 	bucketNs atomic.Int64  // start of the current bucket: startNs + age*period
 	untilNs  atomic.Int64  // end of the open state or of the force
 	lastUsed atomic.Int64  // coarse (touchEvery) time of last admission
+	// counted reports that the breaker holds one of the set's force slots
+	// (Breakers.forced): set by Breakers.force under the shard's lock,
+	// cleared by whoever ends the force or evicts the breaker first.
+	counted atomic.Bool
 
 	// ok is written by every success: 64 bytes either side keep it off the
 	// cache line of the atomics that admission reads.
@@ -180,7 +184,7 @@ func (br *breaker) admit(now int64) (baldur.Permit, error) {
 	case StateForcedOpen:
 		if until := br.untilNs.Load(); now < until {
 			br.touch(now)
-			return baldur.Permit{}, br.set.rejectFor(until - now)
+			return baldur.Permit{}, rejectForced(until - now)
 		}
 	case StateForcedClosed:
 		if now < br.untilNs.Load() {
@@ -212,7 +216,7 @@ func (br *breaker) admitSlow(now int64) (p baldur.Permit, err error) {
 	case StateOpen:
 		err = br.set.rejectFor(br.expiry - now)
 	case StateForcedOpen:
-		err = br.set.rejectFor(br.forceUntil - now)
+		err = rejectForced(br.forceUntil - now)
 	case StateForcedClosed:
 		// admitted, nothing to learn
 	}
@@ -295,6 +299,9 @@ func (br *breaker) current(now int64, t *transitions) {
 		}
 		from := br.force
 		br.force = 0
+		if br.counted.CompareAndSwap(true, false) {
+			br.set.forced.Add(-1)
+		}
 		if from == StateForcedOpen {
 			br.state = StateHalfOpen
 		} else {
@@ -336,24 +343,24 @@ func (br *breaker) newGen(now int64) {
 	br.start = now
 	br.win.clear()
 	if br.state == StateOpen {
-		br.expiry = now + br.set.timeout
+		br.expiry = satAdd(now, br.set.timeout)
 	}
 	br.publish()
 }
 
-func (br *breaker) forceTo(st State, now, ttl int64) {
-	var t transitions
+// forceTo forces the breaker into st until now + ttl (saturated). The
+// caller holds the shard's lock and fires t once it has released it.
+func (br *breaker) forceTo(st State, now, ttl int64, t *transitions) {
 	br.mu.Lock()
 	from := br.effective()
 	br.force = st
-	br.forceUntil = now + ttl
+	br.forceUntil = satAdd(now, ttl)
 	br.newGen(now) // outcomes of calls admitted before the force are moot
 	if from != st {
 		t.add(from, st)
 	}
 	br.mu.Unlock()
 	br.lastUsed.Store(now)
-	br.fire(&t)
 }
 
 func (br *breaker) unforce(now int64) {

@@ -40,7 +40,9 @@ type BreakerConfig struct {
 	BucketPeriod time.Duration
 
 	// OpenTimeout is how long a tripped breaker rejects before it admits
-	// half-open probes. Default 60 s.
+	// half-open probes. Default 60 s. Any positive duration is valid: the
+	// end of the open state saturates at the end of int64 time instead of
+	// wrapping into the past.
 	OpenTimeout time.Duration
 	// HalfOpenProbes is how many probe calls a half-open breaker admits at
 	// once; that many consecutive successes close it and one failure reopens
@@ -48,14 +50,19 @@ type BreakerConfig struct {
 	HalfOpenProbes int
 
 	// ForceTTL is how long ForceOpen and ForceClosed hold when called with a
-	// zero TTL. Default 90 min.
+	// zero TTL. Default 90 min. Like OpenTimeout, the end of a force
+	// saturates.
 	ForceTTL time.Duration
 
 	// MaxPartitions bounds the number of partitions kept in memory. Beyond
 	// it, creating a partition evicts an idle or least recently used closed
-	// one of its shard (forced partitions are never evicted), so the count
-	// may pass it briefly by the number of concurrent creations, or when the
-	// new partition's shard has nothing to evict. Default 10000.
+	// one of its shard. Forced partitions are never evicted while their
+	// force holds, so they count toward the bound and at most half of it
+	// (at least one) may be forced at once: ForceOpen and ForceClosed of a
+	// partition not yet forced return ErrTooManyForced beyond that, after
+	// dropping the forces that have expired. The count may pass the bound
+	// by the number of concurrent creations, and by one in a shard that
+	// holds nothing but forced partitions. Default 10000, at most 2^30.
 	MaxPartitions int
 	// IdleTimeout is how long an unused, unforced partition is kept before
 	// it may be evicted. Default 10 min.
@@ -134,10 +141,33 @@ func (cfg BreakerConfig) withDefaults() (BreakerConfig, error) {
 	if cfg.BucketPeriod > cfg.Window {
 		return cfg, &baldur.ConfigError{Field: "BucketPeriod", Value: cfg.BucketPeriod.String(), Reason: "must not exceed Window (" + cfg.Window.String() + ")"}
 	}
-	if n := (cfg.Window + cfg.BucketPeriod - 1) / cfg.BucketPeriod; n > maxBuckets {
+	if n := bucketCount(cfg.Window, cfg.BucketPeriod); n > maxBuckets {
 		return cfg, &baldur.ConfigError{Field: "BucketPeriod", Value: cfg.BucketPeriod.String(), Reason: "gives more than 100 buckets per Window"}
 	}
 	return cfg, nil
+}
+
+// bucketCount is ceil(window/period) for positive durations, without the
+// overflow of (window+period-1)/period near the int64 limit.
+func bucketCount(window, period time.Duration) int64 {
+	n := int64(window / period)
+	if window%period != 0 {
+		n++
+	}
+	return n
+}
+
+// satAdd is a+b saturated to the int64 range, so that a deadline far in the
+// future (now + a huge timeout) stays in the future.
+func satAdd(a, b int64) int64 {
+	s := a + b
+	if (s > a) != (b > 0) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
 }
 
 func positiveInt(field string, v *int, def int) error {
@@ -145,7 +175,7 @@ func positiveInt(field string, v *int, def int) error {
 	case *v < 0:
 		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "must be positive (zero means the default " + strconv.Itoa(def) + ")"}
 	case *v > maxCount:
-		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "is too large"}
+		return &baldur.ConfigError{Field: field, Value: strconv.Itoa(*v), Reason: "must be at most " + strconv.Itoa(maxCount)}
 	case *v == 0:
 		*v = def
 	}

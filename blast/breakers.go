@@ -29,10 +29,12 @@ type Breakers struct {
 	clock   baldur.Clock
 	hook    func(Partition, State, State)
 
-	shardMax int          // partitions one shard may hold
-	count    atomic.Int64 // partitions held, all shards
-	shards   []breakerShard
-	mask     uint64
+	shardMax  int          // partitions one shard may hold
+	count     atomic.Int64 // partitions held, all shards
+	forced    atomic.Int64 // partitions holding a force slot (breaker.counted)
+	maxForced int64
+	shards    []breakerShard
+	mask      uint64
 }
 
 // breakerShard is one shard of the partitions. Lookups read its table
@@ -59,13 +61,14 @@ func NewBreakers(cfg BreakerConfig) (*Breakers, error) {
 			ratio:       cfg.FailureRatio,
 			minRequests: uint32(cfg.MinRequests),
 		},
-		probes:  uint32(cfg.HalfOpenProbes),
-		buckets: int((cfg.Window + cfg.BucketPeriod - 1) / cfg.BucketPeriod),
-		period:  int64(cfg.BucketPeriod),
-		timeout: int64(cfg.OpenTimeout),
-		cfg:     cfg,
-		clock:   cfg.Clock,
-		hook:    cfg.OnStateChange,
+		probes:    uint32(cfg.HalfOpenProbes),
+		maxForced: int64(max(1, cfg.MaxPartitions/2)),
+		buckets:   int(bucketCount(cfg.Window, cfg.BucketPeriod)),
+		period:    int64(cfg.BucketPeriod),
+		timeout:   int64(cfg.OpenTimeout),
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		hook:      cfg.OnStateChange,
 	}
 	if b.clock == nil {
 		b.clock = baldur.SystemClock()
@@ -130,6 +133,11 @@ func (b *Breakers) create(h uint64, key, op string, now int64) *breaker {
 	s := b.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return b.createLocked(s, h, key, op, now)
+}
+
+// createLocked is create with s.mu held.
+func (b *Breakers) createLocked(s *breakerShard, h uint64, key, op string, now int64) *breaker {
 	if br := s.tab.Load().get(h); br != nil {
 		return br
 	}
@@ -149,9 +157,11 @@ const evictSample = 8
 // recently used one that holds no state worth keeping (closed before
 // half-open before open). Forced partitions stay. The sample is the entries
 // that follow a random slot: O(1) instead of an LRU list on the hot path.
-// Called with s.mu held.
+// When the sample holds no candidate (every entry forced, say), the scan
+// goes on through the shard until it finds one, so that forced partitions
+// cannot make the shard grow without bound. Called with s.mu held.
 func (b *Breakers) evict(s *breakerShard, now int64) {
-	idle := now - int64(b.cfg.IdleTimeout)
+	idle := satAdd(now, -int64(b.cfg.IdleTimeout))
 	var (
 		victim  uint64
 		vb      *breaker
@@ -166,18 +176,66 @@ func (b *Breakers) evict(s *breakerShard, now int64) {
 			used := br.lastUsed.Load()
 			if used < idle {
 				s.removeAt(i)
+				b.dropped(br)
 				evicted++
 			} else if vb == nil || st < vrank || (st == vrank && used < vused) {
 				victim, vb, vrank, vused = i, br, st, used
 			}
 		}
-		return sampled < evictSample
+		return sampled < evictSample || (evicted == 0 && vb == nil)
 	})
 	if evicted == 0 && vb != nil {
 		s.removeAt(victim)
+		b.dropped(vb)
 		evicted = 1
 	}
 	b.count.Add(int64(-evicted))
+}
+
+// dropped gives back the force slot of an evicted breaker whose force had
+// expired unnoticed (a live force is never evicted).
+func (b *Breakers) dropped(br *breaker) {
+	if br.counted.CompareAndSwap(true, false) {
+		b.forced.Add(-1)
+	}
+}
+
+// reserveForce takes one of the maxForced slots, or reports false.
+func (b *Breakers) reserveForce() bool {
+	for {
+		n := b.forced.Load()
+		if n >= b.maxForced {
+			return false
+		}
+		if b.forced.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// expireForces ends every force that has expired but was not yet noticed
+// (nothing touched its partition since), freeing their slots. It walks
+// every partition, so it runs only when the slots are all taken.
+func (b *Breakers) expireForces(now int64) {
+	var due []*breaker
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		s.each(0, func(_ uint64, br *breaker) bool {
+			if br.counted.Load() && now >= br.untilNs.Load() {
+				due = append(due, br)
+			}
+			return true
+		})
+		s.mu.Unlock()
+	}
+	for _, br := range due {
+		var t transitions
+		br.mu.Lock()
+		br.current(now, &t)
+		br.mu.Unlock()
+		br.fire(&t)
+	}
 }
 
 // Partitions returns how many partitions are held in memory.
@@ -196,13 +254,21 @@ func (b *Breakers) State(p Partition) State {
 
 // ForceOpen rejects every call of p for ttl (ForceTTL when ttl <= 0),
 // whatever the outcomes; it outranks automatic transitions. When it expires
-// the partition is half-open, so traffic resumes through probes.
-func (b *Breakers) ForceOpen(p Partition, ttl time.Duration) { b.force(p, StateForcedOpen, ttl) }
+// the partition is half-open, so traffic resumes through probes. Forcing a
+// partition that is not forced yet returns ErrTooManyForced, changing
+// nothing, when half of MaxPartitions are forced already (see
+// BreakerConfig.MaxPartitions); re-forcing a forced one always succeeds.
+func (b *Breakers) ForceOpen(p Partition, ttl time.Duration) error {
+	return b.force(p, StateForcedOpen, ttl)
+}
 
 // ForceClosed admits every call of p for ttl (ForceTTL when ttl <= 0); the
 // breaker neither counts nor trips meanwhile. When it expires the partition
-// is closed with fresh counts.
-func (b *Breakers) ForceClosed(p Partition, ttl time.Duration) { b.force(p, StateForcedClosed, ttl) }
+// is closed with fresh counts. It returns ErrTooManyForced as ForceOpen
+// does.
+func (b *Breakers) ForceClosed(p Partition, ttl time.Duration) error {
+	return b.force(p, StateForcedClosed, ttl)
+}
 
 // Unforce lifts a force on p at once, as if it had expired. It is a no-op
 // when p is not forced.
@@ -213,17 +279,41 @@ func (b *Breakers) Unforce(p Partition) {
 	}
 }
 
-func (b *Breakers) force(p Partition, st State, ttl time.Duration) {
+// force runs under the shard's lock, so that eviction (which also holds
+// it) cannot drop the partition between the lookup and the force, and a
+// partition's force slot is taken at most once.
+func (b *Breakers) force(p Partition, st State, ttl time.Duration) error {
 	if ttl <= 0 {
 		ttl = b.cfg.ForceTTL
 	}
 	now := b.clock.Now().UnixNano()
 	h := b.hasher.hash(p.Key, p.Operation)
-	br := b.lookup(h)
-	if br == nil {
-		br = b.create(h, p.Key, p.Operation, now)
+	s := b.shard(h)
+	for retried := false; ; retried = true {
+		s.mu.Lock()
+		br := s.tab.Load().get(h)
+		// counted changes from false to true only here, under s.mu, so it
+		// cannot change between this test and forceTo.
+		if br == nil || !br.counted.Load() {
+			if !b.reserveForce() {
+				s.mu.Unlock()
+				if retried {
+					return ErrTooManyForced
+				}
+				b.expireForces(now)
+				continue
+			}
+			if br == nil {
+				br = b.createLocked(s, h, p.Key, p.Operation, now)
+			}
+			br.counted.Store(true)
+		}
+		var t transitions
+		br.forceTo(st, now, int64(ttl), &t)
+		s.mu.Unlock()
+		br.fire(&t)
+		return nil
 	}
-	br.forceTo(st, now, int64(ttl))
 }
 
 // PartitionStatus describes one partition that is not plainly closed.
@@ -270,9 +360,21 @@ func (b *Breakers) Open() []PartitionStatus {
 	return out
 }
 
+// maxRetryAfter caps advised waits at the longest one baldur.Reject
+// interns, so that no rejection allocates, in the breaker or in an adapter
+// that renders it; a client told to wait an hour and rejected again is told
+// the rest.
+const maxRetryAfter = int64(baldur.MaxInternedRetryAfter * time.Second)
+
+// rejectFor is the rejection of an open (or half-open, d = 0) partition
+// whose open state ends in d ns: at least 1 s, at most the open timeout.
 func (b *Breakers) rejectFor(d int64) *baldur.Rejection {
-	if d > b.timeout {
-		d = b.timeout
-	}
-	return baldur.RejectAtLeast(baldur.ReasonBreakerOpen, time.Duration(d), time.Second)
+	return baldur.RejectAtLeast(baldur.ReasonBreakerOpen, time.Duration(min(d, b.timeout, maxRetryAfter)), time.Second)
+}
+
+// rejectForced is the rejection of a forced-open partition whose force ends
+// in d ns: the time left of the force, however it compares with the open
+// timeout, at least 1 s.
+func rejectForced(d int64) *baldur.Rejection {
+	return baldur.RejectAtLeast(baldur.ReasonBreakerOpen, time.Duration(min(d, maxRetryAfter)), time.Second)
 }

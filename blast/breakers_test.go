@@ -275,10 +275,10 @@ func TestBreakersPartitionBy(t *testing.T) {
 func TestBreakerForceOpenOutranksAutomation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, BreakerConfig{})
-	h.b.ForceOpen(Partition{Key: "a"}, 10*time.Minute)
+	require.NoError(t, h.b.ForceOpen(Partition{Key: "a"}, 10*time.Minute))
 	require.Equal(t, StateForcedOpen, h.state("a"))
 	_, err := h.admit("a")
-	requireBreakerOpen(t, err, 60*time.Second) // capped at OpenTimeout
+	requireBreakerOpen(t, err, 10*time.Minute) // the force's time left, not OpenTimeout
 	h.clk.Advance(9*time.Minute + 59*time.Second)
 	_, err = h.admit("a")
 	requireBreakerOpen(t, err, time.Second)
@@ -456,5 +456,17 @@ func TestBreakersConcurrentRace(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	require.LessOrEqual(t, h.b.Partitions(), 64+8) // forced partitions may exceed the bound briefly
+	require.LessOrEqual(t, h.b.Partitions(), 64+8) // concurrent creations may pass the bound briefly
+	// Every force slot taken is held by a partition still in the table.
+	held := 0
+	for i := range h.b.shards {
+		h.b.shards[i].each(0, func(_ uint64, br *breaker) bool {
+			if br.counted.Load() {
+				held++
+			}
+			return true
+		})
+	}
+	require.Equal(t, int64(held), h.b.forced.Load())
+	require.LessOrEqual(t, h.b.forced.Load(), h.b.maxForced)
 }

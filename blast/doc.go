@@ -21,9 +21,9 @@
 // read without a lock, bounded by MaxPartitions; when the bound is reached
 // (or one shard holds twice its share), a random sample of the new
 // partition's shard is examined and the idle ones are dropped, or else the
-// least recently used closed one. Open and forced partitions are the last to
-// go, so a flood of new keys cannot wash out the breaker of a failing
-// upstream.
+// least recently used closed one. Open partitions are the last to go, so a
+// flood of new keys cannot wash out the breaker of a failing upstream, and
+// forced ones are never evicted while their force holds.
 //
 // Each breaker is the state machine of github.com/sony/gobreaker/v2:
 //
@@ -35,7 +35,8 @@
 // 5) or when failures reach FailureRatio (0.5) of the outcomes in a rolling
 // Window (60 s in buckets of 6 s) once MinRequests (10) were seen. An open
 // breaker rejects with baldur.ReasonBreakerOpen and a Retry-After of its
-// remaining open time (at least 1 s). After OpenTimeout (60 s) it admits
+// remaining open time (at least 1 s, at most 1 h: baldur.MaxInternedRetryAfter,
+// so that rejecting never allocates). After OpenTimeout (60 s) it admits
 // HalfOpenProbes (3) probe calls; that many successes in a row close it and
 // one failure reopens it. Outcomes of calls admitted before a state change
 // are ignored, as in gobreaker.
@@ -59,7 +60,11 @@
 // partition rejects whatever the outcomes, a forced-closed one admits and does
 // not count. When a force ends (expiry or Unforce), a forced-open partition
 // resumes half-open, so traffic returns through probes, and a forced-closed
-// one resumes closed with fresh counts.
+// one resumes closed with fresh counts. A forced-open partition advises the
+// time left of the force as its Retry-After (at least 1 s, at most 1 h).
+// Forced partitions count toward MaxPartitions, and at most half of it may
+// be forced at once: beyond, ForceOpen and ForceClosed return
+// ErrTooManyForced, after ending the forces that have expired.
 //
 // OnStateChange runs after the breaker's lock is released, on the goroutine
 // that caused the change, so a hook may call back into the Breakers.

@@ -16,27 +16,32 @@ import (
 // must be set; when both are, the smaller limit applies.
 type ShareCapConfig struct {
 	// Capacity is the policy's in-flight capacity that the keys share,
-	// usually the bulkhead's size. Required with Share.
+	// usually the bulkhead's size. Required with Share; at most 2^31-1, the
+	// most permits a bulkhead holds.
 	Capacity int
 	// Share is the largest fraction of Capacity one key may hold, in
 	// (0, 1]. The limit is floor(Share × Capacity), at least 1. Zero means
 	// no share limit.
 	Share float64
 	// MaxPerKey is an absolute limit of in-flight calls per key. Zero means
-	// none.
+	// none; at most 2^31-1.
 	MaxPerKey int
 	// RetryAfter is advised to rejected callers; rounded up to whole
 	// seconds. Default 1 s.
 	RetryAfter time.Duration
 	// MaxKeys is how many keys with no call in flight are remembered before
 	// they are dropped; keys with calls in flight are always kept (their
-	// number is bounded by the concurrency itself). Default 4096.
+	// number is bounded by the concurrency itself). Default 4096, at most
+	// 2^30.
 	MaxKeys int
 }
 
 const (
 	defaultShareRetryAfter = time.Second
 	defaultMaxKeys         = 4096
+	// maxInFlight bounds Capacity and MaxPerKey: no bulkhead holds more
+	// permits, and Share × Capacity stays exact in a float64.
+	maxInFlight = 1<<31 - 1
 )
 
 // ShareCap bounds how many in-flight calls one partition key (Call.Key: a
@@ -79,14 +84,14 @@ func NewShareCap(cfg ShareCapConfig) (*ShareCap, error) {
 	if err := checkFraction("Share", cfg.Share); err != nil {
 		return nil, err
 	}
-	if cfg.Capacity < 0 {
-		return nil, &baldur.ConfigError{Field: "Capacity", Value: strconv.Itoa(cfg.Capacity), Reason: "must not be negative"}
+	if cfg.Capacity < 0 || cfg.Capacity > maxInFlight {
+		return nil, &baldur.ConfigError{Field: "Capacity", Value: strconv.Itoa(cfg.Capacity), Reason: "must be within 0.." + strconv.Itoa(maxInFlight)}
 	}
 	if cfg.Share > 0 && cfg.Capacity == 0 {
 		return nil, &baldur.ConfigError{Field: "Capacity", Value: "0", Reason: "is required with Share"}
 	}
-	if cfg.MaxPerKey < 0 {
-		return nil, &baldur.ConfigError{Field: "MaxPerKey", Value: strconv.Itoa(cfg.MaxPerKey), Reason: "must not be negative"}
+	if cfg.MaxPerKey < 0 || cfg.MaxPerKey > maxInFlight {
+		return nil, &baldur.ConfigError{Field: "MaxPerKey", Value: strconv.Itoa(cfg.MaxPerKey), Reason: "must be within 0.." + strconv.Itoa(maxInFlight)}
 	}
 	if cfg.Share == 0 && cfg.MaxPerKey == 0 {
 		return nil, &baldur.ConfigError{Field: "Share", Reason: "or MaxPerKey must be set"}

@@ -62,17 +62,27 @@ func (c Config) normalized() (Config, error) {
 	return c, nil
 }
 
+// Bounds of PoolConfig: both are allocated when the pool is built, so a
+// typo must not start a billion goroutines or overflow Workers+QueueSize.
+const (
+	maxWorkers   = 1 << 16
+	maxQueueSize = 1 << 20
+)
+
 // PoolConfig declares a worker-pool compartment. The zero value is not
 // valid: Name and Workers are required.
 type PoolConfig struct {
 	// Name identifies the compartment in errors, states and metrics. Required.
 	Name string
 	// Workers is the number of worker goroutines, started by NewPool and
-	// stopped by Close: the pool's maximum concurrency. Must be > 0.
+	// stopped by Close: the pool's maximum concurrency. Must be in
+	// 1..65536: every worker is a goroutine started at once.
 	Workers int
 	// QueueSize bounds the calls waiting for a worker. A call that finds
 	// every worker busy and the queue full is rejected at once. Zero means
-	// no queue: a call runs only if a worker is idle. Must not be negative.
+	// no queue: a call runs only if a worker is idle. Must be in
+	// 0..1048576 (2^20): the queue is a channel buffer allocated at once,
+	// 8 bytes a slot.
 	QueueSize int
 	// Timeout bounds one execution, counted from enqueue (queueing included).
 	// When it passes, the caller is freed with a *TimeoutError (ErrTimeout)
@@ -93,8 +103,14 @@ func (c PoolConfig) normalized() (PoolConfig, error) {
 	if c.Workers <= 0 {
 		return c, &baldur.ConfigError{Field: "Workers", Value: strconv.Itoa(c.Workers), Reason: "must be > 0"}
 	}
+	if c.Workers > maxWorkers {
+		return c, &baldur.ConfigError{Field: "Workers", Value: strconv.Itoa(c.Workers), Reason: "must be <= " + strconv.Itoa(maxWorkers)}
+	}
 	if c.QueueSize < 0 {
 		return c, &baldur.ConfigError{Field: "QueueSize", Value: strconv.Itoa(c.QueueSize), Reason: "must not be negative"}
+	}
+	if c.QueueSize > maxQueueSize {
+		return c, &baldur.ConfigError{Field: "QueueSize", Value: strconv.Itoa(c.QueueSize), Reason: "must be <= " + strconv.Itoa(maxQueueSize)}
 	}
 	if c.Timeout < 0 {
 		return c, &baldur.ConfigError{Field: "Timeout", Value: c.Timeout.String(), Reason: "must not be negative"}

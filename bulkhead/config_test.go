@@ -2,6 +2,7 @@ package bulkhead
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ func TestConfigErrors(t *testing.T) {
 		{"pool no name", func() error { _, err := NewPool(PoolConfig{Workers: 1}); return err }, "Name"},
 		{"pool zero workers", func() error { _, err := NewPool(PoolConfig{Name: "p"}); return err }, "Workers"},
 		{"pool negative queue", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, QueueSize: -1}); return err }, "QueueSize"},
+		{"pool huge workers", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: math.MaxInt}); return err }, "Workers"},
+		{"pool huge queue", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, QueueSize: math.MaxInt}); return err }, "QueueSize"},
+		{"pool queue past the bound", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, QueueSize: 1<<20 + 1}); return err }, "QueueSize"},
 		{"pool negative timeout", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, Timeout: -1}); return err }, "Timeout"},
 		{"pool negative retry", func() error { _, err := NewPool(PoolConfig{Name: "p", Workers: 1, RetryAfter: -1}); return err }, "RetryAfter"},
 		{"tiered bad tier", func() error {

@@ -25,10 +25,14 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		}
 		*d = Duration(p)
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > float64(math.MaxInt64)/float64(time.Second) {
-			return fmt.Errorf("duration %v seconds out of range", x)
+		// float64(math.MaxInt64) is 2^63, one past the range: a product
+		// equal to it (9223372036.854776 s) must be refused too, or the
+		// conversion wraps it to a negative duration.
+		ns := x * float64(time.Second)
+		if math.IsNaN(ns) || math.Abs(ns) >= float64(math.MaxInt64) {
+			return fmt.Errorf("duration %v seconds out of range (at most about 292 years)", x)
 		}
-		*d = Duration(x * float64(time.Second))
+		*d = Duration(ns)
 	case nil:
 		*d = 0
 	default:

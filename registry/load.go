@@ -386,13 +386,22 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 	// A change of size alone resizes the live compartment, so that permits
 	// in flight keep counting against the new limit.
 	if prev, ok := b.r.gates[key]; ok {
-		if pc, ok := prev.cfg.(bulkhead.Config); ok && pc.MaxConcurrent != cfg.MaxConcurrent && cfg.MaxConcurrent > 0 {
+		if pc, ok := prev.cfg.(bulkhead.Config); ok && pc.MaxConcurrent != cfg.MaxConcurrent {
 			same := pc
 			same.MaxConcurrent = cfg.MaxConcurrent
 			if sameConfig(same, cfg) {
+				// Validate here, in the build phase, exactly as a fresh
+				// load does (a throwaway compartment costs a few words),
+				// so that an invalid size fails the reload before anything
+				// changes.
+				if _, err := bulkhead.New(cfg); err != nil {
+					return nil, wrapField(at, err)
+				}
 				s := prev.gate.(*bulkhead.Semaphore)
 				n := cfg.MaxConcurrent
 				b.next[key] = reusable{cfg: cfg, gate: s}
+				// Resize checks the bounds New accepted above, so it
+				// cannot fail here.
 				b.commit = append(b.commit, func() { _ = s.Resize(n) })
 				return s, b.register(s)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/governance"
@@ -216,6 +217,25 @@ func FuzzLoad(f *testing.F) {
 	f.Add(`{"bulkheads":{"a":{"max_concurrent":1e300}},"policies":[{"name":"p","bulkhead":"a"}]}`)
 	f.Add(`{"throttles":{"t":{"rate":-1,"burst":-5}},"policies":[{"name":"p","throttle":"t","operations":["*"]}]}`)
 	f.Add(`{"governance":{"fractions":{"LEVEL_2":{"critical":-1}}},"policies":[]}`)
+	// Values at the edges of their types, for every gate kind: the fuzzer's
+	// mutations rarely reach them from the example file.
+	for _, v := range fuzzEdgeNumbers {
+		f.Add(`{"throttles":{"t":{"rate":1,"burst":1,"max_keys":` + v + `}},"policies":[{"name":"p","throttle":"t","operations":["*"]}]}`)
+		f.Add(`{"throttles":{"t":{"rate":` + v + `,"burst":` + v + `,"tiers":{"critical":{"rate":` + v + `,"burst":` + v + `}}}},"policies":[{"name":"p","throttle":"t"}]}`)
+		f.Add(`{"breakers":{"b":{"consecutive_failures":` + v + `,"min_requests":` + v + `,"half_open_probes":` + v + `,"max_partitions":` + v + `}},"policies":[{"name":"p","breaker":"b"}]}`)
+		f.Add(`{"share_caps":{"s":{"capacity":` + v + `,"share":1,"max_per_key":` + v + `,"max_keys":` + v + `}},"policies":[{"name":"p","share_cap":"s"}]}`)
+		f.Add(`{"bulkheads":{"b":{"max_concurrent":` + v + `}},"policies":[{"name":"p","bulkhead":"b"}]}`)
+		f.Add(`{"bulkheads":{"b":{"tiers":{"critical":{"max_concurrent":` + v + `}}}},"policies":[{"name":"p","bulkhead":"b"}]}`)
+		f.Add(`{"governance":{"budget_min_calls":` + v + `,"audit_burst":` + v + `,"emergency_min_level":` + v + `},"policies":[{"name":"p","governance":true}]}`)
+	}
+	for _, d := range fuzzEdgeDurations {
+		f.Add(`{"throttles":{"t":{"rate":1,"burst":1,"max_wait":` + d + `}},"policies":[{"name":"p","throttle":"t","min_time_left":` + d + `}]}`)
+		f.Add(`{"breakers":{"b":{"window":` + d + `,"bucket_period":` + d + `,"open_timeout":` + d + `,"force_ttl":` + d + `,"idle_timeout":` + d + `}},"policies":[{"name":"p","breaker":"b"}]}`)
+		f.Add(`{"breakers":{"b":{"open_timeout":` + d + `,"force_ttl":` + d + `,"idle_timeout":` + d + `}},"policies":[{"name":"p","breaker":"b"}]}`)
+		f.Add(`{"share_caps":{"s":{"max_per_key":1,"retry_after":` + d + `}},"policies":[{"name":"p","share_cap":"s"}]}`)
+		f.Add(`{"bulkheads":{"b":{"max_concurrent":1,"max_wait":` + d + `,"retry_after":` + d + `}},"policies":[{"name":"p","bulkhead":"b"}]}`)
+		f.Add(`{"governance":{"cache_ttl":` + d + `,"emergency_retry_after":` + d + `,"kill_switch_retry_after":` + d + `,"budget_window":` + d + `,"break_glass_duration":` + d + `,"alert_cooldown":` + d + `},"policies":[{"name":"p","governance":true}]}`)
+	}
 	f.Fuzz(func(t *testing.T, src string) {
 		cfg, err := registry.ParseConfig(strings.NewReader(src))
 		if err != nil {
@@ -225,14 +245,54 @@ func FuzzLoad(f *testing.F) {
 		if err := r.Load(cfg); err != nil {
 			return
 		}
-		for _, name := range r.PolicyNames() {
-			p, _ := r.PolicyByName(name)
-			tk, err := p.Admit(context.Background(), baldur.Call{Operation: "x", Key: "k"})
-			if err == nil {
-				tk.Release(baldur.Outcome{})
+		exercise := func() {
+			for _, name := range r.PolicyNames() {
+				p, _ := r.PolicyByName(name)
+				for _, g := range p.Gates() {
+					if b, ok := g.(*blast.Breakers); ok {
+						// The force TTL (force_ttl) and its Retry-After.
+						_ = b.ForceOpen(blast.Partition{Key: "forced", Operation: "x"}, 0)
+					}
+				}
+				for _, key := range []string{"k", "forced"} {
+					// The deadline bounds a throttle's max_wait: the second
+					// round finds the buckets empty.
+					tk, err := p.Admit(context.Background(), baldur.Call{Operation: "x", Key: key, Deadline: time.Now().Add(time.Millisecond)})
+					if err == nil {
+						tk.Release(baldur.Outcome{Result: baldur.Failure})
+					} else if rej, ok := baldur.AsRejection(err); ok && rej.RetryAfter() < 0 {
+						t.Fatalf("negative Retry-After %v from %s", rej.RetryAfter(), name)
+					}
+				}
 			}
 		}
+		exercise()
+		// A reload of the same document keeps every gate and must succeed.
+		v := r.Version()
+		if err := r.Load(cfg); err != nil {
+			t.Fatalf("reloading a document that loaded failed: %v", err)
+		}
+		if r.Version() != v+1 {
+			t.Fatalf("version %d after a reload of version %d", r.Version(), v)
+		}
+		exercise()
 	})
+}
+
+// fuzzEdgeNumbers are JSON numbers at the edges of int and float64.
+var fuzzEdgeNumbers = []string{
+	"0", "-1", "1", "2147483647", "2147483648", "3000000000", "4294967296",
+	"10000000000", "100000000000", "4611686018427387904", "9223372036854775807",
+	"-9223372036854775808", "1e308", "-1e308", "1e-308", "0.5",
+}
+
+// fuzzEdgeDurations are JSON durations at the edges of int64 nanoseconds,
+// and strings that look like numbers but are not durations.
+var fuzzEdgeDurations = []string{
+	`"2562047h47m16.854775807s"`, `"2562047h"`, `"-2562047h"`, `"292y"`, `"9223372036854775807ns"`,
+	`"-1ns"`, `"NaN"`, `"Inf"`, `"-Inf"`, `"1e308s"`, `"0x10s"`,
+	`9223372036.854775`, `9223372036.854776`, `-9223372036.854776`, `1e308`, `-1e308`, `5e-324`,
+	`3153600000`, `0`, `null`,
 }
 
 func TestGovernanceRebuildKeepsThrottleBuckets(t *testing.T) {

@@ -12,6 +12,14 @@ import (
 // about 1.8 MB when every slot is used (BytesPerKey each).
 const DefaultMaxKeys = 100_000
 
+// MaxKeysLimit is the largest Config.MaxKeys, 2^24 (16,777,216) buckets:
+// about 300 MB when every slot is used, and about 300 KB of index at
+// construction (8 bytes per 448 keys of capacity; the buckets themselves are
+// allocated in 8 KiB pages as keys arrive). A table that large already
+// outgrows one process's share of memory; a larger value is more likely a
+// typo than a plan.
+const MaxKeysLimit = 1 << 24
+
 // KeyBy selects what a bucket is shared by.
 type KeyBy uint8
 
@@ -80,8 +88,8 @@ type Config struct {
 	// KeyBy selects what a bucket is shared by. Zero means ByKey.
 	KeyBy KeyBy
 	// MaxKeys caps the buckets tracked in memory; see Memory for eviction.
-	// Zero means DefaultMaxKeys; negative values are errors. Ignored when
-	// Store is set.
+	// Zero means DefaultMaxKeys; negative values and values above
+	// MaxKeysLimit are errors. Ignored when Store is set.
 	MaxKeys int
 	// Level is the emergency level source. Under LEVEL_1 the effective rate
 	// is multiplied by 0.8, under LEVEL_2 by 0.5, and LEVEL_3 keeps the

@@ -37,10 +37,9 @@ func FuzzConfig(f *testing.F) {
 	f.Add(10.0, 5, 100, 1.0, 1, int64(0))
 	f.Add(math.NaN(), 0, -1, math.Inf(1), -5, int64(-1))
 	f.Add(1e-9, 1<<30, 1, 1e9, 1, int64(time.Hour))
+	f.Add(1e9, math.MaxInt, 1<<62, 1e-300, math.MinInt, int64(math.MaxInt64)) // edges: MaxKeys is bounded, so this costs nothing
+	f.Add(1.0, 1, MaxKeysLimit, 1.0, 1, int64(math.MinInt64))
 	f.Fuzz(func(t *testing.T, rate float64, burst, maxKeys int, tierRate float64, tierBurst int, maxWait int64) {
-		if maxKeys > 1<<20 {
-			maxKeys = 1 << 20 // keep the fuzzer's memory small
-		}
 		th, err := New(Config{Rate: rate, Burst: burst, MaxKeys: maxKeys, MaxWait: time.Duration(maxWait),
 			Tiers: map[baldur.Tier]TierLimit{baldur.TierCritical: {Rate: tierRate, Burst: tierBurst}}})
 		if err != nil {

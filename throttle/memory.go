@@ -90,12 +90,10 @@ type paddedCounter struct {
 	_ [56]byte
 }
 
-// NewMemory returns a Memory tracking at most maxKeys buckets (at least 1).
-// Times passed to Take are measured from base.
+// NewMemory returns a Memory tracking at most maxKeys buckets, clamped to
+// 1..MaxKeysLimit. Times passed to Take are measured from base.
 func NewMemory(maxKeys int, base time.Time) *Memory {
-	if maxKeys < 1 {
-		maxKeys = 1
-	}
+	maxKeys = min(max(maxKeys, 1), MaxKeysLimit)
 	nsets := uint64((maxKeys + ways - 1) / ways)
 	per := uint64(maxKeys) / nsets
 	extra := uint64(maxKeys) % nsets

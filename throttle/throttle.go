@@ -70,6 +70,9 @@ func New(cfg Config) (*Throttle, error) {
 	if cfg.MaxKeys < 0 {
 		return nil, cfgErr("MaxKeys", itoa(int64(cfg.MaxKeys)), "must be at least 1 (0 means the default)")
 	}
+	if cfg.MaxKeys > MaxKeysLimit {
+		return nil, cfgErr("MaxKeys", itoa(int64(cfg.MaxKeys)), "must be at most "+itoa(MaxKeysLimit))
+	}
 	if cfg.MaxWait < 0 {
 		return nil, cfgErr("MaxWait", cfg.MaxWait.String(), "must not be negative")
 	}
