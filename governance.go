@@ -154,10 +154,17 @@ type EmergencyState struct {
 	Reason string
 	Actor  string
 	Since  time.Time
-	// ExpiresAt is when the level steps down on its own; zero means never.
+	// ExpiresAt is when the level returns to NORMAL on its own; zero means
+	// never. Stepping down keeps it: the lower level ends at the same time.
 	ExpiresAt time.Time
 	// Auto is true when the level was raised automatically.
 	Auto bool
+	// From is the level in force before Level began (a refresh of the same
+	// level keeps it). At LEVEL_3 the throttle keeps the rate factor of
+	// this level, so it is stored with the level: a throttle or checker
+	// rebuilt during the incident applies the same factor. Zero (NORMAL)
+	// in states stored before it existed.
+	From EmergencyLevel
 }
 
 // EmergencyTrigger asks for a level change by hand.

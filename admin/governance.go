@@ -215,7 +215,8 @@ type stepDownRequest struct {
 }
 
 // stepDown lowers the emergency level by one: POST /emergency/stepdown.
-// At NORMAL it is refused (409).
+// At NORMAL it is refused (409). A timed level keeps its end; the answer
+// says so in "note".
 func (s *Server) stepDown(w http.ResponseWriter, r *http.Request, req *request) {
 	ctx := r.Context()
 	var in stepDownRequest
@@ -248,7 +249,18 @@ func (s *Server) stepDown(w http.ResponseWriter, r *http.Request, req *request) 
 		s.done(ctx, w, req, nil, e, attrs...)
 		return
 	}
-	s.done(ctx, w, req, viewEmergency(st), nil, attrs...)
+	out := stepDownView{emergencyView: viewEmergency(st)}
+	if !st.ExpiresAt.IsZero() {
+		out.Note = "the remaining duration carries over: NORMAL at " + st.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	s.done(ctx, w, req, out, nil, attrs...)
+}
+
+// stepDownView is the state after a step down; Note says when a timed
+// level's end carried over to the lower level.
+type stepDownView struct {
+	emergencyView
+	Note string `json:"note,omitempty"`
 }
 
 type breakGlassRequest struct {

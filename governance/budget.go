@@ -23,7 +23,9 @@ import (
 // random, so cores rarely contend; memory is stripes × 16 B × buckets, about
 // 2.8 MB for 4 stripes and the 30-day, 1-minute default). A bucket is recycled by the first writer of a
 // new period, which claims it with a CAS; readers skip buckets outside the
-// window, so no reset sweep is ever needed.
+// window, so no reset sweep is ever needed. A writer that meets a bucket
+// being recycled falls back to another stripe (or yields) rather than drop
+// its outcome.
 //
 // Reading is cheap too: running sums over the SLO window and every burn
 // window are kept up to date as buckets age (each bucket is read once when
@@ -145,10 +147,11 @@ func (b *Budget) count(ns int64, failed bool) {
 		delta++
 	}
 	// Fast path: the call falls in the bucket written last.
-	st := &b.stripes[0]
+	var si uint64
 	if b.mask != 0 {
-		st = &b.stripes[rand.Uint64()&b.mask]
+		si = rand.Uint64() & b.mask
 	}
+	st := &b.stripes[si]
 	cur := st.cur.Load()
 	if e := cur.epoch.Load(); e > 0 {
 		if start := e * b.width; ns >= start && ns-start < b.width {
@@ -160,30 +163,69 @@ func (b *Budget) count(ns int64, failed bool) {
 		b.lost.Add(1)
 		return
 	}
-	idx := ns / b.width
+	b.countSlow(si, ns/b.width, delta)
+}
+
+// recycleSpins bounds the wait on a bucket another writer is recycling
+// before the next stripe is tried.
+const recycleSpins = 64
+
+// countSlow counts delta in bucket idx, starting with stripe first. It
+// never drops an outcome of the window: a bucket held by a writer that is
+// recycling it (two stores, but that writer may be preempted in between)
+// is waited for a few spins, then the same period's bucket of the next
+// stripe is used (readers sum all stripes, so any stripe counts); when
+// every stripe is held, it yields to let the recyclers finish and goes
+// round again.
+func (b *Budget) countSlow(i uint64, idx int64, delta uint64) {
+	for {
+		for range b.stripes {
+			switch b.countIn(&b.stripes[i], idx, delta) {
+			case counted:
+				return
+			case stale:
+				b.lost.Add(1)
+				return
+			}
+			i = (i + 1) & b.mask
+		}
+		runtime.Gosched()
+	}
+}
+
+type countResult uint8
+
+const (
+	counted countResult = iota
+	stale               // the slot holds a later period: idx left the window
+	busy                // another writer is recycling the slot
+)
+
+// countIn adds delta to bucket idx of st, claiming the slot when it holds
+// an older period.
+func (b *Budget) countIn(st *stripe, idx int64, delta uint64) countResult {
 	c := &st.ring[idx%b.n]
-	for spin := 0; spin < 128; spin++ {
+	for range recycleSpins {
 		e := c.epoch.Load()
 		switch {
 		case e == idx:
 			c.counts.Add(delta)
 			st.advance(c, idx)
-			return
+			return counted
 		case e == resetting:
-			continue // another writer is recycling it; a few ns
+			continue // another writer is recycling it; a few ns unless preempted
 		case e > idx:
 			// A straggler from a full window ago: outside the window anyway.
-			b.lost.Add(1)
-			return
+			return stale
 		}
 		if c.epoch.CompareAndSwap(e, resetting) {
 			c.counts.Store(delta)
 			c.epoch.Store(idx)
 			st.advance(c, idx)
-			return
+			return counted
 		}
 	}
-	b.lost.Add(1)
+	return busy
 }
 
 // advance makes c the fast-path bucket if it is newer than the current one.
@@ -424,8 +466,11 @@ func (b *Budget) BurnAlerts(now time.Time) []BurnAlert {
 	return out
 }
 
-// Lost returns how many outcomes could not be counted (recorded for a
-// bucket already recycled, or under extreme contention on a bucket change).
+// Lost returns how many outcomes could not be counted: recorded for a
+// period a whole window older than a bucket already recycled (or before
+// 1970). Contention never loses an outcome: a writer that finds the
+// bucket being recycled by another counts in another stripe, or yields
+// until the recycle is done.
 func (b *Budget) Lost() uint64 { return b.lost.Load() }
 
 func (b *Budget) reset() {

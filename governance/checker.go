@@ -38,8 +38,13 @@ type Checker struct {
 
 var (
 	_ baldur.GovernanceChecker = (*Checker)(nil)
-	// The throttle reads the level through this interface.
-	_ interface{ Level() baldur.EmergencyLevel } = (*Checker)(nil)
+	// The throttle reads the level through this interface (and
+	// throttle.Level3Source, asserted in the tests: governance does not
+	// import the throttle).
+	_ interface {
+		Level() baldur.EmergencyLevel
+		Level3From() (baldur.EmergencyLevel, bool)
+	} = (*Checker)(nil)
 )
 
 // New validates cfg and returns a Checker with its state read from the
@@ -99,6 +104,10 @@ func (c *Checker) BudgetGate() *BudgetGate { return c.budgetGate }
 // Level returns the emergency level with one atomic load; the Checker is
 // itself a level source for the throttle.
 func (c *Checker) Level() baldur.EmergencyLevel { return c.emergency.Level() }
+
+// Level3From returns the level in force when the current LEVEL_3 began
+// (see Emergency.Level3From); the Checker is a throttle.Level3Source.
+func (c *Checker) Level3From() (baldur.EmergencyLevel, bool) { return c.emergency.Level3From() }
 
 // AuditDropped returns how many audit records of reason the rate limit has
 // suppressed since the Checker was made.

@@ -44,23 +44,25 @@ type Config struct {
 	ExemptOperations []string
 
 	// KillSwitchRetryAfter is the Retry-After of kill-switch rejections.
-	// Zero means 30 s.
+	// Zero means 30 s; at most MaxRetryAfter (24 h).
 	KillSwitchRetryAfter time.Duration
 	// EmergencyRetryAfter is the base Retry-After of emergency rejections,
-	// multiplied by 1, 1, 2, 4 at levels NORMAL..LEVEL_3. Zero means 5 s.
+	// multiplied by 1, 1, 2, 4 at levels NORMAL..LEVEL_3. Zero means 5 s;
+	// at most MaxRetryAfter (24 h, so 96 h at LEVEL_3).
 	EmergencyRetryAfter time.Duration
 	// ErrorBudgetRetryAfter is the Retry-After of error-budget rejections.
-	// Zero means 60 s.
+	// Zero means 60 s; at most MaxRetryAfter (24 h).
 	ErrorBudgetRetryAfter time.Duration
 	// BreakGlassDuration bounds break glass once turned on. Zero means 1 h;
-	// negative means until turned off.
+	// negative means until turned off; at most MaxBreakGlassDuration
+	// (365 days).
 	BreakGlassDuration time.Duration
 
 	// SLOTarget is the success ratio the error budget protects, strictly
 	// between 0 and 1. Zero means 0.999.
 	SLOTarget float64
 	// BudgetWindow is the rolling SLO window. Zero means 30 days; at least
-	// one bucket (BudgetBucket) long.
+	// one bucket (BudgetBucket) long and at most MaxBudgetWindow (366 days).
 	BudgetWindow time.Duration
 	// BudgetBucket is the time resolution of the rolling counters. Zero
 	// means BudgetWindow/60 clamped to 1 s..1 min. The window may hold at
@@ -76,10 +78,13 @@ type Config struct {
 	// tier's blocked state flips (a threshold crossed, or recovery past the
 	// hysteresis) the per-call gate follows at once, without waiting for
 	// CacheTTL. Each evaluation costs O(burn windows), run by one recording
-	// goroutine. Zero means 1 s; negative is invalid.
+	// goroutine. Zero means 1 s; negative is invalid; at most
+	// MaxBudgetEvalInterval (300 s, the longest CacheTTL: every rebuild
+	// re-evaluates anyway).
 	BudgetEvalInterval time.Duration
 	// BurnWindows are the multi-window burn-rate alerts reported by
-	// Budget.BurnAlerts. Nil means DefaultBurnWindows (SRE workbook).
+	// Budget.BurnAlerts. Nil means DefaultBurnWindows (SRE workbook). Each
+	// needs 0 < Short <= Long <= MaxBudgetWindow and a positive Factor.
 	BurnWindows []BurnWindow
 
 	// Thresholds are the error-budget thresholds per tier. Nil means
@@ -101,17 +106,18 @@ type Config struct {
 	// per reason. Nil means SlogAudit{} (slog.Default()).
 	Audit AuditSink
 	// AuditRate is the sustained number of audit records per second per
-	// reason; records over it are dropped and counted. Zero means 1.
+	// reason; records over it are dropped and counted. Zero means 1; at
+	// least MinAuditRate (one a day), finite.
 	AuditRate float64
 	// AuditBurst is how many records per reason may be written at once.
-	// Zero means 10.
+	// Zero means 10; at most MaxAuditBurst (100 000).
 	AuditBurst int
 
 	// Alerts receives "could not evaluate" alerts (store errors). Nil means
 	// SlogAlerts{} (slog.Default()).
 	Alerts AlertSink
 	// AlertCooldown is the minimum time between two alerts of one kind.
-	// Zero means 300 s.
+	// Zero means 300 s; at most MaxAlertCooldown (24 h).
 	AlertCooldown time.Duration
 }
 
@@ -218,6 +224,15 @@ func durOr(field string, d, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// durIn is durOr with an upper bound.
+func durIn(field string, d, def, limit time.Duration) (time.Duration, error) {
+	d, err := durOr(field, d, def)
+	if err == nil && d > limit {
+		return 0, cfgErr(field, d.String(), "must be at most "+limit.String())
+	}
+	return d, err
+}
+
 func validate(cfg Config) (*settings, error) {
 	s := &settings{}
 	var err error
@@ -267,18 +282,20 @@ func validate(cfg Config) (*settings, error) {
 		}
 		s.exempt = append(s.exempt, cp)
 	}
-	if s.killRetry, err = durOr("KillSwitchRetryAfter", cfg.KillSwitchRetryAfter, 30*time.Second); err != nil {
+	if s.killRetry, err = durIn("KillSwitchRetryAfter", cfg.KillSwitchRetryAfter, 30*time.Second, MaxRetryAfter); err != nil {
 		return nil, err
 	}
-	if s.emergRetry, err = durOr("EmergencyRetryAfter", cfg.EmergencyRetryAfter, 5*time.Second); err != nil {
+	if s.emergRetry, err = durIn("EmergencyRetryAfter", cfg.EmergencyRetryAfter, 5*time.Second, MaxRetryAfter); err != nil {
 		return nil, err
 	}
-	if s.budgetRetry, err = durOr("ErrorBudgetRetryAfter", cfg.ErrorBudgetRetryAfter, 60*time.Second); err != nil {
+	if s.budgetRetry, err = durIn("ErrorBudgetRetryAfter", cfg.ErrorBudgetRetryAfter, 60*time.Second, MaxRetryAfter); err != nil {
 		return nil, err
 	}
 	switch {
 	case cfg.BreakGlassDuration == 0:
 		s.breakGlassBy = time.Hour
+	case cfg.BreakGlassDuration > MaxBreakGlassDuration:
+		return nil, cfgErr("BreakGlassDuration", cfg.BreakGlassDuration.String(), "must be at most "+MaxBreakGlassDuration.String()+" (negative: until turned off)")
 	case cfg.BreakGlassDuration > 0:
 		s.breakGlassBy = cfg.BreakGlassDuration
 	}
@@ -289,7 +306,7 @@ func validate(cfg Config) (*settings, error) {
 	if math.IsNaN(s.target) || s.target <= 0 || s.target >= 1 {
 		return nil, cfgErr("SLOTarget", fmtF(cfg.SLOTarget), "must be strictly between 0 and 1")
 	}
-	if s.window, err = durOr("BudgetWindow", cfg.BudgetWindow, 30*24*time.Hour); err != nil {
+	if s.window, err = durIn("BudgetWindow", cfg.BudgetWindow, 30*24*time.Hour, MaxBudgetWindow); err != nil {
 		return nil, err
 	}
 	s.bucket = cfg.BudgetBucket
@@ -309,7 +326,7 @@ func validate(cfg Config) (*settings, error) {
 	if s.minCalls == 0 {
 		s.minCalls = 100
 	}
-	if s.budgetEvery, err = durOr("BudgetEvalInterval", cfg.BudgetEvalInterval, time.Second); err != nil {
+	if s.budgetEvery, err = durIn("BudgetEvalInterval", cfg.BudgetEvalInterval, time.Second, MaxBudgetEvalInterval); err != nil {
 		return nil, err
 	}
 	s.burn = cfg.BurnWindows
@@ -318,8 +335,8 @@ func validate(cfg Config) (*settings, error) {
 	}
 	for i, w := range s.burn {
 		f := fmt.Sprintf("BurnWindows[%d]", i)
-		if w.Short <= 0 || w.Long < w.Short {
-			return nil, cfgErr(f, fmt.Sprintf("%v/%v", w.Long, w.Short), "want 0 < Short <= Long")
+		if w.Short <= 0 || w.Long < w.Short || w.Long > MaxBudgetWindow {
+			return nil, cfgErr(f, fmt.Sprintf("%v/%v", w.Long, w.Short), "want 0 < Short <= Long <= "+MaxBudgetWindow.String())
 		}
 		if math.IsNaN(w.Factor) || w.Factor <= 0 {
 			return nil, cfgErr(f+".Factor", fmtF(w.Factor), "must be positive")
@@ -388,20 +405,22 @@ func validate(cfg Config) (*settings, error) {
 		s.hysteresis = 2
 	}
 	s.auditRate = cfg.AuditRate
-	if math.IsNaN(s.auditRate) || s.auditRate < 0 {
-		return nil, cfgErr("AuditRate", fmtF(cfg.AuditRate), "must not be negative")
-	}
 	if s.auditRate == 0 {
 		s.auditRate = 1
 	}
+	// NaN fails both comparisons; the lower bound keeps the interval
+	// between records (1/rate) at most a day, the upper one finite.
+	if !(s.auditRate >= MinAuditRate && s.auditRate <= math.MaxFloat64) {
+		return nil, cfgErr("AuditRate", fmtF(cfg.AuditRate), "must be finite and at least 1/86400 (one record a day)")
+	}
 	s.auditBurst = cfg.AuditBurst
-	if s.auditBurst < 0 {
-		return nil, cfgErr("AuditBurst", strconv.Itoa(cfg.AuditBurst), "must not be negative")
+	if s.auditBurst < 0 || s.auditBurst > MaxAuditBurst {
+		return nil, cfgErr("AuditBurst", strconv.Itoa(cfg.AuditBurst), "must be within 0..100000")
 	}
 	if s.auditBurst == 0 {
 		s.auditBurst = 10
 	}
-	if s.cooldown, err = durOr("AlertCooldown", cfg.AlertCooldown, 300*time.Second); err != nil {
+	if s.cooldown, err = durIn("AlertCooldown", cfg.AlertCooldown, 300*time.Second, MaxAlertCooldown); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -416,3 +435,30 @@ func checkThreshold(field string, th Threshold) error {
 	}
 	return nil
 }
+
+// Bounds of Config values. Each keeps the arithmetic built on the value
+// (a Retry-After multiplied by the level, an audit tolerance of burst ×
+// interval, a window rounded up to buckets, an expiry in unix
+// nanoseconds) far from int64 overflow; a value past one is a
+// *baldur.ConfigError naming the field.
+const (
+	// MaxRetryAfter bounds KillSwitchRetryAfter, EmergencyRetryAfter (so
+	// LEVEL_3 advises at most 4 × 24 h) and ErrorBudgetRetryAfter.
+	MaxRetryAfter = 24 * time.Hour
+	// MaxBudgetWindow bounds BudgetWindow and the Long and Short of every
+	// burn window.
+	MaxBudgetWindow = 366 * 24 * time.Hour
+	// MaxBreakGlassDuration bounds a positive BreakGlassDuration; a
+	// negative one means until turned off.
+	MaxBreakGlassDuration = 365 * 24 * time.Hour
+	// MaxAlertCooldown bounds AlertCooldown.
+	MaxAlertCooldown = 24 * time.Hour
+	// MaxBudgetEvalInterval bounds BudgetEvalInterval: a longer interval
+	// would never act, since every snapshot rebuild (at most CacheTTL
+	// apart) re-evaluates the budget anyway.
+	MaxBudgetEvalInterval = 300 * time.Second
+	// MinAuditRate is the lowest AuditRate: one record per reason a day.
+	MinAuditRate = 1.0 / 86400
+	// MaxAuditBurst bounds AuditBurst.
+	MaxAuditBurst = 100_000
+)

@@ -17,8 +17,9 @@
 //     level admits a fraction of each tier (non_essential / standard /
 //     critical): L0 1/1/1, L1 0/1/1, L2 0/0.1/1, L3 0/0/0.5. Raising is a
 //     manual Trigger with a reason and an optional duration; lowering is
-//     StepDown, one level at a time. A triggered duration that runs out
-//     drops the level straight to NORMAL, whatever it was raised from.
+//     StepDown, one level at a time, keeping a timed level's end. A
+//     triggered duration that runs out drops the level straight to NORMAL,
+//     whatever it was raised from.
 //  4. Error budget: the [Budget] counts call outcomes over a rolling SLO
 //     window (remaining %, multi-window burn rates after the Google SRE
 //     workbook) and the [BudgetGate] blocks a tier whose remaining budget is

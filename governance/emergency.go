@@ -21,7 +21,11 @@ var ErrAlreadyNormal = errors.New("governance: emergency level already NORMAL")
 //
 // Raising is manual (Trigger, with a reason and an optional duration);
 // lowering goes one level at a time (StepDown), or back to NORMAL when a
-// triggered duration runs out.
+// triggered duration runs out. Stepping down a timed level keeps its end.
+//
+// It also implements the throttle's throttle.Level3Source: the level that
+// LEVEL_3 was raised from is stored with the state (EmergencyState.From),
+// so every throttle, however recently built, applies that level's factor.
 type Emergency struct {
 	store     Store
 	clock     baldur.Clock
@@ -29,6 +33,7 @@ type Emergency struct {
 	onChange  func() // rebuilds the Checker's snapshot; never called under mu
 
 	level atomic.Int32
+	from  atomic.Int32 // EmergencyState.From of the state in level
 
 	mu    sync.Mutex // serializes read-modify-write of the stored state
 	timer baldur.Timer
@@ -40,6 +45,28 @@ var _ baldur.EmergencyManager = (*Emergency)(nil)
 // every change made through this process at once; changes made by another
 // process sharing the store are seen within the Checker's CacheTTL.
 func (e *Emergency) Level() baldur.EmergencyLevel { return baldur.EmergencyLevel(e.level.Load()) }
+
+// Level3From returns the level in force when the current LEVEL_3 began,
+// with two atomic loads; false when the level is not LEVEL_3 or the stored
+// state does not say (an invalid From).
+func (e *Emergency) Level3From() (baldur.EmergencyLevel, bool) {
+	if e.Level() != baldur.Level3 {
+		return baldur.LevelNormal, false
+	}
+	f := baldur.EmergencyLevel(e.from.Load())
+	if !f.Valid() || f >= baldur.Level3 {
+		return baldur.LevelNormal, false
+	}
+	return f, true
+}
+
+// publishLocked mirrors st for the hot path; From first, so that a reader
+// that sees the new level sees its From. The caller holds mu. It reports
+// whether the level changed.
+func (e *Emergency) publishLocked(st baldur.EmergencyState) bool {
+	e.from.Store(int32(st.From))
+	return e.level.Swap(int32(st.Level)) != int32(st.Level)
+}
 
 // AdmitFraction returns the share (0..1) of tier admitted at level; 1 for
 // an unknown level, the standard tier's share for an unknown tier.
@@ -76,13 +103,13 @@ func (e *Emergency) load(ctx context.Context, now time.Time) (baldur.EmergencySt
 	}
 	changed := false
 	if st.Level != baldur.LevelNormal && !st.ExpiresAt.IsZero() && !now.Before(st.ExpiresAt) {
-		st = baldur.EmergencyState{Level: baldur.LevelNormal, Reason: "expired: " + st.Reason, Actor: st.Actor, Since: now}
+		st = baldur.EmergencyState{Level: baldur.LevelNormal, Reason: "expired: " + st.Reason, Actor: st.Actor, Since: now, From: st.Level}
 		if err := e.store.PutEmergency(ctx, st); err != nil {
 			return st, false, err
 		}
 		changed = true
 	}
-	if e.level.Swap(int32(st.Level)) != int32(st.Level) {
+	if e.publishLocked(st) {
 		changed = true
 	}
 	return st, changed, nil
@@ -111,7 +138,10 @@ func (e *Emergency) Trigger(ctx context.Context, t baldur.EmergencyTrigger) (bal
 		if t.Level < cur.Level {
 			return cur, cfgErr("Level", t.Level.String(), "is below the current "+cur.Level.String()+": step down one level at a time")
 		}
-		next := baldur.EmergencyState{Level: t.Level, Reason: t.Reason, Actor: actorOr(t.Actor), Since: now}
+		next := baldur.EmergencyState{Level: t.Level, Reason: t.Reason, Actor: actorOr(t.Actor), Since: now, From: cur.Level}
+		if t.Level == cur.Level {
+			next.From = cur.From // a refresh: the incident began where it began
+		}
 		if t.Duration > 0 && t.Level != baldur.LevelNormal {
 			next.ExpiresAt = now.Add(t.Duration)
 		}
@@ -121,7 +151,10 @@ func (e *Emergency) Trigger(ctx context.Context, t baldur.EmergencyTrigger) (bal
 }
 
 // StepDown lowers the level by exactly one. At NORMAL it returns
-// ErrAlreadyNormal.
+// ErrAlreadyNormal. A timed level keeps its end: LEVEL_3 triggered for 10
+// minutes and stepped down after 4 is LEVEL_2 for the remaining 6, then
+// NORMAL (the returned state's ExpiresAt says so). Stepping down to NORMAL
+// ends it.
 func (e *Emergency) StepDown(ctx context.Context, actor, reason string) (baldur.EmergencyState, error) {
 	now := e.clock.Now()
 	if reason == "" {
@@ -131,7 +164,11 @@ func (e *Emergency) StepDown(ctx context.Context, actor, reason string) (baldur.
 		if cur.Level <= baldur.LevelNormal {
 			return cur, ErrAlreadyNormal
 		}
-		return baldur.EmergencyState{Level: cur.Level - 1, Reason: reason, Actor: actorOr(actor), Since: now}, nil
+		next := baldur.EmergencyState{Level: cur.Level - 1, Reason: reason, Actor: actorOr(actor), Since: now, From: cur.Level}
+		if next.Level != baldur.LevelNormal {
+			next.ExpiresAt = cur.ExpiresAt // set treated an expired one as NORMAL
+		}
+		return next, nil
 	})
 }
 
@@ -156,7 +193,7 @@ func (e *Emergency) set(ctx context.Context, now time.Time, next func(baldur.Eme
 		e.mu.Unlock()
 		return cur, err
 	}
-	e.level.Store(int32(st.Level))
+	e.publishLocked(st)
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil

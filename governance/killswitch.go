@@ -2,6 +2,7 @@ package governance
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/baldur-go/baldur"
@@ -58,7 +59,8 @@ type KillSwitch struct {
 	// Since is when it was activated; Activate sets it from the clock.
 	Since time.Time
 	// ExpiresAt turns the switch off on its own; zero means until
-	// deactivated.
+	// deactivated. A time past 2262 (beyond unix nanoseconds) applies as
+	// "until deactivated".
 	ExpiresAt time.Time
 }
 
@@ -121,9 +123,24 @@ func (s *switchSet) match(service, operation string, now int64) *compiledSwitch 
 
 func (ks *compiledSwitch) live(now int64) bool { return ks.expiresAt == 0 || now < ks.expiresAt }
 
+// Times UnixNano can represent: 1677-09-21 to 2262-04-11.
+var (
+	minUnixNano = time.Unix(0, math.MinInt64)
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+)
+
+// unixNano returns t in unix nanoseconds, 0 for the zero time. Outside
+// the int64 range it saturates instead of wrapping (time.Time.UnixNano
+// would turn an expiry in 2300 into one in 1715, so a switch listed as
+// active would never block): an expiry after 2262 is "never" in practice.
 func unixNano(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	case t.Before(minUnixNano):
+		return math.MinInt64
 	}
 	return t.UnixNano()
 }

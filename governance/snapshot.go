@@ -96,8 +96,10 @@ func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 	if list, err := c.store.KillSwitches(ctx); err != nil {
 		failed(AlertKillSwitchUnreadable, err)
 	} else {
+		expired := false
 		for _, ks := range list {
 			if !ks.active(now) {
+				expired = true
 				continue
 			}
 			pat, err := ks.validate()
@@ -115,6 +117,11 @@ func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 			case ScopeOperation:
 				s.switches.ops = append(s.switches.ops, cs)
 			}
+		}
+		if p, ok := c.store.(KillSwitchPurger); ok && expired {
+			// Best effort: a failure leaves them for the next rebuild,
+			// which skips them as this one did.
+			_, _ = p.PurgeKillSwitches(ctx, now)
 		}
 	}
 

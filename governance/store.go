@@ -20,7 +20,8 @@ import (
 // that the caller may keep (no shared slices).
 type Store interface {
 	// KillSwitches returns every stored kill switch, expired ones included
-	// (the Checker filters by expiry against its clock).
+	// (the Checker filters by expiry against its clock, and removes expired
+	// ones from a store that implements KillSwitchPurger).
 	KillSwitches(ctx context.Context) ([]KillSwitch, error)
 	// PutKillSwitch stores ks, replacing the switch with the same scope and
 	// pattern.
@@ -59,6 +60,7 @@ func (bg BreakGlass) active(now time.Time) bool {
 }
 
 // MemoryStore is the in-memory Store: state lives in this process only. It
+// implements KillSwitchPurger, so expired kill switches do not pile up. It
 // is safe for concurrent use. The zero value is ready to use.
 type MemoryStore struct {
 	mu         sync.Mutex
@@ -137,4 +139,33 @@ func (m *MemoryStore) PutBreakGlass(_ context.Context, bg BreakGlass) error {
 	defer m.mu.Unlock()
 	m.breakGlass = bg
 	return nil
+}
+
+// KillSwitchPurger is an optional Store interface. The Checker calls it on
+// a snapshot rebuild that found expired kill switches, so that they stop
+// accumulating and being walked by every rebuild. A Store without it keeps
+// them (the Checker never deletes by scope and pattern: between its read
+// and the delete, another process may have replaced an expired switch by
+// a live one); such a store should expire entries itself (a TTL).
+type KillSwitchPurger interface {
+	// PurgeKillSwitches removes every kill switch whose ExpiresAt is set
+	// and not after now, atomically with respect to PutKillSwitch (a
+	// switch replaced by a live one stays), and reports how many.
+	PurgeKillSwitches(ctx context.Context, now time.Time) (int, error)
+}
+
+var _ KillSwitchPurger = (*MemoryStore)(nil)
+
+// PurgeKillSwitches implements KillSwitchPurger.
+func (m *MemoryStore) PurgeKillSwitches(_ context.Context, now time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, ks := range m.switches {
+		if !ks.active(now) {
+			delete(m.switches, k)
+			n++
+		}
+	}
+	return n, nil
 }

@@ -30,6 +30,18 @@ func (l *levelSource) Level() baldur.EmergencyLevel {
 	return baldur.LevelNormal
 }
 
+// Level3From forwards to the current checker when it is a
+// throttle.Level3Source (governance.Checker is), so that a throttle rebuilt
+// during LEVEL_3 applies the factor of the level LEVEL_3 began from.
+func (l *levelSource) Level3From() (baldur.EmergencyLevel, bool) {
+	if p := l.src.Load(); p != nil {
+		if s, ok := (*p).(throttle.Level3Source); ok {
+			return s.Level3From()
+		}
+	}
+	return baldur.LevelNormal, false
+}
+
 func (l *levelSource) set(s throttle.LevelSource) {
 	if s == nil {
 		l.src.Store(nil)
