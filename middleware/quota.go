@@ -18,8 +18,9 @@ import (
 // The interned values of at most maxInternedQuotas distinct quotas are kept
 // at once. Every reload that tunes a burst or window makes a new quota, so
 // the cache must forget the old ones: when it is full, the quotas not looked
-// up since the previous sweep are dropped (a second chance for the ones in
-// use), and if all of them were, an arbitrary quarter goes. A dropped quota
+// up again since they were interned or since the previous sweep are dropped
+// (a second chance for the ones in use), and if all of them were, an
+// arbitrary quarter goes. A dropped quota
 // that comes back is interned afresh. The cache is process-wide and safe for
 // concurrent use.
 const (
@@ -36,7 +37,7 @@ type quotaValues struct {
 	quota       baldur.Quota
 	policy      []string
 	legacyLimit []string
-	used        atomic.Bool // looked up since the last sweep
+	used        atomic.Bool // looked up again since it was interned or swept
 	rows        []atomic.Pointer[resetRow]
 }
 
@@ -58,7 +59,13 @@ func valuesFor(q baldur.Quota) *quotaValues {
 	slot := &recent[(uint64(q.Limit)^uint64(q.Window)^uint64(len(q.Name)))%uint64(len(recent))]
 	qv := slot.Load()
 	if qv == nil || qv.quota != q {
-		qv = loadValues(q)
+		var created bool
+		if qv, created = loadValues(q); created {
+			// Not marked used: a quota looked up once (an old
+			// configuration's) is the first to go.
+			slot.Store(qv)
+			return qv
+		}
 		slot.Store(qv)
 	}
 	if !qv.used.Load() { // a load, not a store, on the hot path
@@ -67,18 +74,20 @@ func valuesFor(q baldur.Quota) *quotaValues {
 	return qv
 }
 
-func loadValues(q baldur.Quota) *quotaValues {
+// loadValues returns the interned values of q, and whether it had to
+// create them.
+func loadValues(q baldur.Quota) (*quotaValues, bool) {
 	c := &quotaCache
 	c.mu.RLock()
 	qv := c.m[q]
 	c.mu.RUnlock()
 	if qv != nil {
-		return qv
+		return qv, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if qv = c.m[q]; qv != nil {
-		return qv
+		return qv, false
 	}
 	if c.m == nil {
 		c.m = make(map[baldur.Quota]*quotaValues)
@@ -97,7 +106,7 @@ func loadValues(q baldur.Quota) *quotaValues {
 		rows:        make([]atomic.Pointer[resetRow], rows),
 	}
 	c.m[q] = qv
-	return qv
+	return qv, true
 }
 
 // sweepQuotasLocked makes room in the full cache: it drops the quotas not
