@@ -1,10 +1,10 @@
 package admin
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -77,7 +77,7 @@ func (s *Server) access(r *http.Request) (a Access, badKey bool) {
 		if a == AccessPublic {
 			return AccessPublic, true
 		}
-	} else if s.cfg.AllowNoKeyFromLoopback && local(r) {
+	} else if s.cfg.AllowNoKeyFromLoopback && s.local(r) {
 		a = AccessOperator
 	}
 	if a == AccessOperator && s.cfg.Unlock {
@@ -86,14 +86,25 @@ func (s *Server) access(r *http.Request) (a Access, badKey bool) {
 	return a, false
 }
 
-// local reports whether r comes straight from a loopback peer: not relayed
-// by a proxy on the same host.
-func local(r *http.Request) bool {
+// relayHeaders mark a request relayed by a proxy: the forwarding headers
+// and the default identity header.
+var relayHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Host", DefaultIdentityHeader}
+
+// local reports whether r comes straight from a loopback peer, addressed to
+// a loopback Host: not relayed by a proxy on the same host (no forwarding or
+// identity header) and not sent by a page whose name was rebound to a
+// loopback address (its Host would be that name).
+func (s *Server) local(r *http.Request) bool {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+	if err != nil || !ap.Addr().Unmap().IsLoopback() || !loopbackHost(r.Host) {
 		return false
 	}
-	for _, h := range [...]string{"Forwarded", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Host"} {
+	for _, h := range relayHeaders {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	if h := s.identityHeader(); h != "" {
 		if _, ok := r.Header[h]; ok {
 			return false
 		}
@@ -101,14 +112,86 @@ func local(r *http.Request) bool {
 	return true
 }
 
-// actor returns the principal's username when the server trusts its proxy
-// and the registry holds a resolver that resolves one, else "anonymous". A
-// resolver that panics is treated as resolving nobody: identity only
-// attributes, it never blocks.
-func (s *Server) actor(ctx context.Context, h http.Header) (actor string) {
-	if !s.cfg.TrustProxy {
+// identityHeader is the header the registry's resolver reads, when it is a
+// HeaderResolver with a header of its own; else "".
+func (s *Server) identityHeader() string {
+	res, ok := s.cfg.Registry.AdminIdentity.SafeGet()
+	if !ok {
+		return ""
+	}
+	var h string
+	switch hr := res.(type) {
+	case HeaderResolver:
+		h = hr.Header
+	case *HeaderResolver:
+		if hr != nil {
+			h = hr.Header
+		}
+	}
+	if h == "" {
+		return ""
+	}
+	return http.CanonicalHeaderKey(h)
+}
+
+// loopbackHost reports whether host (a Host header: a name or address,
+// with or without a port) is "localhost" or a loopback address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// fromTrustedProxy reports whether the peer of r is inside one of the
+// trusted proxy prefixes.
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	if len(s.proxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizePrefixes masks the prefixes and turns IPv4-mapped IPv6 ones into
+// IPv4, since peers are compared unmapped. The caller's slice is not
+// modified.
+func normalizePrefixes(in []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// actor returns the principal's username when r's peer is a trusted proxy
+// and the registry holds a resolver that resolves one, else "anonymous";
+// from an untrusted peer the resolver is not asked at all. A resolver that
+// panics is treated as resolving nobody: identity only attributes, it never
+// blocks.
+func (s *Server) actor(r *http.Request) (actor string) {
+	if !s.fromTrustedProxy(r) {
 		return baldur.AnonymousActor
 	}
+	ctx := r.Context()
 	res, ok := s.cfg.Registry.AdminIdentity.SafeGet()
 	if !ok || res == nil {
 		return baldur.AnonymousActor
@@ -119,7 +202,7 @@ func (s *Server) actor(ctx context.Context, h http.Header) (actor string) {
 			actor = baldur.AnonymousActor
 		}
 	}()
-	p, ok := res.Resolve(ctx, h, true)
+	p, ok := res.Resolve(ctx, r.Header, true)
 	if !ok || strings.TrimSpace(p.Username) == "" {
 		return baldur.AnonymousActor
 	}

@@ -68,6 +68,10 @@ func TestAccessLevels(t *testing.T) {
 				method, path, _ := strings.Cut(route, " ")
 				r := httptest.NewRequest(method, path, strings.NewReader(bodies[route]))
 				r.RemoteAddr = tt.peer
+				r.Host = "127.0.0.1:9090"
+				if method != http.MethodGet {
+					r.Header.Set("Content-Type", "application/json")
+				}
 				if tt.key != "" {
 					r.Header.Set(admin.KeyHeader, tt.key)
 				}

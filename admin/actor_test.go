@@ -51,7 +51,11 @@ func TestActorAttribution(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, false, func(c *admin.Config) { c.TrustProxy = tt.trust })
+			proxies := []string{"10.0.0.0/8"} // the caller is not a proxy
+			if tt.trust {
+				proxies = []string{"192.0.2.0/24"}
+			}
+			e := newEnv(t, false, trustProxies(proxies...))
 			if tt.resolver {
 				e.reg.AdminIdentity.Set(admin.HeaderResolver{})
 			}
@@ -97,7 +101,7 @@ func (panickyResolver) Resolve(context.Context, baldur.HeaderGetter, bool) (bald
 // anonymous actor and the action proceeds.
 func TestResolverPanicIsAnonymous(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, false, func(c *admin.Config) { c.TrustProxy = true })
+	e := newEnv(t, false, trustProxies("192.0.2.7/32"))
 	e.reg.AdminIdentity.Set(panickyResolver{})
 	w := e.op(http.MethodPost, "/emergency/trigger", `{"level":1,"reason":"r"}`)
 	require.Equal(t, http.StatusOK, w.Code, "%s", w.Body)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 
@@ -18,11 +19,18 @@ type Config struct {
 	// Registry is the registry the server reads and operates. Required.
 	Registry *registry.Registry
 
-	// TrustProxy says the server sits behind an authenticating reverse
-	// proxy that sets the identity header and strips client copies of it.
-	// Only then is the registry's admin identity resolver asked for the
-	// actor (with trusted=true); otherwise every actor is "anonymous".
-	TrustProxy bool
+	// TrustedProxies are the address ranges of the authenticating reverse
+	// proxies in front of the server, which set the identity header and
+	// strip any copy a client sent. Only for a request whose peer
+	// (RemoteAddr) is inside one of them is the registry's admin identity
+	// resolver asked for the actor (with trusted=true); from any other peer
+	// the actor is "anonymous", whatever header it sent. Empty trusts
+	// nobody. IPv4-mapped peers match IPv4 ranges; a single proxy is a /32
+	// or /128. In JSON a prefix is its text ("10.0.0.0/8"), so a
+	// []netip.Prefix field decodes from ["10.0.0.0/8", "fd00::/8"]. Every
+	// prefix must be valid. Trusting a loopback range trusts every process
+	// on the host.
+	TrustedProxies []netip.Prefix
 
 	// OperatorKey grants OPERATOR (ADMIN with Unlock) to requests whose
 	// X-Baldur-Admin-Key header equals it. Empty means no operator key;
@@ -39,9 +47,12 @@ type Config struct {
 	Unlock bool
 
 	// AllowNoKeyFromLoopback grants OPERATOR (ADMIN with Unlock) to a
-	// request without a key whose peer is a loopback address and that
-	// carries no forwarding header. Leave it off when a reverse proxy runs
-	// on the same host without adding X-Forwarded-For.
+	// request without a key whose peer is a loopback address, whose Host is
+	// a loopback name or address ("localhost", "127.0.0.1:9090", "[::1]"),
+	// and that carries no forwarding header and no identity header. The
+	// Host rule defeats DNS rebinding: a page that rebinds its own name to
+	// 127.0.0.1 still sends that name as Host. Leave it off when a reverse
+	// proxy runs on the same host without adding X-Forwarded-For.
 	AllowNoKeyFromLoopback bool
 
 	// ConfigDir is the directory POST /reload {"path": ...} reads from; the
@@ -75,6 +86,11 @@ func validate(cfg *Config) error {
 	if cfg.ConfigDir != "" {
 		if fi, err := os.Stat(cfg.ConfigDir); err != nil || !fi.IsDir() {
 			return &baldur.ConfigError{Field: "ConfigDir", Value: cfg.ConfigDir, Reason: "is not a readable directory"}
+		}
+	}
+	for i, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return &baldur.ConfigError{Field: "TrustedProxies[" + strconv.Itoa(i) + "]", Value: p.String(), Reason: "is not a valid address prefix"}
 		}
 	}
 	if cfg.OperatorKey == "" && cfg.ViewerKey == "" && !cfg.AllowNoKeyFromLoopback {

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,8 @@ func TestNewConfigErrors(t *testing.T) {
 		{"no way in", admin.Config{Registry: reg}, "OperatorKey"},
 		{"config dir missing", admin.Config{Registry: reg, OperatorKey: operatorKey, ConfigDir: "/nonexistent/baldur"}, "ConfigDir"},
 		{"config dir is a file", admin.Config{Registry: reg, OperatorKey: operatorKey, ConfigDir: file}, "ConfigDir"},
+		{"zero trusted proxy prefix", admin.Config{Registry: reg, OperatorKey: operatorKey,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}}, "TrustedProxies[1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

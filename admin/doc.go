@@ -12,11 +12,23 @@
 // destructive actions (break glass, forcing breakers, reload) stay refused
 // until the server is deliberately started unlocked. With
 // Config.AllowNoKeyFromLoopback a request with no key from a loopback peer
-// is an OPERATOR, as the original system's localhost-bound admin server is;
-// a request that carries a forwarding header (Forwarded, X-Forwarded-For,
-// X-Real-IP) is never local, so a reverse proxy on the same host does not
-// hand out that level to everyone behind it. A key that matches nothing is
-// refused outright rather than falling back to the loopback rule.
+// is an OPERATOR, as the original system's localhost-bound admin server is,
+// provided its Host is a loopback name or address and it carries neither a
+// forwarding header (Forwarded, X-Forwarded-For, X-Real-IP,
+// X-Forwarded-Host) nor the identity header: a reverse proxy on the same
+// host does not hand out that level to everyone behind it, and a page that
+// rebinds its DNS name to 127.0.0.1 is refused by its Host. A key that
+// matches nothing is refused outright rather than falling back to the
+// loopback rule.
+//
+// # Browsers
+//
+// A page open in the operator's browser must not be able to throw a switch.
+// Cross-origin writes are refused (http.CrossOriginProtection reads
+// Sec-Fetch-Site, else compares Origin with Host), and every write must be
+// sent as Content-Type: application/json (else 415), which a page cannot
+// send to another origin without a CORS preflight the server never grants.
+// Requests without those headers, as curl and programs send them, pass.
 //
 // # Who did it
 //
@@ -24,10 +36,12 @@
 // the emergency state) is the principal the registry's admin identity slot
 // resolves, or "anonymous". Identity never grants access: the keys do.
 // [HeaderResolver] reads the identity from a header set by an
-// authenticating proxy (X-Forwarded-Email by default), and only when
-// Config.TrustProxy says such a proxy is in front and strips client copies
-// of the header; otherwise the actor is "anonymous". Neither the header
-// value of a rejected identity nor any key is ever logged.
+// authenticating proxy (X-Forwarded-Email by default). The resolver is
+// asked, with trusted=true, only for a request whose peer is inside
+// Config.TrustedProxies, the proxies that set the header and strip client
+// copies of it; from any other peer the actor is "anonymous" whatever it
+// sent. Neither the header value of a rejected identity nor any key is ever
+// logged.
 //
 // # Endpoints
 //
@@ -46,9 +60,10 @@
 // (unknown fields and trailing data are errors). Durations are Go duration
 // strings ("90s") or numbers of seconds. Answers are JSON; an error is
 // {"error": ..., "field": ...} with status 400 (bad input), 403 (level too
-// low), 404 (the registry slot the endpoint needs is unset), 409 (the
-// transition is refused: stepping below NORMAL, lowering the level by
-// trigger) or 413 (body too large).
+// low, or a cross-origin request), 404 (the registry slot the endpoint
+// needs is unset), 409 (the transition is refused: stepping below NORMAL,
+// lowering the level by trigger), 413 (body too large) or 415 (a write that
+// is not application/json).
 //
 // Mount the handler on its own listener, bound to localhost or reachable
 // only through the authenticating proxy; use http.StripPrefix to serve it

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 
 	"github.com/baldur-go/baldur/admin"
@@ -19,13 +20,14 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	// Attribute actions to the user an authenticating proxy names.
+	// Attribute actions to the user the authenticating proxy at 10.0.0.5
+	// names; the header from anyone else is ignored.
 	reg.AdminIdentity.Set(admin.HeaderResolver{})
 
 	srv, err := admin.New(admin.Config{
-		Registry:    reg,
-		TrustProxy:  true,
-		OperatorKey: "op-key-0123456789abcdef", // from a secret store in real life
+		Registry:       reg,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.5/32")},
+		OperatorKey:    "op-key-0123456789abcdef", // from a secret store in real life
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -34,6 +36,8 @@ func ExampleNew() {
 	// Serve it on its own listener: http.ListenAndServe("127.0.0.1:9090", srv).
 
 	r := httptest.NewRequest("POST", "/emergency/trigger", strings.NewReader(`{"level": 1, "reason": "payments degraded"}`))
+	r.RemoteAddr = "10.0.0.5:41000"                  // the proxy
+	r.Header.Set("Content-Type", "application/json") // every write is JSON
 	r.Header.Set("X-Baldur-Admin-Key", "op-key-0123456789abcdef")
 	r.Header.Set("X-Forwarded-Email", "alice@example.com")
 	w := httptest.NewRecorder()
@@ -44,6 +48,7 @@ func ExampleNew() {
 
 	// Break glass is destructive: the server was not started unlocked.
 	r = httptest.NewRequest("POST", "/breakglass", strings.NewReader(`{"on": true, "reason": "x"}`))
+	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("X-Baldur-Admin-Key", "op-key-0123456789abcdef")
 	w = httptest.NewRecorder()
 	srv.ServeHTTP(w, r)

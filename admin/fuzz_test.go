@@ -49,6 +49,7 @@ func FuzzRequestBody(f *testing.F) {
 		r := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
 		r.RemoteAddr = "192.0.2.7:40000"
 		r.Header.Set(admin.KeyHeader, operatorKey)
+		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		e.srv.ServeHTTP(w, r)
 		if w.Code >= 500 {

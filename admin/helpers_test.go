@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -88,10 +89,17 @@ func newEnv(t testing.TB, bare bool, mut func(*admin.Config)) *env {
 	return &env{reg: reg, clock: clk, logs: logs, srv: srv}
 }
 
-// call runs one request through the handler from a non-loopback peer.
+// callPeer is the peer address of call.
+const callPeer = "192.0.2.7:40000"
+
+// call runs one request through the handler from a non-loopback peer; a
+// write is sent as application/json (hdr may replace it).
 func (e *env) call(method, path, key, body string, hdr ...string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.RemoteAddr = "192.0.2.7:40000"
+	r.RemoteAddr = callPeer
+	if method != http.MethodGet {
+		r.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		r.Header.Set(admin.KeyHeader, key)
 	}
@@ -132,6 +140,9 @@ func over(t testing.TB, url, method, key, body string) (int, string) {
 	if key != "" {
 		req.Header.Set(admin.KeyHeader, key)
 	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := overClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -143,3 +154,12 @@ func over(t testing.TB, url, method, key, body string) (int, string) {
 // overClient has a transport of its own: http.DefaultTransport is shared with
 // every parallel test, and httptest.Server.Close drops its idle connections.
 var overClient = &http.Client{Transport: &http.Transport{}}
+
+// trustProxies makes the named prefixes the server's trusted proxies.
+func trustProxies(prefixes ...string) func(*admin.Config) {
+	return func(c *admin.Config) {
+		for _, p := range prefixes {
+			c.TrustedProxies = append(c.TrustedProxies, netip.MustParsePrefix(p))
+		}
+	}
+}

@@ -3,7 +3,9 @@ package admin
 import (
 	"context"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/netip"
 
 	"github.com/baldur-go/baldur"
 )
@@ -20,11 +22,13 @@ const (
 // slots afresh, so a reload that rebuilds the governance checker is
 // operated on at once.
 type Server struct {
-	cfg   Config
-	keys  keys
-	clock baldur.Clock
-	log   *slog.Logger
-	mux   *http.ServeMux
+	cfg     Config
+	keys    keys
+	proxies []netip.Prefix // trusted proxies, masked and unmapped
+	clock   baldur.Clock
+	log     *slog.Logger
+	mux     *http.ServeMux
+	origin  *http.CrossOriginProtection
 }
 
 // New validates cfg and returns the admin server. An invalid field is a
@@ -33,7 +37,9 @@ func New(cfg Config) (*Server, error) {
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, keys: newKeys(cfg.OperatorKey, cfg.ViewerKey), clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, keys: newKeys(cfg.OperatorKey, cfg.ViewerKey), proxies: normalizePrefixes(cfg.TrustedProxies),
+		clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux(), origin: http.NewCrossOriginProtection()}
+	s.cfg.TrustedProxies = nil // s.proxies is the server's own copy
 	if s.clock == nil {
 		s.clock = baldur.SystemClock()
 	}
@@ -64,12 +70,27 @@ type request struct {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request)
 
-// route registers h behind the access check. The level is checked before
+// route registers h behind the origin and access checks. A cross-origin
+// browser request is refused first (http.CrossOriginProtection: by
+// Sec-Fetch-Site, else by comparing Origin with Host), then the level is
+// checked, then a write's Content-Type must be application/json, all before
 // the body is read, so a caller without access learns nothing from
-// validation errors.
+// validation errors. Requiring JSON keeps out the requests a page can send
+// without a CORS preflight (text/plain, forms).
 func (s *Server) route(pattern string, need Access, action string, maxBody int64, h handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		req := &request{action: action, actor: s.actor(r.Context(), r.Header)}
+		req := &request{action: action, actor: s.actor(r)}
+		refuse := func(status int, access Access, msg string) {
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "admin: refused",
+				slog.String("actor", req.actor), slog.String("route", pattern),
+				slog.String("access", access.String()), slog.String("need", need.String()),
+				slog.String("why", msg))
+			writeError(w, &apiError{status: status, msg: msg})
+		}
+		if err := s.origin.Check(r); err != nil {
+			refuse(http.StatusForbidden, AccessPublic, "cross-origin request refused")
+			return
+		}
 		var badKey bool
 		req.access, badKey = s.access(r)
 		if req.access < need {
@@ -79,15 +100,23 @@ func (s *Server) route(pattern string, need Access, action string, maxBody int64
 			} else if need == AccessAdmin && req.access == AccessOperator {
 				msg = "requires ADMIN: start the admin server unlocked for destructive actions"
 			}
-			s.log.LogAttrs(r.Context(), slog.LevelWarn, "admin: refused",
-				slog.String("actor", req.actor), slog.String("route", pattern),
-				slog.String("access", req.access.String()), slog.String("need", need.String()))
-			writeError(w, &apiError{status: http.StatusForbidden, msg: msg})
+			refuse(http.StatusForbidden, req.access, msg)
+			return
+		}
+		if action != "" && !jsonContent(r.Header.Get("Content-Type")) {
+			refuse(http.StatusUnsupportedMediaType, req.access, "Content-Type must be application/json")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h(w, r, req)
 	})
+}
+
+// jsonContent reports whether a Content-Type is application/json, with or
+// without parameters.
+func jsonContent(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
 
 // done logs the outcome of a write with its actor and action, and answers.

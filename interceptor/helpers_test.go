@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,6 +174,7 @@ type network string
 const (
 	netTCP     network = "tcp"
 	netBufconn network = "bufconn"
+	netUnix    network = "unix" // a socket file in the test's temporary directory
 )
 
 // serve starts srv on the network and returns a client connection made
@@ -189,6 +191,13 @@ func serve(t testing.TB, nw network, srv *grpc.Server, dialOpts ...grpc.DialOpti
 			t.Fatal(err)
 		}
 		lis, target = l, l.Addr().String()
+	case netUnix:
+		path := filepath.Join(t.TempDir(), "grpc.sock")
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lis, target = l, "unix://"+path
 	case netBufconn:
 		bl := bufconn.Listen(1 << 20)
 		lis, target = bl, "passthrough:///bufconn"

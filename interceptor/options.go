@@ -29,6 +29,7 @@ type config struct {
 	tier    func(ctx context.Context, fullMethod string) baldur.Tier
 	key     func(ctx context.Context, fullMethod string) string
 	trusted []netip.Prefix
+	local   bool // trust peers on local (unix) sockets
 	clock   baldur.Clock
 	service string
 	region  string
@@ -79,6 +80,18 @@ func WithTrustedPeers(prefixes []netip.Prefix) Option {
 	}
 	return func(c *config) { c.trusted = p }
 }
+
+// WithTrustedLocalSockets also trusts peers on a local (unix domain)
+// socket, as WithTrustedPeers trusts address ranges: their metadata key and
+// tier are believed. A unix-socket peer has no address, so without this
+// every call over the socket gets the empty partition key and can never
+// forward one: throttles partitioned by key put all of them in one bucket
+// and share caps cap none of them. Use it when only the gateway or sidecar
+// can connect to the socket (its file permissions) and it sets the key
+// metadata (and strips client copies); a trusted peer that sends no key
+// still gets the empty key. It is the counterpart of
+// middleware.TrustedProxies.WithLocalSockets.
+func WithTrustedLocalSockets() Option { return func(c *config) { c.local = true } }
 
 // WithKeyMetadata sets the metadata name a trusted peer's partition key is
 // read from (default MetadataKey). Names are lower-cased by gRPC.

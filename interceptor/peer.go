@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/localsock"
 )
 
 // serverCall builds the Call of a server-side call.
@@ -24,8 +26,8 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) b
 		call.Tier = c.tier(ctx, method)
 		return call
 	}
-	addr := peerAddr(ctx)
-	trusted := c.trustedPeer(addr)
+	addr, local := peerAddr(ctx)
+	trusted := c.trustedPeer(addr) || local && c.local
 	if c.key != nil {
 		call.Key = c.key(ctx, method)
 	} else if k := c.trustedValue(ctx, trusted, c.keyMD); k != "" {
@@ -33,8 +35,18 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) b
 			k = k[:maxKeyLen]
 		}
 		call.Key = k
+		if local {
+			localSockets.Keyed()
+		}
 	} else {
 		call.Key = c.keys.get(addr)
+		if local {
+			if trusted {
+				localSockets.Unkeyed(ctx, msgLocalNoKey, slog.String("metadata", c.keyMD))
+			} else {
+				localSockets.Unkeyed(ctx, msgLocalUntrusted, slog.Attr{})
+			}
+		}
 	}
 	if c.tier != nil {
 		call.Tier = c.tier(ctx, method)
@@ -69,20 +81,33 @@ func (c *config) trustedPeer(a netip.Addr) bool {
 }
 
 // peerAddr returns the IP of the call's peer, unmapped, or the zero Addr
-// for peers that are not IP endpoints (unix sockets, bufconn).
-func peerAddr(ctx context.Context) netip.Addr {
+// for peers that are not IP endpoints (unix sockets, bufconn); local reports
+// a peer on a unix socket.
+func peerAddr(ctx context.Context) (a netip.Addr, local bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p == nil {
-		return netip.Addr{}
+		return netip.Addr{}, false
 	}
 	switch a := p.Addr.(type) {
 	case *net.TCPAddr:
-		return a.AddrPort().Addr().Unmap()
+		return a.AddrPort().Addr().Unmap(), false
 	case *net.UDPAddr:
-		return a.AddrPort().Addr().Unmap()
+		return a.AddrPort().Addr().Unmap(), false
+	case *net.UnixAddr:
+		return netip.Addr{}, true
 	}
-	return netip.Addr{}
+	return netip.Addr{}, false
 }
+
+// localSockets watches the calls from unix-socket peers of every
+// interceptor in the process, to warn once when they only ever get the
+// empty partition key.
+var localSockets localsock.Monitor
+
+const (
+	msgLocalUntrusted = "interceptor: calls from unix-socket peers only ever get the empty partition key: throttles partitioned by key put them all in one bucket and share caps cap none of them; trust the gateway on the socket with WithTrustedLocalSockets (it sets the key metadata), or set WithKey"
+	msgLocalNoKey     = "interceptor: the trusted unix-socket peer never sends the partition key metadata: its calls get the empty partition key, so throttles partitioned by key put them all in one bucket and share caps cap none of them"
+)
 
 // keyCache remembers the text of recently seen peer addresses, so that
 // keying a call by its peer IP does not format the address on every call. It

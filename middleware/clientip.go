@@ -1,18 +1,24 @@
 package middleware
 
 import (
+	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/localsock"
 )
 
-// TrustedProxies is a set of address ranges whose X-Forwarded-For entries
-// and classification headers are believed. The zero value trusts nobody.
-// It is immutable after ParseTrustedProxies and safe for concurrent use.
+// TrustedProxies is a set of address ranges, and optionally the peers on
+// local (unix domain) sockets, whose X-Forwarded-For entries and
+// classification headers are believed. The zero value trusts nobody. It is
+// immutable after ParseTrustedProxies (WithLocalSockets returns a copy) and
+// safe for concurrent use.
 type TrustedProxies struct {
 	prefixes []netip.Prefix
+	local    bool
 }
 
 // ParseTrustedProxies parses CIDRs ("10.0.0.0/8") or single addresses
@@ -38,6 +44,24 @@ func ParseTrustedProxies(cidrs ...string) (TrustedProxies, error) {
 	return t, nil
 }
 
+// WithLocalSockets returns a copy of t that also trusts peers on a local
+// (unix domain) socket, as it trusts its address ranges: their
+// X-Forwarded-For entries and tier header are believed. A unix-socket peer
+// has no address (its RemoteAddr is "@"), so without this every request
+// over the socket gets that one partition key and can never forward
+// another: throttles partitioned by key put them all in one bucket and a
+// share cap caps them together. Use it when only the reverse proxy can
+// connect to the socket (its file permissions) and it sets X-Forwarded-For;
+// a trusted peer that sends none still gets the one key. It is the
+// counterpart of interceptor.WithTrustedLocalSockets.
+func (t TrustedProxies) WithLocalSockets() TrustedProxies {
+	t.local = true
+	return t
+}
+
+// LocalSockets reports whether peers on local sockets are trusted.
+func (t TrustedProxies) LocalSockets() bool { return t.local }
+
 // Contains reports whether a is in a trusted range.
 func (t TrustedProxies) Contains(a netip.Addr) bool {
 	a = a.Unmap()
@@ -49,8 +73,8 @@ func (t TrustedProxies) Contains(a netip.Addr) bool {
 	return false
 }
 
-// Empty reports whether nothing is trusted.
-func (t TrustedProxies) Empty() bool { return len(t.prefixes) == 0 }
+// Empty reports whether nothing is trusted: no range and no local socket.
+func (t TrustedProxies) Empty() bool { return len(t.prefixes) == 0 && !t.local }
 
 // maxForwardedHops bounds how many X-Forwarded-For entries are examined, so
 // that a long forged header costs a bounded amount of work.
@@ -60,26 +84,57 @@ const maxForwardedHops = 16
 // (RemoteAddr) is the client unless it is a trusted proxy; then
 // X-Forwarded-For is walked from the right, skipping trusted proxies, and the
 // first untrusted address is the client. Malformed entries stop the walk at
-// the last address known good. The result is a substring of r's fields, so no
-// memory is allocated.
+// the last address known good. A peer on a unix socket is a trusted proxy
+// only under WithLocalSockets; otherwise, or when it forwards nothing, its
+// RemoteAddr ("@") is the key, and a warning is logged once per process
+// when such requests only ever get that key. The result is a substring of
+// r's fields, so no memory is allocated.
 func (t TrustedProxies) ClientIP(r *http.Request) string {
 	if t.Empty() {
 		// Nobody is trusted: the peer is the client, and its address need
 		// not be parsed.
-		return remoteHost(r.RemoteAddr)
-	}
-	host, peer, ok := splitRemote(r.RemoteAddr)
-	if !ok || t.Empty() || !t.Contains(peer) {
+		host := remoteHost(r.RemoteAddr)
+		if !maybeIP(host) && localSocket(r) {
+			localSockets.Unkeyed(r.Context(), msgLocalUntrusted, slog.Attr{})
+		}
 		return host
 	}
-	client := host
+	host, peer, ok := splitRemote(r.RemoteAddr)
+	switch {
+	case ok:
+		if !t.Contains(peer) {
+			return host
+		}
+	case !localSocket(r):
+		return host
+	case !t.local:
+		localSockets.Unkeyed(r.Context(), msgLocalUntrusted, slog.Attr{})
+		return host
+	default: // a trusted local socket
+		client, forwarded := t.forwarded(r, host)
+		if forwarded {
+			localSockets.Keyed()
+		} else {
+			localSockets.Unkeyed(r.Context(), msgLocalNoForward, slog.Attr{})
+		}
+		return client
+	}
+	client, _ := t.forwarded(r, host)
+	return client
+}
+
+// forwarded walks r's X-Forwarded-For from the right, skipping trusted
+// proxies, and returns the first untrusted address (or the last good one)
+// and whether the header named any; without one the client is host.
+func (t TrustedProxies) forwarded(r *http.Request, host string) (client string, ok bool) {
+	client = host
 	values := r.Header.Values("X-Forwarded-For")
 	hops := 0
 	for i := len(values) - 1; i >= 0; i-- {
 		v := values[i]
 		for len(v) > 0 {
 			if hops++; hops > maxForwardedHops {
-				return client
+				return client, ok
 			}
 			var entry string
 			if j := strings.LastIndexByte(v, ','); j >= 0 {
@@ -90,24 +145,54 @@ func (t TrustedProxies) ClientIP(r *http.Request) string {
 			entry = strings.TrimSpace(entry)
 			a, err := netip.ParseAddr(entry)
 			if err != nil {
-				return client
+				return client, ok
 			}
-			client = entry
+			client, ok = entry, true
 			if !t.Contains(a) {
-				return client
+				return client, ok
 			}
 		}
 	}
-	return client
+	return client, ok
 }
 
-// FromTrusted reports whether r's peer is a trusted proxy.
+// FromTrusted reports whether r's peer is a trusted proxy: an address in a
+// trusted range, or a local socket under WithLocalSockets.
 func (t TrustedProxies) FromTrusted(r *http.Request) bool {
 	if t.Empty() {
 		return false
 	}
 	_, peer, ok := splitRemote(r.RemoteAddr)
-	return ok && t.Contains(peer)
+	if !ok {
+		return t.local && localSocket(r)
+	}
+	return t.Contains(peer)
+}
+
+// localSockets watches the requests from unix-socket peers of every
+// middleware in the process, to warn once when they only ever get the
+// socket's one partition key.
+var localSockets localsock.Monitor
+
+const (
+	msgLocalUntrusted = "middleware: requests from unix-socket peers only ever get one partition key (their RemoteAddr): throttles partitioned by key put them all in one bucket and share caps cap them together; trust the proxy on the socket with TrustedProxies.WithLocalSockets (it sets X-Forwarded-For), or set WithKey"
+	msgLocalNoForward = "middleware: the trusted unix-socket peer never sends X-Forwarded-For: its requests get one partition key (their RemoteAddr), so throttles partitioned by key put them all in one bucket and share caps cap them together"
+)
+
+// localSocket reports whether r arrived on a unix-socket listener.
+func localSocket(r *http.Request) bool {
+	a, _ := r.Context().Value(http.LocalAddrContextKey).(*net.UnixAddr)
+	return a != nil
+}
+
+// maybeIP reports whether host can be an IP address by its first byte (a
+// hex digit or ':'): a unix-socket peer's "@" or path cannot.
+func maybeIP(host string) bool {
+	if host == "" {
+		return false
+	}
+	c := host[0]
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == ':'
 }
 
 // remoteHost returns the host of "ip:port", "[ip]:port" or a bare address
@@ -124,9 +209,14 @@ func remoteHost(remote string) string {
 	return host
 }
 
-// splitRemote is remoteHost with the host parsed as an address.
+// splitRemote is remoteHost with the host parsed as an address. A host that
+// cannot be one (a unix-socket peer's "@") is not parsed: the parse error
+// would be allocated.
 func splitRemote(remote string) (string, netip.Addr, bool) {
 	host := remoteHost(remote)
+	if !maybeIP(host) {
+		return host, netip.Addr{}, false
+	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return host, netip.Addr{}, false

@@ -39,6 +39,12 @@
 // trusted hops, and takes the first untrusted address. At most 16 hops are
 // examined and a malformed entry stops the walk.
 //
+// A peer on a unix socket has no address (RemoteAddr "@"), so every request
+// over the socket shares one partition key unless the proxy on the socket
+// is trusted with TrustedProxies.WithLocalSockets and forwards the client's
+// address; a warning is logged once per process when such requests only
+// ever get that one key.
+//
 // # Cost
 //
 // With a policy of allocation-free gates, a guarded request allocates

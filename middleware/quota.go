@@ -14,58 +14,140 @@ import (
 // below internRemaining and resets below internReset seconds. Others are
 // formatted per call. Interned []string values are shared between
 // responses; the middleware only ever replaces them, never writes into them.
+//
+// The interned values of at most maxInternedQuotas distinct quotas are kept
+// at once. Every reload that tunes a burst or window makes a new quota, so
+// the cache must forget the old ones: when it is full, the quotas not looked
+// up again since they were interned or since the previous sweep are dropped
+// (a second chance for the ones in use), and if all of them were, an
+// arbitrary quarter goes. A dropped quota
+// that comes back is interned afresh. The cache is process-wide and safe for
+// concurrent use.
 const (
-	internRemaining = 1024
-	internReset     = 16
+	internRemaining   = 1024
+	internReset       = 16
+	maxInternedQuotas = 256
 )
 
-// quotaValues are the interned header values of one quota.
+// quotaValues are the interned header values of one quota. rows has one
+// row per remaining count the quota can report (up to its limit, at most
+// internRemaining), allocated on first use, so a quota costs about 8 bytes
+// per unit of burst until traffic exercises it.
 type quotaValues struct {
 	quota       baldur.Quota
 	policy      []string
 	legacyLimit []string
-	rateLimit   [internRemaining * internReset]atomic.Pointer[[]string]
+	used        atomic.Bool // looked up again since it was interned or swept
+	rows        []atomic.Pointer[resetRow]
 }
 
+// resetRow holds the RateLimit values of one remaining count, by reset.
+type resetRow [internReset]atomic.Pointer[[]string]
+
 var (
-	quotaCache sync.Map // baldur.Quota -> *quotaValues
-	smallInts  [internRemaining]atomic.Pointer[[]string]
+	quotaCache struct {
+		mu sync.RWMutex
+		m  map[baldur.Quota]*quotaValues
+	}
+	smallInts [internRemaining]atomic.Pointer[[]string]
 	// recent caches the last quotas seen in a few slots, so that the common
-	// case compares one struct instead of hashing it for the sync.Map.
+	// case compares one struct instead of hashing it for the map.
 	recent [8]atomic.Pointer[quotaValues]
 )
 
 func valuesFor(q baldur.Quota) *quotaValues {
 	slot := &recent[(uint64(q.Limit)^uint64(q.Window)^uint64(len(q.Name)))%uint64(len(recent))]
-	if qv := slot.Load(); qv != nil && qv.quota == q {
-		return qv
+	qv := slot.Load()
+	if qv == nil || qv.quota != q {
+		var created bool
+		if qv, created = loadValues(q); created {
+			// Not marked used: a quota looked up once (an old
+			// configuration's) is the first to go.
+			slot.Store(qv)
+			return qv
+		}
+		slot.Store(qv)
 	}
-	qv := loadValues(q)
-	slot.Store(qv)
+	if !qv.used.Load() { // a load, not a store, on the hot path
+		qv.used.Store(true)
+	}
 	return qv
 }
 
-func loadValues(q baldur.Quota) *quotaValues {
-	if v, ok := quotaCache.Load(q); ok {
-		return v.(*quotaValues)
+// loadValues returns the interned values of q, and whether it had to
+// create them.
+func loadValues(q baldur.Quota) (*quotaValues, bool) {
+	c := &quotaCache
+	c.mu.RLock()
+	qv := c.m[q]
+	c.mu.RUnlock()
+	if qv != nil {
+		return qv, false
 	}
-	qv := &quotaValues{
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if qv = c.m[q]; qv != nil {
+		return qv, false
+	}
+	if c.m == nil {
+		c.m = make(map[baldur.Quota]*quotaValues)
+	}
+	if len(c.m) >= maxInternedQuotas {
+		sweepQuotasLocked()
+	}
+	rows := internRemaining
+	if q.Limit >= 0 && q.Limit < internRemaining {
+		rows = int(q.Limit) + 1
+	}
+	qv = &quotaValues{
 		quota:       q,
 		policy:      []string{FormatRateLimitPolicy(q)},
 		legacyLimit: []string{strconv.FormatInt(q.Limit, 10)},
+		rows:        make([]atomic.Pointer[resetRow], rows),
 	}
-	v, _ := quotaCache.LoadOrStore(q, qv)
-	return v.(*quotaValues)
+	c.m[q] = qv
+	return qv, true
+}
+
+// sweepQuotasLocked makes room in the full cache: it drops the quotas not
+// looked up since the last sweep and clears the mark of the others; when
+// every quota was in use it drops a quarter of them.
+func sweepQuotasLocked() {
+	m := quotaCache.m
+	for q, qv := range m {
+		if !qv.used.Swap(false) {
+			delete(m, q)
+		}
+	}
+	if len(m) < maxInternedQuotas {
+		return
+	}
+	drop := len(m) / 4
+	for q := range m {
+		if drop == 0 {
+			break
+		}
+		delete(m, q)
+		drop--
+	}
 }
 
 func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []string {
 	if remaining < 0 {
 		remaining = 0
 	}
-	if remaining >= internRemaining || reset < 0 || reset >= internReset {
+	if remaining >= int64(len(qv.rows)) || reset < 0 || reset >= internReset {
 		return []string{FormatRateLimit(name, remaining, reset)}
 	}
-	slot := &qv.rateLimit[remaining*internReset+reset]
+	rp := &qv.rows[remaining]
+	row := rp.Load()
+	if row == nil {
+		row = new(resetRow)
+		if !rp.CompareAndSwap(nil, row) {
+			row = rp.Load()
+		}
+	}
+	slot := &row[reset]
 	if p := slot.Load(); p != nil {
 		return *p
 	}

@@ -25,8 +25,8 @@ type table struct {
 	patterns []patternRoute            // glob operations, in declaration order
 	fallback *baldur.Policy
 
-	cache  sync.Map // operation -> *baldur.Policy (nil stored as noPolicy)
-	cached atomic.Int32
+	cache  sync.Map     // operation -> *baldur.Policy (nil stored as noPolicy)
+	cached atomic.Int32 // operations cached; never exceeds maxCachedOperations
 }
 
 type patternRoute struct {
@@ -77,7 +77,7 @@ func (r *Registry) Policy(operation string) *baldur.Policy {
 			break
 		}
 	}
-	if t.cached.Add(1) <= maxCachedOperations {
+	if t.reserveCacheSlot() {
 		v := p
 		if v == nil {
 			v = noPolicy
@@ -85,6 +85,22 @@ func (r *Registry) Policy(operation string) *baldur.Policy {
 		t.cache.Store(operation, v)
 	}
 	return p
+}
+
+// reserveCacheSlot counts one more cached operation and reports whether the
+// bound allows it. The count stops at the bound instead of growing with
+// every miss, so it cannot wrap however long the table serves, and a full
+// cache costs one atomic load, not a contended write.
+func (t *table) reserveCacheSlot() bool {
+	for {
+		n := t.cached.Load()
+		if n >= maxCachedOperations {
+			return false
+		}
+		if t.cached.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // PolicyByName returns the named policy of the current table.
