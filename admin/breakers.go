@@ -3,6 +3,7 @@ package admin
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/baldur-go/baldur/blast"
@@ -83,13 +84,22 @@ func (s *Server) forceBreaker(w http.ResponseWriter, r *http.Request, req *reque
 	p := blast.Partition{Key: in.PartitionKey, Operation: in.Operation}
 	out := make([]partitionView, 0, len(bs))
 	for _, b := range bs {
+		var err error
 		switch in.State {
 		case "open":
-			b.ForceOpen(p, in.TTL.D())
+			err = b.ForceOpen(p, in.TTL.D())
 		case "closed":
-			b.ForceClosed(p, in.TTL.D())
+			err = b.ForceClosed(p, in.TTL.D())
 		default:
 			b.Unforce(p)
+		}
+		if err != nil {
+			// A breaker refuses a force beyond its forced-partition bound;
+			// breakers of the policy already forced keep their force, and
+			// the answer says which.
+			e := &apiError{status: http.StatusConflict, msg: err.Error() + " (forced so far: " + strconv.Itoa(len(out)) + " of " + strconv.Itoa(len(bs)) + " breakers; unforce a partition or wait for a force to end)"}
+			s.done(ctx, w, req, nil, e, append(attrs, slog.Int("forced_breakers", len(out)))...)
+			return
 		}
 		out = append(out, partitionView{Key: p.Key, Operation: p.Operation, State: b.State(p).String()})
 	}

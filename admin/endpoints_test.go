@@ -347,3 +347,24 @@ func TestBreakerlessPolicy(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 	assert.Contains(t, decodeBody(t, w)["error"], "has no breaker")
 }
+
+// TestBreakersForceRefusedBeyondBound: a breaker that may hold only one
+// forced partition refuses a second force, and the admin answer says so
+// instead of reporting success with an unforced partition.
+func TestBreakersForceRefusedBeyondBound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, false, nil)
+	w := e.op(http.MethodPost, "/reload", `{"breakers":{"up":{"partition_by":"key","max_partitions":2}},
+  "policies":[{"name":"api","operations":["GET /api/*"],"breaker":"up"}]}`)
+	require.Equal(t, http.StatusOK, w.Code, "%s", w.Body)
+
+	w = e.op(http.MethodPost, "/breakers/force", `{"policy":"api","partition_key":"tenant-a","state":"open","ttl":"10m"}`)
+	require.Equal(t, http.StatusOK, w.Code, "%s", w.Body)
+	w = e.op(http.MethodPost, "/breakers/force", `{"policy":"api","partition_key":"tenant-b","state":"open","ttl":"10m"}`)
+	require.Equal(t, http.StatusConflict, w.Code, "%s", w.Body)
+	assert.Contains(t, w.Body.String(), "forced")
+
+	tk, err := e.reg.Policy("GET /api/x").Admit(context.Background(), baldur.Call{Operation: "GET /api/x", Key: "tenant-b"})
+	require.NoError(t, err, "the refused force left tenant-b closed")
+	tk.Release(baldur.Outcome{Result: baldur.Success})
+}

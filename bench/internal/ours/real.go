@@ -89,8 +89,11 @@ func newGates(key string, reject Stage, clk baldur.Clock) (*Gates, error) {
 		return nil, fmt.Errorf("blast: %w", err)
 	}
 	if reject == Blast {
-		brk.ForceOpen(blast.Partition{Operation: Operation}, time.Hour)
-		brk.ForceOpen(blast.Partition{Operation: GRPCOperation}, time.Hour)
+		for _, op := range []string{Operation, GRPCOperation} {
+			if err := brk.ForceOpen(blast.Partition{Operation: op}, time.Hour); err != nil {
+				return nil, fmt.Errorf("blast: %w", err)
+			}
+		}
 	}
 	bc := bulkhead.Config{Name: "bench", MaxConcurrent: 1024, Clock: clk}
 	if reject == Bulkhead {
