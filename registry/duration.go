@@ -1,48 +1,6 @@
 package registry
 
-import (
-	"encoding/json"
-	"fmt"
-	"math"
-	"time"
-)
+import "github.com/baldur-go/baldur"
 
-// Duration is a time.Duration that reads from JSON as a Go duration string
-// ("50ms", "1m30s") or a number of seconds (1.5), and writes as a string.
-type Duration time.Duration
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	switch x := v.(type) {
-	case string:
-		p, err := time.ParseDuration(x)
-		if err != nil {
-			return fmt.Errorf("invalid duration %q: %w", x, err)
-		}
-		*d = Duration(p)
-	case float64:
-		// float64(math.MaxInt64) is 2^63, one past the range: a product
-		// equal to it (9223372036.854776 s) must be refused too, or the
-		// conversion wraps it to a negative duration.
-		ns := x * float64(time.Second)
-		if math.IsNaN(ns) || math.Abs(ns) >= float64(math.MaxInt64) {
-			return fmt.Errorf("duration %v seconds out of range (at most about 292 years)", x)
-		}
-		*d = Duration(ns)
-	case nil:
-		*d = 0
-	default:
-		return fmt.Errorf("duration must be a string like \"50ms\" or a number of seconds, not %s", string(b))
-	}
-	return nil
-}
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is baldur.Duration, the duration type of every configuration.
+type Duration = baldur.Duration
