@@ -12,7 +12,7 @@ import (
 // full is a gate that always rejects, standing in for a full bulkhead.
 type full struct{}
 
-func (full) Kind() string { return baldur.GateBulkhead }
+func (full) Stage() baldur.Stage { return baldur.StageBulkhead }
 func (full) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.Permit{}, baldur.Reject(baldur.ReasonBulkheadFull, time.Second)
 }

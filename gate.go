@@ -8,9 +8,10 @@ import "context"
 // Implementations must be safe for concurrent use and must not allocate on
 // the admit path.
 type Gate interface {
-	// Kind returns the gate's stage: GateGovernance, GateThrottle,
-	// GateBlast or GateBulkhead. A Policy orders its gates by stage.
-	Kind() string
+	// Stage returns the gate's place in a Policy's chain (StageGovernance,
+	// StageThrottle, StageBlast, StageBulkhead, or a stage of the gate's
+	// own package). It must not change over the gate's life.
+	Stage() Stage
 	// Admit admits c and returns a Permit (possibly the zero Permit when
 	// nothing needs releasing), or rejects it with a *Rejection. A gate that
 	// waits returns ctx.Err() unwrapped when ctx is done first.

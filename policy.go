@@ -10,25 +10,19 @@ import (
 // value and admission never allocates.
 const MaxGates = 6
 
-var stageOrder = map[string]int{
-	GateGovernance: 0,
-	GateThrottle:   1,
-	GateBlast:      2,
-	GateBulkhead:   3,
-}
-
 // PolicyConfig declares a Policy.
 type PolicyConfig struct {
 	// Name identifies the policy in errors, metrics and logs. Required.
 	Name string
 	// Gates are the policy's gates in any order; NewPolicy puts them in the
-	// canonical order (governance, throttle, blast, bulkhead), keeping the
-	// given order within a stage. At most MaxGates. Nil gates are skipped.
+	// order of their stages (governance, throttle, blast, bulkhead), keeping
+	// the given order within a stage. At most MaxGates. Nil gates are
+	// skipped.
 	Gates []Gate
-	// Shadow lists gate kinds (GateThrottle, ...) that are evaluated and
+	// Shadow lists stages (StageThrottle, ...) whose gates are evaluated and
 	// counted but never enforced: their rejections are recorded and the call
 	// goes on. Nil means every gate enforces.
-	Shadow []string
+	Shadow []Stage
 	// MinTimeLeft rejects a call with ReasonDeadline when its deadline is
 	// closer than this. Zero disables the check.
 	MinTimeLeft time.Duration
@@ -68,32 +62,32 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if p.clock == nil {
 		p.clock = SystemClock()
 	}
-	shadow := make(map[string]bool, len(cfg.Shadow))
-	for _, k := range cfg.Shadow {
-		if _, ok := stageOrder[k]; !ok {
-			return nil, &ConfigError{Field: "Shadow", Value: k, Reason: "unknown gate kind"}
+	var shadow [256]bool
+	for _, st := range cfg.Shadow {
+		if st == stagePolicy {
+			return nil, &ConfigError{Field: "Shadow", Value: st.String(), Reason: "not a gate stage"}
 		}
-		shadow[k] = true
+		shadow[st] = true
 	}
 	// Insertion sort by stage keeps the given order within a stage.
 	for _, g := range cfg.Gates {
 		if g == nil {
 			continue
 		}
-		ord, ok := stageOrder[g.Kind()]
-		if !ok {
-			return nil, &ConfigError{Field: "Gates", Value: g.Kind(), Reason: "unknown gate kind"}
+		st := g.Stage()
+		if st == stagePolicy {
+			return nil, &ConfigError{Field: "Gates", Value: fmt.Sprintf("%T", g), Reason: "stage 0 is the policy's own deadline check, not a gate stage"}
 		}
 		if p.n == MaxGates {
 			return nil, &ConfigError{Field: "Gates", Value: fmt.Sprint(len(cfg.Gates)), Reason: fmt.Sprintf("at most %d gates", MaxGates)}
 		}
 		i := p.n
-		for i > 0 && stageOrder[p.stages[i-1].gate.Kind()] > ord {
+		for i > 0 && p.stages[i-1].gate.Stage() > st {
 			p.stages[i] = p.stages[i-1]
 			i--
 		}
 		_, quota := g.(QuotaReporter)
-		p.stages[i] = stage{gate: g, shadow: shadow[g.Kind()], quota: quota}
+		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota}
 		p.n++
 	}
 	return p, nil

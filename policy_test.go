@@ -17,7 +17,7 @@ import (
 // logGate appends its events to a shared log.
 type logGate struct {
 	name   string
-	kind   string
+	kind   baldur.Stage
 	reject baldur.Reason
 	err    error
 	log    *eventLog
@@ -34,7 +34,7 @@ func (l *eventLog) add(s string) {
 	l.mu.Unlock()
 }
 
-func (g *logGate) Kind() string { return g.kind }
+func (g *logGate) Stage() baldur.Stage { return g.kind }
 
 func (g *logGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
 	g.log.add("admit " + g.name)
@@ -55,11 +55,11 @@ func TestPolicyCanonicalOrderAndReverseRelease(t *testing.T) {
 	t.Parallel()
 	log := &eventLog{}
 	gates := []baldur.Gate{
-		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, log: log},
-		&logGate{name: "breaker", kind: baldur.GateBlast, log: log},
-		&logGate{name: "share", kind: baldur.GateBlast, log: log},
-		&logGate{name: "throttle", kind: baldur.GateThrottle, log: log},
-		&logGate{name: "governance", kind: baldur.GateGovernance, log: log},
+		&logGate{name: "bulkhead", kind: baldur.StageBulkhead, log: log},
+		&logGate{name: "breaker", kind: baldur.StageBlast, log: log},
+		&logGate{name: "share", kind: baldur.StageBlast, log: log},
+		&logGate{name: "throttle", kind: baldur.StageThrottle, log: log},
+		&logGate{name: "governance", kind: baldur.StageGovernance, log: log},
 	}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: gates})
 	require.NoError(t, err)
@@ -77,10 +77,10 @@ func TestPolicyRejectionStopsAndReleasesTaken(t *testing.T) {
 	t.Parallel()
 	log := &eventLog{}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
-		&logGate{name: "governance", kind: baldur.GateGovernance, log: log},
-		&logGate{name: "throttle", kind: baldur.GateThrottle, log: log},
-		&logGate{name: "breaker", kind: baldur.GateBlast, reject: baldur.ReasonBreakerOpen, log: log},
-		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, log: log},
+		&logGate{name: "governance", kind: baldur.StageGovernance, log: log},
+		&logGate{name: "throttle", kind: baldur.StageThrottle, log: log},
+		&logGate{name: "breaker", kind: baldur.StageBlast, reject: baldur.ReasonBreakerOpen, log: log},
+		&logGate{name: "bulkhead", kind: baldur.StageBulkhead, log: log},
 	}})
 	require.NoError(t, err)
 	_, err = p.Admit(context.Background(), baldur.Call{})
@@ -97,8 +97,8 @@ func TestPolicyContextErrorPassesThroughUnwrapped(t *testing.T) {
 	t.Parallel()
 	log := &eventLog{}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
-		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, err: context.Canceled, log: log},
-	}, Shadow: []string{baldur.GateBulkhead}})
+		&logGate{name: "bulkhead", kind: baldur.StageBulkhead, err: context.Canceled, log: log},
+	}, Shadow: []baldur.Stage{baldur.StageBulkhead}})
 	require.NoError(t, err)
 	_, err = p.Admit(context.Background(), baldur.Call{})
 	assert.Same(t, context.Canceled, err, "ctx errors are neither wrapped nor shadowed")
@@ -107,9 +107,9 @@ func TestPolicyContextErrorPassesThroughUnwrapped(t *testing.T) {
 func TestPolicyShadow(t *testing.T) {
 	t.Parallel()
 	log := &eventLog{}
-	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Shadow: []string{baldur.GateThrottle}, Gates: []baldur.Gate{
-		&logGate{name: "throttle", kind: baldur.GateThrottle, reject: baldur.ReasonThrottled, log: log},
-		&logGate{name: "bulkhead", kind: baldur.GateBulkhead, log: log},
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Shadow: []baldur.Stage{baldur.StageThrottle}, Gates: []baldur.Gate{
+		&logGate{name: "throttle", kind: baldur.StageThrottle, reject: baldur.ReasonThrottled, log: log},
+		&logGate{name: "bulkhead", kind: baldur.StageBulkhead, log: log},
 	}})
 	require.NoError(t, err)
 	tk, err := p.Admit(context.Background(), baldur.Call{})
@@ -124,7 +124,7 @@ func TestPolicyDeadline(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Unix(1000, 0))
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", MinTimeLeft: 50 * time.Millisecond, Clock: clk,
-		Gates: []baldur.Gate{&logGate{name: "g", kind: baldur.GateBulkhead, log: &eventLog{}}}})
+		Gates: []baldur.Gate{&logGate{name: "g", kind: baldur.StageBulkhead, log: &eventLog{}}}})
 	require.NoError(t, err)
 	tests := []struct {
 		left   time.Duration
@@ -146,7 +146,7 @@ func TestPolicyDeadline(t *testing.T) {
 
 func TestNewPolicyConfigErrors(t *testing.T) {
 	t.Parallel()
-	g := &logGate{kind: baldur.GateBulkhead, log: &eventLog{}}
+	g := &logGate{kind: baldur.StageBulkhead, log: &eventLog{}}
 	tests := []struct {
 		name  string
 		cfg   baldur.PolicyConfig
@@ -154,8 +154,8 @@ func TestNewPolicyConfigErrors(t *testing.T) {
 	}{
 		{"no name", baldur.PolicyConfig{}, "Name"},
 		{"negative min time", baldur.PolicyConfig{Name: "p", MinTimeLeft: -1}, "MinTimeLeft"},
-		{"unknown shadow", baldur.PolicyConfig{Name: "p", Shadow: []string{"nope"}}, "Shadow"},
-		{"unknown kind", baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{&logGate{kind: "x", log: &eventLog{}}}}, "Gates"},
+		{"policy stage as shadow", baldur.PolicyConfig{Name: "p", Shadow: []baldur.Stage{0}}, "Shadow"},
+		{"gate at the policy stage", baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{&logGate{kind: 0, log: &eventLog{}}}}, "Gates"},
 		{"too many", baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{g, g, g, g, g, g, g}}, "Gates"},
 	}
 	for _, tc := range tests {
@@ -175,9 +175,9 @@ func TestNilPolicyAdmits(t *testing.T) {
 	tk.Release(baldur.Outcome{})
 }
 
-type leanGate struct{ kind string }
+type leanGate struct{ kind baldur.Stage }
 
-func (g *leanGate) Kind() string { return g.kind }
+func (g *leanGate) Stage() baldur.Stage { return g.kind }
 func (g *leanGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.NewPermit(g, 0), nil
 }
@@ -185,7 +185,7 @@ func (*leanGate) Release(uint64, baldur.Outcome) {}
 
 func TestPolicyAdmitAllocatesNothing(t *testing.T) {
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
-		&leanGate{baldur.GateGovernance}, &leanGate{baldur.GateThrottle}, &leanGate{baldur.GateBlast}, &leanGate{baldur.GateBulkhead},
+		&leanGate{baldur.StageGovernance}, &leanGate{baldur.StageThrottle}, &leanGate{baldur.StageBlast}, &leanGate{baldur.StageBulkhead},
 	}})
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -254,7 +254,7 @@ func FuzzParseTier(f *testing.F) {
 
 func BenchmarkPolicyAdmitRelease(b *testing.B) {
 	p, _ := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{
-		&leanGate{baldur.GateGovernance}, &leanGate{baldur.GateThrottle}, &leanGate{baldur.GateBlast}, &leanGate{baldur.GateBulkhead},
+		&leanGate{baldur.StageGovernance}, &leanGate{baldur.StageThrottle}, &leanGate{baldur.StageBlast}, &leanGate{baldur.StageBulkhead},
 	}})
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -283,7 +283,7 @@ func TestSentinelsMatchErrRejected(t *testing.T) {
 // quotaGate reports a quota and encodes the remaining count in its token.
 type quotaGate struct{ remaining uint64 }
 
-func (g *quotaGate) Kind() string { return baldur.GateThrottle }
+func (g *quotaGate) Stage() baldur.Stage { return baldur.StageThrottle }
 func (g *quotaGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.NewPermit(g, g.remaining), nil
 }
@@ -299,7 +299,7 @@ func (g *quotaGate) QuotaStatus(tier baldur.Tier, token uint64) baldur.QuotaStat
 func TestTicketQuotaStatus(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	plain, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "plain", Gates: []baldur.Gate{&leanGate{baldur.GateBulkhead}}})
+	plain, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "plain", Gates: []baldur.Gate{&leanGate{baldur.StageBulkhead}}})
 	require.NoError(t, err)
 	tk, err := plain.Admit(ctx, baldur.Call{})
 	require.NoError(t, err)
@@ -308,7 +308,7 @@ func TestTicketQuotaStatus(t *testing.T) {
 	_, ok = plain.Quota(baldur.TierStandard)
 	assert.False(t, ok)
 
-	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "q", Gates: []baldur.Gate{&leanGate{baldur.GateBulkhead}, &quotaGate{remaining: 7}, &leanGate{baldur.GateGovernance}}})
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "q", Gates: []baldur.Gate{&leanGate{baldur.StageBulkhead}, &quotaGate{remaining: 7}, &leanGate{baldur.StageGovernance}}})
 	require.NoError(t, err)
 	tk, err = p.Admit(ctx, baldur.Call{})
 	require.NoError(t, err)

@@ -37,15 +37,6 @@ const (
 	numReasons
 )
 
-// Gate names, as written in X-Baldur-Gate and in metrics.
-const (
-	GateGovernance = "governance"
-	GateThrottle   = "throttle"
-	GateBlast      = "blast"
-	GateBulkhead   = "bulkhead"
-	GateDeadline   = "deadline"
-)
-
 // gRPC status codes, numerically equal to google.golang.org/grpc/codes, so
 // that this package needs no gRPC import.
 const (
@@ -56,7 +47,7 @@ const (
 
 type reasonInfo struct {
 	code     string
-	gate     string
+	stage    Stage
 	http     int
 	grpc     uint32
 	sentinel error
@@ -86,15 +77,15 @@ func (s sentinel) Error() string { return string(s) }
 func (s sentinel) Is(target error) bool { return target == ErrRejected }
 
 var reasons = [numReasons]reasonInfo{
-	reasonNone:         {"none", "", 500, 2, ErrRejected},
-	ReasonKillSwitch:   {"kill_switch", GateGovernance, 503, grpcUnavailable, ErrKillSwitch},
-	ReasonEmergency:    {"emergency", GateGovernance, 503, grpcUnavailable, ErrEmergency},
-	ReasonErrorBudget:  {"error_budget", GateGovernance, 503, grpcUnavailable, ErrErrorBudget},
-	ReasonThrottled:    {"throttled", GateThrottle, 429, grpcResourceExhausted, ErrThrottled},
-	ReasonShareCap:     {"share_cap", GateBlast, 429, grpcResourceExhausted, ErrShareCap},
-	ReasonBreakerOpen:  {"breaker_open", GateBlast, 503, grpcUnavailable, ErrBreakerOpen},
-	ReasonBulkheadFull: {"bulkhead_full", GateBulkhead, 503, grpcUnavailable, ErrBulkheadFull},
-	ReasonDeadline:     {"deadline", GateDeadline, 503, grpcDeadlineExceeded, ErrDeadline},
+	reasonNone:         {"none", stagePolicy, 500, 2, ErrRejected},
+	ReasonKillSwitch:   {"kill_switch", StageGovernance, 503, grpcUnavailable, ErrKillSwitch},
+	ReasonEmergency:    {"emergency", StageGovernance, 503, grpcUnavailable, ErrEmergency},
+	ReasonErrorBudget:  {"error_budget", StageGovernance, 503, grpcUnavailable, ErrErrorBudget},
+	ReasonThrottled:    {"throttled", StageThrottle, 429, grpcResourceExhausted, ErrThrottled},
+	ReasonShareCap:     {"share_cap", StageBlast, 429, grpcResourceExhausted, ErrShareCap},
+	ReasonBreakerOpen:  {"breaker_open", StageBlast, 503, grpcUnavailable, ErrBreakerOpen},
+	ReasonBulkheadFull: {"bulkhead_full", StageBulkhead, 503, grpcUnavailable, ErrBulkheadFull},
+	ReasonDeadline:     {"deadline", stagePolicy, 503, grpcDeadlineExceeded, ErrDeadline},
 }
 
 func (r Reason) info() *reasonInfo {
@@ -108,8 +99,14 @@ func (r Reason) info() *reasonInfo {
 // such as "kill_switch" or "throttled".
 func (r Reason) String() string { return r.info().code }
 
-// Gate returns the name of the gate that gives this reason.
-func (r Reason) Gate() string { return r.info().gate }
+// Stage returns the stage whose gates give this reason; ReasonDeadline is
+// the policy's own check, which runs before every stage.
+func (r Reason) Stage() Stage { return r.info().stage }
+
+// Gate returns the name of the stage that gives this reason, as written in
+// X-Baldur-Gate and in metrics: "governance", "throttle", "blast",
+// "bulkhead", or "deadline" for the policy's own deadline check.
+func (r Reason) Gate() string { return r.info().stage.String() }
 
 // HTTPStatus returns the status an HTTP server answers with: 429 for a
 // partition over its own quota, 503 for server-side shedding.

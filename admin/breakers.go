@@ -6,20 +6,20 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/baldur-go/baldur/blast"
+	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/registry"
 )
 
-// policyBreakers returns the partitioned breakers among the gates of the
-// named policy, and whether the policy exists.
-func (s *Server) policyBreakers(name string) ([]*blast.Breakers, bool) {
+// policyBreakers returns the gates of the named policy whose breaker
+// partitions an operator may force, and whether the policy exists.
+func (s *Server) policyBreakers(name string) ([]baldur.BreakerForcer, bool) {
 	p, ok := s.cfg.Registry.PolicyByName(name)
 	if !ok {
 		return nil, false
 	}
-	var out []*blast.Breakers
+	var out []baldur.BreakerForcer
 	for _, g := range p.Gates() {
-		if b, ok := g.(*blast.Breakers); ok {
+		if b, ok := g.(baldur.BreakerForcer); ok {
 			out = append(out, b)
 		}
 	}
@@ -81,18 +81,10 @@ func (s *Server) forceBreaker(w http.ResponseWriter, r *http.Request, req *reque
 		s.done(ctx, w, req, nil, badRequest("policy", "policy "+in.Policy+" has no breaker"), attrs...)
 		return
 	}
-	p := blast.Partition{Key: in.PartitionKey, Operation: in.Operation}
+	force := map[string]baldur.Force{"open": baldur.ForceOpen, "closed": baldur.ForceClosed, "auto": baldur.ForceNone}[in.State]
 	out := make([]partitionView, 0, len(bs))
 	for _, b := range bs {
-		var err error
-		switch in.State {
-		case "open":
-			err = b.ForceOpen(p, in.TTL.D())
-		case "closed":
-			err = b.ForceClosed(p, in.TTL.D())
-		default:
-			b.Unforce(p)
-		}
+		state, err := b.ForcePartition(in.PartitionKey, in.Operation, force, in.TTL.D())
 		if err != nil {
 			// A breaker refuses a force beyond its forced-partition bound;
 			// breakers of the policy already forced keep their force, and
@@ -101,7 +93,7 @@ func (s *Server) forceBreaker(w http.ResponseWriter, r *http.Request, req *reque
 			s.done(ctx, w, req, nil, e, append(attrs, slog.Int("forced_breakers", len(out)))...)
 			return
 		}
-		out = append(out, partitionView{Key: p.Key, Operation: p.Operation, State: b.State(p).String()})
+		out = append(out, partitionView{Key: in.PartitionKey, Operation: in.Operation, State: state})
 	}
 	s.done(ctx, w, req, struct {
 		Policy   string          `json:"policy"`

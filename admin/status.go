@@ -144,14 +144,14 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, req *request) {
 		}
 		pv := policyBreakerView{Policy: name}
 		for _, b := range bs {
-			open := b.Open()
+			open := b.OpenPartitions()
 			pv.Open += len(open)
 			if !showKeys {
 				continue
 			}
 			for _, ps := range open {
-				pv.Partitions = append(pv.Partitions, partitionView{Key: ps.Partition.Key, Operation: ps.Partition.Operation,
-					State: ps.State.String(), Until: timeOrNil(ps.Until)})
+				pv.Partitions = append(pv.Partitions, partitionView{Key: ps.Key, Operation: ps.Operation,
+					State: ps.State, Until: timeOrNil(ps.Until)})
 			}
 		}
 		v.Breakers = append(v.Breakers, pv)

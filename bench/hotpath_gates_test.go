@@ -63,7 +63,7 @@ func benchRegistry(b *testing.B, reg *registry.Registry, m peer.Mode) {
 func BenchmarkGate(b *testing.B) {
 	for _, st := range []ours.Stage{ours.Governance, ours.Throttle, ours.Blast, ours.Bulkhead} {
 		for _, m := range []peer.Mode{peer.Admit, peer.Reject} {
-			b.Run("gate="+string(st)+"/path="+m.String(), func(b *testing.B) {
+			b.Run("gate="+st.String()+"/path="+m.String(), func(b *testing.B) {
 				reject := ours.None
 				if m == peer.Reject {
 					reject = st

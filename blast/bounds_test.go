@@ -25,21 +25,21 @@ func TestBreakerHugeDurationsSaturate(t *testing.T) {
 		setup func(h *breakerHarness)
 		want  State
 	}{
-		{"open_timeout", BreakerConfig{OpenTimeout: huge}, func(h *breakerHarness) {
+		{"open_timeout", BreakerConfig{OpenTimeout: baldur.Duration(huge)}, func(h *breakerHarness) {
 			for range 5 {
 				require.NoError(h.t, h.call("a", baldur.Failure))
 			}
 		}, StateOpen},
-		{"force_ttl open", BreakerConfig{ForceTTL: huge}, func(h *breakerHarness) {
+		{"force_ttl open", BreakerConfig{ForceTTL: baldur.Duration(huge)}, func(h *breakerHarness) {
 			h.b.ForceOpen(Partition{Key: "a"}, 0)
 		}, StateForcedOpen},
-		{"force_ttl closed", BreakerConfig{ForceTTL: huge}, func(h *breakerHarness) {
+		{"force_ttl closed", BreakerConfig{ForceTTL: baldur.Duration(huge)}, func(h *breakerHarness) {
 			h.b.ForceClosed(Partition{Key: "a"}, 0)
 		}, StateForcedClosed},
 		{"ttl argument", BreakerConfig{}, func(h *breakerHarness) {
 			h.b.ForceOpen(Partition{Key: "a"}, huge)
 		}, StateForcedOpen},
-		{"idle_timeout", BreakerConfig{IdleTimeout: huge, OpenTimeout: huge}, func(h *breakerHarness) {
+		{"idle_timeout", BreakerConfig{IdleTimeout: baldur.Duration(huge), OpenTimeout: baldur.Duration(huge)}, func(h *breakerHarness) {
 			for range 5 {
 				require.NoError(h.t, h.call("a", baldur.Failure))
 			}
@@ -69,10 +69,10 @@ func TestBreakerHugeWindow(t *testing.T) {
 	t.Parallel()
 	const huge = time.Duration(math.MaxInt64)
 	for _, cfg := range []BreakerConfig{
-		{Window: huge},
-		{Window: huge, BucketPeriod: huge / 10},
-		{Window: huge, BucketPeriod: huge},
-		{Window: huge, BucketPeriod: huge/100 - 1},
+		{Window: baldur.Duration(huge)},
+		{Window: baldur.Duration(huge), BucketPeriod: baldur.Duration(huge / 10)},
+		{Window: baldur.Duration(huge), BucketPeriod: baldur.Duration(huge)},
+		{Window: baldur.Duration(huge), BucketPeriod: baldur.Duration(huge/100 - 1)},
 	} {
 		b, err := NewBreakers(cfg)
 		if err != nil {
@@ -104,7 +104,7 @@ func TestBreakerForcedOpenRetryAfterIsRemainingForce(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, BreakerConfig{OpenTimeout: time.Minute})
+			h := newHarness(t, BreakerConfig{OpenTimeout: baldur.Duration(time.Minute)})
 			h.b.ForceOpen(Partition{Key: "a"}, tc.ttl)
 			h.clk.Advance(tc.after)
 			_, err := h.admit("a")
@@ -178,7 +178,7 @@ func TestBreakersForcedPartitionsBounded(t *testing.T) {
 // consistent: within the limit, and each held by a partition in the table.
 func TestBreakersForceSlotsConcurrent(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{MaxPartitions: 32, OpenTimeout: time.Millisecond})
+	h := newHarness(t, BreakerConfig{MaxPartitions: 32, OpenTimeout: baldur.Duration(time.Millisecond)})
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)

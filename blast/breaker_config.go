@@ -17,43 +17,39 @@ import (
 // "the default".
 type BreakerConfig struct {
 	// PartitionBy selects which call fields name a partition. Default ByKey.
-	PartitionBy PartitionBy
-
+	PartitionBy PartitionBy `json:"partition_by,omitempty"`
 	// ConsecutiveFailures trips a closed breaker after this many failures in
 	// a row. Default 5.
-	ConsecutiveFailures int
+	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
 	// FailureRatio trips a closed breaker when failures / (successes +
 	// failures) over the window reaches it, once MinRequests outcomes were
 	// seen. A fraction in (0, 1]; 1 trips only when every call failed.
 	// Default 0.5.
-	FailureRatio float64
+	FailureRatio float64 `json:"failure_ratio,omitempty"`
 	// MinRequests is the number of outcomes in the window before
 	// FailureRatio applies. Default 10.
-	MinRequests int
-	// Window is the rolling window over which outcomes are counted (the
-	// original counted a 100-call window; like gobreaker this one is a span
-	// of time). Default 60 s.
-	Window time.Duration
+	MinRequests int `json:"min_requests,omitempty"`
+	// Window is the rolling window over which outcomes are counted, a span
+	// of time rather than a number of calls, so a quiet partition forgets
+	// old failures. Default 60 s.
+	Window baldur.Duration `json:"window,omitempty"`
 	// BucketPeriod is the granularity of the rolling window: outcomes leave
 	// the window one bucket at a time. Window is rounded up to a multiple of
 	// it. Default Window/10; at most Window.
-	BucketPeriod time.Duration
-
+	BucketPeriod baldur.Duration `json:"bucket_period,omitempty"`
 	// OpenTimeout is how long a tripped breaker rejects before it admits
 	// half-open probes. Default 60 s. Any positive duration is valid: the
 	// end of the open state saturates at the end of int64 time instead of
 	// wrapping into the past.
-	OpenTimeout time.Duration
+	OpenTimeout baldur.Duration `json:"open_timeout,omitempty"`
 	// HalfOpenProbes is how many probe calls a half-open breaker admits at
 	// once; that many consecutive successes close it and one failure reopens
 	// it. Default 3.
-	HalfOpenProbes int
-
+	HalfOpenProbes int `json:"half_open_probes,omitempty"`
 	// ForceTTL is how long ForceOpen and ForceClosed hold when called with a
 	// zero TTL. Default 90 min. Like OpenTimeout, the end of a force
 	// saturates.
-	ForceTTL time.Duration
-
+	ForceTTL baldur.Duration `json:"force_ttl,omitempty"`
 	// MaxPartitions bounds the number of partitions kept in memory. Beyond
 	// it, creating a partition evicts an idle or least recently used closed
 	// one of its shard. Forced partitions are never evicted while their
@@ -63,22 +59,20 @@ type BreakerConfig struct {
 	// dropping the forces that have expired. The count may pass the bound
 	// by the number of concurrent creations, and by one in a shard that
 	// holds nothing but forced partitions. Default 10000, at most 2^30.
-	MaxPartitions int
+	MaxPartitions int `json:"max_partitions,omitempty"`
 	// IdleTimeout is how long an unused, unforced partition is kept before
 	// it may be evicted. Default 10 min.
-	IdleTimeout time.Duration
-
+	IdleTimeout baldur.Duration `json:"idle_timeout,omitempty"`
 	// OnStateChange, when set, is called after every state change of a
 	// partition, including forces and their expiry. It runs on the goroutine
 	// that caused the change, after the breaker's lock is released, so it
 	// may call back into the Breakers. Under concurrency, calls for one
 	// partition may be observed out of order; State is the truth.
-	OnStateChange func(p Partition, from, to State)
-
+	OnStateChange func(p Partition, from, to State) `json:"-"`
 	// Clock is read by ForceOpen/ForceClosed, by State, and on Release when
 	// a failure or probe outcome must be timed. Admit uses Call.Now. Nil
 	// means baldur.SystemClock().
-	Clock baldur.Clock
+	Clock baldur.Clock `json:"-"`
 }
 
 const (
@@ -123,7 +117,7 @@ func (cfg BreakerConfig) withDefaults() (BreakerConfig, error) {
 	}
 	for _, f := range []struct {
 		name string
-		v    *time.Duration
+		v    *baldur.Duration
 		def  time.Duration
 	}{
 		{"Window", &cfg.Window, defaultWindow},
@@ -135,13 +129,13 @@ func (cfg BreakerConfig) withDefaults() (BreakerConfig, error) {
 			return cfg, err
 		}
 	}
-	if err := positiveDuration("BucketPeriod", &cfg.BucketPeriod, max(1, cfg.Window/defaultBuckets)); err != nil {
+	if err := positiveDuration("BucketPeriod", &cfg.BucketPeriod, max(1, cfg.Window.D()/defaultBuckets)); err != nil {
 		return cfg, err
 	}
 	if cfg.BucketPeriod > cfg.Window {
 		return cfg, &baldur.ConfigError{Field: "BucketPeriod", Value: cfg.BucketPeriod.String(), Reason: "must not exceed Window (" + cfg.Window.String() + ")"}
 	}
-	if n := bucketCount(cfg.Window, cfg.BucketPeriod); n > maxBuckets {
+	if n := bucketCount(cfg.Window.D(), cfg.BucketPeriod.D()); n > maxBuckets {
 		return cfg, &baldur.ConfigError{Field: "BucketPeriod", Value: cfg.BucketPeriod.String(), Reason: "gives more than 100 buckets per Window"}
 	}
 	return cfg, nil
@@ -191,12 +185,12 @@ func checkFraction(field string, v float64) error {
 	return nil
 }
 
-func positiveDuration(field string, v *time.Duration, def time.Duration) error {
+func positiveDuration(field string, v *baldur.Duration, def time.Duration) error {
 	if *v < 0 {
 		return &baldur.ConfigError{Field: field, Value: v.String(), Reason: "must be positive (zero means the default " + def.String() + ")"}
 	}
 	if *v == 0 {
-		*v = def
+		*v = baldur.Duration(def)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 // uses as a gate: a failing partition (an upstream host, a route, a tenant)
 // is cut off by its own breaker while the others keep serving.
 //
-// Breakers implements baldur.Gate with Kind baldur.GateBlast and is safe for
+// Breakers implements baldur.Gate with Kind baldur.StageBlast and is safe for
 // concurrent use.
 type Breakers struct {
 	hasher  hasher
@@ -63,7 +63,7 @@ func NewBreakers(cfg BreakerConfig) (*Breakers, error) {
 		},
 		probes:    uint32(cfg.HalfOpenProbes),
 		maxForced: int64(max(1, cfg.MaxPartitions/2)),
-		buckets:   int(bucketCount(cfg.Window, cfg.BucketPeriod)),
+		buckets:   int(bucketCount(cfg.Window.D(), cfg.BucketPeriod.D())),
 		period:    int64(cfg.BucketPeriod),
 		timeout:   int64(cfg.OpenTimeout),
 		cfg:       cfg,
@@ -96,8 +96,8 @@ func numShards(max int) int {
 	return n
 }
 
-// Kind returns baldur.GateBlast.
-func (b *Breakers) Kind() string { return baldur.GateBlast }
+// Stage returns baldur.StageBlast.
+func (b *Breakers) Stage() baldur.Stage { return baldur.StageBlast }
 
 // Admit admits c unless its partition's breaker is open (or half-open with
 // every probe taken), in which case it returns a rejection with reason
@@ -284,7 +284,7 @@ func (b *Breakers) Unforce(p Partition) {
 // partition's force slot is taken at most once.
 func (b *Breakers) force(p Partition, st State, ttl time.Duration) error {
 	if ttl <= 0 {
-		ttl = b.cfg.ForceTTL
+		ttl = b.cfg.ForceTTL.D()
 	}
 	now := b.clock.Now().UnixNano()
 	h := b.hasher.hash(p.Key, p.Operation)

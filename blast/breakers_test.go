@@ -141,7 +141,7 @@ func TestBreakerOpenHalfOpenClosed(t *testing.T) {
 
 func TestBreakerHalfOpenFailureReopens(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{OpenTimeout: 10 * time.Second})
+	h := newHarness(t, BreakerConfig{OpenTimeout: baldur.Duration(10 * time.Second)})
 	for i := 0; i < 5; i++ {
 		require.NoError(t, h.call("a", baldur.Failure))
 	}
@@ -176,7 +176,7 @@ func TestBreakerHalfOpenIgnoredProbeFreesSlot(t *testing.T) {
 
 func TestBreakerWindowForgetsOldFailures(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{Window: 10 * time.Second, BucketPeriod: time.Second})
+	h := newHarness(t, BreakerConfig{Window: baldur.Duration(10 * time.Second), BucketPeriod: baldur.Duration(time.Second)})
 	for i := 0; i < 4; i++ {
 		require.NoError(t, h.call("a", baldur.Failure))
 	}
@@ -191,7 +191,7 @@ func TestBreakerWindowForgetsOldFailures(t *testing.T) {
 
 func TestBreakerWindowRollsBucketByBucket(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{Window: 10 * time.Second, BucketPeriod: time.Second})
+	h := newHarness(t, BreakerConfig{Window: baldur.Duration(10 * time.Second), BucketPeriod: baldur.Duration(time.Second)})
 	for i := 0; i < 3; i++ {
 		require.NoError(t, h.call("a", baldur.Failure))
 	}
@@ -210,7 +210,7 @@ func TestBreakerWindowRollsBucketByBucket(t *testing.T) {
 
 func TestBreakerIgnoresOutcomesOfEarlierGeneration(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{OpenTimeout: time.Second})
+	h := newHarness(t, BreakerConfig{OpenTimeout: baldur.Duration(time.Second)})
 	early, err := h.admit("a")
 	require.NoError(t, err)
 	for i := 0; i < 5; i++ {
@@ -370,7 +370,7 @@ func TestBreakersBoundedPartitions(t *testing.T) {
 
 func TestBreakersEvictIdleFirst(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{MaxPartitions: 16, IdleTimeout: time.Minute}) // one shard
+	h := newHarness(t, BreakerConfig{MaxPartitions: 16, IdleTimeout: baldur.Duration(time.Minute)}) // one shard
 	for i := 0; i < 16; i++ {
 		require.NoError(t, h.call("old"+strconv.Itoa(i), baldur.Success))
 	}
@@ -433,7 +433,7 @@ func TestBreakersInPolicy(t *testing.T) {
 
 func TestBreakersConcurrentRace(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{MaxPartitions: 64, OpenTimeout: time.Millisecond})
+	h := newHarness(t, BreakerConfig{MaxPartitions: 64, OpenTimeout: baldur.Duration(time.Millisecond)})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)

@@ -30,16 +30,16 @@ func TestBreakerConfigErrors(t *testing.T) {
 		{BreakerConfig{FailureRatio: 1.5}, "FailureRatio"},
 		{BreakerConfig{FailureRatio: math.NaN()}, "FailureRatio"},
 		{BreakerConfig{MinRequests: -3}, "MinRequests"},
-		{BreakerConfig{Window: -time.Second}, "Window"},
-		{BreakerConfig{BucketPeriod: -time.Second}, "BucketPeriod"},
-		{BreakerConfig{Window: time.Second, BucketPeriod: 2 * time.Second}, "BucketPeriod"},
-		{BreakerConfig{Window: time.Second, BucketPeriod: time.Millisecond}, "BucketPeriod"},
-		{BreakerConfig{OpenTimeout: -time.Second}, "OpenTimeout"},
+		{BreakerConfig{Window: baldur.Duration(-time.Second)}, "Window"},
+		{BreakerConfig{BucketPeriod: baldur.Duration(-time.Second)}, "BucketPeriod"},
+		{BreakerConfig{Window: baldur.Duration(time.Second), BucketPeriod: baldur.Duration(2 * time.Second)}, "BucketPeriod"},
+		{BreakerConfig{Window: baldur.Duration(time.Second), BucketPeriod: baldur.Duration(time.Millisecond)}, "BucketPeriod"},
+		{BreakerConfig{OpenTimeout: baldur.Duration(-time.Second)}, "OpenTimeout"},
 		{BreakerConfig{HalfOpenProbes: -1}, "HalfOpenProbes"},
 		{BreakerConfig{HalfOpenProbes: 1 << 31}, "HalfOpenProbes"},
-		{BreakerConfig{ForceTTL: -time.Minute}, "ForceTTL"},
+		{BreakerConfig{ForceTTL: baldur.Duration(-time.Minute)}, "ForceTTL"},
 		{BreakerConfig{MaxPartitions: -1}, "MaxPartitions"},
-		{BreakerConfig{IdleTimeout: -time.Minute}, "IdleTimeout"},
+		{BreakerConfig{IdleTimeout: baldur.Duration(-time.Minute)}, "IdleTimeout"},
 	}
 	for _, tt := range tests {
 		_, err := NewBreakers(tt.cfg)
@@ -54,13 +54,13 @@ func TestBreakerConfigDefaults(t *testing.T) {
 	require.Equal(t, 5, cfg.ConsecutiveFailures)
 	require.Equal(t, 0.5, cfg.FailureRatio)
 	require.Equal(t, 10, cfg.MinRequests)
-	require.Equal(t, 60*time.Second, cfg.Window)
-	require.Equal(t, 6*time.Second, cfg.BucketPeriod)
-	require.Equal(t, 60*time.Second, cfg.OpenTimeout)
+	require.Equal(t, 60*time.Second, cfg.Window.D())
+	require.Equal(t, 6*time.Second, cfg.BucketPeriod.D())
+	require.Equal(t, 60*time.Second, cfg.OpenTimeout.D())
 	require.Equal(t, 3, cfg.HalfOpenProbes)
-	require.Equal(t, 90*time.Minute, cfg.ForceTTL)
+	require.Equal(t, 90*time.Minute, cfg.ForceTTL.D())
 	require.Equal(t, 10000, cfg.MaxPartitions)
-	b, err := NewBreakers(BreakerConfig{Window: 5 * time.Second, BucketPeriod: 2 * time.Second})
+	b, err := NewBreakers(BreakerConfig{Window: baldur.Duration(5 * time.Second), BucketPeriod: baldur.Duration(2 * time.Second)})
 	require.NoError(t, err)
 	require.Equal(t, 3, b.buckets, "the window rounds up to whole buckets")
 }
@@ -78,7 +78,7 @@ func TestShareCapConfigErrors(t *testing.T) {
 		{ShareCapConfig{Share: 0.5}, "Capacity"},
 		{ShareCapConfig{Capacity: -1, MaxPerKey: 1}, "Capacity"},
 		{ShareCapConfig{MaxPerKey: -1}, "MaxPerKey"},
-		{ShareCapConfig{MaxPerKey: 1, RetryAfter: -time.Second}, "RetryAfter"},
+		{ShareCapConfig{MaxPerKey: 1, RetryAfter: baldur.Duration(-time.Second)}, "RetryAfter"},
 		{ShareCapConfig{MaxPerKey: 1, MaxKeys: -1}, "MaxKeys"},
 	}
 	for _, tt := range tests {

@@ -49,8 +49,8 @@ func differential(t *testing.T, seed uint64, timeout time.Duration, probes int) 
 		FailureRatio:        0.5,
 		MinRequests:         10,
 		HalfOpenProbes:      probes,
-		Window:              time.Hour,
-		OpenTimeout:         timeout,
+		Window:              baldur.Duration(time.Hour),
+		OpenTimeout:         baldur.Duration(timeout),
 	}
 	clk := clock.NewFake(t0)
 	cfg.Clock = clk

@@ -29,7 +29,7 @@ func (h *breakerHarness) counted(key string) counts {
 // every one of them in the window.
 func TestBreakerLockFreeSuccessesCounted(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{Window: time.Minute, BucketPeriod: 6 * time.Second})
+	h := newHarness(t, BreakerConfig{Window: baldur.Duration(time.Minute), BucketPeriod: baldur.Duration(6 * time.Second)})
 	const perBucket = 500
 	var old, cur []baldur.Permit
 	for i := 0; i < perBucket; i++ {
@@ -91,7 +91,7 @@ func TestBreakerLockFreeSuccessResetsConsecutiveFailures(t *testing.T) {
 // and released after it does not count in the new generation.
 func TestBreakerStaleSuccessAfterTripIgnored(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, BreakerConfig{ConsecutiveFailures: 1, OpenTimeout: time.Second, HalfOpenProbes: 2})
+	h := newHarness(t, BreakerConfig{ConsecutiveFailures: 1, OpenTimeout: baldur.Duration(time.Second), HalfOpenProbes: 2})
 	stale := make([]baldur.Permit, 5)
 	for i := range stale {
 		p, err := h.admit("a")

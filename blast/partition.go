@@ -5,6 +5,7 @@ import (
 	"math/bits"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/enum"
 )
 
 // PartitionBy selects which fields of a baldur.Call name a breaker's
@@ -21,16 +22,24 @@ const (
 	ByKeyAndOperation
 )
 
-func (p PartitionBy) String() string {
-	switch p {
-	case ByKey:
-		return "key"
-	case ByOperation:
-		return "operation"
-	case ByKeyAndOperation:
-		return "key_and_operation"
+var partitionByNames = enum.New[PartitionBy]("partition_by", "key", "operation", "key_and_operation")
+
+// String returns the name a configuration file uses: "key", "operation" or
+// "key_and_operation".
+func (p PartitionBy) String() string { return partitionByNames.String(p) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (p PartitionBy) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler: one of the String
+// names.
+func (p *PartitionBy) UnmarshalText(b []byte) error {
+	v, err := partitionByNames.Parse(string(b))
+	if err != nil {
+		return err
 	}
-	return "unknown"
+	*p = v
+	return nil
 }
 
 // Partition names one breaker. Only the fields selected by PartitionBy take

@@ -18,22 +18,22 @@ type ShareCapConfig struct {
 	// Capacity is the policy's in-flight capacity that the keys share,
 	// usually the bulkhead's size. Required with Share; at most 2^31-1, the
 	// most permits a bulkhead holds.
-	Capacity int
+	Capacity int `json:"capacity,omitempty"`
 	// Share is the largest fraction of Capacity one key may hold, in
 	// (0, 1]. The limit is floor(Share × Capacity), at least 1. Zero means
 	// no share limit.
-	Share float64
+	Share float64 `json:"share,omitempty"`
 	// MaxPerKey is an absolute limit of in-flight calls per key. Zero means
 	// none; at most 2^31-1.
-	MaxPerKey int
+	MaxPerKey int `json:"max_per_key,omitempty"`
 	// RetryAfter is advised to rejected callers; rounded up to whole
 	// seconds. Default 1 s.
-	RetryAfter time.Duration
+	RetryAfter baldur.Duration `json:"retry_after,omitempty"`
 	// MaxKeys is how many keys with no call in flight are remembered before
 	// they are dropped; keys with calls in flight are always kept (their
 	// number is bounded by the concurrency itself). Default 4096, at most
 	// 2^30.
-	MaxKeys int
+	MaxKeys int `json:"max_keys,omitempty"`
 }
 
 const (
@@ -50,7 +50,7 @@ const (
 // entry is found in a sharded map under a read lock of its shard. Calls
 // with an empty Key are not capped.
 //
-// ShareCap implements baldur.Gate with Kind baldur.GateBlast and is safe for
+// ShareCap implements baldur.Gate with Kind baldur.StageBlast and is safe for
 // concurrent use.
 type ShareCap struct {
 	seed     maphash.Seed
@@ -113,7 +113,7 @@ func NewShareCap(cfg ShareCapConfig) (*ShareCap, error) {
 	s := &ShareCap{
 		seed:     maphash.MakeSeed(),
 		limit:    limit,
-		reject:   baldur.Reject(baldur.ReasonShareCap, cfg.RetryAfter),
+		reject:   baldur.Reject(baldur.ReasonShareCap, cfg.RetryAfter.D()),
 		shardMax: max(1, cfg.MaxKeys/n),
 		shards:   make([]capShard, n),
 		mask:     uint64(n - 1),
@@ -125,8 +125,8 @@ func NewShareCap(cfg ShareCapConfig) (*ShareCap, error) {
 	return s, nil
 }
 
-// Kind returns baldur.GateBlast.
-func (s *ShareCap) Kind() string { return baldur.GateBlast }
+// Stage returns baldur.StageBlast.
+func (s *ShareCap) Stage() baldur.Stage { return baldur.StageBlast }
 
 // Limit returns the most calls one key may have in flight.
 func (s *ShareCap) Limit() int { return int(min(s.limit, math.MaxInt)) }

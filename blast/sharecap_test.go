@@ -35,7 +35,7 @@ func TestShareCapLimit(t *testing.T) {
 
 func TestShareCapRejectsOverShare(t *testing.T) {
 	t.Parallel()
-	s, err := NewShareCap(ShareCapConfig{Capacity: 10, Share: 0.3, RetryAfter: 2 * time.Second})
+	s, err := NewShareCap(ShareCapConfig{Capacity: 10, Share: 0.3, RetryAfter: baldur.Duration(2 * time.Second)})
 	require.NoError(t, err)
 	ctx := context.Background()
 	a := baldur.Call{Key: "tenant-a"}

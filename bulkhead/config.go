@@ -19,22 +19,22 @@ const (
 // Name and MaxConcurrent are required.
 type Config struct {
 	// Name identifies the compartment in errors, states and metrics. Required.
-	Name string
+	Name string `json:"-"`
 	// MaxConcurrent is the number of permits: calls holding one run at the
 	// same time, the others wait or are rejected. Must be > 0. Resize changes
 	// it on a live compartment.
-	MaxConcurrent int
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
 	// MaxWait bounds how long a call waits for a permit. It bounds only the
 	// wait, never the call that holds the permit. Zero means fail fast: a
 	// full compartment rejects at once. Must not be negative.
-	MaxWait time.Duration
+	MaxWait baldur.Duration `json:"max_wait,omitempty"`
 	// RetryAfter is advised to rejected callers (Retry-After header, gRPC
 	// RetryInfo), rounded up to whole seconds. Zero means DefaultRetryAfter
 	// (1 s). Must not be negative.
-	RetryAfter time.Duration
+	RetryAfter baldur.Duration `json:"retry_after,omitempty"`
 	// Clock times the wait. Nil means baldur.SystemClock(); tests inject
 	// clock.NewFake.
-	Clock baldur.Clock
+	Clock baldur.Clock `json:"-"`
 }
 
 func (c Config) normalized() (Config, error) {
@@ -54,7 +54,7 @@ func (c Config) normalized() (Config, error) {
 		return c, &baldur.ConfigError{Field: "RetryAfter", Value: c.RetryAfter.String(), Reason: "must not be negative"}
 	}
 	if c.RetryAfter == 0 {
-		c.RetryAfter = DefaultRetryAfter
+		c.RetryAfter = baldur.Duration(DefaultRetryAfter)
 	}
 	if c.Clock == nil {
 		c.Clock = baldur.SystemClock()
@@ -73,27 +73,27 @@ const (
 // valid: Name and Workers are required.
 type PoolConfig struct {
 	// Name identifies the compartment in errors, states and metrics. Required.
-	Name string
+	Name string `json:"-"`
 	// Workers is the number of worker goroutines, started by NewPool and
 	// stopped by Close: the pool's maximum concurrency. Must be in
 	// 1..65536: every worker is a goroutine started at once.
-	Workers int
+	Workers int `json:"workers"`
 	// QueueSize bounds the calls waiting for a worker. A call that finds
 	// every worker busy and the queue full is rejected at once. Zero means
 	// no queue: a call runs only if a worker is idle. Must be in
 	// 0..1048576 (2^20): the queue is a channel buffer allocated at once,
 	// 8 bytes a slot.
-	QueueSize int
+	QueueSize int `json:"queue_size,omitempty"`
 	// Timeout bounds one execution, counted from enqueue (queueing included).
 	// When it passes, the caller is freed with a *TimeoutError (ErrTimeout)
 	// and the work's context is cancelled with cause ErrTimeout. Zero means
 	// DefaultTimeout (30 s). Must not be negative.
-	Timeout time.Duration
+	Timeout baldur.Duration `json:"timeout,omitempty"`
 	// RetryAfter is advised to rejected callers, rounded up to whole
 	// seconds. Zero means DefaultRetryAfter (1 s). Must not be negative.
-	RetryAfter time.Duration
+	RetryAfter baldur.Duration `json:"retry_after,omitempty"`
 	// Clock times executions. Nil means baldur.SystemClock().
-	Clock baldur.Clock
+	Clock baldur.Clock `json:"-"`
 }
 
 func (c PoolConfig) normalized() (PoolConfig, error) {
@@ -119,10 +119,10 @@ func (c PoolConfig) normalized() (PoolConfig, error) {
 		return c, &baldur.ConfigError{Field: "RetryAfter", Value: c.RetryAfter.String(), Reason: "must not be negative"}
 	}
 	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
+		c.Timeout = baldur.Duration(DefaultTimeout)
 	}
 	if c.RetryAfter == 0 {
-		c.RetryAfter = DefaultRetryAfter
+		c.RetryAfter = baldur.Duration(DefaultRetryAfter)
 	}
 	if c.Clock == nil {
 		c.Clock = baldur.SystemClock()

@@ -47,7 +47,7 @@ func TestConfigErrors(t *testing.T) {
 			return err
 		}, "Tiers.critical.MaxConcurrent"},
 		{"tiered negative wait", func() error {
-			_, err := NewTiered(TieredConfig{Tiers: map[baldur.Tier]TierLimit{baldur.TierNonEssential: {MaxConcurrent: 1, MaxWait: -time.Millisecond}}})
+			_, err := NewTiered(TieredConfig{Tiers: map[baldur.Tier]TierLimit{baldur.TierNonEssential: {MaxConcurrent: 1, MaxWait: baldur.Duration(-time.Millisecond)}}})
 			return err
 		}, "Tiers.non_essential.MaxWait"},
 		{"tiered negative retry", func() error { _, err := NewTiered(TieredConfig{RetryAfter: -1}); return err }, "RetryAfter"},
@@ -77,7 +77,7 @@ func TestPoolDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if c := p.Config(); c.Timeout != DefaultTimeout || c.RetryAfter != DefaultRetryAfter || c.Clock == nil {
+	if c := p.Config(); c.Timeout.D() != DefaultTimeout || c.RetryAfter.D() != DefaultRetryAfter || c.Clock == nil {
 		t.Fatalf("defaults %+v", c)
 	}
 }

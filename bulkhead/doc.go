@@ -23,7 +23,7 @@
 // Resize changes the limit live; growing wakes waiters at once, shrinking
 // takes effect as permits come back.
 //
-// A Semaphore is a [baldur.Gate] (Kind baldur.GateBulkhead, the last stage of
+// A Semaphore is a [baldur.Gate] (Kind baldur.StageBulkhead, the last stage of
 // a policy chain): Admit returns a [baldur.Permit] whose Releaser is the
 // semaphore, so only a granted permit can give one back, and a second
 // Release through the same Permit is a no-op. A full compartment rejects

@@ -50,7 +50,7 @@ func ExampleSemaphore_Admit() {
 }
 
 func ExampleNewPool() {
-	pool, err := bulkhead.NewPool(bulkhead.PoolConfig{Name: "render", Workers: 4, QueueSize: 16, Timeout: 2 * time.Second})
+	pool, err := bulkhead.NewPool(bulkhead.PoolConfig{Name: "render", Workers: 4, QueueSize: 16, Timeout: baldur.Duration(2 * time.Second)})
 	if err != nil {
 		panic(err)
 	}
@@ -67,8 +67,8 @@ func ExampleNewPool() {
 
 func ExampleNewRegistry() {
 	reg := bulkhead.NewRegistry()
-	db, _ := reg.GetOrCreate("db", bulkhead.Config{MaxConcurrent: 12, MaxWait: 50 * time.Millisecond})
-	same, _ := reg.GetOrCreate("db", bulkhead.Config{MaxConcurrent: 12, MaxWait: 50 * time.Millisecond})
+	db, _ := reg.GetOrCreate("db", bulkhead.Config{MaxConcurrent: 12, MaxWait: baldur.Duration(50 * time.Millisecond)})
+	same, _ := reg.GetOrCreate("db", bulkhead.Config{MaxConcurrent: 12, MaxWait: baldur.Duration(50 * time.Millisecond)})
 	fmt.Println(db == same)
 
 	_, err := reg.GetOrCreate("db", bulkhead.Config{MaxConcurrent: 20})
@@ -92,7 +92,7 @@ func ExampleNewTiered() {
 		// Critical traffic gets 200 permits; the other tiers keep their
 		// defaults (standard 50 / 30 ms, non_essential 20 / fail fast).
 		Tiers: map[baldur.Tier]bulkhead.TierLimit{
-			baldur.TierCritical: {MaxConcurrent: 200, MaxWait: 50 * time.Millisecond},
+			baldur.TierCritical: {MaxConcurrent: 200, MaxWait: baldur.Duration(50 * time.Millisecond)},
 		},
 	})
 	for _, s := range gate.Compartments() {

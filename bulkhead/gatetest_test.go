@@ -31,7 +31,7 @@ func TestSemaphoreConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			gatetest.Run(t, gatetest.Harness{New: func(t testing.TB) *gatetest.Subject {
 				clk := clock.NewFake(conformanceStart)
-				s, err := bulkhead.New(bulkhead.Config{Name: "conformance", MaxConcurrent: 4, MaxWait: wait, Clock: clk})
+				s, err := bulkhead.New(bulkhead.Config{Name: "conformance", MaxConcurrent: 4, MaxWait: baldur.Duration(wait), Clock: clk})
 				require.NoError(t, err)
 				sub := &gatetest.Subject{
 					Gate:  s,
@@ -57,7 +57,7 @@ func TestTieredConformance(t *testing.T) {
 			gatetest.Run(t, gatetest.Harness{New: func(t testing.TB) *gatetest.Subject {
 				clk := clock.NewFake(conformanceStart)
 				g, err := bulkhead.NewTiered(bulkhead.TieredConfig{
-					Tiers: map[baldur.Tier]bulkhead.TierLimit{baldur.TierStandard: {MaxConcurrent: 3, MaxWait: wait}},
+					Tiers: map[baldur.Tier]bulkhead.TierLimit{baldur.TierStandard: {MaxConcurrent: 3, MaxWait: baldur.Duration(wait)}},
 					Clock: clk,
 				})
 				require.NoError(t, err)

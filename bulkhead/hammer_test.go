@@ -41,7 +41,7 @@ func TestSemaphoreHammer(t *testing.T) {
 		big, small = 8, 4
 	)
 	for _, wait := range []time.Duration{0, 200 * time.Microsecond, time.Hour} {
-		s := mustNew(t, Config{Name: "hammer", MaxConcurrent: big, MaxWait: wait})
+		s := mustNew(t, Config{Name: "hammer", MaxConcurrent: big, MaxWait: baldur.Duration(wait)})
 		var (
 			occ                 occupancy
 			wg                  sync.WaitGroup
@@ -138,7 +138,7 @@ func TestSemaphoreHammer(t *testing.T) {
 func TestPoolHammer(t *testing.T) {
 	t.Parallel()
 	const workers, goroutines, rounds = 4, 1000, 5
-	p := mustPool(t, PoolConfig{Name: "hammer", Workers: workers, QueueSize: 16, Timeout: time.Millisecond})
+	p := mustPool(t, PoolConfig{Name: "hammer", Workers: workers, QueueSize: 16, Timeout: baldur.Duration(time.Millisecond)})
 	var (
 		occ occupancy
 		wg  sync.WaitGroup

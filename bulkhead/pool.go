@@ -75,9 +75,9 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	}
 	p := &Pool{
 		name:     cfg.Name,
-		timeout:  cfg.Timeout,
+		timeout:  cfg.Timeout.D(),
 		clock:    cfg.Clock,
-		rej:      baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter),
+		rej:      baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter.D()),
 		cfg:      cfg,
 		jobs:     make(chan *job, cfg.Workers+cfg.QueueSize),
 		capacity: int64(cfg.Workers + cfg.QueueSize),

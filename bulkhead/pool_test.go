@@ -60,7 +60,7 @@ func TestPoolPanicReachesCaller(t *testing.T) {
 func TestPoolFullRejectsAtOnce(t *testing.T) {
 	t.Parallel()
 	for _, queue := range []int{0, 1, 3} {
-		p := mustPool(t, PoolConfig{Name: "q", Workers: 1, QueueSize: queue, Timeout: time.Hour})
+		p := mustPool(t, PoolConfig{Name: "q", Workers: 1, QueueSize: queue, Timeout: baldur.Duration(time.Hour)})
 		release := make(chan struct{})
 		started := make(chan struct{}, 1)
 		done := make(chan error, queue+1)
@@ -99,7 +99,7 @@ func TestPoolFullRejectsAtOnce(t *testing.T) {
 func TestPoolTimeout(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(0, 0))
-	p := mustPool(t, PoolConfig{Name: "slow", Workers: 1, Timeout: 2 * time.Second, RetryAfter: 3 * time.Second, Clock: fake})
+	p := mustPool(t, PoolConfig{Name: "slow", Workers: 1, Timeout: baldur.Duration(2 * time.Second), RetryAfter: baldur.Duration(3 * time.Second), Clock: fake})
 	cause := make(chan error, 1)
 	errc := make(chan error, 1)
 	go func() {
@@ -134,7 +134,7 @@ func TestPoolTimeout(t *testing.T) {
 func TestPoolTimeoutWhileQueuedSkipsWork(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(0, 0))
-	p := mustPool(t, PoolConfig{Name: "q", Workers: 1, QueueSize: 1, Timeout: time.Second, Clock: fake})
+	p := mustPool(t, PoolConfig{Name: "q", Workers: 1, QueueSize: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
 	release := make(chan struct{})
 	started := make(chan struct{})
 	first := make(chan error, 1)
@@ -248,7 +248,7 @@ func TestPoolShutdownBounded(t *testing.T) {
 func TestPoolAcquireLendsWorker(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(0, 0))
-	p := mustPool(t, PoolConfig{Name: "lend", Workers: 1, QueueSize: 1, Timeout: time.Second, Clock: fake})
+	p := mustPool(t, PoolConfig{Name: "lend", Workers: 1, QueueSize: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
 	permit, err := p.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)

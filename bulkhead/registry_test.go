@@ -18,11 +18,11 @@ func TestRegistry(t *testing.T) {
 	if _, err := r.Get("db"); err == nil || !strings.Contains(err.Error(), "none registered") {
 		t.Fatalf("Get on empty registry: %v", err)
 	}
-	db, err := r.GetOrCreate("db", Config{MaxConcurrent: 12, MaxWait: time.Second})
+	db, err := r.GetOrCreate("db", Config{MaxConcurrent: 12, MaxWait: baldur.Duration(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := r.GetOrCreate("db", Config{Name: "db", MaxConcurrent: 12, MaxWait: time.Second, RetryAfter: DefaultRetryAfter})
+	again, err := r.GetOrCreate("db", Config{Name: "db", MaxConcurrent: 12, MaxWait: baldur.Duration(time.Second), RetryAfter: baldur.Duration(DefaultRetryAfter)})
 	if err != nil || again != db {
 		t.Fatalf("same config gave %p, %v; want %p", again, err, db)
 	}
@@ -85,7 +85,7 @@ func TestRegistryConflicts(t *testing.T) {
 			return err
 		}, "MaxWait"},
 		{"retry", func() error {
-			_, err := r.GetOrCreate("db", Config{MaxConcurrent: 12, RetryAfter: 2 * time.Second, Clock: fake})
+			_, err := r.GetOrCreate("db", Config{MaxConcurrent: 12, RetryAfter: baldur.Duration(2 * time.Second), Clock: fake})
 			return err
 		}, "RetryAfter"},
 		{"clock", func() error { _, err := r.GetOrCreate("db", Config{MaxConcurrent: 12}); return err }, "Clock"},

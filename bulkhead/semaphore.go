@@ -59,9 +59,9 @@ func New(cfg Config) (*Semaphore, error) {
 	}
 	s := &Semaphore{
 		name:    cfg.Name,
-		maxWait: cfg.MaxWait,
+		maxWait: cfg.MaxWait.D(),
 		clock:   cfg.Clock,
-		rej:     baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter),
+		rej:     baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter.D()),
 		cfg:     cfg,
 	}
 	s.max.Store(int64(cfg.MaxConcurrent))
@@ -71,9 +71,9 @@ func New(cfg Config) (*Semaphore, error) {
 // Name returns the compartment's name.
 func (s *Semaphore) Name() string { return s.name }
 
-// Kind returns baldur.GateBulkhead: a Policy runs the semaphore last, after
+// Stage returns baldur.StageBulkhead: a Policy runs the semaphore last, after
 // the gates that hold nothing.
-func (s *Semaphore) Kind() string { return baldur.GateBulkhead }
+func (s *Semaphore) Stage() baldur.Stage { return baldur.StageBulkhead }
 
 // Config returns the compartment's configuration with defaults applied and
 // the current MaxConcurrent.

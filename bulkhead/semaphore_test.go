@@ -76,7 +76,7 @@ func TestSemaphoreAdmitRelease(t *testing.T) {
 func TestSemaphoreFailFast(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(1000, 0))
-	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1, RetryAfter: 1500 * time.Millisecond, Clock: fake})
+	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1, RetryAfter: baldur.Duration(1500 * time.Millisecond), Clock: fake})
 	p, err := s.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func enqueue(t *testing.T, s *Semaphore, ctx context.Context, got func(baldur.Pe
 
 func TestSemaphoreFIFO(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "fifo", MaxConcurrent: 1, MaxWait: time.Hour})
+	s := mustNew(t, Config{Name: "fifo", MaxConcurrent: 1, MaxWait: baldur.Duration(time.Hour)})
 	hold, _ := s.Acquire(context.Background())
 
 	const n = 20
@@ -183,7 +183,7 @@ func TestSemaphoreFIFO(t *testing.T) {
 // fast path, however hard newcomers try.
 func TestSemaphoreNoBarging(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "nobarge", MaxConcurrent: 2, MaxWait: time.Hour})
+	s := mustNew(t, Config{Name: "nobarge", MaxConcurrent: 2, MaxWait: baldur.Duration(time.Hour)})
 	a, _ := s.Acquire(context.Background())
 	b, _ := s.Acquire(context.Background())
 
@@ -224,7 +224,7 @@ func TestSemaphoreNoBarging(t *testing.T) {
 
 func TestSemaphoreCancelWhileWaiting(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "cancel", MaxConcurrent: 1, MaxWait: time.Hour})
+	s := mustNew(t, Config{Name: "cancel", MaxConcurrent: 1, MaxWait: baldur.Duration(time.Hour)})
 	hold, _ := s.Acquire(context.Background())
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -251,7 +251,7 @@ func TestSemaphoreCancelWhileWaiting(t *testing.T) {
 // the next waiter, never leaked.
 func TestSemaphoreHandoffRacingCancel(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "race", MaxConcurrent: 1, MaxWait: time.Hour})
+	s := mustNew(t, Config{Name: "race", MaxConcurrent: 1, MaxWait: baldur.Duration(time.Hour)})
 	for range 300 {
 		hold, _ := s.Acquire(context.Background())
 		ctx, cancel := context.WithCancel(context.Background())
@@ -272,7 +272,7 @@ func TestSemaphoreHandoffRacingCancel(t *testing.T) {
 func TestSemaphoreMaxWaitExpires(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(0, 0))
-	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1, MaxWait: 50 * time.Millisecond, Clock: fake})
+	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1, MaxWait: baldur.Duration(50 * time.Millisecond), Clock: fake})
 	hold, _ := s.Acquire(context.Background())
 	defer hold.Release(baldur.Outcome{})
 
@@ -301,7 +301,7 @@ func TestSemaphoreMaxWaitExpires(t *testing.T) {
 func TestSemaphoreGrantStopsTimer(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(0, 0))
-	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1, MaxWait: time.Second, Clock: fake})
+	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1, MaxWait: baldur.Duration(time.Second), Clock: fake})
 	hold, _ := s.Acquire(context.Background())
 	got := make(chan baldur.Permit, 1)
 	go func() {
@@ -323,7 +323,7 @@ func TestSemaphoreGrantStopsTimer(t *testing.T) {
 
 func TestSemaphoreResize(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "rs", MaxConcurrent: 1, MaxWait: time.Hour})
+	s := mustNew(t, Config{Name: "rs", MaxConcurrent: 1, MaxWait: baldur.Duration(time.Hour)})
 	hold, _ := s.Acquire(context.Background())
 	got := make(chan baldur.Permit, 3)
 	for range 3 {
@@ -374,7 +374,7 @@ func TestSemaphoreExecute(t *testing.T) {
 		_ = s.Execute(context.Background(), func(context.Context) error { panic("x") })
 	}()
 	checkIdle(t, s) // released on panic
-	if s.Name() != "ex" || s.Kind() != baldur.GateBulkhead {
+	if s.Name() != "ex" || s.Stage() != baldur.StageBulkhead {
 		t.Fatal("Name/Kind")
 	}
 }

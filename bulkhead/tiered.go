@@ -10,10 +10,10 @@ import (
 // TierLimit is the compartment of one tier in a Tiered gate.
 type TierLimit struct {
 	// MaxConcurrent is the tier's permits. Must be > 0.
-	MaxConcurrent int
+	MaxConcurrent int `json:"max_concurrent"`
 	// MaxWait bounds the wait for a permit; zero means fail fast. Must not be
 	// negative.
-	MaxWait time.Duration
+	MaxWait baldur.Duration `json:"max_wait,omitempty"`
 }
 
 // DefaultTierLimit returns the default compartment of tier t: critical 100
@@ -22,27 +22,27 @@ type TierLimit struct {
 func DefaultTierLimit(t baldur.Tier) TierLimit {
 	switch t {
 	case baldur.TierCritical:
-		return TierLimit{MaxConcurrent: 100, MaxWait: 50 * time.Millisecond}
+		return TierLimit{MaxConcurrent: 100, MaxWait: baldur.Duration(50 * time.Millisecond)}
 	case baldur.TierNonEssential:
 		return TierLimit{MaxConcurrent: 20}
 	}
-	return TierLimit{MaxConcurrent: 50, MaxWait: 30 * time.Millisecond}
+	return TierLimit{MaxConcurrent: 50, MaxWait: baldur.Duration(30 * time.Millisecond)}
 }
 
 // TieredConfig declares a Tiered gate.
 type TieredConfig struct {
 	// Name prefixes the compartments' names: "<Name>.critical",
 	// "<Name>.standard", "<Name>.non_essential". Empty means "admission".
-	Name string
+	Name string `json:"-"`
 	// Tiers overrides the default limit (DefaultTierLimit) of the tiers it
 	// lists; an entry replaces both fields, so {MaxConcurrent: 10} means ten
 	// permits and fail fast. Nil means the defaults for every tier.
-	Tiers map[baldur.Tier]TierLimit
+	Tiers map[baldur.Tier]TierLimit `json:"tiers,omitempty"`
 	// RetryAfter is advised to rejected callers. Zero means
 	// DefaultRetryAfter (1 s). Must not be negative.
-	RetryAfter time.Duration
+	RetryAfter baldur.Duration `json:"retry_after,omitempty"`
 	// Clock times the waits. Nil means baldur.SystemClock().
-	Clock baldur.Clock
+	Clock baldur.Clock `json:"-"`
 }
 
 // Tiered is an admission gate with one semaphore compartment per tier, so
@@ -91,8 +91,8 @@ func NewTiered(cfg TieredConfig) (*Tiered, error) {
 	return g, nil
 }
 
-// Kind returns baldur.GateBulkhead.
-func (g *Tiered) Kind() string { return baldur.GateBulkhead }
+// Stage returns baldur.StageBulkhead.
+func (g *Tiered) Stage() baldur.Stage { return baldur.StageBulkhead }
 
 // Admit admits c into its tier's compartment; see Semaphore.Admit.
 func (g *Tiered) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) {

@@ -16,17 +16,17 @@ func TestTieredDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[baldur.Tier]Config{
-		baldur.TierCritical:     {Name: "admission.critical", MaxConcurrent: 100, MaxWait: 50 * time.Millisecond},
-		baldur.TierStandard:     {Name: "admission.standard", MaxConcurrent: 50, MaxWait: 30 * time.Millisecond},
+		baldur.TierCritical:     {Name: "admission.critical", MaxConcurrent: 100, MaxWait: baldur.Duration(50 * time.Millisecond)},
+		baldur.TierStandard:     {Name: "admission.standard", MaxConcurrent: 50, MaxWait: baldur.Duration(30 * time.Millisecond)},
 		baldur.TierNonEssential: {Name: "admission.non_essential", MaxConcurrent: 20},
 	}
 	for tier, w := range want {
 		c := g.Compartment(tier).Config()
-		if c.Name != w.Name || c.MaxConcurrent != w.MaxConcurrent || c.MaxWait != w.MaxWait || c.RetryAfter != DefaultRetryAfter {
+		if c.Name != w.Name || c.MaxConcurrent != w.MaxConcurrent || c.MaxWait != w.MaxWait || c.RetryAfter.D() != DefaultRetryAfter {
 			t.Errorf("%v: %+v, want %+v", tier, c, w)
 		}
 	}
-	if g.Compartment(baldur.Tier(9)) != g.Compartment(baldur.TierStandard) || g.Kind() != baldur.GateBulkhead {
+	if g.Compartment(baldur.Tier(9)) != g.Compartment(baldur.TierStandard) || g.Stage() != baldur.StageBulkhead {
 		t.Fatal("unknown tier / Kind")
 	}
 }

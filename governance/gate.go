@@ -7,7 +7,7 @@ import (
 )
 
 // Gate is the per-call governance gate of a baldur.Policy (Kind
-// baldur.GateGovernance). Admit takes no lock and does not allocate: it
+// baldur.StageGovernance). Admit takes no lock and does not allocate: it
 // loads the Checker's snapshot with one atomic read and, when nothing is
 // restrictive (no break glass, kill switch, shedding level or blocked
 // budget), admits at once. Otherwise, in order: exempt operations pass;
@@ -31,8 +31,8 @@ var (
 	_ baldur.Releaser = (*Gate)(nil)
 )
 
-// Kind returns baldur.GateGovernance.
-func (g *Gate) Kind() string { return baldur.GateGovernance }
+// Stage returns baldur.StageGovernance.
+func (g *Gate) Stage() baldur.Stage { return baldur.StageGovernance }
 
 // Admit admits or rejects c. The permit token is c.Now in unix nanoseconds,
 // so that release knows the call's time without reading the clock.

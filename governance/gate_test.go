@@ -12,7 +12,7 @@ import (
 func TestGateKind(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	if f.c.Gate().Kind() != baldur.GateGovernance {
+	if f.c.Gate().Stage() != baldur.StageGovernance {
 		t.Fatal("kind")
 	}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{f.c.Gate()}, Clock: f.clk})

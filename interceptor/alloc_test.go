@@ -13,7 +13,7 @@ import (
 // nopGate admits everything and holds nothing.
 type nopGate struct{}
 
-func (nopGate) Kind() string { return baldur.GateGovernance }
+func (nopGate) Stage() baldur.Stage { return baldur.StageGovernance }
 func (nopGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.Permit{}, nil
 }
@@ -21,7 +21,7 @@ func (nopGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 // holdGate admits everything and holds a permit it gets back on release.
 type holdGate struct{}
 
-func (holdGate) Kind() string { return baldur.GateBulkhead }
+func (holdGate) Stage() baldur.Stage { return baldur.StageBulkhead }
 func (g holdGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.NewPermit(g, 1), nil
 }
@@ -90,7 +90,7 @@ func (s *fakeTransportStream) SetTrailer(md metadata.MD) error {
 
 type rejGate struct{ err error }
 
-func (rejGate) Kind() string { return baldur.GateThrottle }
+func (rejGate) Stage() baldur.Stage { return baldur.StageThrottle }
 func (g rejGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.Permit{}, g.err
 }

@@ -29,7 +29,7 @@ import (
 // closed is a stand-in for a throttle whose partition is out of tokens.
 type closed struct{}
 
-func (closed) Kind() string { return baldur.GateThrottle }
+func (closed) Stage() baldur.Stage { return baldur.StageThrottle }
 func (closed) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.Permit{}, baldur.Reject(baldur.ReasonThrottled, 2*time.Second)
 }

@@ -24,7 +24,7 @@ import (
 // fakeGate is a small baldur.Gate for tests: it admits (holding a permit)
 // unless reject says otherwise, and records calls and outcomes.
 type fakeGate struct {
-	kind   string
+	kind   baldur.Stage
 	reject func(n int64, c baldur.Call) error // nil: admit all; n counts Admit calls from 1
 
 	calls    atomic.Int64
@@ -36,9 +36,9 @@ type fakeGate struct {
 	rel      chan baldur.Outcome // optional: each release is sent here
 }
 
-func newGate(kind string) *fakeGate { return &fakeGate{kind: kind} }
+func newGate(kind baldur.Stage) *fakeGate { return &fakeGate{kind: kind} }
 
-func (g *fakeGate) Kind() string { return g.kind }
+func (g *fakeGate) Stage() baldur.Stage { return g.kind }
 
 func (g *fakeGate) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) {
 	n := g.calls.Add(1)

@@ -129,7 +129,7 @@ func TestShapesAdmitAndRelease(t *testing.T) {
 				}
 				t.Run(string(nw)+"/"+sh.name+"/"+tc.code.String(), func(t *testing.T) {
 					t.Parallel()
-					sg, cg := newGate(baldur.GateBulkhead), newGate(baldur.GateBulkhead)
+					sg, cg := newGate(baldur.StageBulkhead), newGate(baldur.StageBulkhead)
 					client := guarded(t, nw, sg, cg, &testServer{})
 					err := sh.call(context.Background(), client, tc.code)
 					require.Equal(t, tc.code, status.Code(err), "err %v", err)
@@ -152,7 +152,7 @@ func TestShapesAdmitAndRelease(t *testing.T) {
 
 func TestServerStreamHoldsPermitForWholeStream(t *testing.T) {
 	t.Parallel()
-	sg, cg := newGate(baldur.GateBulkhead), newGate(baldur.GateBulkhead)
+	sg, cg := newGate(baldur.StageBulkhead), newGate(baldur.StageBulkhead)
 	inStream := make(chan struct{})
 	proceed := make(chan struct{})
 	svc := &testServer{onStream: func(context.Context) {
@@ -183,7 +183,7 @@ func TestServerStreamHoldsPermitForWholeStream(t *testing.T) {
 
 func TestClientStreamReleasesWhenContextEnds(t *testing.T) {
 	t.Parallel()
-	sg, cg := newGate(baldur.GateBulkhead), newGate(baldur.GateBulkhead)
+	sg, cg := newGate(baldur.StageBulkhead), newGate(baldur.StageBulkhead)
 	cg.rel = make(chan baldur.Outcome, 1)
 	client := guarded(t, netBufconn, sg, cg, &testServer{})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -208,10 +208,10 @@ func TestRejectionsAreRichStatusErrors(t *testing.T) {
 		for _, sh := range shapes {
 			t.Run(string(nw)+"/"+sh.name, func(t *testing.T) {
 				t.Parallel()
-				sg := newGate(baldur.GateThrottle)
+				sg := newGate(baldur.StageThrottle)
 				sg.reject = rejectAlways(baldur.Reject(baldur.ReasonThrottled, 2*time.Second))
 				svc := &testServer{}
-				client := guarded(t, nw, sg, newGate(baldur.GateBulkhead), svc)
+				client := guarded(t, nw, sg, newGate(baldur.StageBulkhead), svc)
 				var trailer metadata.MD
 				err := sh.call(context.Background(), client, codes.OK, grpc.Trailer(&trailer))
 				st, ok := status.FromError(err)
@@ -251,9 +251,9 @@ func TestClientRejectionDoesNoIO(t *testing.T) {
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
 			t.Parallel()
-			cg := newGate(baldur.GateBlast)
+			cg := newGate(baldur.StageBlast)
 			cg.reject = rejectAlways(baldur.Reject(baldur.ReasonBreakerOpen, time.Second))
-			sg := newGate(baldur.GateBulkhead)
+			sg := newGate(baldur.StageBulkhead)
 			client := guarded(t, netBufconn, sg, cg, &testServer{})
 			err := sh.call(context.Background(), client, codes.OK)
 			st, ok := status.FromError(err)
@@ -327,7 +327,7 @@ func TestResultTable(t *testing.T) {
 
 func TestPanicReleasesAndRepanics(t *testing.T) {
 	t.Parallel()
-	g := newGate(baldur.GateBulkhead)
+	g := newGate(baldur.StageBulkhead)
 	r := baldur.Static(policyOf(t, g))
 	info := &grpc.UnaryServerInfo{FullMethod: "/s/M"}
 	func() {
@@ -374,7 +374,7 @@ type ctxKey struct{}
 
 func TestContextValuesSurvive(t *testing.T) {
 	t.Parallel()
-	g := newGate(baldur.GateBulkhead)
+	g := newGate(baldur.StageBulkhead)
 	r := baldur.Static(policyOf(t, g))
 	ctx := context.WithValue(context.Background(), ctxKey{}, "v")
 	check := func(ctx context.Context) {
@@ -410,7 +410,7 @@ func (eofStream) RecvMsg(any) error { return io.EOF }
 
 func TestStreamServerRejectionSetsTrailer(t *testing.T) {
 	t.Parallel()
-	g := newGate(baldur.GateGovernance)
+	g := newGate(baldur.StageGovernance)
 	g.reject = rejectAlways(baldur.Reject(baldur.ReasonEmergency, 10*time.Second))
 	var md metadata.MD
 	called := false
@@ -425,7 +425,7 @@ func TestLatencyFromInjectedClock(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Unix(100, 0))
 	for _, measure := range []bool{false, true} {
-		g := newGate(baldur.GateBulkhead)
+		g := newGate(baldur.StageBulkhead)
 		opts := []Option{WithClock(clk)}
 		if measure {
 			opts = append(opts, WithLatency())

@@ -60,7 +60,7 @@ func TestKeyAndTierFromTrustedPeersOnly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			g := newGate(baldur.GateThrottle)
+			g := newGate(baldur.StageThrottle)
 			opts := append(tc.opts, WithService("svc"), WithRegion("eu"), WithDomain("pay"))
 			_, err := UnaryServerInterceptor(baldur.Static(policyOf(t, g)), opts...)(tc.ctx, nil,
 				&grpc.UnaryServerInfo{FullMethod: "/s/M"}, func(context.Context, any) (any, error) { return nil, nil })
@@ -77,7 +77,7 @@ func TestKeyAndTierFromTrustedPeersOnly(t *testing.T) {
 
 func TestClientCallKeyedByTarget(t *testing.T) {
 	t.Parallel()
-	g := newGate(baldur.GateBlast)
+	g := newGate(baldur.StageBlast)
 	cc, err := grpc.NewClient("passthrough:///upstream:443", grpc.WithTransportCredentials(insecureCreds()))
 	require.NoError(t, err)
 	defer cc.Close()

@@ -33,7 +33,7 @@ func unixServer(t *testing.T, opts ...Option) (testpb.TestServiceClient, *fakeGa
 	clk := clock.NewFake(baldurNow)
 	th, err := throttle.New(throttle.Config{Name: "per_tenant", Rate: 0.001, Burst: 1, Clock: clk})
 	require.NoError(t, err)
-	g := newGate(baldur.GateGovernance)
+	g := newGate(baldur.StageGovernance)
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "uds", Gates: []baldur.Gate{g, th}, Clock: clk})
 	require.NoError(t, err)
 	opts = append(opts, WithClock(clk))

@@ -38,7 +38,7 @@ func TestGRPCRetryHonorsPushback(t *testing.T) {
 	const pushback = time.Second
 	var mu sync.Mutex
 	var attempts []time.Time
-	g := newGate(baldur.GateBulkhead)
+	g := newGate(baldur.StageBulkhead)
 	g.reject = func(n int64, _ baldur.Call) error {
 		mu.Lock()
 		attempts = append(attempts, time.Now())
@@ -71,7 +71,7 @@ func TestInHandleShedsBeforeDecoding(t *testing.T) {
 	for _, reject := range []bool{true, false} {
 		t.Run(map[bool]string{true: "reject", false: "admit"}[reject], func(t *testing.T) {
 			t.Parallel()
-			g := newGate(baldur.GateGovernance)
+			g := newGate(baldur.StageGovernance)
 			if reject {
 				g.reject = rejectAlways(baldur.Reject(baldur.ReasonKillSwitch, 30*time.Second))
 			}
@@ -97,7 +97,7 @@ func TestInHandleShedsBeforeDecoding(t *testing.T) {
 
 func TestLimiterWithGoGRPCMiddlewareRatelimit(t *testing.T) {
 	t.Parallel()
-	g := newGate(baldur.GateThrottle)
+	g := newGate(baldur.StageThrottle)
 	g.reject = func(n int64, _ baldur.Call) error {
 		if n > 1 {
 			return baldur.Reject(baldur.ReasonThrottled, time.Second)

@@ -5,8 +5,6 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
-	"github.com/baldur-go/baldur/bulkhead"
-	"github.com/baldur-go/baldur/throttle"
 )
 
 // breakerStates are the states baldur_breaker_partitions reports, each
@@ -17,8 +15,10 @@ var breakerStates = [...]blast.State{
 
 // gateStats sums what one policy's gates report; a policy may hold more than
 // one gate of a type, and each label set may be sent only once per scrape.
+// Gates are read through the capability interfaces of package baldur, so a
+// new kind of gate is reported without a change here.
 type gateStats struct {
-	kinds map[string]bool
+	stages map[baldur.Stage]bool
 
 	breakers   bool
 	partitions [len(breakerStates)]int
@@ -31,12 +31,6 @@ type gateStats struct {
 	shareCapKeys int
 }
 
-// stater is a bulkhead gate that reports its occupancy (*bulkhead.Semaphore).
-type stater interface {
-	baldur.Gate
-	State() baldur.BulkheadState
-}
-
 // collectPolicies sends the metrics of every policy and its gates, and
 // returns the occupancy of the bulkhead compartments its gates hold, for
 // compartments the bulkheads slot does not list.
@@ -47,31 +41,18 @@ func (c *collector) collectPolicies(ch chan<- prometheus.Metric) []baldur.Bulkhe
 		if !ok {
 			continue // removed by a reload since PolicyNames
 		}
-		st := gateStats{kinds: map[string]bool{}}
+		st := gateStats{stages: map[baldur.Stage]bool{}}
 		for _, g := range p.Gates() {
-			st.kinds[g.Kind()] = true
-			switch g := g.(type) {
-			case *blast.Breakers:
+			st.stages[g.Stage()] = true
+			if b, ok := g.(baldur.BreakerReporter); ok {
 				st.breakers = true
-				st.addBreakers(g)
-			case *blast.ShareCap:
-				st.shareCaps = true
-				st.shareCapKeys += g.Keys()
-			case *throttle.Throttle:
-				st.throttles = true
-				s := g.Stats()
-				st.keys += s.Keys
-				st.keysCap += s.Cap
-				st.lossyEvictions += s.LossyEvictions
-				st.storeError += g.StoreErrors()
-			case *bulkhead.Tiered:
-				for _, s := range g.Compartments() {
-					compartments = append(compartments, s.State())
-				}
-			case stater:
-				if g.Kind() == baldur.GateBulkhead {
-					compartments = append(compartments, g.State())
-				}
+				st.addBreakers(b)
+			}
+			if k, ok := g.(baldur.KeyReporter); ok {
+				st.addKeys(g.Stage(), k.KeyStats())
+			}
+			if cr, ok := g.(baldur.CompartmentReporter); ok {
+				compartments = append(compartments, cr.CompartmentStates()...)
 			}
 		}
 		c.sendPolicy(ch, p, &st)
@@ -79,14 +60,30 @@ func (c *collector) collectPolicies(ch chan<- prometheus.Metric) []baldur.Bulkhe
 	return compartments
 }
 
-func (st *gateStats) addBreakers(b *blast.Breakers) {
-	// Partitions and Open are two reads; a partition created in between
-	// could make "closed" negative, so it is clamped.
+// addKeys counts a key table under the metric family of its stage: the
+// throttle's keys, or the share cap's (the blast stage's per-key gate).
+func (st *gateStats) addKeys(stage baldur.Stage, ks baldur.KeyStats) {
+	switch stage {
+	case baldur.StageThrottle:
+		st.throttles = true
+		st.keys += ks.Keys
+		st.keysCap += ks.Cap
+		st.lossyEvictions += ks.LossyEvictions
+		st.storeError += ks.StoreErrors
+	case baldur.StageBlast:
+		st.shareCaps = true
+		st.shareCapKeys += ks.Keys
+	}
+}
+
+func (st *gateStats) addBreakers(b baldur.BreakerReporter) {
+	// Partitions and OpenPartitions are two reads; a partition created in
+	// between could make "closed" negative, so it is clamped.
 	total := b.Partitions()
 	notClosed := 0
-	for _, ps := range b.Open() {
+	for _, ps := range b.OpenPartitions() {
 		for i, s := range breakerStates {
-			if ps.State == s {
+			if ps.State == s.String() {
 				st.partitions[i]++
 				notClosed++
 			}
@@ -101,7 +98,7 @@ func (c *collector) sendPolicy(ch chan<- prometheus.Metric, p *baldur.Policy, st
 		rejected, shadowed := p.Rejected(r), p.Shadowed(r)
 		// A reason is reported when one of the policy's gates can give it
 		// (deadline: the policy itself), or when it was ever counted.
-		if !st.kinds[r.Gate()] && r != baldur.ReasonDeadline && rejected == 0 && shadowed == 0 {
+		if !st.stages[r.Stage()] && r != baldur.ReasonDeadline && rejected == 0 && shadowed == 0 {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.d.rejections, prometheus.CounterValue, float64(rejected), name, r.Gate(), r.String())

@@ -25,11 +25,11 @@ func (d *discard) WriteHeader(int)             {}
 // leanGate admits or rejects without recording anything, so that it
 // allocates nothing itself.
 type leanGate struct {
-	kind   string
+	kind   baldur.Stage
 	reject *baldur.Rejection
 }
 
-func (g *leanGate) Kind() string { return g.kind }
+func (g *leanGate) Stage() baldur.Stage { return g.kind }
 
 func (g *leanGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	if g.reject != nil {
@@ -41,7 +41,7 @@ func (g *leanGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 func (g *leanGate) Release(uint64, baldur.Outcome) {}
 
 func TestMiddlewareAddsNoAllocations(t *testing.T) {
-	g := &leanGate{kind: baldur.GateGovernance}
+	g := &leanGate{kind: baldur.StageGovernance}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) })
 	h := middleware.New(baldur.Static(policyOf(t, g)))(ok)
 	req := httptest.NewRequest("GET", "/x", nil)
@@ -49,7 +49,7 @@ func TestMiddlewareAddsNoAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, req) }); n != 0 {
 		t.Fatalf("admit path allocates %.1f per request, want 0", n)
 	}
-	rej := &leanGate{kind: baldur.GateBulkhead, reject: baldur.Reject(baldur.ReasonBulkheadFull, time.Second)}
+	rej := &leanGate{kind: baldur.StageBulkhead, reject: baldur.Reject(baldur.ReasonBulkheadFull, time.Second)}
 	hr := middleware.New(baldur.Static(policyOf(t, rej)))(ok)
 	hr.ServeHTTP(w, req) // render the rejection once
 	if n := testing.AllocsPerRun(1000, func() { hr.ServeHTTP(w, req) }); n != 0 {
@@ -67,7 +67,7 @@ func (fullDiscard) ReadFrom(io.Reader) (int64, error)            { return 0, nil
 // TestMiddlewareCapabilityWrappersAddNoAllocations: choosing the wrapper
 // with Hijack and ReadFrom, and using them, allocates nothing.
 func TestMiddlewareCapabilityWrappersAddNoAllocations(t *testing.T) {
-	g := &leanGate{kind: baldur.GateGovernance}
+	g := &leanGate{kind: baldur.StageGovernance}
 	src := io.LimitReader(nil, 0)
 	h := middleware.New(baldur.Static(policyOf(t, g)))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.(io.ReaderFrom).ReadFrom(src)

@@ -28,7 +28,7 @@ type udsKeyGate struct {
 	tiers []baldur.Tier
 }
 
-func (g *udsKeyGate) Kind() string { return baldur.GateGovernance }
+func (g *udsKeyGate) Stage() baldur.Stage { return baldur.StageGovernance }
 
 func (g *udsKeyGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
 	g.mu.Lock()

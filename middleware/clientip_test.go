@@ -105,7 +105,7 @@ func FuzzTierHeader(f *testing.F) {
 	f.Add("critical", "/x")
 	f.Add(strings.Repeat("z", 10000), "/recs/")
 	f.Add("\x00", "")
-	g := &fakeGate{kind: baldur.GateBulkhead}
+	g := &fakeGate{kind: baldur.StageBulkhead}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "f", Gates: []baldur.Gate{g}})
 	if err != nil {
 		f.Fatal(err)

@@ -21,7 +21,7 @@ import (
 
 // fakeGate rejects with reason when set, records outcomes and calls.
 type fakeGate struct {
-	kind     string
+	kind     baldur.Stage
 	reason   baldur.Reason
 	retry    time.Duration
 	released atomic.Int32
@@ -29,7 +29,7 @@ type fakeGate struct {
 	lastCall atomic.Value // baldur.Call
 }
 
-func (g *fakeGate) Kind() string { return g.kind }
+func (g *fakeGate) Stage() baldur.Stage { return g.kind }
 
 func (g *fakeGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
 	g.lastCall.Store(c)
@@ -73,7 +73,7 @@ func TestRejectionPerReason(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.code, func(t *testing.T) {
 			t.Parallel()
-			g := &fakeGate{kind: baldur.GateThrottle, reason: tc.reason, retry: tc.retry}
+			g := &fakeGate{kind: baldur.StageThrottle, reason: tc.reason, retry: tc.retry}
 			var ran atomic.Bool
 			h := middleware.New(baldur.Static(policyOf(t, g)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran.Store(true) }))
 			rec := httptest.NewRecorder()
@@ -117,7 +117,7 @@ func TestOutcomeClassification(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			g := &fakeGate{kind: baldur.GateBulkhead}
+			g := &fakeGate{kind: baldur.StageBulkhead}
 			h := middleware.New(baldur.Static(policyOf(t, g)))(tc.handler)
 			req := httptest.NewRequest("GET", "/x", nil)
 			if tc.cancel {
@@ -136,7 +136,7 @@ func TestOutcomeClassification(t *testing.T) {
 
 func TestPanicReleasesAndRepanics(t *testing.T) {
 	t.Parallel()
-	g := &fakeGate{kind: baldur.GateBulkhead}
+	g := &fakeGate{kind: baldur.StageBulkhead}
 	h := middleware.New(baldur.Static(policyOf(t, g)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	}))
@@ -152,8 +152,8 @@ func TestPanicReleasesAndRepanics(t *testing.T) {
 
 func TestRejectReleasesEarlierPermitsInReverse(t *testing.T) {
 	t.Parallel()
-	gov := &fakeGate{kind: baldur.GateGovernance}
-	bh := &fakeGate{kind: baldur.GateBulkhead, reason: baldur.ReasonBulkheadFull, retry: time.Second}
+	gov := &fakeGate{kind: baldur.StageGovernance}
+	bh := &fakeGate{kind: baldur.StageBulkhead, reason: baldur.ReasonBulkheadFull, retry: time.Second}
 	h := middleware.New(baldur.Static(policyOf(t, bh, gov)))(http.NotFoundHandler())
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
@@ -164,8 +164,8 @@ func TestRejectReleasesEarlierPermitsInReverse(t *testing.T) {
 
 func TestShadowModeCountsButAdmits(t *testing.T) {
 	t.Parallel()
-	g := &fakeGate{kind: baldur.GateThrottle, reason: baldur.ReasonThrottled, retry: time.Second}
-	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "shadow", Gates: []baldur.Gate{g}, Shadow: []string{baldur.GateThrottle}})
+	g := &fakeGate{kind: baldur.StageThrottle, reason: baldur.ReasonThrottled, retry: time.Second}
+	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "shadow", Gates: []baldur.Gate{g}, Shadow: []baldur.Stage{baldur.StageThrottle}})
 	require.NoError(t, err)
 	h := middleware.New(baldur.Static(p))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
 	for range 3 {
@@ -179,7 +179,7 @@ func TestShadowModeCountsButAdmits(t *testing.T) {
 
 func TestOperationFromMuxPattern(t *testing.T) {
 	t.Parallel()
-	g := &fakeGate{kind: baldur.GateBulkhead}
+	g := &fakeGate{kind: baldur.StageBulkhead}
 	seen := make(chan string, 4)
 	res := baldur.ResolverFunc(func(op string) *baldur.Policy { seen <- op; return policyOf(t, g) })
 	mw := middleware.New(res)
@@ -213,7 +213,7 @@ func TestTierClassification(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			g := &fakeGate{kind: baldur.GateBulkhead}
+			g := &fakeGate{kind: baldur.StageBulkhead}
 			h := middleware.New(baldur.Static(policyOf(t, g)),
 				middleware.WithTrustedProxies(trusted),
 				middleware.WithTierHeader("X-Baldur-Tier"),
@@ -234,7 +234,7 @@ func TestTierClassification(t *testing.T) {
 
 func TestResponseControllerReachesUnderlyingWriter(t *testing.T) {
 	t.Parallel()
-	g := &fakeGate{kind: baldur.GateBulkhead}
+	g := &fakeGate{kind: baldur.StageBulkhead}
 	flushed := make(chan error, 1)
 	h := middleware.New(baldur.Static(policyOf(t, g)))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("part"))
@@ -270,7 +270,7 @@ func TestResponseControllerReachesUnderlyingWriter(t *testing.T) {
 
 func TestDeadlineFromContext(t *testing.T) {
 	t.Parallel()
-	g := &fakeGate{kind: baldur.GateBulkhead}
+	g := &fakeGate{kind: baldur.StageBulkhead}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "d", Gates: []baldur.Gate{g}, MinTimeLeft: 50 * time.Millisecond})
 	require.NoError(t, err)
 	h := middleware.New(baldur.Static(p))(http.NotFoundHandler())
@@ -317,7 +317,7 @@ func (c *stepClock) AfterFunc(d time.Duration, f func()) baldur.Timer { return t
 
 func TestLatencyAndDomainOptions(t *testing.T) {
 	t.Parallel()
-	g := &fakeGate{kind: baldur.GateBulkhead}
+	g := &fakeGate{kind: baldur.StageBulkhead}
 	clk := &stepClock{now: time.Unix(0, 0)}
 	h := middleware.New(baldur.Static(policyOf(t, g)), middleware.WithLatency(), middleware.WithDomain("payments"),
 		middleware.WithClock(clk))(http.NotFoundHandler())
@@ -326,7 +326,7 @@ func TestLatencyAndDomainOptions(t *testing.T) {
 	assert.Equal(t, "payments", g.lastCall.Load().(baldur.Call).Domain)
 
 	// Without WithLatency the clock is read once and latency is zero.
-	g2 := &fakeGate{kind: baldur.GateBulkhead}
+	g2 := &fakeGate{kind: baldur.StageBulkhead}
 	middleware.New(baldur.Static(policyOf(t, g2)), middleware.WithClock(clk))(http.NotFoundHandler()).
 		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	assert.Zero(t, g2.last.Load().(baldur.Outcome).Latency)

@@ -32,7 +32,7 @@ func TestRejectionHeaderValuesSurviveInPlaceEdits(t *testing.T) {
 			// A wait of its own, so that no parallel subtest shares the interned rejection.
 			secs := 100 + len(name)
 			retry := time.Duration(secs) * time.Second
-			g := &fakeGate{kind: baldur.GateThrottle, reason: baldur.ReasonThrottled, retry: retry}
+			g := &fakeGate{kind: baldur.StageThrottle, reason: baldur.ReasonThrottled, retry: retry}
 			inner := middleware.New(baldur.Static(policyOf(t, g)))(http.NotFoundHandler())
 			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				inner.ServeHTTP(w, r)

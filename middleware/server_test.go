@@ -31,7 +31,7 @@ type chanGate struct {
 
 func newChanGate() *chanGate { return &chanGate{outcomes: make(chan baldur.Outcome, 16)} }
 
-func (g *chanGate) Kind() string { return baldur.GateBulkhead }
+func (g *chanGate) Stage() baldur.Stage { return baldur.StageBulkhead }
 
 func (g *chanGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	g.admitted.Add(1)

@@ -12,14 +12,14 @@ import (
 
 type trNopGate struct{}
 
-func (trNopGate) Kind() string { return baldur.GateGovernance }
+func (trNopGate) Stage() baldur.Stage { return baldur.StageGovernance }
 func (trNopGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.Permit{}, nil
 }
 
 type trHoldGate struct{}
 
-func (trHoldGate) Kind() string { return baldur.GateBulkhead }
+func (trHoldGate) Stage() baldur.Stage { return baldur.StageBulkhead }
 func (g trHoldGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.NewPermit(g, 1), nil
 }

@@ -199,7 +199,7 @@ func TestCooldownProbeWithoutResponseLetsNextProbe(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	up := &upstream{}
-	g := &trGate{kind: baldur.GateThrottle}
+	g := &trGate{kind: baldur.StageThrottle}
 	rt := Transport(up, trPolicy(t, g), WithTransportClock(clk))
 	up.push(429, "20") // above the 5 s ±30 % backoff, so exactly 20 s
 	_, err := get(t, rt, "h")
@@ -498,7 +498,7 @@ func (f *flakyRT) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestCooldownCountersUnderLoad(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	rt := Transport(&flakyRT{}, trPolicy(t, g), WithTransportClock(clk), WithTransportCooldown(Cooldown{MaxHosts: 20}))
 	c := &rt.(*transport).cool
 	var wg sync.WaitGroup

@@ -16,7 +16,7 @@ import (
 // busyUpstreamGate stands in for a bulkhead that is full.
 type busyUpstreamGate struct{}
 
-func (busyUpstreamGate) Kind() string { return baldur.GateBulkhead }
+func (busyUpstreamGate) Stage() baldur.Stage { return baldur.StageBulkhead }
 func (busyUpstreamGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	return baldur.Permit{}, baldur.Reject(baldur.ReasonBulkheadFull, 1)
 }

@@ -15,7 +15,7 @@ import (
 // trGate is the transport tests' gate: it admits (holding a permit) unless
 // reject says otherwise and records calls and outcomes.
 type trGate struct {
-	kind     string
+	kind     baldur.Stage
 	reject   error
 	admitted atomic.Int64
 	released atomic.Int64
@@ -24,7 +24,7 @@ type trGate struct {
 	outcomes []baldur.Outcome
 }
 
-func (g *trGate) Kind() string { return g.kind }
+func (g *trGate) Stage() baldur.Stage { return g.kind }
 
 func (g *trGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
 	g.mu.Lock()

@@ -53,7 +53,7 @@ func TestTransportPanicReleasesAndAbandonsProbe(t *testing.T) {
 			up := &upstream{}
 			prt := &panicRT{next: up}
 			var keyPanics atomic.Bool
-			g := &trGate{kind: baldur.GateBulkhead}
+			g := &trGate{kind: baldur.StageBulkhead}
 			rt := Transport(prt, trPolicy(t, g), WithTransportClock(clk),
 				WithTransportKey(func(r *http.Request) string {
 					if keyPanics.Load() {
@@ -98,7 +98,7 @@ func (nilRT) RoundTrip(*http.Request) (*http.Response, error) { return nil, nil 
 
 func TestTransportNilResponseIsAnError(t *testing.T) {
 	t.Parallel()
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	resp, err := Transport(nilRT{}, trPolicy(t, g)).RoundTrip(httptestRequest())
 	require.Nil(t, resp)
 	require.ErrorContains(t, err, "nil response")
@@ -116,7 +116,7 @@ func TestTransportBodyPanicReleasesAsFailure(t *testing.T) {
 	t.Parallel()
 	pb := &panicBody{}
 	stub := &stubRT{status: 200, body: func() io.ReadCloser { return pb }}
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	resp, err := Transport(stub, trPolicy(t, g)).RoundTrip(httptestRequest())
 	require.NoError(t, err)
 	require.Equal(t, "body boom", recovered(func() { _, _ = io.Copy(io.Discard, resp.Body) }))

@@ -22,7 +22,7 @@ func TestTransportReleasesAtEndOfBody(t *testing.T) {
 	for _, end := range []string{"eof", "close", "eof-then-close", "copy"} {
 		t.Run(end, func(t *testing.T) {
 			t.Parallel()
-			g := &trGate{kind: baldur.GateBulkhead}
+			g := &trGate{kind: baldur.StageBulkhead}
 			client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
 			resp, err := client.Get(srv.URL + "/x")
 			require.NoError(t, err)
@@ -70,7 +70,7 @@ func TestTransportSlowBodyAndEarlyClose(t *testing.T) {
 		}
 		io.WriteString(w, strings.Repeat("x", 1<<16))
 	})
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
 	ctx := context.WithValue(context.Background(), ctxKeyTr{}, 1)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
@@ -105,7 +105,7 @@ func TestTransportOutcomes(t *testing.T) {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			t.Parallel()
 			srv, _ := trServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) })
-			g := &trGate{kind: baldur.GateBlast}
+			g := &trGate{kind: baldur.StageBlast}
 			client := &http.Client{
 				Transport:     Transport(trNext(t), trPolicy(t, g), WithTransportCooldown(Cooldown{Disabled: true})),
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -130,7 +130,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 		require.NoError(t, err)
 		addr := l.Addr().String()
 		l.Close()
-		g := &trGate{kind: baldur.GateBlast}
+		g := &trGate{kind: baldur.StageBlast}
 		_, err = (&http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}).Get("http://" + addr)
 		require.Error(t, err)
 		require.Equal(t, baldur.Failure, g.lastOutcome(t).Result)
@@ -139,7 +139,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 	t.Run("caller cancellation is ignored", func(t *testing.T) {
 		t.Parallel()
 		stub := &stubRT{err: context.Canceled}
-		g := &trGate{kind: baldur.GateBlast}
+		g := &trGate{kind: baldur.StageBlast}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://up.example", nil)
@@ -158,7 +158,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 				conn.Close()
 			}
 		})
-		g := &trGate{kind: baldur.GateBlast}
+		g := &trGate{kind: baldur.StageBlast}
 		resp, err := (&http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}).Get(srv.URL)
 		require.NoError(t, err)
 		_, err = io.ReadAll(resp.Body)
@@ -173,7 +173,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 func TestTransportRejectionDoesNoIO(t *testing.T) {
 	t.Parallel()
 	srv, hits := trServer(t, func(w http.ResponseWriter, r *http.Request) {})
-	g := &trGate{kind: baldur.GateThrottle, reject: baldur.Reject(baldur.ReasonThrottled, 3*time.Second)}
+	g := &trGate{kind: baldur.StageThrottle, reject: baldur.Reject(baldur.ReasonThrottled, 3*time.Second)}
 	client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
 	body := &trackedBody{Reader: strings.NewReader("payload")}
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, body)
@@ -190,7 +190,7 @@ func TestTransportRejectionDoesNoIO(t *testing.T) {
 func TestTransportNeverMutatesRequest(t *testing.T) {
 	t.Parallel()
 	stub := &stubRT{status: 200, body: func() io.ReadCloser { return io.NopCloser(strings.NewReader("ok")) }}
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	ctx := context.WithValue(context.Background(), ctxKeyTr{}, "v")
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://up.example:8080/a?b=c", strings.NewReader("x"))
 	req.Header.Set("X-A", "1")
@@ -214,7 +214,7 @@ func TestTransportNeverMutatesRequest(t *testing.T) {
 func TestTransportOptions(t *testing.T) {
 	t.Parallel()
 	stub := &stubRT{status: 200}
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	dl := time.Now().Add(time.Hour)
 	rt := Transport(stub, trPolicy(t, g),
 		WithTransportOperation(func(r *http.Request) string { return "op:" + r.URL.Path }),
@@ -241,7 +241,7 @@ func TestTransportOptions(t *testing.T) {
 func TestTransportConcurrentCloseReleasesOnce(t *testing.T) {
 	t.Parallel()
 	stub := &stubRT{status: 200, body: func() io.ReadCloser { return io.NopCloser(strings.NewReader(strings.Repeat("x", 4096))) }}
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	rt := Transport(stub, trPolicy(t, g))
 	for i := 0; i < 50; i++ {
 		req, _ := http.NewRequest(http.MethodGet, "http://up.example", nil)
@@ -277,7 +277,7 @@ func TestTransportKeepsUpgradedBodyWritable(t *testing.T) {
 	t.Parallel()
 	conn := &rwcBody{Reader: strings.NewReader("")}
 	stub := &stubRT{status: http.StatusSwitchingProtocols, body: func() io.ReadCloser { return conn }}
-	g := &trGate{kind: baldur.GateBulkhead}
+	g := &trGate{kind: baldur.StageBulkhead}
 	resp, err := Transport(stub, trPolicy(t, g)).RoundTrip(httptestRequest())
 	require.NoError(t, err)
 	rw, ok := resp.Body.(io.ReadWriteCloser)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/baldur-go/baldur"
 )
 
 // Config is the registry's file format (JSON). It declares named gates and
@@ -52,9 +54,9 @@ type PolicyConfig struct {
 	Breaker  string `json:"breaker,omitempty"`
 	ShareCap string `json:"share_cap,omitempty"`
 	Bulkhead string `json:"bulkhead,omitempty"`
-	// Shadow lists gate kinds ("governance", "throttle", "blast",
-	// "bulkhead") evaluated and counted but not enforced.
-	Shadow []string `json:"shadow,omitempty"`
+	// Shadow lists stages ("governance", "throttle", "blast", "bulkhead")
+	// whose gates are evaluated and counted but not enforced.
+	Shadow []baldur.Stage `json:"shadow,omitempty"`
 	// MinTimeLeft rejects calls whose deadline is closer than this.
 	MinTimeLeft Duration `json:"min_time_left,omitempty"`
 }

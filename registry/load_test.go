@@ -32,7 +32,7 @@ func loadExample(t *testing.T) (*registry.Registry, *clock.Fake) {
 func gateKinds(p *baldur.Policy) []string {
 	var out []string
 	for _, g := range p.Gates() {
-		out = append(out, g.Kind())
+		out = append(out, g.Stage().String())
 	}
 	return out
 }

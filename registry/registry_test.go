@@ -21,7 +21,7 @@ type countingGate struct {
 	released atomic.Int64
 }
 
-func (g *countingGate) Kind() string { return baldur.GateBulkhead }
+func (g *countingGate) Stage() baldur.Stage { return baldur.StageBulkhead }
 
 func (g *countingGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	g.inflight.Add(1)

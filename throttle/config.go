@@ -3,9 +3,9 @@ package throttle
 import (
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/enum"
 )
 
 // DefaultMaxKeys is the key-table capacity when Config.MaxKeys is zero:
@@ -38,26 +38,32 @@ const (
 	Global
 )
 
-func (k KeyBy) String() string {
-	switch k {
-	case ByKey:
-		return "key"
-	case ByOperation:
-		return "operation"
-	case ByKeyAndOperation:
-		return "key_and_operation"
-	case Global:
-		return "global"
+var keyByNames = enum.New[KeyBy]("key_by", "key", "operation", "key_and_operation", "global")
+
+// String returns the name a configuration file uses: "key", "operation",
+// "key_and_operation" or "global".
+func (k KeyBy) String() string { return keyByNames.String(k) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (k KeyBy) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler: one of the String
+// names.
+func (k *KeyBy) UnmarshalText(b []byte) error {
+	v, err := keyByNames.Parse(string(b))
+	if err != nil {
+		return err
 	}
-	return "keyby(" + strconv.Itoa(int(k)) + ")"
+	*k = v
+	return nil
 }
 
 // TierLimit is the rate and burst of one tier.
 type TierLimit struct {
 	// Rate is the sustained rate, calls per second; must be in (0, MaxRate].
-	Rate float64
+	Rate float64 `json:"rate"`
 	// Burst is how many calls a full bucket admits at once; must be >= 1.
-	Burst int
+	Burst int `json:"burst"`
 }
 
 // LevelSource reports the emergency level. baldur.EmergencyManager
@@ -73,39 +79,39 @@ type Config struct {
 	// Name names the quota policy in the RateLimit-Policy and RateLimit
 	// header fields. Printable ASCII; empty means "throttle". It must not
 	// identify a user.
-	Name string
+	Name string `json:"-"`
 	// Rate is the sustained rate of a bucket in calls per second, for the
 	// standard and critical tiers. Required: must be in (0, MaxRate]; NaN
 	// and infinities are errors.
-	Rate float64
+	Rate float64 `json:"rate"`
 	// Burst is the bucket size: how many calls a full bucket admits at once.
 	// Required: must be >= 1.
-	Burst int
+	Burst int `json:"burst"`
 	// Tiers overrides the limits of single tiers. A tier not listed uses
 	// Rate and Burst, except non_essential, which defaults to half of both
 	// (at least one call of burst). Each tier has its own bucket per key.
-	Tiers map[baldur.Tier]TierLimit
+	Tiers map[baldur.Tier]TierLimit `json:"tiers,omitempty"`
 	// KeyBy selects what a bucket is shared by. Zero means ByKey.
-	KeyBy KeyBy
+	KeyBy KeyBy `json:"key_by,omitempty"`
 	// MaxKeys caps the buckets tracked in memory; see Memory for eviction.
 	// Zero means DefaultMaxKeys; negative values and values above
 	// MaxKeysLimit are errors. Ignored when Store is set.
-	MaxKeys int
+	MaxKeys int `json:"max_keys,omitempty"`
 	// Level is the emergency level source. Under LEVEL_1 the effective rate
 	// is multiplied by 0.8, under LEVEL_2 by 0.5, and LEVEL_3 keeps the
 	// factor that was in effect when it began. Nil means no emergency
 	// interplay.
-	Level LevelSource
+	Level LevelSource `json:"-"`
 	// MaxWait, when positive, makes Admit wait up to this long for a token
 	// instead of rejecting at once (bounded also by the context's and the
 	// call's deadline). Zero means never wait; negative values are errors.
-	MaxWait time.Duration
+	MaxWait baldur.Duration `json:"max_wait,omitempty"`
 	// Clock times waits and stands in when Call.Now is zero. Nil means
 	// baldur.SystemClock().
-	Clock baldur.Clock
+	Clock baldur.Clock `json:"-"`
 	// Store keeps bucket states. Nil means a Memory of MaxKeys buckets.
 	// Errors from a Store admit the call (fail-open) and are counted.
-	Store Store
+	Store Store `json:"-"`
 }
 
 func cfgErr(field, value, reason string) error {

@@ -40,7 +40,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add(1e9, math.MaxInt, 1<<62, 1e-300, math.MinInt, int64(math.MaxInt64)) // edges: MaxKeys is bounded, so this costs nothing
 	f.Add(1.0, 1, MaxKeysLimit, 1.0, 1, int64(math.MinInt64))
 	f.Fuzz(func(t *testing.T, rate float64, burst, maxKeys int, tierRate float64, tierBurst int, maxWait int64) {
-		th, err := New(Config{Rate: rate, Burst: burst, MaxKeys: maxKeys, MaxWait: time.Duration(maxWait),
+		th, err := New(Config{Rate: rate, Burst: burst, MaxKeys: maxKeys, MaxWait: baldur.Duration(time.Duration(maxWait)),
 			Tiers: map[baldur.Tier]TierLimit{baldur.TierCritical: {Rate: tierRate, Burst: tierBurst}}})
 		if err != nil {
 			if _, ok := err.(*baldur.ConfigError); !ok {

@@ -26,7 +26,7 @@ func TestGateConformance(t *testing.T) {
 		"wait": func(cfg *throttle.Config, _ *clock.Fake) {
 			// The next token is a second away: past MaxWait, so an empty
 			// bucket rejects at once instead of waiting on the fake clock.
-			cfg.MaxWait = time.Millisecond
+			cfg.MaxWait = baldur.Duration(time.Millisecond)
 		},
 	}
 	for name, set := range variants {

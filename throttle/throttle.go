@@ -80,7 +80,7 @@ func New(cfg Config) (*Throttle, error) {
 		name:    cfg.Name,
 		keyBy:   cfg.KeyBy,
 		level:   cfg.Level,
-		maxWait: cfg.MaxWait,
+		maxWait: cfg.MaxWait.D(),
 		clock:   cfg.Clock,
 		store:   cfg.Store,
 	}
@@ -111,8 +111,8 @@ func New(cfg Config) (*Throttle, error) {
 	return t, nil
 }
 
-// Kind returns baldur.GateThrottle.
-func (t *Throttle) Kind() string { return baldur.GateThrottle }
+// Stage returns baldur.StageThrottle.
+func (t *Throttle) Stage() baldur.Stage { return baldur.StageThrottle }
 
 // Admit takes one token from the bucket of c's key and tier. It rejects
 // with baldur.ReasonThrottled and a Retry-After of the time until the next

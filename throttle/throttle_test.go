@@ -47,7 +47,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative burst", func(c *Config) { c.Burst = -3 }, "Burst"},
 		{"century-long bucket", func(c *Config) { c.Rate, c.Burst = 1e-9, 1<<20 }, "Burst"},
 		{"negative MaxKeys", func(c *Config) { c.MaxKeys = -1 }, "MaxKeys"},
-		{"negative MaxWait", func(c *Config) { c.MaxWait = -time.Second }, "MaxWait"},
+		{"negative MaxWait", func(c *Config) { c.MaxWait = baldur.Duration(-time.Second) }, "MaxWait"},
 		{"unknown KeyBy", func(c *Config) { c.KeyBy = 9 }, "KeyBy"},
 		{"unknown tier", func(c *Config) { c.Tiers = map[baldur.Tier]TierLimit{7: {Rate: 1, Burst: 1}} }, "Tiers"},
 		{"bad tier rate", func(c *Config) {
@@ -320,7 +320,7 @@ func TestConcurrentAdmitsNeverExceedBurst(t *testing.T) {
 
 func TestWait(t *testing.T) {
 	t.Parallel()
-	th, clk := newTest(t, Config{Rate: 1, Burst: 1, MaxWait: 2 * time.Second})
+	th, clk := newTest(t, Config{Rate: 1, Burst: 1, MaxWait: baldur.Duration(2 * time.Second)})
 	ctx := context.Background()
 	call := baldur.Call{Key: "k"}
 	if _, err := th.Admit(ctx, call); err != nil {

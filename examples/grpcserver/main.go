@@ -30,7 +30,7 @@ import (
 // rejects the rest with a Retry-After of one second.
 type quota struct{ left atomic.Int64 }
 
-func (*quota) Kind() string { return baldur.GateThrottle }
+func (*quota) Stage() baldur.Stage { return baldur.StageThrottle }
 
 func (q *quota) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	if q.left.Add(-1) < 0 {

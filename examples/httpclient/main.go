@@ -24,7 +24,7 @@ import (
 // oneSlot is a stand-in for a bulkhead of one slot that never waits.
 type oneSlot struct{ busy atomic.Bool }
 
-func (*oneSlot) Kind() string { return baldur.GateBulkhead }
+func (*oneSlot) Stage() baldur.Stage { return baldur.StageBulkhead }
 
 func (s *oneSlot) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 	if !s.busy.CompareAndSwap(false, true) {

@@ -96,7 +96,7 @@ const maxDrain = 1 << 14
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	require.NotNil(t, h.New, "Harness.New")
-	t.Run("Kind", func(t *testing.T) { checkKind(t, h.New(t)) })
+	t.Run("Stage", func(t *testing.T) { checkStage(t, h.New(t)) })
 	t.Run("ReleaseOnce", func(t *testing.T) { checkReleaseOnce(t, h.New(t)) })
 	t.Run("DoneContext", func(t *testing.T) { checkDoneContext(t, h.New(t)) })
 	t.Run("DoneContextWhenFull", func(t *testing.T) { checkDoneContextWhenFull(t, h.New(t)) })
@@ -207,12 +207,12 @@ func releaseAll(ps []baldur.Permit) {
 	}
 }
 
-func checkKind(t *testing.T, s *Subject) {
-	kind := s.Gate.Kind()
+func checkStage(t *testing.T, s *Subject) {
+	stage := s.Gate.Stage()
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "gatetest", Gates: []baldur.Gate{s.Gate}})
-	require.NoError(t, err, "NewPolicy refuses the gate's kind %q", kind)
+	require.NoError(t, err, "NewPolicy refuses the gate's stage %v", stage)
 	require.Len(t, p.Gates(), 1)
-	assert.Equal(t, kind, s.Gate.Kind(), "Kind is not stable")
+	assert.Equal(t, stage, s.Gate.Stage(), "Stage is not stable")
 }
 
 func checkReleaseOnce(t *testing.T, s *Subject) {
@@ -355,7 +355,7 @@ func checkRejection(t *testing.T, s *Subject) {
 	require.True(t, ok, "the rejection is %T, want a bare *baldur.Rejection (Policy counts and shadows only those)", err)
 	assert.ErrorIs(t, err, baldur.ErrRejected)
 	assert.ErrorIs(t, err, rej.Reason().Sentinel())
-	assert.Equal(t, s.Gate.Kind(), rej.Gate(), "rejection reason %v belongs to another stage", rej.Reason())
+	assert.Equal(t, s.Gate.Stage(), rej.Reason().Stage(), "rejection reason %v belongs to another stage", rej.Reason())
 	assert.GreaterOrEqual(t, rej.RetryAfterSeconds(), int64(0))
 	assert.Equal(t, base, s.inUse(), "a rejection changed the gate's accounting")
 	releaseAll(held)
@@ -391,7 +391,7 @@ func checkPolicy(t *testing.T, s *Subject) {
 	}
 
 	// A shadowed gate's rejection is counted and the call goes on.
-	sp, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "shadow", Gates: []baldur.Gate{s.Gate}, Shadow: []string{s.Gate.Kind()}})
+	sp, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "shadow", Gates: []baldur.Gate{s.Gate}, Shadow: []baldur.Stage{s.Gate.Stage()}})
 	require.NoError(t, err)
 	if s.WaitClock == nil {
 		tk, err = sp.Admit(ctx, s.Call)

@@ -19,7 +19,7 @@ type slots struct {
 	failed atomic.Int64
 }
 
-func (s *slots) Kind() string { return baldur.GateBulkhead }
+func (s *slots) Stage() baldur.Stage { return baldur.StageBulkhead }
 
 func (s *slots) Admit(ctx context.Context, _ baldur.Call) (baldur.Permit, error) {
 	if err := ctx.Err(); err != nil {

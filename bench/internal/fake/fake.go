@@ -14,15 +14,15 @@ import (
 // must be released (as a bulkhead or breaker does); otherwise it grants the
 // zero Permit (as governance and the throttle do).
 type Gate struct {
-	kind string
+	kind baldur.Stage
 	hold bool
 }
 
-// NewGate returns a Gate of the given kind (baldur.GateGovernance, ...).
-func NewGate(kind string, hold bool) *Gate { return &Gate{kind: kind, hold: hold} }
+// NewGate returns a Gate of the given kind (baldur.StageGovernance, ...).
+func NewGate(kind baldur.Stage, hold bool) *Gate { return &Gate{kind: kind, hold: hold} }
 
 // Kind returns the gate's stage.
-func (g *Gate) Kind() string { return g.kind }
+func (g *Gate) Stage() baldur.Stage { return g.kind }
 
 // Admit admits c.
 func (g *Gate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
@@ -38,17 +38,17 @@ func (g *Gate) Release(uint64, baldur.Outcome) {}
 
 // Rejecter rejects every call with one interned rejection.
 type Rejecter struct {
-	kind string
+	kind baldur.Stage
 	rej  *baldur.Rejection
 }
 
 // NewRejecter returns a gate of the given kind that always rejects for reason.
-func NewRejecter(kind string, reason baldur.Reason) *Rejecter {
+func NewRejecter(kind baldur.Stage, reason baldur.Reason) *Rejecter {
 	return &Rejecter{kind: kind, rej: baldur.RejectAtLeast(reason, 0, 1e9)}
 }
 
 // Kind returns the gate's stage.
-func (g *Rejecter) Kind() string { return g.kind }
+func (g *Rejecter) Stage() baldur.Stage { return g.kind }
 
 // Admit rejects c.
 func (g *Rejecter) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
@@ -59,23 +59,23 @@ func (g *Rejecter) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 // throttle grant nothing to release, blast and bulkhead hold a permit, as the
 // real gates do.
 func Chain(name string) *baldur.Policy {
-	return chain(name, NewGate(baldur.GateThrottle, false))
+	return chain(name, NewGate(baldur.StageThrottle, false))
 }
 
 // RejectingChain returns Chain with the throttle replaced by a gate that
 // always rejects, so that the reject path runs governance, then stops.
 func RejectingChain(name string) *baldur.Policy {
-	return chain(name, NewRejecter(baldur.GateThrottle, baldur.ReasonThrottled))
+	return chain(name, NewRejecter(baldur.StageThrottle, baldur.ReasonThrottled))
 }
 
 func chain(name string, throttle baldur.Gate) *baldur.Policy {
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{
 		Name: name,
 		Gates: []baldur.Gate{
-			NewGate(baldur.GateGovernance, false),
+			NewGate(baldur.StageGovernance, false),
 			throttle,
-			NewGate(baldur.GateBlast, true),
-			NewGate(baldur.GateBulkhead, true),
+			NewGate(baldur.StageBlast, true),
+			NewGate(baldur.StageBulkhead, true),
 		},
 	})
 	if err != nil {

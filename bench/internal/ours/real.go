@@ -24,15 +24,15 @@ const (
 )
 
 // Stage selects which real gate rejects in a benchmark's reject path.
-type Stage string
+type Stage = baldur.Stage
 
 // Stages; None admits every call.
 const (
-	None       Stage = ""
-	Governance Stage = baldur.GateGovernance
-	Throttle   Stage = baldur.GateThrottle
-	Blast      Stage = baldur.GateBlast
-	Bulkhead   Stage = baldur.GateBulkhead
+	None       Stage = 0
+	Governance Stage = baldur.StageGovernance
+	Throttle   Stage = baldur.StageThrottle
+	Blast      Stage = baldur.StageBlast
+	Bulkhead   Stage = baldur.StageBulkhead
 )
 
 // Gates are the real gates of the full chain.
