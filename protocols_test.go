@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 )
@@ -54,12 +56,8 @@ func TestNoOpFailModes(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/ctx_err=%v", tt.name, ctx.Err()), func(t *testing.T) {
 				t.Parallel()
 				got, err := tt.admits(ctx)
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				if got != tt.failOpen {
-					t.Errorf("admits = %v, want %v (fail-open = %v)", got, tt.failOpen, tt.failOpen)
-				}
+				require.NoError(t, err, "unexpected error")
+				assert.Equal(t, tt.failOpen, got, "admits (fail-open = %v)", tt.failOpen)
 			})
 		}
 	}
@@ -71,51 +69,46 @@ func TestNoOpDetails(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name  string
-		check func() error
+		check func(t *testing.T)
 	}{
-		{"notifications suppressed as disabled", func() error {
+		{"notifications suppressed as disabled", func(t *testing.T) {
 			r, err := baldur.NoOpNotifications{}.Notify(ctx, baldur.Notification{Priority: baldur.PriorityHigh, Title: "x"})
-			if err != nil || r.Delivered || r.Suppressed != baldur.SuppressDisabled || r.Priority != baldur.PriorityHigh || len(r.Channels) != 0 {
-				return fmt.Errorf("Notify = %+v, %v", r, err)
-			}
-			return nil
+			require.NoError(t, err, "Notify")
+			assert.False(t, r.Delivered, "Notify = %+v", r)
+			assert.Equal(t, baldur.SuppressDisabled, r.Suppressed, "Notify = %+v", r)
+			assert.Equal(t, baldur.PriorityHigh, r.Priority, "Notify = %+v", r)
+			assert.Empty(t, r.Channels, "Notify = %+v", r)
 		}},
-		{"recovery lock release and extend", func() error {
+		{"recovery lock release and extend", func(t *testing.T) {
 			l := baldur.NoOpRecoveryLock{}
-			return errors.Join(l.Release(ctx, "ns", "s1"), l.Release(ctx, "ns", "s1"), l.Extend(ctx, "ns", "s1", time.Minute))
+			assert.NoError(t, l.Release(ctx, "ns", "s1"), "Release")
+			assert.NoError(t, l.Release(ctx, "ns", "s1"), "second Release")
+			assert.NoError(t, l.Extend(ctx, "ns", "s1", time.Minute), "Extend")
 		}},
-		{"safety guard gives its reason", func() error {
+		{"safety guard gives its reason", func(t *testing.T) {
 			d := baldur.NoOpSafetyGuard{}.Check(ctx, "exp-1", "checkout", true)
-			if !slices.Equal(d.Reasons, []string{baldur.SafetyReasonNoGuard}) {
-				return fmt.Errorf("Reasons = %q", d.Reasons)
-			}
+			require.Equal(t, []string{baldur.SafetyReasonNoGuard}, d.Reasons, "Reasons")
 			// Reasons is the caller's to keep: changing it must not leak
 			// into the next decision.
 			d.Reasons[0] = "changed"
-			if d2 := (baldur.NoOpSafetyGuard{}).Check(ctx, "", "", false); d2.Reasons[0] != baldur.SafetyReasonNoGuard {
-				return fmt.Errorf("Reasons shared between calls: %q", d2.Reasons)
-			}
-			return nil
+			d2 := (baldur.NoOpSafetyGuard{}).Check(ctx, "", "", false)
+			assert.Equal(t, baldur.SafetyReasonNoGuard, d2.Reasons[0], "Reasons shared between calls: %q", d2.Reasons)
 		}},
-		{"chaos emergency controls answer", func() error {
+		{"chaos emergency controls answer", func(t *testing.T) {
 			s := baldur.NoOpChaosScheduler{}
 			runs, err := s.Running(ctx)
-			if err != nil || len(runs) != 0 {
-				return fmt.Errorf("Running = %v, %v", runs, err)
-			}
+			require.NoError(t, err, "Running")
+			require.Empty(t, runs, "Running")
 			n, err := s.KillAll(ctx, "incident")
-			if err != nil || n != 0 {
-				return fmt.Errorf("KillAll = %d, %v", n, err)
-			}
-			return s.Cancel(ctx, "unknown")
+			require.NoError(t, err, "KillAll")
+			require.Zero(t, n, "KillAll")
+			require.NoError(t, s.Cancel(ctx, "unknown"), "Cancel")
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if err := tt.check(); err != nil {
-				t.Error(err)
-			}
+			tt.check(t)
 		})
 	}
 }
@@ -129,31 +122,20 @@ func enumRoundTrip[T ~uint8](t *testing.T, n int, str func(T) string, parse func
 	for i := range n {
 		v := T(i)
 		s := str(v)
-		if seen[s] {
-			t.Errorf("duplicate name %q", s)
-		}
+		assert.False(t, seen[s], "duplicate name %q", s)
 		seen[s] = true
 		got, err := parse(s)
-		if err != nil || got != v {
-			t.Errorf("parse(%q) = %v, %v; want %v", s, got, err, v)
-		}
-		if !valid(v) {
-			t.Errorf("%q not Valid", s)
-		}
+		assert.NoError(t, err, "parse(%q)", s)
+		assert.Equal(t, v, got, "parse(%q)", s)
+		assert.True(t, valid(v), "%q not Valid", s)
 	}
 	bad := T(n)
-	if valid(bad) {
-		t.Errorf("value %d Valid", n)
-	}
-	if s := str(bad); !strings.Contains(s, fmt.Sprint(n)) {
-		t.Errorf("String of undefined value %d = %q", n, s)
-	}
+	assert.False(t, valid(bad), "value %d Valid", n)
+	assert.Contains(t, str(bad), fmt.Sprint(n), "String of undefined value %d", n)
 	long := strings.Repeat("x", 10_000)
 	for _, in := range []string{"", " ", str(bad), strings.ToUpper(str(0)) + "!", "\xff\xfe", long} {
-		if _, err := parse(in); err == nil {
-			t.Errorf("parse(%.20q) succeeded", in)
-		} else if len(err.Error()) > 200 {
-			t.Errorf("parse error for long input not clipped: %d bytes", len(err.Error()))
+		if _, err := parse(in); assert.Error(t, err, "parse(%.20q) succeeded", in) {
+			assert.LessOrEqual(t, len(err.Error()), 200, "parse error for long input not clipped: %d bytes", len(err.Error()))
 		}
 	}
 }
@@ -194,9 +176,7 @@ func TestEnumNames(t *testing.T) {
 		{baldur.PriorityCritical.String(), "CRITICAL"},
 	}
 	for _, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("got %q, want %q", tt.got, tt.want)
-		}
+		assert.Equal(t, tt.want, tt.got)
 	}
 }
 
@@ -211,9 +191,7 @@ func TestCanaryStateClasses(t *testing.T) {
 				n++
 			}
 		}
-		if n != 1 {
-			t.Errorf("%v is in %d classes, want 1", s, n)
-		}
+		assert.Equal(t, 1, n, "%v is in %d classes, want 1", s, n)
 	}
 }
 
@@ -253,17 +231,12 @@ func TestZeroValuesSafe(t *testing.T) {
 		{"watchdog status not running", !status.Running},
 	}
 	for _, tt := range tests {
-		if !tt.ok {
-			t.Errorf("zero value: %s: false", tt.name)
-		}
+		assert.True(t, tt.ok, "zero value: %s", tt.name)
 	}
 	entry.CapPayload()
-	if entry.Payload != nil || entry.Truncated {
-		t.Errorf("CapPayload on zero entry = %v, %v", entry.Payload, entry.Truncated)
-	}
-	if baldur.CanaryStallSince(rollout{}) != (time.Time{}) {
-		t.Error("zero rollout has a stall clock")
-	}
+	assert.Nil(t, entry.Payload, "CapPayload on zero entry")
+	assert.False(t, entry.Truncated, "CapPayload on zero entry")
+	assert.Equal(t, time.Time{}, baldur.CanaryStallSince(rollout{}), "zero rollout has a stall clock")
 }
 
 // rollout is a CanaryRollout for tests.
@@ -307,15 +280,10 @@ func TestCanaryStalled(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := baldur.CanaryStallSince(tt.r); !got.Equal(tt.wantSince) {
-				t.Errorf("CanaryStallSince = %v, want %v", got, tt.wantSince)
-			}
-			if got := baldur.CanaryStalled(tt.r, tt.now, stage, maxPaused); got != tt.want {
-				t.Errorf("CanaryStalled = %v, want %v", got, tt.want)
-			}
-			if baldur.CanaryStalled(tt.r, tt.now.Add(1000*time.Hour), 0, 0) {
-				t.Error("non-positive bounds reported a stall")
-			}
+			got := baldur.CanaryStallSince(tt.r)
+			assert.True(t, got.Equal(tt.wantSince), "CanaryStallSince = %v, want %v", got, tt.wantSince)
+			assert.Equal(t, tt.want, baldur.CanaryStalled(tt.r, tt.now, stage, maxPaused), "CanaryStalled")
+			assert.False(t, baldur.CanaryStalled(tt.r, tt.now.Add(1000*time.Hour), 0, 0), "non-positive bounds reported a stall")
 		})
 	}
 }
@@ -340,9 +308,7 @@ func TestIdempotencyRecordBlocks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := baldur.IdempotencyRecord{Key: "k", Status: tt.status, ExpiresAt: tt.expires}
-		if got := r.Blocks(now); got != tt.want {
-			t.Errorf("Blocks(%v, expires %v) = %v, want %v", tt.status, tt.expires.Sub(now), got, tt.want)
-		}
+		assert.Equal(t, tt.want, r.Blocks(now), "Blocks(%v, expires %v)", tt.status, tt.expires.Sub(now))
 	}
 }
 
@@ -369,18 +335,13 @@ func TestDLQEntryCapPayload(t *testing.T) {
 			}
 			e := baldur.DLQEntry{Payload: buf}
 			e.CapPayload()
-			if len(e.Payload) != tt.wantLen || e.Truncated != tt.wantTruncated {
-				t.Fatalf("len %d truncated %v, want %d %v", len(e.Payload), e.Truncated, tt.wantLen, tt.wantTruncated)
-			}
+			require.Equal(t, tt.wantLen, len(e.Payload), "len (truncated %v)", e.Truncated)
+			require.Equal(t, tt.wantTruncated, e.Truncated, "truncated (len %d)", len(e.Payload))
 			if len(buf) > 0 {
 				buf[0] = 'b'
-				if e.Payload[0] != 'a' {
-					t.Error("payload aliases the caller's buffer")
-				}
+				assert.Equal(t, byte('a'), e.Payload[0], "payload aliases the caller's buffer")
 			}
-			if cap(e.Payload) > baldur.DLQMaxPayload {
-				t.Errorf("payload retains %d bytes of capacity", cap(e.Payload))
-			}
+			assert.LessOrEqual(t, cap(e.Payload), baldur.DLQMaxPayload, "payload retains bytes of capacity")
 		})
 	}
 }
@@ -398,9 +359,7 @@ func TestDLQEntryExpired(t *testing.T) {
 		{now.Add(-time.Nanosecond), true},
 	} {
 		e := baldur.DLQEntry{ExpiresAt: tt.expires}
-		if got := e.Expired(now); got != tt.want {
-			t.Errorf("Expired(expires %v) = %v, want %v", tt.expires, got, tt.want)
-		}
+		assert.Equal(t, tt.want, e.Expired(now), "Expired(expires %v)", tt.expires)
 	}
 }
 

@@ -84,17 +84,12 @@ func FuzzParseWindow(f *testing.F) {
 		w, err := ParseWindow(s)
 		if err != nil {
 			var ce *baldur.ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("%q: error %v is not a ConfigError", s, err)
-			}
+			require.ErrorAs(t, err, &ce, "%q: error %v is not a ConfigError", s, err)
 			return
 		}
-		if w.validate("w") != nil {
-			t.Fatalf("%q parsed to invalid %v", s, w)
-		}
+		require.NoError(t, w.validate("w"), "%q parsed to invalid %v", s, w)
 		back, err := ParseWindow(w.String())
-		if err != nil || back != w {
-			t.Fatalf("%q: round trip %v -> %q -> %v, %v", s, w, w.String(), back, err)
-		}
+		require.NoError(t, err, "%q: round trip %v -> %q", s, w, w.String())
+		require.Equal(t, w, back, "%q: round trip %v -> %q -> %v", s, w, w.String(), back)
 	})
 }

@@ -1,10 +1,11 @@
 package bulkhead
 
 import (
-	"errors"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 )
@@ -57,15 +58,12 @@ func TestConfigErrors(t *testing.T) {
 			t.Parallel()
 			err := tt.build()
 			if tt.field == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				return
 			}
 			var ce *baldur.ConfigError
-			if !errors.As(err, &ce) || ce.Field != tt.field {
-				t.Fatalf("got %v, want *baldur.ConfigError on %s", err, tt.field)
-			}
+			require.ErrorAs(t, err, &ce, "got %v, want *baldur.ConfigError on %s", err, tt.field)
+			require.Equal(t, tt.field, ce.Field, "got %v, want *baldur.ConfigError on %s", err, tt.field)
 		})
 	}
 }
@@ -73,11 +71,10 @@ func TestConfigErrors(t *testing.T) {
 func TestPoolDefaults(t *testing.T) {
 	t.Parallel()
 	p, err := NewPool(PoolConfig{Name: "p", Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
-	if c := p.Config(); c.Timeout.D() != DefaultTimeout || c.RetryAfter.D() != DefaultRetryAfter || c.Clock == nil {
-		t.Fatalf("defaults %+v", c)
-	}
+	c := p.Config()
+	require.Equal(t, DefaultTimeout, c.Timeout.D(), "defaults %+v", c)
+	require.Equal(t, DefaultRetryAfter, c.RetryAfter.D(), "defaults %+v", c)
+	require.NotNil(t, c.Clock, "defaults %+v", c)
 }

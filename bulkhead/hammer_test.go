@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -104,7 +107,7 @@ func TestSemaphoreHammer(t *testing.T) {
 					case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 						cancelled.Add(1)
 					default:
-						t.Errorf("unexpected error %v", err)
+						assert.Failf(t, "unexpected error", "%v", err)
 					}
 				}
 			})
@@ -112,21 +115,16 @@ func TestSemaphoreHammer(t *testing.T) {
 		wg.Wait()
 		close(stopResize)
 		<-resized
-		if p := occ.peak.Load(); p > big {
-			t.Fatalf("wait %v: %d calls ran at once, max %d", wait, p, big)
-		}
+		p := occ.peak.Load()
+		require.LessOrEqual(t, p, int64(big), "wait %v: %d calls ran at once, max %d", wait, p, big)
 		checkIdle(t, s)
-		if got := ok.Load() + full.Load() + cancelled.Load(); got == 0 {
-			t.Fatal("nothing ran")
-		}
+		require.NotZero(t, ok.Load()+full.Load()+cancelled.Load(), "nothing ran")
 		t.Logf("wait %v: ok %d, full %d, cancelled %d, peak %d", wait, ok.Load(), full.Load(), cancelled.Load(), occ.peak.Load())
 		// The compartment still works at full size.
 		var held []baldur.Permit
 		for range big {
 			p, ok := s.TryAcquire()
-			if !ok {
-				t.Fatal("permit lost")
-			}
+			require.True(t, ok, "permit lost")
 			held = append(held, p)
 		}
 		for i := range held {
@@ -183,18 +181,16 @@ func TestPoolHammer(t *testing.T) {
 					})
 				}()
 				cancel()
-				if err != nil && !errors.Is(err, ErrFull) && !errors.Is(err, ErrTimeout) && !errors.Is(err, context.Canceled) {
-					t.Errorf("unexpected error %v", err)
+				if err != nil {
+					assert.True(t, errors.Is(err, ErrFull) || errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled),
+						"unexpected error %v", err)
 				}
 			}
 		})
 	}
 	wg.Wait()
 	eventually(t, "pool idle", func() bool { st := p.State(); return st.Active == 0 && st.Waiting == 0 })
-	if peak := occ.peak.Load(); peak > workers {
-		t.Fatalf("%d calls ran at once on %d workers", peak, workers)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	peak := occ.peak.Load()
+	require.LessOrEqual(t, peak, int64(workers), "%d calls ran at once on %d workers", peak, workers)
+	require.NoError(t, p.Close())
 }

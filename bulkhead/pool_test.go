@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
 )
@@ -13,9 +16,7 @@ import (
 func mustPool(t testing.TB, cfg PoolConfig) *Pool {
 	t.Helper()
 	p, err := NewPool(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
@@ -31,30 +32,23 @@ func TestPoolExecute(t *testing.T) {
 		seen = wctx.Value(traceKey{})
 		return errors.New("upstream 500")
 	})
-	if err == nil || err.Error() != "upstream 500" {
-		t.Fatalf("Execute = %v", err)
-	}
-	if seen != "trace-42" {
-		t.Fatalf("work saw trace id %v", seen)
-	}
-	if st := p.State(); st.Kind != "pool" || st.MaxConcurrent != 2 || st.Active != 0 || st.Waiting != 0 {
-		t.Fatalf("state %+v", st)
-	}
+	require.EqualError(t, err, "upstream 500", "Execute")
+	require.Equal(t, "trace-42", seen, "work saw trace id")
+	st := p.State()
+	require.Equal(t, "pool", st.Kind, "state %+v", st)
+	require.Equal(t, 2, st.MaxConcurrent, "state %+v", st)
+	require.Zero(t, st.Active, "state %+v", st)
+	require.Zero(t, st.Waiting, "state %+v", st)
 }
 
 func TestPoolPanicReachesCaller(t *testing.T) {
 	t.Parallel()
 	p := mustPool(t, PoolConfig{Name: "out", Workers: 1})
-	defer func() {
-		if r := recover(); r != "kaput" {
-			t.Fatalf("recovered %v", r)
-		}
-		// The worker survived the panic.
-		if err := p.Execute(context.Background(), func(context.Context) error { return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}()
-	_ = p.Execute(context.Background(), func(context.Context) error { panic("kaput") })
+	require.PanicsWithValue(t, "kaput", func() {
+		_ = p.Execute(context.Background(), func(context.Context) error { panic("kaput") })
+	})
+	// The worker survived the panic.
+	require.NoError(t, p.Execute(context.Background(), func(context.Context) error { return nil }))
 }
 
 func TestPoolFullRejectsAtOnce(t *testing.T) {
@@ -76,22 +70,18 @@ func TestPoolFullRejectsAtOnce(t *testing.T) {
 			go func() { done <- p.Execute(context.Background(), func(context.Context) error { return nil }) }()
 			eventually(t, "queued", func() bool { return p.State().Waiting == i+1 })
 		}
-		err := p.Execute(context.Background(), func(context.Context) error { t.Error("ran while full"); return nil })
+		err := p.Execute(context.Background(), func(context.Context) error { assert.Fail(t, "ran while full"); return nil })
 		var fe *FullError
-		if !errors.As(err, &fe) || !errors.Is(err, ErrFull) || !errors.Is(err, baldur.ErrRejected) {
-			t.Fatalf("queue %d: %v", queue, err)
-		}
-		if fe.Active != 1 || fe.Max != 1 || fe.Waiting != queue {
-			t.Fatalf("queue %d: occupancy %+v", queue, fe)
-		}
-		if p.State().Rejected != 1 {
-			t.Fatal("rejection not counted")
-		}
+		require.ErrorAs(t, err, &fe, "queue %d", queue)
+		require.ErrorIs(t, err, ErrFull, "queue %d", queue)
+		require.ErrorIs(t, err, baldur.ErrRejected, "queue %d", queue)
+		require.Equal(t, 1, fe.Active, "queue %d: occupancy %+v", queue, fe)
+		require.Equal(t, 1, fe.Max, "queue %d: occupancy %+v", queue, fe)
+		require.Equal(t, queue, fe.Waiting, "queue %d: occupancy %+v", queue, fe)
+		require.Equal(t, uint64(1), p.State().Rejected, "rejection not counted")
 		close(release)
 		for range queue + 1 {
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, <-done)
 		}
 	}
 }
@@ -113,21 +103,18 @@ func TestPoolTimeout(t *testing.T) {
 	fake.Advance(2 * time.Second)
 	err := <-errc
 	var te *TimeoutError
-	if !errors.As(err, &te) || te.Name != "slow" || te.Timeout != 2*time.Second {
-		t.Fatalf("Execute = %T %v", err, err)
-	}
-	if !errors.Is(err, ErrTimeout) || !errors.Is(err, baldur.ErrRejected) || errors.Is(err, ErrFull) {
-		t.Fatal("TimeoutError matching")
-	}
-	if r, ok := baldur.AsRejection(err); !ok || r.Reason() != baldur.ReasonBulkheadFull || r.RetryAfterSeconds() != 3 {
-		t.Fatalf("AsRejection = %v %v", r, ok)
-	}
-	if err.Error() != `bulkhead "slow": execution timed out after 2s` {
-		t.Fatal(err.Error())
-	}
-	if c := <-cause; c != ErrTimeout {
-		t.Fatalf("work context cause %v, want ErrTimeout", c)
-	}
+	require.ErrorAs(t, err, &te, "Execute = %T %v", err, err)
+	require.Equal(t, "slow", te.Name, "Execute = %T %v", err, err)
+	require.Equal(t, 2*time.Second, te.Timeout, "Execute = %T %v", err, err)
+	require.ErrorIs(t, err, ErrTimeout, "TimeoutError matching")
+	require.ErrorIs(t, err, baldur.ErrRejected, "TimeoutError matching")
+	require.NotErrorIs(t, err, ErrFull, "TimeoutError matching")
+	r, ok := baldur.AsRejection(err)
+	require.True(t, ok, "AsRejection = %v %v", r, ok)
+	require.Equal(t, baldur.ReasonBulkheadFull, r.Reason(), "AsRejection = %v %v", r, ok)
+	require.Equal(t, int64(3), r.RetryAfterSeconds(), "AsRejection = %v %v", r, ok)
+	require.EqualError(t, err, `bulkhead "slow": execution timed out after 2s`)
+	require.Equal(t, ErrTimeout, <-cause, "work context cause, want ErrTimeout")
 }
 
 // A call that timed out while queued never runs.
@@ -145,20 +132,14 @@ func TestPoolTimeoutWhileQueuedSkipsWork(t *testing.T) {
 	eventually(t, "first timer", func() bool { return fake.Pending() == 1 })
 	second := make(chan error, 1)
 	go func() {
-		second <- p.Execute(context.Background(), func(context.Context) error { t.Error("abandoned work ran"); return nil })
+		second <- p.Execute(context.Background(), func(context.Context) error { assert.Fail(t, "abandoned work ran"); return nil })
 	}()
 	eventually(t, "second timer", func() bool { return fake.Pending() == 2 })
 	fake.Advance(time.Second)
-	if err := <-second; !errors.Is(err, ErrTimeout) {
-		t.Fatalf("queued call: %v", err)
-	}
-	if err := <-first; !errors.Is(err, ErrTimeout) {
-		t.Fatalf("running call: %v", err)
-	}
+	require.ErrorIs(t, <-second, ErrTimeout, "queued call")
+	require.ErrorIs(t, <-first, ErrTimeout, "running call")
 	close(release)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Close())
 }
 
 func TestPoolCallerCancel(t *testing.T) {
@@ -172,20 +153,16 @@ func TestPoolCallerCancel(t *testing.T) {
 	}()
 	<-started
 	cancel()
-	if err := <-errc; err != context.Canceled {
-		t.Fatalf("Execute = %v, want context.Canceled unwrapped", err)
-	}
-	if err := p.Execute(ctx, func(context.Context) error { return nil }); err != context.Canceled {
-		t.Fatalf("done ctx: %v", err)
-	}
+	err := <-errc
+	require.Same(t, context.Canceled, err, "Execute = %v, want context.Canceled unwrapped", err)
+	err = p.Execute(ctx, func(context.Context) error { return nil })
+	require.Same(t, context.Canceled, err, "done ctx: %v", err)
 }
 
 func TestPoolCloseDrains(t *testing.T) {
 	t.Parallel()
 	p, err := NewPool(PoolConfig{Name: "d", Workers: 1, QueueSize: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	release := make(chan struct{})
 	ran := make(chan int, 5)
 	errs := make(chan error, 5)
@@ -207,21 +184,15 @@ func TestPoolCloseDrains(t *testing.T) {
 		return errors.Is(p.Execute(context.Background(), func(context.Context) error { return nil }), ErrClosed)
 	})
 	close(release)
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
-	if len(ran) != 5 {
-		t.Fatalf("drained %d of 5 queued calls", len(ran))
-	}
+	require.NoError(t, <-closed)
+	require.Equal(t, 5, len(ran), "drained of 5 queued calls")
 	for range 5 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, <-errs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := p.Shutdown(ctx); err != nil && err != context.Canceled {
-		t.Fatal(err)
+	if err := p.Shutdown(ctx); err != nil {
+		require.Same(t, context.Canceled, err, "%v", err)
 	}
 }
 
@@ -236,13 +207,10 @@ func TestPoolShutdownBounded(t *testing.T) {
 	<-started
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := p.Shutdown(ctx); err != context.Canceled {
-		t.Fatalf("Shutdown = %v", err)
-	}
+	err := p.Shutdown(ctx)
+	require.Same(t, context.Canceled, err, "Shutdown = %v", err)
 	close(release)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Close())
 }
 
 func TestPoolAcquireLendsWorker(t *testing.T) {
@@ -250,24 +218,17 @@ func TestPoolAcquireLendsWorker(t *testing.T) {
 	fake := clock.NewFake(time.Unix(0, 0))
 	p := mustPool(t, PoolConfig{Name: "lend", Workers: 1, QueueSize: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
 	permit, err := p.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := p.State(); st.Active != 1 {
-		t.Fatalf("lent worker not active: %+v", st)
-	}
+	require.NoError(t, err)
+	st := p.State()
+	require.Equal(t, 1, st.Active, "lent worker not active: %+v", st)
 	// The queued Acquire times out while the worker is lent.
 	errc := make(chan error, 1)
 	go func() { _, err := p.Acquire(context.Background()); errc <- err }()
 	eventually(t, "queued acquire armed", func() bool { return fake.Pending() == 1 })
 	fake.Advance(time.Second)
-	if err := <-errc; !errors.Is(err, ErrTimeout) {
-		t.Fatalf("queued Acquire = %v", err)
-	}
+	require.ErrorIs(t, <-errc, ErrTimeout, "queued Acquire")
 	permit.Release(baldur.Outcome{})
 	permit.Release(baldur.Outcome{})
 	eventually(t, "worker back", func() bool { return p.State().Active == 0 })
-	if err := p.Execute(context.Background(), func(context.Context) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, p.Execute(context.Background(), func(context.Context) error { return nil }))
 }

@@ -2,11 +2,13 @@ package bulkhead
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
@@ -15,64 +17,51 @@ import (
 func TestRegistry(t *testing.T) {
 	t.Parallel()
 	var r Registry // the zero Registry is ready
-	if _, err := r.Get("db"); err == nil || !strings.Contains(err.Error(), "none registered") {
-		t.Fatalf("Get on empty registry: %v", err)
-	}
+	_, err := r.Get("db")
+	require.ErrorContains(t, err, "none registered", "Get on empty registry")
 	db, err := r.GetOrCreate("db", Config{MaxConcurrent: 12, MaxWait: baldur.Duration(time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	again, err := r.GetOrCreate("db", Config{Name: "db", MaxConcurrent: 12, MaxWait: baldur.Duration(time.Second), RetryAfter: baldur.Duration(DefaultRetryAfter)})
-	if err != nil || again != db {
-		t.Fatalf("same config gave %p, %v; want %p", again, err, db)
-	}
+	require.NoError(t, err, "same config")
+	require.Same(t, db, again, "same config gave another compartment")
 	pool, err := r.GetOrCreatePool("render", PoolConfig{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer pool.Close()
-	if p2, err := r.GetOrCreatePool("render", PoolConfig{Workers: 2}); err != nil || p2 != pool {
-		t.Fatal("same pool config did not return the same pool")
-	}
-	if _, err := r.GetOrCreate("api", Config{MaxConcurrent: 1}); err != nil {
-		t.Fatal(err)
-	}
+	p2, err := r.GetOrCreatePool("render", PoolConfig{Workers: 2})
+	require.NoError(t, err, "same pool config")
+	require.Same(t, pool, p2, "same pool config did not return the same pool")
+	_, err = r.GetOrCreate("api", Config{MaxConcurrent: 1})
+	require.NoError(t, err)
 
 	b, err := r.Get("db")
-	if err != nil || b != baldur.Bulkhead(db) {
-		t.Fatalf("Get(db) = %v, %v", b, err)
-	}
+	require.NoError(t, err, "Get(db)")
+	require.Same(t, db, b, "Get(db) = %v", b)
 	_, err = r.Get("cache")
 	var ue *UnknownError
-	if !errors.As(err, &ue) || ue.Name != "cache" || strings.Join(ue.Registered, ",") != "api,db,render" {
-		t.Fatalf("unknown: %v", err)
-	}
-	if want := `bulkhead: unknown compartment "cache" (registered: api, db, render)`; err.Error() != want {
-		t.Fatalf("error %q", err)
-	}
-	if got := strings.Join(r.Names(), ","); got != "api,db,render" {
-		t.Fatalf("Names = %s", got)
-	}
+	require.ErrorAs(t, err, &ue, "unknown: %v", err)
+	require.Equal(t, "cache", ue.Name, "unknown: %v", err)
+	require.Equal(t, []string{"api", "db", "render"}, ue.Registered, "unknown: %v", err)
+	require.EqualError(t, err, `bulkhead: unknown compartment "cache" (registered: api, db, render)`)
+	require.Equal(t, []string{"api", "db", "render"}, r.Names(), "Names")
 
 	p, _ := db.Acquire(context.Background())
 	defer p.Release(baldur.Outcome{})
 	states := r.States()
-	if len(states) != 3 || states[1].Name != "db" || states[1].Active != 1 || states[1].MaxConcurrent != 12 || states[2].Kind != "pool" {
-		t.Fatalf("States = %+v", states)
-	}
+	require.Len(t, states, 3, "States = %+v", states)
+	require.Equal(t, "db", states[1].Name, "States = %+v", states)
+	require.Equal(t, 1, states[1].Active, "States = %+v", states)
+	require.Equal(t, 12, states[1].MaxConcurrent, "States = %+v", states)
+	require.Equal(t, "pool", states[2].Kind, "States = %+v", states)
 }
 
 func TestRegistryConflicts(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
 	fake := clock.NewFake(time.Unix(0, 0))
-	if _, err := r.GetOrCreate("db", Config{MaxConcurrent: 12, Clock: fake}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := r.GetOrCreate("db", Config{MaxConcurrent: 12, Clock: fake})
+	require.NoError(t, err)
 	p, err := r.GetOrCreatePool("pool", PoolConfig{Workers: 1, Clock: fake})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Close()
 	tests := []struct {
 		name  string
@@ -106,14 +95,12 @@ func TestRegistryConflicts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ce *baldur.ConfigError
-			if err := tt.do(); !errors.As(err, &ce) || ce.Field != tt.field {
-				t.Fatalf("got %v, want ConfigError on %s", err, tt.field)
-			}
+			err := tt.do()
+			require.ErrorAs(t, err, &ce, "got %v, want ConfigError on %s", err, tt.field)
+			require.Equal(t, tt.field, ce.Field, "got %v, want ConfigError on %s", err, tt.field)
 		})
 	}
-	if len(r.Names()) != 2 {
-		t.Fatalf("failed calls registered something: %v", r.Names())
-	}
+	require.Len(t, r.Names(), 2, "failed calls registered something")
 }
 
 func TestRegistryResizedConfig(t *testing.T) {
@@ -121,12 +108,11 @@ func TestRegistryResizedConfig(t *testing.T) {
 	r := NewRegistry()
 	s, _ := r.GetOrCreate("db", Config{MaxConcurrent: 2})
 	_ = s.Resize(4)
-	if got, err := r.GetOrCreate("db", Config{MaxConcurrent: 4}); err != nil || got != s {
-		t.Fatalf("current config: %v", err)
-	}
-	if _, err := r.GetOrCreate("db", Config{MaxConcurrent: 2}); err == nil {
-		t.Fatal("stale config accepted")
-	}
+	got, err := r.GetOrCreate("db", Config{MaxConcurrent: 4})
+	require.NoError(t, err, "current config")
+	require.Same(t, s, got, "current config")
+	_, err = r.GetOrCreate("db", Config{MaxConcurrent: 2})
+	require.Error(t, err, "stale config accepted")
 }
 
 func TestRegistryConcurrentGetOrCreate(t *testing.T) {
@@ -137,37 +123,25 @@ func TestRegistryConcurrentGetOrCreate(t *testing.T) {
 	for i := range got {
 		wg.Go(func() {
 			s, err := r.GetOrCreate("db", Config{MaxConcurrent: 3})
-			if err != nil {
-				t.Error(err)
-			}
+			assert.NoError(t, err)
 			got[i] = s
 			_ = r.States()
 		})
 	}
 	wg.Wait()
 	for _, s := range got {
-		if s != got[0] {
-			t.Fatal("GetOrCreate raced into two instances")
-		}
+		require.Same(t, got[0], s, "GetOrCreate raced into two instances")
 	}
 }
 
 func TestRegistryRegisterTiered(t *testing.T) {
 	t.Parallel()
 	g, err := NewTiered(TieredConfig{Name: "api"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	r := NewRegistry()
 	for _, s := range g.Compartments() {
-		if err := r.Register(s); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Register(s); err != nil {
-			t.Fatalf("re-registering the same compartment: %v", err)
-		}
+		require.NoError(t, r.Register(s))
+		require.NoError(t, r.Register(s), "re-registering the same compartment")
 	}
-	if got := strings.Join(r.Names(), ","); got != "api.critical,api.non_essential,api.standard" {
-		t.Fatal(got)
-	}
+	require.Equal(t, "api.critical,api.non_essential,api.standard", strings.Join(r.Names(), ","))
 }

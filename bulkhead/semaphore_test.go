@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
@@ -19,9 +21,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
+		require.False(t, time.Now().After(deadline), "timed out waiting for %s", what)
 		runtime.Gosched()
 	}
 }
@@ -29,17 +29,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func mustNew(t testing.TB, cfg Config) *Semaphore {
 	t.Helper()
 	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
 func checkIdle(t *testing.T, s *Semaphore) {
 	t.Helper()
-	if st := s.State(); st.Active != 0 || st.Waiting != 0 {
-		t.Fatalf("not idle: %+v", st)
-	}
+	st := s.State()
+	require.Zero(t, st.Active, "not idle: %+v", st)
+	require.Zero(t, st.Waiting, "not idle: %+v", st)
 }
 
 func TestSemaphoreAdmitRelease(t *testing.T) {
@@ -47,24 +45,20 @@ func TestSemaphoreAdmitRelease(t *testing.T) {
 	s := mustNew(t, Config{Name: "db", MaxConcurrent: 2})
 	ctx := context.Background()
 	p1, err := s.Admit(ctx, baldur.Call{})
-	if err != nil || !p1.Held() {
-		t.Fatalf("first admit: %v %v", p1.Held(), err)
-	}
+	require.NoError(t, err, "first admit")
+	require.True(t, p1.Held(), "first admit")
 	p2, err := s.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := s.State(); st.Active != 2 || st.Utilization != 1 || st.Kind != "semaphore" || st.Name != "db" {
-		t.Fatalf("state %+v", st)
-	}
-	if _, ok := s.TryAcquire(); ok {
-		t.Fatal("TryAcquire succeeded on a full semaphore")
-	}
+	require.NoError(t, err)
+	st := s.State()
+	require.Equal(t, 2, st.Active, "state %+v", st)
+	require.Equal(t, 1.0, st.Utilization, "state %+v", st)
+	require.Equal(t, "semaphore", st.Kind, "state %+v", st)
+	require.Equal(t, "db", st.Name, "state %+v", st)
+	_, ok := s.TryAcquire()
+	require.False(t, ok, "TryAcquire succeeded on a full semaphore")
 	p1.Release(baldur.Outcome{})
 	p1.Release(baldur.Outcome{}) // no-op
-	if got := s.State().Active; got != 1 {
-		t.Fatalf("active after double release = %d, want 1", got)
-	}
+	require.Equal(t, 1, s.State().Active, "active after double release")
 	p2.Release(baldur.Outcome{})
 	checkIdle(t, s)
 
@@ -78,48 +72,36 @@ func TestSemaphoreFailFast(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1, RetryAfter: baldur.Duration(1500 * time.Millisecond), Clock: fake})
 	p, err := s.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer p.Release(baldur.Outcome{})
 
 	_, err = s.Admit(context.Background(), baldur.Call{Now: time.Unix(2000, 0)})
 	rej, ok := err.(*baldur.Rejection)
-	if !ok {
-		t.Fatalf("Admit error %T %v, want *baldur.Rejection", err, err)
-	}
-	if rej.Reason() != baldur.ReasonBulkheadFull || rej.RetryAfterSeconds() != 2 {
-		t.Fatalf("rejection %v retry %d", rej.Reason(), rej.RetryAfterSeconds())
-	}
-	if !errors.Is(err, ErrFull) || !errors.Is(err, baldur.ErrRejected) {
-		t.Fatal("Admit rejection does not match ErrFull / ErrRejected")
-	}
-	if st := s.State(); st.Rejected != 1 || !st.LastRejection.Equal(time.Unix(2000, 0)) {
-		t.Fatalf("state after reject %+v", st)
-	}
+	require.True(t, ok, "Admit error %T %v, want *baldur.Rejection", err, err)
+	require.Equal(t, baldur.ReasonBulkheadFull, rej.Reason(), "rejection reason")
+	require.Equal(t, int64(2), rej.RetryAfterSeconds(), "rejection retry")
+	require.ErrorIs(t, err, ErrFull, "Admit rejection does not match ErrFull")
+	require.ErrorIs(t, err, baldur.ErrRejected, "Admit rejection does not match ErrRejected")
+	st := s.State()
+	require.Equal(t, uint64(1), st.Rejected, "state after reject %+v", st)
+	require.True(t, st.LastRejection.Equal(time.Unix(2000, 0)), "state after reject %+v", st)
 
 	_, err = s.Acquire(context.Background())
 	var fe *FullError
-	if !errors.As(err, &fe) {
-		t.Fatalf("Acquire error %T %v, want *FullError", err, err)
-	}
-	if want := `bulkhead "db" full: 1/1 active, 0 waiting`; err.Error() != want {
-		t.Fatalf("error %q, want %q", err, want)
-	}
-	if !errors.Is(err, ErrFull) || !errors.Is(err, baldur.ErrRejected) || errors.Is(err, ErrTimeout) {
-		t.Fatal("FullError matches wrongly")
-	}
-	if r, ok := baldur.AsRejection(err); !ok || r != rej {
-		t.Fatal("FullError does not carry the interned rejection")
-	}
-	if st := s.State(); st.Rejected != 2 || !st.LastRejection.Equal(fake.Now()) {
-		t.Fatalf("state after second reject %+v", st)
-	}
+	require.ErrorAs(t, err, &fe, "Acquire error %T %v, want *FullError", err, err)
+	require.EqualError(t, err, `bulkhead "db" full: 1/1 active, 0 waiting`)
+	require.ErrorIs(t, err, ErrFull, "FullError matches wrongly")
+	require.ErrorIs(t, err, baldur.ErrRejected, "FullError matches wrongly")
+	require.NotErrorIs(t, err, ErrTimeout, "FullError matches wrongly")
+	r, ok := baldur.AsRejection(err)
+	require.True(t, ok, "FullError does not carry the interned rejection")
+	require.Same(t, rej, r, "FullError does not carry the interned rejection")
+	st = s.State()
+	require.Equal(t, uint64(2), st.Rejected, "state after second reject %+v", st)
+	require.True(t, st.LastRejection.Equal(fake.Now()), "state after second reject %+v", st)
 
-	err = s.Execute(context.Background(), func(context.Context) error { t.Error("ran while full"); return nil })
-	if !errors.Is(err, ErrFull) {
-		t.Fatalf("Execute: %v", err)
-	}
+	err = s.Execute(context.Background(), func(context.Context) error { assert.Fail(t, "ran while full"); return nil })
+	require.ErrorIs(t, err, ErrFull, "Execute")
 }
 
 func TestSemaphoreDoneContextWins(t *testing.T) {
@@ -127,12 +109,10 @@ func TestSemaphoreDoneContextWins(t *testing.T) {
 	s := mustNew(t, Config{Name: "db", MaxConcurrent: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Admit(ctx, baldur.Call{}); err != context.Canceled {
-		t.Fatalf("Admit with done ctx: %v, want context.Canceled unwrapped", err)
-	}
-	if _, err := s.Acquire(ctx); err != context.Canceled {
-		t.Fatalf("Acquire with done ctx: %v", err)
-	}
+	_, err := s.Admit(ctx, baldur.Call{})
+	require.Same(t, context.Canceled, err, "Admit with done ctx: %v, want context.Canceled unwrapped", err)
+	_, err = s.Acquire(ctx)
+	require.Same(t, context.Canceled, err, "Acquire with done ctx: %v", err)
 	checkIdle(t, s)
 }
 
@@ -159,8 +139,7 @@ func TestSemaphoreFIFO(t *testing.T) {
 		wg.Add(1)
 		enqueue(t, s, context.Background(), func(p baldur.Permit, err error) {
 			defer wg.Done()
-			if err != nil {
-				t.Error(err)
+			if !assert.NoError(t, err) {
 				return
 			}
 			mu.Lock()
@@ -171,11 +150,11 @@ func TestSemaphoreFIFO(t *testing.T) {
 	}
 	hold.Release(baldur.Outcome{})
 	wg.Wait()
-	for i, got := range order {
-		if got != i {
-			t.Fatalf("grant order %v, want 0..%d", order, n-1)
-		}
+	want := make([]int, len(order))
+	for i := range want {
+		want[i] = i
 	}
+	require.Equal(t, want, order, "grant order, want 0..%d", n-1)
 	checkIdle(t, s)
 }
 
@@ -206,17 +185,13 @@ func TestSemaphoreNoBarging(t *testing.T) {
 	}()
 	granted := make(chan baldur.Permit, 1)
 	enqueue(t, s, context.Background(), func(p baldur.Permit, err error) {
-		if err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, err)
 		granted <- p
 	})
 	a.Release(baldur.Outcome{})
 	w := <-granted
 	close(stop)
-	if n := <-barged; n != 0 {
-		t.Fatalf("fast path took %d permits while a waiter was queued", n)
-	}
+	require.Zero(t, <-barged, "fast path took permits while a waiter was queued")
 	w.Release(baldur.Outcome{})
 	b.Release(baldur.Outcome{})
 	checkIdle(t, s)
@@ -234,12 +209,11 @@ func TestSemaphoreCancelWhileWaiting(t *testing.T) {
 	enqueue(t, s, context.Background(), func(p baldur.Permit, err error) { next <- p })
 
 	cancel()
-	if err := <-errc; err != context.Canceled {
-		t.Fatalf("cancelled waiter got %v, want context.Canceled", err)
-	}
-	if st := s.State(); st.Active != 1 || st.Waiting != 1 {
-		t.Fatalf("after cancel %+v", st)
-	}
+	err := <-errc
+	require.Same(t, context.Canceled, err, "cancelled waiter got %v, want context.Canceled", err)
+	st := s.State()
+	require.Equal(t, 1, st.Active, "after cancel %+v", st)
+	require.Equal(t, 1, st.Waiting, "after cancel %+v", st)
 	// The cancelled waiter left the queue: the permit skips it.
 	hold.Release(baldur.Outcome{})
 	p := <-next
@@ -262,8 +236,8 @@ func TestSemaphoreHandoffRacingCancel(t *testing.T) {
 		hold.Release(baldur.Outcome{})
 		if err := <-res; err == nil {
 			got.Release(baldur.Outcome{})
-		} else if err != context.Canceled {
-			t.Fatal(err)
+		} else {
+			require.Same(t, context.Canceled, err, "%v", err)
 		}
 		checkIdle(t, s)
 	}
@@ -285,17 +259,18 @@ func TestSemaphoreMaxWaitExpires(t *testing.T) {
 	fake.Advance(49 * time.Millisecond)
 	select {
 	case err := <-errc:
-		t.Fatalf("returned before MaxWait: %v", err)
+		require.Failf(t, "returned before MaxWait", "%v", err)
 	default:
 	}
 	fake.Advance(time.Millisecond)
 	err := <-errc
-	if r, ok := err.(*baldur.Rejection); !ok || r.Reason() != baldur.ReasonBulkheadFull {
-		t.Fatalf("after MaxWait: %T %v", err, err)
-	}
-	if st := s.State(); st.Waiting != 0 || st.Active != 1 || st.Rejected != 1 {
-		t.Fatalf("state %+v", st)
-	}
+	r, ok := err.(*baldur.Rejection)
+	require.True(t, ok, "after MaxWait: %T %v", err, err)
+	require.Equal(t, baldur.ReasonBulkheadFull, r.Reason(), "after MaxWait: %T %v", err, err)
+	st := s.State()
+	require.Zero(t, st.Waiting, "state %+v", st)
+	require.Equal(t, 1, st.Active, "state %+v", st)
+	require.Equal(t, uint64(1), st.Rejected, "state %+v", st)
 }
 
 func TestSemaphoreGrantStopsTimer(t *testing.T) {
@@ -306,17 +281,13 @@ func TestSemaphoreGrantStopsTimer(t *testing.T) {
 	got := make(chan baldur.Permit, 1)
 	go func() {
 		p, err := s.Acquire(context.Background())
-		if err != nil {
-			t.Error(err)
-		}
+		assert.NoError(t, err)
 		got <- p
 	}()
 	eventually(t, "waiter to arm its timer", func() bool { return fake.Pending() == 1 })
 	hold.Release(baldur.Outcome{})
 	p := <-got
-	if n := fake.Pending(); n != 0 {
-		t.Fatalf("%d timers left armed after the grant", n)
-	}
+	require.Zero(t, fake.Pending(), "timers left armed after the grant")
 	p.Release(baldur.Outcome{})
 	checkIdle(t, s)
 }
@@ -329,97 +300,85 @@ func TestSemaphoreResize(t *testing.T) {
 	for range 3 {
 		enqueue(t, s, context.Background(), func(p baldur.Permit, err error) { got <- p })
 	}
-	if err := s.Resize(3); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Resize(3))
 	a, b := <-got, <-got // growing wakes two waiters at once
-	if st := s.State(); st.Active != 3 || st.Waiting != 1 || st.MaxConcurrent != 3 {
-		t.Fatalf("after grow %+v", st)
-	}
-	if err := s.Resize(1); err != nil {
-		t.Fatal(err)
-	}
+	st := s.State()
+	require.Equal(t, 3, st.Active, "after grow %+v", st)
+	require.Equal(t, 1, st.Waiting, "after grow %+v", st)
+	require.Equal(t, 3, st.MaxConcurrent, "after grow %+v", st)
+	require.NoError(t, s.Resize(1))
 	// Over the new limit: releases do not hand permits on until below it.
 	a.Release(baldur.Outcome{})
 	b.Release(baldur.Outcome{})
-	if st := s.State(); st.Active != 1 || st.Waiting != 1 {
-		t.Fatalf("after shrink %+v", st)
-	}
+	st = s.State()
+	require.Equal(t, 1, st.Active, "after shrink %+v", st)
+	require.Equal(t, 1, st.Waiting, "after shrink %+v", st)
 	hold.Release(baldur.Outcome{})
 	c := <-got
 	c.Release(baldur.Outcome{})
 	checkIdle(t, s)
-	if s.Config().MaxConcurrent != 1 {
-		t.Fatal("Config does not report the resized limit")
-	}
+	require.Equal(t, 1, s.Config().MaxConcurrent, "Config does not report the resized limit")
 	var ce *baldur.ConfigError
-	if err := s.Resize(0); !errors.As(err, &ce) || ce.Field != "MaxConcurrent" {
-		t.Fatalf("Resize(0) = %v", err)
-	}
+	require.ErrorAs(t, s.Resize(0), &ce, "Resize(0)")
+	require.Equal(t, "MaxConcurrent", ce.Field, "Resize(0)")
 }
 
 func TestSemaphoreExecute(t *testing.T) {
 	t.Parallel()
 	s := mustNew(t, Config{Name: "ex", MaxConcurrent: 1})
 	boom := errors.New("boom")
-	if err := s.Execute(context.Background(), func(context.Context) error { return boom }); err != boom {
-		t.Fatalf("Execute = %v", err)
-	}
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Fatal("panic swallowed")
-			}
-		}()
+	err := s.Execute(context.Background(), func(context.Context) error { return boom })
+	require.Same(t, boom, err, "Execute = %v", err)
+	require.Panics(t, func() {
 		_ = s.Execute(context.Background(), func(context.Context) error { panic("x") })
-	}()
+	}, "panic swallowed")
 	checkIdle(t, s) // released on panic
-	if s.Name() != "ex" || s.Stage() != baldur.StageBulkhead {
-		t.Fatal("Name/Kind")
-	}
+	require.Equal(t, "ex", s.Name(), "Name")
+	require.Equal(t, baldur.StageBulkhead, s.Stage(), "Stage")
 }
 
 func TestSemaphoreAllocs(t *testing.T) {
 	s := mustNew(t, Config{Name: "alloc", MaxConcurrent: 1})
 	ctx := context.Background()
 	c := baldur.Call{Now: time.Unix(1, 0)}
-	if n := testing.AllocsPerRun(1000, func() {
+	// The measured closures only record; the checks run after them.
+	var admitErr error
+	n := testing.AllocsPerRun(1000, func() {
 		p, err := s.Admit(ctx, c)
 		if err != nil {
-			t.Fatal(err)
+			if admitErr == nil {
+				admitErr = err
+			}
+			return
 		}
 		p.Release(baldur.Outcome{})
-	}); n != 0 {
-		t.Fatalf("Admit+Release allocates %v", n)
-	}
+	})
+	require.NoError(t, admitErr)
+	require.Zero(t, n, "Admit+Release allocates")
 	hold, _ := s.Acquire(ctx)
 	defer hold.Release(baldur.Outcome{})
-	if n := testing.AllocsPerRun(1000, func() {
+	admitted := false
+	n = testing.AllocsPerRun(1000, func() {
 		if _, err := s.Admit(ctx, c); err == nil {
-			t.Fatal("admitted")
+			admitted = true
 		}
-	}); n != 0 {
-		t.Fatalf("reject path allocates %v", n)
-	}
-	if n := testing.AllocsPerRun(1000, func() {
+	})
+	require.False(t, admitted, "admitted")
+	require.Zero(t, n, "reject path allocates")
+	n = testing.AllocsPerRun(1000, func() {
 		if p, ok := s.TryAcquire(); ok {
 			p.Release(baldur.Outcome{})
 		}
-	}); n != 0 {
-		t.Fatalf("TryAcquire allocates %v", n)
-	}
+	})
+	require.Zero(t, n, "TryAcquire allocates")
 }
 
 func TestFullErrorMessage(t *testing.T) {
 	t.Parallel()
 	e := &FullError{Name: "db", Active: 12, Max: 12, Waiting: 5, rej: baldur.Reject(baldur.ReasonBulkheadFull, time.Second)}
-	if got := e.Error(); got != `bulkhead "db" full: 12/12 active, 5 waiting` {
-		t.Fatal(got)
-	}
-	if e.RetryAfter() != time.Second || !strings.Contains(ErrTimeout.Error(), "timed out") {
-		t.Fatal("RetryAfter / ErrTimeout text")
-	}
-	if !errors.Is(ErrTimeout, baldur.ErrRejected) || errors.Is(ErrTimeout, ErrFull) {
-		t.Fatal("ErrTimeout matching")
-	}
+	require.EqualError(t, e, `bulkhead "db" full: 12/12 active, 5 waiting`)
+	require.Equal(t, time.Second, e.RetryAfter(), "RetryAfter")
+	require.ErrorContains(t, ErrTimeout, "timed out", "ErrTimeout text")
+	require.ErrorIs(t, ErrTimeout, baldur.ErrRejected, "ErrTimeout matching")
+	require.NotErrorIs(t, ErrTimeout, ErrFull, "ErrTimeout matching")
 }

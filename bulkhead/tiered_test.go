@@ -2,9 +2,11 @@ package bulkhead
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 )
@@ -12,9 +14,7 @@ import (
 func TestTieredDefaults(t *testing.T) {
 	t.Parallel()
 	g, err := NewTiered(TieredConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := map[baldur.Tier]Config{
 		baldur.TierCritical:     {Name: "admission.critical", MaxConcurrent: 100, MaxWait: baldur.Duration(50 * time.Millisecond)},
 		baldur.TierStandard:     {Name: "admission.standard", MaxConcurrent: 50, MaxWait: baldur.Duration(30 * time.Millisecond)},
@@ -22,13 +22,13 @@ func TestTieredDefaults(t *testing.T) {
 	}
 	for tier, w := range want {
 		c := g.Compartment(tier).Config()
-		if c.Name != w.Name || c.MaxConcurrent != w.MaxConcurrent || c.MaxWait != w.MaxWait || c.RetryAfter.D() != DefaultRetryAfter {
-			t.Errorf("%v: %+v, want %+v", tier, c, w)
-		}
+		assert.Equal(t, w.Name, c.Name, "%v: %+v, want %+v", tier, c, w)
+		assert.Equal(t, w.MaxConcurrent, c.MaxConcurrent, "%v: %+v, want %+v", tier, c, w)
+		assert.Equal(t, w.MaxWait, c.MaxWait, "%v: %+v, want %+v", tier, c, w)
+		assert.Equal(t, DefaultRetryAfter, c.RetryAfter.D(), "%v: %+v, want %+v", tier, c, w)
 	}
-	if g.Compartment(baldur.Tier(9)) != g.Compartment(baldur.TierStandard) || g.Stage() != baldur.StageBulkhead {
-		t.Fatal("unknown tier / Kind")
-	}
+	require.Same(t, g.Compartment(baldur.TierStandard), g.Compartment(baldur.Tier(9)), "unknown tier")
+	require.Equal(t, baldur.StageBulkhead, g.Stage(), "Stage")
 }
 
 // A flood of non-essential calls does not take critical permits.
@@ -38,26 +38,19 @@ func TestTieredIsolation(t *testing.T) {
 		baldur.TierNonEssential: {MaxConcurrent: 2},
 		baldur.TierCritical:     {MaxConcurrent: 1},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	ctx := context.Background()
 	ne := baldur.Call{Tier: baldur.TierNonEssential}
 	var held []baldur.Permit
 	for range 2 {
 		p, err := g.Admit(ctx, ne)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		held = append(held, p)
 	}
-	if _, err := g.Admit(ctx, ne); !errors.Is(err, ErrFull) {
-		t.Fatalf("third non-essential: %v", err)
-	}
+	_, err = g.Admit(ctx, ne)
+	require.ErrorIs(t, err, ErrFull, "third non-essential")
 	p, err := g.Admit(ctx, baldur.Call{Tier: baldur.TierCritical})
-	if err != nil {
-		t.Fatalf("critical starved by non-essential: %v", err)
-	}
+	require.NoError(t, err, "critical starved by non-essential")
 	p.Release(baldur.Outcome{})
 	for i := range held {
 		held[i].Release(baldur.Outcome{})
@@ -71,13 +64,18 @@ func TestTieredAllocs(t *testing.T) {
 	g, _ := NewTiered(TieredConfig{})
 	ctx := context.Background()
 	c := baldur.Call{Tier: baldur.TierCritical}
-	if n := testing.AllocsPerRun(100, func() {
+	// The measured closure only records; the checks run after it.
+	var admitErr error
+	n := testing.AllocsPerRun(100, func() {
 		p, err := g.Admit(ctx, c)
 		if err != nil {
-			t.Fatal(err)
+			if admitErr == nil {
+				admitErr = err
+			}
+			return
 		}
 		p.Release(baldur.Outcome{})
-	}); n != 0 {
-		t.Fatalf("Tiered admit allocates %v", n)
-	}
+	})
+	require.NoError(t, admitErr)
+	require.Zero(t, n, "Tiered admit allocates")
 }

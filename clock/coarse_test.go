@@ -1,9 +1,11 @@
 package clock_test
 
 import (
-	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
@@ -13,9 +15,8 @@ func TestCoarseRejectsTooFineResolution(t *testing.T) {
 	t.Parallel()
 	_, err := clock.NewCoarse(time.Microsecond)
 	var ce *baldur.ConfigError
-	if !errors.As(err, &ce) || ce.Field != "resolution" {
-		t.Fatalf("NewCoarse(1µs) error = %v, want a ConfigError on resolution", err)
-	}
+	require.ErrorAs(t, err, &ce, "NewCoarse(1µs) error, want a ConfigError on resolution")
+	require.Equal(t, "resolution", ce.Field, "NewCoarse(1µs) ConfigError field")
 }
 
 // The coarse clock never runs ahead of the system clock and never goes
@@ -24,24 +25,16 @@ func TestCoarseRejectsTooFineResolution(t *testing.T) {
 func TestCoarseIsMonotonicAndNeverAhead(t *testing.T) {
 	t.Parallel()
 	c, err := clock.NewCoarse(time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Stop()
 	first := c.Now()
-	if first.After(time.Now()) {
-		t.Fatal("coarse clock ahead of the system clock")
-	}
+	require.False(t, first.After(time.Now()), "coarse clock ahead of the system clock")
 	prev := first
 	deadline := time.Now().Add(5 * time.Second)
 	for !c.Now().After(first) {
-		if time.Now().After(deadline) {
-			t.Fatal("coarse clock did not advance within 5s")
-		}
+		require.False(t, time.Now().After(deadline), "coarse clock did not advance within 5s")
 		now := c.Now()
-		if now.Before(prev) {
-			t.Fatal("coarse clock went backwards")
-		}
+		require.False(t, now.Before(prev), "coarse clock went backwards")
 		prev = now
 	}
 	c.Stop()
@@ -50,13 +43,10 @@ func TestCoarseIsMonotonicAndNeverAhead(t *testing.T) {
 
 func TestCoarseNowAllocatesNothing(t *testing.T) {
 	c, err := clock.NewCoarse(time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer c.Stop()
-	if n := testing.AllocsPerRun(1000, func() { _ = c.Now() }); n != 0 {
-		t.Fatalf("Now allocates %v", n)
-	}
+	n := testing.AllocsPerRun(1000, func() { _ = c.Now() })
+	assert.Zero(t, n, "Now allocates")
 }
 
 func BenchmarkClockNow(b *testing.B) {

@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur/clock"
 )
 
@@ -15,29 +18,17 @@ func TestFakeAdvanceFiresDueTimersOnly(t *testing.T) {
 	done := make(chan int, 3)
 	c.AfterFunc(time.Second, func() { fired.Add(1); done <- 1 })
 	c.AfterFunc(3*time.Second, func() { fired.Add(1); done <- 3 })
-	stopped := c.AfterFunc(2*time.Second, func() { t.Error("stopped timer fired") })
-	if !stopped.Stop() {
-		t.Fatal("Stop on a pending timer = false")
-	}
-	if stopped.Stop() {
-		t.Fatal("second Stop = true")
-	}
+	stopped := c.AfterFunc(2*time.Second, func() { assert.Fail(t, "stopped timer fired") })
+	require.True(t, stopped.Stop(), "Stop on a pending timer")
+	require.False(t, stopped.Stop(), "second Stop")
 	c.Advance(2 * time.Second)
-	if got := <-done; got != 1 {
-		t.Fatalf("first fired = %d, want 1", got)
-	}
-	if c.Pending() != 1 {
-		t.Fatalf("Pending = %d, want 1", c.Pending())
-	}
-	if !c.Now().Equal(time.Unix(102, 0)) {
-		t.Fatalf("Now = %v", c.Now())
-	}
+	require.Equal(t, 1, <-done, "first fired")
+	require.Equal(t, 1, c.Pending(), "Pending")
+	now := c.Now()
+	require.True(t, now.Equal(time.Unix(102, 0)), "Now = %v", now)
 	c.Advance(time.Second)
-	if got := <-done; got != 3 {
-		t.Fatalf("second fired = %d, want 3", got)
-	}
+	require.Equal(t, 3, <-done, "second fired")
 	c.Advance(-time.Hour)
-	if !c.Now().Equal(time.Unix(103, 0)) {
-		t.Fatalf("negative Advance moved time: %v", c.Now())
-	}
+	now = c.Now()
+	require.True(t, now.Equal(time.Unix(103, 0)), "negative Advance moved time: %v", now)
 }

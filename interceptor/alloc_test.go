@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -49,15 +50,12 @@ func TestUnaryServerInterceptorAllocs(t *testing.T) {
 			sinfo := &grpc.StreamServerInfo{FullMethod: info.FullMethod}
 			invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
 			shandler := func(any, grpc.ServerStream) error { return nil }
-			if n := testing.AllocsPerRun(200, func() { _, _ = ui(ctx, nil, info, noopHandler) }); n != 0 {
-				t.Errorf("unary server: %v allocs", n)
-			}
-			if n := testing.AllocsPerRun(200, func() { _ = si(nil, ss, sinfo, shandler) }); n != 0 {
-				t.Errorf("stream server: %v allocs", n)
-			}
-			if n := testing.AllocsPerRun(200, func() { _ = ci(ctx, info.FullMethod, nil, nil, nil, invoker) }); n != 0 {
-				t.Errorf("unary client: %v allocs", n)
-			}
+			n := testing.AllocsPerRun(200, func() { _, _ = ui(ctx, nil, info, noopHandler) })
+			assert.Zero(t, n, "unary server: allocs")
+			n = testing.AllocsPerRun(200, func() { _ = si(nil, ss, sinfo, shandler) })
+			assert.Zero(t, n, "stream server: allocs")
+			n = testing.AllocsPerRun(200, func() { _ = ci(ctx, info.FullMethod, nil, nil, nil, invoker) })
+			assert.Zero(t, n, "unary client: allocs")
 		})
 	}
 }
@@ -69,12 +67,9 @@ func TestRejectPathAllocs(t *testing.T) {
 	sts := &fakeTransportStream{}
 	ctx := grpc.NewContextWithServerTransportStream(context.Background(), sts)
 	_, _ = ui(ctx, nil, info, noopHandler) // render once
-	if n := testing.AllocsPerRun(200, func() { _, _ = ui(ctx, nil, info, noopHandler) }); n != 0 {
-		t.Errorf("reject path: %v allocs", n)
-	}
-	if got := sts.trailer.Get(PushbackTrailer); len(got) != 1 || got[0] != "1000" {
-		t.Errorf("pushback trailer %v", got)
-	}
+	n := testing.AllocsPerRun(200, func() { _, _ = ui(ctx, nil, info, noopHandler) })
+	assert.Zero(t, n, "reject path: allocs")
+	assert.Equal(t, []string{"1000"}, sts.trailer.Get(PushbackTrailer), "pushback trailer")
 }
 
 type fakeTransportStream struct {

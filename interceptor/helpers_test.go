@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -70,9 +71,7 @@ func (g *fakeGate) lastCall(t *testing.T) baldur.Call {
 	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.seen) == 0 {
-		t.Fatal("gate saw no call")
-	}
+	require.NotEmpty(t, g.seen, "gate saw no call")
 	return g.seen[len(g.seen)-1]
 }
 
@@ -80,9 +79,7 @@ func (g *fakeGate) lastOutcome(t *testing.T) baldur.Outcome {
 	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.outcomes) == 0 {
-		t.Fatal("gate saw no release")
-	}
+	require.NotEmpty(t, g.outcomes, "gate saw no release")
 	return g.outcomes[len(g.outcomes)-1]
 }
 
@@ -93,9 +90,7 @@ func rejectAlways(rej error) func(int64, baldur.Call) error {
 func policyOf(t testing.TB, gates ...baldur.Gate) *baldur.Policy {
 	t.Helper()
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "test", Gates: gates})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return p
 }
 
@@ -187,9 +182,7 @@ func serve(t testing.TB, nw network, srv *grpc.Server, dialOpts ...grpc.DialOpti
 	switch nw {
 	case netTCP:
 		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		lis, target = l, l.Addr().String()
 	case netUnix:
 		path := filepath.Join(t.TempDir(), "grpc.sock")
@@ -207,9 +200,7 @@ func serve(t testing.TB, nw network, srv *grpc.Server, dialOpts ...grpc.DialOpti
 	}
 	go func() { _ = srv.Serve(lis) }()
 	cc, err := grpc.NewClient(target, dialOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		cc.Close()
 		srv.Stop()

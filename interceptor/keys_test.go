@@ -107,14 +107,10 @@ func FuzzServerCallMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, tier string) {
 		ctx := peerCtx("10.0.0.1:1", MetadataKey, key, MetadataTier, tier)
 		call := c.serverCall(ctx, "/s/M", baldurNow)
-		if len(call.Key) > maxKeyLen {
-			t.Fatalf("key of %d bytes", len(call.Key))
-		}
-		if !call.Tier.Valid() {
-			t.Fatalf("invalid tier %v", call.Tier)
-		}
-		if key == "" && call.Key != "10.0.0.1" {
-			t.Fatalf("empty metadata key must fall back to the peer IP, got %q", call.Key)
+		require.LessOrEqual(t, len(call.Key), maxKeyLen, "key of %d bytes", len(call.Key))
+		require.True(t, call.Tier.Valid(), "invalid tier %v", call.Tier)
+		if key == "" {
+			require.Equal(t, "10.0.0.1", call.Key, "empty metadata key must fall back to the peer IP")
 		}
 	})
 }

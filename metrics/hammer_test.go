@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
@@ -49,8 +50,7 @@ func TestScrapeDuringTrafficAndReload(t *testing.T) {
 	}
 	wg.Go(func() {
 		for !stop.Load() {
-			if err := reg.Load(cfg); err != nil {
-				t.Error(err)
+			if !assert.NoError(t, reg.Load(cfg)) {
 				return
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/middleware"
 )
@@ -46,15 +48,13 @@ func TestMiddlewareAddsNoAllocations(t *testing.T) {
 	h := middleware.New(baldur.Static(policyOf(t, g)))(ok)
 	req := httptest.NewRequest("GET", "/x", nil)
 	w := &discard{h: http.Header{}}
-	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, req) }); n != 0 {
-		t.Fatalf("admit path allocates %.1f per request, want 0", n)
-	}
+	n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, req) })
+	require.Zero(t, n, "admit path allocates per request")
 	rej := &leanGate{kind: baldur.StageBulkhead, reject: baldur.Reject(baldur.ReasonBulkheadFull, time.Second)}
 	hr := middleware.New(baldur.Static(policyOf(t, rej)))(ok)
 	hr.ServeHTTP(w, req) // render the rejection once
-	if n := testing.AllocsPerRun(1000, func() { hr.ServeHTTP(w, req) }); n != 0 {
-		t.Fatalf("reject path allocates %.1f per request, want 0", n)
-	}
+	n = testing.AllocsPerRun(1000, func() { hr.ServeHTTP(w, req) })
+	require.Zero(t, n, "reject path allocates per request")
 }
 
 // fullDiscard is a discard that can also hijack and read from, as net/http's
@@ -75,7 +75,6 @@ func TestMiddlewareCapabilityWrappersAddNoAllocations(t *testing.T) {
 	}))
 	req := httptest.NewRequest("GET", "/x", nil)
 	w := fullDiscard{&discard{h: http.Header{}}}
-	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, req) }); n != 0 {
-		t.Fatalf("hijack/read-from wrapper allocates %.1f per request, want 0", n)
-	}
+	n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, req) })
+	require.Zero(t, n, "hijack/read-from wrapper allocates per request")
 }

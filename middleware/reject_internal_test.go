@@ -55,7 +55,6 @@ func TestRenderHealsInPlaceEdits(t *testing.T) { // not parallel: AllocsPerRun
 		require.Same(t, healed, render(rej), "the replacement is cached")
 	}
 	w := &benchWriter{h: http.Header{}}
-	if n := testing.AllocsPerRun(100, func() { WriteRejection(w, rej) }); n != 0 {
-		t.Fatalf("WriteRejection after a heal: %v allocs", n)
-	}
+	n := testing.AllocsPerRun(100, func() { WriteRejection(w, rej) })
+	require.Zero(t, n, "WriteRejection after a heal: allocs")
 }

@@ -51,7 +51,7 @@ func (g *chanGate) next(t *testing.T) baldur.Outcome {
 	case o := <-g.outcomes:
 		return o
 	case <-time.After(10 * time.Second):
-		t.Fatal("the permit was never released")
+		require.Fail(t, "the permit was never released")
 		return baldur.Outcome{}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -43,9 +45,8 @@ func TestTransportAllocs(t *testing.T) {
 		{"holding gate, empty body", trPolicy(t, trHoldGate{})},
 	} {
 		rt := Transport(next, tc.r)
-		if n := testing.AllocsPerRun(200, func() { _, _ = rt.RoundTrip(req) }); n != 0 {
-			t.Errorf("%s: %v allocs", tc.name, n)
-		}
+		n := testing.AllocsPerRun(200, func() { _, _ = rt.RoundTrip(req) })
+		assert.Zero(t, n, "%s: allocs", tc.name)
 	}
 }
 

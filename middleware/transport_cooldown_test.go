@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
@@ -257,19 +258,17 @@ func FuzzParseRetryAfter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		d, ok := parseRetryAfter(s, epoch)
-		if d < 0 {
-			t.Fatalf("negative wait %v for %q", d, s)
+		require.GreaterOrEqual(t, d, time.Duration(0), "negative wait %v for %q", d, s)
+		if !ok {
+			require.Zero(t, d, "absent value with wait %v", d)
 		}
-		if !ok && d != 0 {
-			t.Fatalf("absent value with wait %v", d)
-		}
-		if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32); err == nil && ok && d != time.Duration(n)*time.Second {
-			t.Fatalf("%q: got %v", s, d)
+		if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32); err == nil && ok {
+			require.Equal(t, time.Duration(n)*time.Second, d, "%q", s)
 		}
 		c := Cooldown{}.withDefaults()
-		if got := c.duration(3, d, ok, 0.5); got < 0 || got > time.Hour+c.Max {
-			t.Fatalf("cooldown %v out of range", got)
-		}
+		got := c.duration(3, d, ok, 0.5)
+		require.GreaterOrEqual(t, got, time.Duration(0), "cooldown %v out of range", got)
+		require.LessOrEqual(t, got, time.Hour+c.Max, "cooldown %v out of range", got)
 	})
 }
 
@@ -280,9 +279,8 @@ func TestCooldownRejectionAllocs(t *testing.T) {
 	up.push(429, "30")
 	_, _ = get(t, rt, "h")
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://h/", nil)
-	if n := testing.AllocsPerRun(100, func() { _, _ = rt.RoundTrip(req) }); n != 0 {
-		t.Errorf("cooldown rejection: %v allocs", n)
-	}
+	n := testing.AllocsPerRun(100, func() { _, _ = rt.RoundTrip(req) })
+	assert.Zero(t, n, "cooldown rejection: allocs")
 }
 
 // entries counts the hosts in the cooldown table.
@@ -461,7 +459,7 @@ func TestCooldownFastPathTakesNoMutex(t *testing.T) {
 			case err := <-done:
 				require.NoError(t, err)
 			case <-time.After(10 * time.Second): // a watchdog, not a wait for time to pass
-				t.Error("RoundTrip blocked on a cooldown shard mutex")
+				assert.Fail(t, "RoundTrip blocked on a cooldown shard mutex")
 			}
 			for i := range c.shards {
 				c.shards[i].mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -50,9 +52,7 @@ func (g *trGate) lastOutcome(t *testing.T) baldur.Outcome {
 	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.outcomes) == 0 {
-		t.Fatal("no release")
-	}
+	require.NotEmpty(t, g.outcomes, "no release")
 	return g.outcomes[len(g.outcomes)-1]
 }
 
@@ -60,18 +60,14 @@ func (g *trGate) lastCall(t *testing.T) baldur.Call {
 	t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.calls) == 0 {
-		t.Fatal("no call")
-	}
+	require.NotEmpty(t, g.calls, "no call")
 	return g.calls[len(g.calls)-1]
 }
 
 func trPolicy(t testing.TB, gates ...baldur.Gate) baldur.Resolver {
 	t.Helper()
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "out", Gates: gates})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return baldur.Static(p)
 }
 

@@ -282,7 +282,7 @@ func tierMap[V, W any](at string, in map[string]V, conv func(V) W) (map[baldur.T
 func (b *builder) throttle(name string) (baldur.Gate, error) {
 	tc := b.cfg.Throttles[name]
 	at := "throttles." + name
-	cfg := throttle.Config{Name: name, Rate: tc.Rate, Burst: tc.Burst, MaxKeys: tc.MaxKeys, MaxWait: tc.MaxWait.D(), Clock: b.r.clock}
+	cfg := throttle.Config{Name: name, Rate: tc.Rate, Burst: tc.Burst, MaxKeys: tc.MaxKeys, MaxWait: baldur.Duration(tc.MaxWait.D()), Clock: b.r.clock}
 	switch tc.KeyBy {
 	case "", "key":
 		cfg.KeyBy = throttle.ByKey
@@ -321,9 +321,9 @@ func (b *builder) breaker(name string) (baldur.Gate, error) {
 	at := "breakers." + name
 	cfg := blast.BreakerConfig{
 		ConsecutiveFailures: bc.ConsecutiveFailures, FailureRatio: bc.FailureRatio, MinRequests: bc.MinRequests,
-		Window: bc.Window.D(), BucketPeriod: bc.BucketPeriod.D(), OpenTimeout: bc.OpenTimeout.D(),
-		HalfOpenProbes: bc.HalfOpenProbes, ForceTTL: bc.ForceTTL.D(), MaxPartitions: bc.MaxPartitions,
-		IdleTimeout: bc.IdleTimeout.D(), Clock: b.r.clock,
+		Window: baldur.Duration(bc.Window.D()), BucketPeriod: baldur.Duration(bc.BucketPeriod.D()), OpenTimeout: baldur.Duration(bc.OpenTimeout.D()),
+		HalfOpenProbes: bc.HalfOpenProbes, ForceTTL: baldur.Duration(bc.ForceTTL.D()), MaxPartitions: bc.MaxPartitions,
+		IdleTimeout: baldur.Duration(bc.IdleTimeout.D()), Clock: b.r.clock,
 	}
 	switch bc.PartitionBy {
 	case "", "key":
@@ -344,7 +344,7 @@ func (b *builder) breaker(name string) (baldur.Gate, error) {
 
 func (b *builder) shareCap(name string) (baldur.Gate, error) {
 	sc := b.cfg.ShareCaps[name]
-	cfg := blast.ShareCapConfig{Capacity: sc.Capacity, Share: sc.Share, MaxPerKey: sc.MaxPerKey, RetryAfter: sc.RetryAfter.D(), MaxKeys: sc.MaxKeys}
+	cfg := blast.ShareCapConfig{Capacity: sc.Capacity, Share: sc.Share, MaxPerKey: sc.MaxPerKey, RetryAfter: baldur.Duration(sc.RetryAfter.D()), MaxKeys: sc.MaxKeys}
 	g, err := b.r.reuse(b.next, "share_cap/"+name, cfg, func() (any, error) { return blast.NewShareCap(cfg) })
 	if err != nil {
 		return nil, wrapField("share_caps."+name, err)
@@ -359,10 +359,10 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 		if bc.MaxConcurrent != 0 || bc.MaxWait != 0 {
 			return nil, &baldur.ConfigError{Field: at, Reason: "set either tiers or max_concurrent/max_wait, not both"}
 		}
-		cfg := bulkhead.TieredConfig{Name: name, RetryAfter: bc.RetryAfter.D(), Clock: b.r.clock}
+		cfg := bulkhead.TieredConfig{Name: name, RetryAfter: baldur.Duration(bc.RetryAfter.D()), Clock: b.r.clock}
 		if len(bc.Tiers) > 0 {
 			tiers, err := tierMap(at+".tiers", bc.Tiers, func(v TierBulkhead) bulkhead.TierLimit {
-				return bulkhead.TierLimit{MaxConcurrent: v.MaxConcurrent, MaxWait: v.MaxWait.D()}
+				return bulkhead.TierLimit{MaxConcurrent: v.MaxConcurrent, MaxWait: baldur.Duration(v.MaxWait.D())}
 			})
 			if err != nil {
 				return nil, err
@@ -381,7 +381,7 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 		}
 		return tg, nil
 	}
-	cfg := bulkhead.Config{Name: name, MaxConcurrent: bc.MaxConcurrent, MaxWait: bc.MaxWait.D(), RetryAfter: bc.RetryAfter.D(), Clock: b.r.clock}
+	cfg := bulkhead.Config{Name: name, MaxConcurrent: bc.MaxConcurrent, MaxWait: baldur.Duration(bc.MaxWait.D()), RetryAfter: baldur.Duration(bc.RetryAfter.D()), Clock: b.r.clock}
 	key := "bulkhead/" + name
 	// A change of size alone resizes the live compartment, so that permits
 	// in flight keep counting against the new limit.

@@ -2,9 +2,10 @@ package throttle_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
@@ -15,18 +16,12 @@ func TestErrThrottledMatchesRejections(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Unix(0, 0))
 	th, err := throttle.New(throttle.Config{Rate: 1, Burst: 1, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c := baldur.Call{Key: "k", Now: clk.Now()}
-	if _, err := th.Admit(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
 	_, err = th.Admit(context.Background(), c)
-	if !errors.Is(err, throttle.ErrThrottled) || !errors.Is(err, baldur.ErrRejected) {
-		t.Fatalf("second call: %v, want ErrThrottled and ErrRejected", err)
-	}
-	if !errors.Is(throttle.ErrThrottled, baldur.ErrRejected) {
-		t.Fatal("the sentinel itself must match baldur.ErrRejected")
-	}
+	require.NoError(t, err)
+	_, err = th.Admit(context.Background(), c)
+	require.ErrorIs(t, err, throttle.ErrThrottled, "second call")
+	require.ErrorIs(t, err, baldur.ErrRejected, "second call")
+	require.ErrorIs(t, throttle.ErrThrottled, baldur.ErrRejected, "the sentinel itself must match baldur.ErrRejected")
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -18,13 +20,10 @@ func FuzzAdmit(f *testing.F) {
 	f.Add("\xff\x00\"key\\", "/pkg.Svc/M", uint8(2), uint8(3))
 	f.Fuzz(func(t *testing.T, key, op string, tier, by uint8) {
 		th, err := New(Config{Rate: 5, Burst: 2, KeyBy: KeyBy(by % 4), MaxKeys: 16})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c := baldur.Call{Key: key, Operation: op, Tier: baldur.Tier(tier), Now: epoch}
-		if _, err := th.Admit(context.Background(), c); err != nil {
-			t.Fatalf("fresh bucket rejected: %v", err)
-		}
+		_, err = th.Admit(context.Background(), c)
+		require.NoError(t, err, "fresh bucket rejected")
 		th.Admit(context.Background(), c)
 		th.Quota(baldur.Tier(tier))
 		th.QuotaStatus(baldur.Tier(tier), uint64(len(key))<<40)
@@ -43,15 +42,12 @@ func FuzzConfig(f *testing.F) {
 		th, err := New(Config{Rate: rate, Burst: burst, MaxKeys: maxKeys, MaxWait: baldur.Duration(time.Duration(maxWait)),
 			Tiers: map[baldur.Tier]TierLimit{baldur.TierCritical: {Rate: tierRate, Burst: tierBurst}}})
 		if err != nil {
-			if _, ok := err.(*baldur.ConfigError); !ok {
-				t.Fatalf("error %T: %v", err, err)
-			}
+			require.IsType(t, (*baldur.ConfigError)(nil), err, "error %T: %v", err, err)
 			return
 		}
 		for _, tier := range baldur.Tiers() {
-			if _, err := th.Admit(context.Background(), baldur.Call{Key: "k", Tier: tier, Now: epoch}); err != nil {
-				t.Fatalf("fresh bucket of %v rejected: %v", tier, err)
-			}
+			_, err := th.Admit(context.Background(), baldur.Call{Key: "k", Tier: tier, Now: epoch})
+			require.NoError(t, err, "fresh bucket of %v rejected", tier)
 		}
 	})
 }
@@ -62,14 +58,13 @@ func FuzzDecide(f *testing.F) {
 	f.Add(int64(math.MaxInt64), int64(math.MinInt64), int64(0), int64(-1), int64(math.MaxInt64))
 	f.Fuzz(func(t *testing.T, tat, now, cost, tol, maxWait int64) {
 		d, next := Decide(tat, now, Limit{Cost: cost, Tolerance: tol}, maxWait)
-		if d.Remaining < 0 || d.RetryAfter < 0 || d.Wait < 0 {
-			t.Fatalf("negative field: %+v", d)
-		}
-		if !d.Allowed && next != tat {
-			t.Fatalf("denied call changed state")
-		}
-		if d.Allowed && d.RetryAfter != 0 {
-			t.Fatalf("allowed with RetryAfter: %+v", d)
+		require.GreaterOrEqual(t, d.Remaining, int64(0), "negative field: %+v", d)
+		require.GreaterOrEqual(t, d.RetryAfter, time.Duration(0), "negative field: %+v", d)
+		require.GreaterOrEqual(t, d.Wait, time.Duration(0), "negative field: %+v", d)
+		if d.Allowed {
+			require.Zero(t, d.RetryAfter, "allowed with RetryAfter: %+v", d)
+		} else {
+			require.Equal(t, tat, next, "denied call changed state")
 		}
 	})
 }
@@ -81,21 +76,16 @@ func FuzzAppendName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		b := AppendPolicy(nil, baldur.Quota{Name: name, Limit: 1, Window: time.Second})
 		i := bytes.LastIndex(b, []byte(`";q=`))
-		if b[0] != '"' || i < 0 {
-			t.Fatalf("malformed: %q", b)
-		}
+		require.Equal(t, byte('"'), b[0], "malformed: %q", b)
+		require.GreaterOrEqual(t, i, 0, "malformed: %q", b)
 		for j := 1; j < i; j++ {
 			c := b[j]
-			if c < 0x20 || c > 0x7e {
-				t.Fatalf("byte %#x in %q", c, b)
-			}
+			require.True(t, c >= 0x20 && c <= 0x7e, "byte %#x in %q", c, b)
 			if c == '\\' {
 				j++
-				if b[j] != '"' && b[j] != '\\' {
-					t.Fatalf("bad escape in %q", b)
-				}
-			} else if c == '"' {
-				t.Fatalf("unescaped quote in %q", b)
+				require.True(t, b[j] == '"' || b[j] == '\\', "bad escape in %q", b)
+			} else {
+				require.NotEqual(t, byte('"'), c, "unescaped quote in %q", b)
 			}
 		}
 	})

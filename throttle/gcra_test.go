@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 )
 
@@ -69,9 +71,7 @@ func TestDecideMatchesXTimeRate(t *testing.T) {
 		events += len(tr.gaps)
 		diffs += runDifferential(t, seed, tr, 1)
 	}
-	if diffs*2000 > events {
-		t.Fatalf("%d of %d decisions differ from x/time/rate: more than rounding explains", diffs, events)
-	}
+	require.LessOrEqual(t, diffs*2000, events, "%d of %d decisions differ from x/time/rate: more than rounding explains", diffs, events)
 	t.Logf("%d events, %d near-tie disagreements", events, diffs)
 }
 
@@ -79,9 +79,7 @@ func TestDecideMatchesXTimeRate(t *testing.T) {
 func runDifferential(t *testing.T, seed uint64, tr trace, tolerant int) (diffs int) {
 	t.Helper()
 	l, ok := NewLimit(tr.rate, tr.burst)
-	if !ok {
-		t.Fatalf("NewLimit(%v, %d) invalid", tr.rate, tr.burst)
-	}
+	require.True(t, ok, "NewLimit(%v, %d) invalid", tr.rate, tr.burst)
 	lim := rate.NewLimiter(rate.Limit(tr.rate), tr.burst)
 	base := time.Unix(1_700_000_000, 0)
 	state, now := Fresh, int64(0)
@@ -98,16 +96,16 @@ func runDifferential(t *testing.T, seed uint64, tr trace, tolerant int) (diffs i
 		tolTokens := float64(tolerant) * tolNs / float64(l.Cost)
 		theirs := lim.TokensAt(at)
 		mine := bucketTokens(state, now, l)
-		if tolerant == 0 && math.Abs(mine-theirs) > 1e-9 || math.Abs(mine-theirs) > tolTokens+1e-9 {
-			t.Fatalf("seed %d rate %v burst %d event %d: tokens %v, x/time/rate %v", seed, tr.rate, tr.burst, i, mine, theirs)
-		}
+		// tolTokens is 0 when tolerant is 0: exact agreement up to 1e-9.
+		require.InDelta(t, theirs, mine, tolTokens+1e-9, "seed %d rate %v burst %d event %d: tokens %v, x/time/rate %v", seed, tr.rate, tr.burst, i, mine, theirs)
 		d, next := Decide(state, now, l, 0)
 		want := lim.AllowN(at, 1)
 		if d.Allowed != want {
-			if tolerant == 0 || math.Abs(theirs-1) > tolTokens+1e-9 {
-				t.Fatalf("seed %d rate %v burst %d event %d at %d ns: allowed = %v, x/time/rate %v (tokens %v / %v)",
-					seed, tr.rate, tr.burst, i, now, d.Allowed, want, mine, theirs)
-			}
+			// A disagreement is tolerated only at a near-tie.
+			require.NotZero(t, tolerant, "seed %d rate %v burst %d event %d at %d ns: allowed = %v, x/time/rate %v (tokens %v / %v)",
+				seed, tr.rate, tr.burst, i, now, d.Allowed, want, mine, theirs)
+			require.InDelta(t, 1.0, theirs, tolTokens+1e-9, "seed %d rate %v burst %d event %d at %d ns: allowed = %v, x/time/rate %v (tokens %v / %v)",
+				seed, tr.rate, tr.burst, i, now, d.Allowed, want, mine, theirs)
 			diffs++
 			after := lim.TokensAt(at)
 			state = now + int64(math.Round((float64(tr.burst)-after)*float64(l.Cost)))
@@ -118,11 +116,13 @@ func runDifferential(t *testing.T, seed uint64, tr trace, tolerant int) (diffs i
 			taken++
 			// float64 noise can put x/time/rate a hair under a whole token.
 			after := lim.TokensAt(at)
-			if got := math.Floor(after + 1e-9); float64(d.Remaining) != got && (tolerant == 0 || math.Abs(after-math.Round(after)) > tolTokens+1e-9) {
-				t.Fatalf("seed %d event %d: Remaining = %d, x/time/rate floor(tokens) = %v", seed, i, d.Remaining, got)
+			if got := math.Floor(after + 1e-9); float64(d.Remaining) != got {
+				// A difference is tolerated only at a near-whole token count.
+				require.NotZero(t, tolerant, "seed %d event %d: Remaining = %d, x/time/rate floor(tokens) = %v", seed, i, d.Remaining, got)
+				require.InDelta(t, math.Round(after), after, tolTokens+1e-9, "seed %d event %d: Remaining = %d, x/time/rate floor(tokens) = %v", seed, i, d.Remaining, got)
 			}
-		} else if state != next {
-			t.Fatalf("denied call changed the state")
+		} else {
+			require.Equal(t, state, next, "denied call changed the state")
 		}
 	}
 	return diffs
@@ -154,14 +154,12 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d, next := Decide(tt.tat, tt.now, l, tt.maxWait)
-			if d.Allowed != tt.allowed || d.Remaining != tt.remaining || d.RetryAfter != tt.retry || d.Wait != tt.wait || d.Reset != tt.reset {
-				t.Fatalf("Decide = %+v", d)
-			}
-			if !d.Allowed && next != tt.tat {
-				t.Fatalf("denied call moved TAT %d -> %d", tt.tat, next)
-			}
-			if d.Allowed && next != max(tt.tat, tt.now)+l.Cost {
-				t.Fatalf("TAT = %d", next)
+			want := Decision{Allowed: tt.allowed, Remaining: tt.remaining, RetryAfter: tt.retry, Wait: tt.wait, Reset: tt.reset}
+			require.Equal(t, want, d, "Decide")
+			if d.Allowed {
+				require.Equal(t, max(tt.tat, tt.now)+l.Cost, next, "TAT")
+			} else {
+				require.Equal(t, tt.tat, next, "denied call moved TAT")
 			}
 		})
 	}
@@ -176,9 +174,7 @@ func TestLimitScaledGrantsNoTokens(t *testing.T) {
 	}{{1, 10}, {0.8, 8}, {0.5, 5}}
 	for _, tt := range tests {
 		s := l.scaled(tt.f)
-		if s.Burst() != tt.burst {
-			t.Errorf("factor %v: burst %d, want %d", tt.f, s.Burst(), tt.burst)
-		}
+		assert.Equal(t, tt.burst, s.Burst(), "factor %v: burst", tt.f)
 		// A bucket 450 ms from full: the scaled limit must not admit more
 		// calls than the unscaled one.
 		count := func(l Limit) (n int) {
@@ -191,9 +187,7 @@ func TestLimitScaledGrantsNoTokens(t *testing.T) {
 				tat, n = next, n+1
 			}
 		}
-		if count(s) > count(l) {
-			t.Errorf("factor %v admits %d > %d", tt.f, count(s), count(l))
-		}
+		assert.LessOrEqual(t, count(s), count(l), "factor %v admits more than unscaled", tt.f)
 	}
 }
 
@@ -221,8 +215,9 @@ func TestConformIsDecide(t *testing.T) {
 		if ok {
 			want = int64(d.Reset)
 		}
-		if ok != d.Allowed || next2 != next || v != want {
-			t.Fatalf("conform(%d, %d, %+v) = %v %d %d, Decide = %+v %d", tat, now, l, ok, next2, v, d, next)
-		}
+		msg := []any{"conform(%d, %d, %+v) = %v %d %d, Decide = %+v %d", tat, now, l, ok, next2, v, d, next}
+		require.Equal(t, d.Allowed, ok, msg...)
+		require.Equal(t, next, next2, msg...)
+		require.Equal(t, want, v, msg...)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -29,9 +31,7 @@ func TestHeaderGolden(t *testing.T) {
 		{"legacy reset", AppendLegacyReset(nil, s), `2`},
 	}
 	for _, tt := range tests {
-		if string(tt.got) != tt.want {
-			t.Errorf("%s: %s, want %s", tt.name, tt.got, tt.want)
-		}
+		assert.Equal(t, tt.want, string(tt.got), tt.name)
 	}
 }
 
@@ -41,9 +41,7 @@ func TestSeconds(t *testing.T) {
 		d    time.Duration
 		want int64
 	}{{-1, 0}, {0, 0}, {1, 1}, {time.Second, 1}, {time.Second + 1, 2}, {59*time.Second + 999*time.Millisecond, 60}} {
-		if got := Seconds(tt.d); got != tt.want {
-			t.Errorf("Seconds(%v) = %d, want %d", tt.d, got, tt.want)
-		}
+		assert.Equal(t, tt.want, Seconds(tt.d), "Seconds(%v)", tt.d)
 	}
 }
 
@@ -51,10 +49,9 @@ func TestHeadersDoNotAllocate(t *testing.T) {
 	q := baldur.Quota{Name: "api", Limit: 100, Window: time.Second}
 	s := baldur.QuotaStatus{Quota: q, Remaining: 42, Reset: time.Second}
 	buf := make([]byte, 0, 64)
-	if n := testing.AllocsPerRun(100, func() {
+	n := testing.AllocsPerRun(100, func() {
 		buf = AppendPolicy(buf[:0], q)
 		buf = AppendRateLimit(buf[:0], s)
-	}); n != 0 {
-		t.Fatalf("%v allocs", n)
-	}
+	})
+	assert.Zero(t, n, "allocs")
 }

@@ -11,24 +11,21 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
 func TestSetIsTwoCacheLines(t *testing.T) {
-	if s := unsafe.Sizeof(set{}); s != 128 {
-		t.Fatalf("sizeof(set) = %d, want 128", s)
-	}
-	if BytesPerKey != 18 {
-		t.Fatalf("BytesPerKey = %d", BytesPerKey)
-	}
+	require.Equal(t, uintptr(128), unsafe.Sizeof(set{}), "sizeof(set)")
+	require.Equal(t, 18, BytesPerKey, "BytesPerKey")
 }
 
 func TestMemoryCapIsExact(t *testing.T) {
 	t.Parallel()
 	for _, n := range []int{1, 2, 6, 7, 8, 10, 13, 64*7 + 1, 100_000} {
-		if got := NewMemory(n, epoch).Cap(); got != n {
-			t.Errorf("NewMemory(%d).Cap() = %d", n, got)
-		}
+		assert.Equal(t, n, NewMemory(n, epoch).Cap(), "NewMemory(%d).Cap()", n)
 	}
 }
 
@@ -55,21 +52,17 @@ func TestMillionRandomKeysStayBounded(t *testing.T) {
 			clk.Advance(time.Millisecond)
 		}
 		call.Now = clk.Now()
-		if _, err := th.Admit(ctx, call); err != nil {
-			t.Fatalf("fresh key %d rejected: %v", i, err)
-		}
+		_, err := th.Admit(ctx, call)
+		require.NoError(t, err, "fresh key %d rejected", i)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	st := th.Stats()
-	if st.Keys > DefaultMaxKeys || st.Cap != DefaultMaxKeys {
-		t.Fatalf("Stats = %+v, want Keys <= %d", st, DefaultMaxKeys)
-	}
+	require.LessOrEqual(t, st.Keys, DefaultMaxKeys, "Stats = %+v, want Keys <= %d", st, DefaultMaxKeys)
+	require.Equal(t, DefaultMaxKeys, st.Cap, "Stats = %+v", st)
 	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	const bound = 2_500_000
-	if heap > bound {
-		t.Fatalf("heap grew by %d bytes, bound %d", heap, bound)
-	}
+	require.LessOrEqual(t, heap, int64(bound), "heap grew by %d bytes, bound %d", heap, bound)
 	t.Logf("keys %d, refilling %d, lossy evictions %d, heap +%d B", st.Keys, st.Refilling, st.LossyEvictions, heap)
 	runtime.KeepAlive(th)
 }
@@ -85,44 +78,36 @@ func TestEvictionPrefersIdleBuckets(t *testing.T) {
 	}
 	// A noisy key spends its burst.
 	for range 3 {
-		if err := admit("noisy"); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, admit("noisy"))
 	}
 	for i := range 6 {
 		admit("idle-" + strconv.Itoa(i))
 	}
 	clk.Advance(time.Second) // the idle keys are full again; noisy is 2 s from full
-	if st := th.Stats(); st.Keys != 7 || st.Refilling != 1 {
-		t.Fatalf("Stats = %+v", st)
-	}
+	st := th.Stats()
+	require.Equal(t, 7, st.Keys, "Stats = %+v", st)
+	require.Equal(t, 1, st.Refilling, "Stats = %+v", st)
 	// New keys replace full buckets: nothing is lost.
 	for i := range 6 {
-		if err := admit("new-" + strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, admit("new-"+strconv.Itoa(i)))
 	}
-	if st := th.Stats(); st.Keys != 7 || st.LossyEvictions != 0 {
-		t.Fatalf("after replacing idle keys: Stats = %+v", st)
-	}
+	st = th.Stats()
+	require.Equal(t, 7, st.Keys, "after replacing idle keys: Stats = %+v", st)
+	require.Zero(t, st.LossyEvictions, "after replacing idle keys: Stats = %+v", st)
 	// Under churn of fresh keys the noisy bucket, furthest from full, is
 	// evicted last: it gets the one token it earned back and stays
 	// throttled after that.
 	noisy := 0
 	for i := range 100 {
-		if err := admit("churn-" + strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, admit("churn-"+strconv.Itoa(i)))
 		if admit("noisy") == nil {
 			noisy++
 		}
 	}
-	if noisy != 1 {
-		t.Fatalf("noisy key admitted %d times during churn, want 1", noisy)
-	}
-	if st := th.Stats(); st.Keys != 7 || st.LossyEvictions == 0 {
-		t.Fatalf("after churn: Stats = %+v", st)
-	}
+	require.Equal(t, 1, noisy, "noisy key admitted during churn")
+	st = th.Stats()
+	require.Equal(t, 7, st.Keys, "after churn: Stats = %+v", st)
+	require.NotZero(t, st.LossyEvictions, "after churn: Stats = %+v", st)
 }
 
 // TestConcurrentChurnKeepsBuckets races lock-free admits of keys that are
@@ -151,11 +136,9 @@ func TestConcurrentChurnKeepsBuckets(t *testing.T) {
 	}
 	wg.Wait()
 	st := th.Stats()
-	if st.Keys > 7 || st.Refilling > st.Keys {
-		t.Fatalf("Stats = %+v", st)
-	}
-	if n, bound := admitted.Load(), burst*(keys+int64(st.LossyEvictions)); n > bound {
-		t.Fatalf("%d admitted, bound %d (%+v)", n, bound, st)
-	}
+	require.LessOrEqual(t, st.Keys, 7, "Stats = %+v", st)
+	require.LessOrEqual(t, st.Refilling, st.Keys, "Stats = %+v", st)
+	n, bound := admitted.Load(), burst*(keys+int64(st.LossyEvictions))
+	require.LessOrEqual(t, n, bound, "%d admitted, bound %d (%+v)", n, bound, st)
 	t.Logf("%d admitted, %+v", admitted.Load(), st)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -42,23 +44,19 @@ func TestCustomStore(t *testing.T) {
 	th, clk := newTest(t, Config{Rate: 1, Burst: 1, KeyBy: ByKeyAndOperation, Store: st})
 	ctx := context.Background()
 	c := baldur.Call{Key: "tenant-1", Operation: "GET /x", Tier: baldur.TierCritical, Now: clk.Now()}
-	if _, err := th.Admit(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := th.Admit(ctx, c); !errors.Is(err, baldur.ErrThrottled) {
-		t.Fatalf("second call: %v", err)
-	}
+	_, err := th.Admit(ctx, c)
+	require.NoError(t, err)
+	_, err = th.Admit(ctx, c)
+	require.ErrorIs(t, err, baldur.ErrThrottled, "second call")
 	k := st.keys[0]
-	if k.Partition != "tenant-1" || k.Operation != "GET /x" || k.Tier != baldur.TierCritical || k.Hash == 0 {
-		t.Fatalf("Key = %+v", k)
-	}
+	require.Equal(t, "tenant-1", k.Partition, "Key = %+v", k)
+	require.Equal(t, "GET /x", k.Operation, "Key = %+v", k)
+	require.Equal(t, baldur.TierCritical, k.Tier, "Key = %+v", k)
+	require.NotZero(t, k.Hash, "Key = %+v", k)
 	st.err = errors.New("store down")
-	if _, err := th.Admit(ctx, c); err != nil {
-		t.Fatalf("store error did not fail open: %v", err)
-	}
-	if th.StoreErrors() != 1 {
-		t.Fatalf("StoreErrors = %d", th.StoreErrors())
-	}
+	_, err = th.Admit(ctx, c)
+	require.NoError(t, err, "store error did not fail open")
+	require.Equal(t, uint64(1), th.StoreErrors(), "StoreErrors")
 }
 
 // TestLateArrivalIsNotCharged: a call whose clock reading is older than one
@@ -70,11 +68,9 @@ func TestLateArrivalIsNotCharged(t *testing.T) {
 	ctx := context.Background()
 	early := clk.Now()
 	clk.Advance(time.Second)
-	if _, err := th.Admit(ctx, baldur.Call{Key: "k", Now: clk.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := th.Admit(ctx, baldur.Call{Key: "k", Now: clk.Now()})
+	require.NoError(t, err)
 	// Decided at early, the bucket would look 1 s from full and reject.
-	if _, err := th.Admit(ctx, baldur.Call{Key: "k", Now: early}); err != nil {
-		t.Fatalf("late arrival rejected: %v", err)
-	}
+	_, err = th.Admit(ctx, baldur.Call{Key: "k", Now: early})
+	require.NoError(t, err, "late arrival rejected")
 }

@@ -11,7 +11,7 @@ import (
 
 // Throttle is the rate gate: a token bucket per key (see KeyBy) and tier,
 // with per-tier limits scaled by the emergency level. It implements
-// baldur.Gate (stage GateThrottle), baldur.Releaser and baldur.QuotaReporter,
+// baldur.Gate (stage StageThrottle), baldur.Releaser and baldur.QuotaReporter,
 // and is safe for concurrent use.
 type Throttle struct {
 	name    string

@@ -2,7 +2,6 @@ package throttle
 
 import (
 	"context"
-	"errors"
 	"math"
 	"runtime"
 	"strconv"
@@ -10,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
@@ -24,9 +26,7 @@ func newTest(t testing.TB, cfg Config) (*Throttle, *clock.Fake) {
 		cfg.Clock = c
 	}
 	th, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	return th, c
 }
 
@@ -65,12 +65,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			tt.edit(&cfg)
 			th, err := New(cfg)
 			var ce *baldur.ConfigError
-			if !errors.As(err, &ce) || th != nil {
-				t.Fatalf("New = %v, %v; want *baldur.ConfigError", th, err)
-			}
-			if ce.Field != tt.field {
-				t.Fatalf("Field = %q, want %q (%v)", ce.Field, tt.field, err)
-			}
+			require.ErrorAs(t, err, &ce, "New = %v, %v; want *baldur.ConfigError", th, err)
+			require.Nil(t, th, "New = %v, %v; want *baldur.ConfigError", th, err)
+			require.Equal(t, tt.field, ce.Field, "Field (%v)", err)
 		})
 	}
 }
@@ -86,9 +83,7 @@ func TestAdmitBurstThenRetryAfter(t *testing.T) {
 		return err
 	}
 	for i := range 2 {
-		if err := admit(); err != nil {
-			t.Fatalf("call %d rejected: %v", i, err)
-		}
+		require.NoError(t, admit(), "call %d rejected", i)
 	}
 	// Retry-After is the time to the next token rounded up, at least 1 s.
 	for _, step := range []struct {
@@ -98,17 +93,13 @@ func TestAdmitBurstThenRetryAfter(t *testing.T) {
 		clk.Advance(step.advance)
 		err := admit()
 		rej, ok := baldur.AsRejection(err)
-		if !ok || !errors.Is(err, baldur.ErrThrottled) || rej.Reason() != baldur.ReasonThrottled {
-			t.Fatalf("after %v: err = %v, want a throttled rejection", step.advance, err)
-		}
-		if rej.RetryAfter() != step.retry {
-			t.Fatalf("after %v: Retry-After = %v, want %v", step.advance, rej.RetryAfter(), step.retry)
-		}
+		require.True(t, ok, "after %v: err = %v, want a throttled rejection", step.advance, err)
+		require.ErrorIs(t, err, baldur.ErrThrottled, "after %v: want a throttled rejection", step.advance)
+		require.Equal(t, baldur.ReasonThrottled, rej.Reason(), "after %v: err = %v, want a throttled rejection", step.advance, err)
+		require.Equal(t, step.retry, rej.RetryAfter(), "after %v: Retry-After", step.advance)
 	}
 	clk.Advance(time.Millisecond) // 4 s since the burst: one token back
-	if err := admit(); err != nil {
-		t.Fatalf("token not restored: %v", err)
-	}
+	require.NoError(t, admit(), "token not restored")
 }
 
 func TestPerTierLimits(t *testing.T) {
@@ -133,12 +124,10 @@ func TestPerTierLimits(t *testing.T) {
 			}
 			n++
 		}
-		if n != tt.burst {
-			t.Errorf("%v: %d admitted at once, want %d", tt.tier, n, tt.burst)
-		}
-		if q, ok := th.Quota(tt.tier); !ok || q != tt.quota {
-			t.Errorf("%v: Quota = %+v, want %+v", tt.tier, q, tt.quota)
-		}
+		assert.Equal(t, tt.burst, n, "%v: admitted at once", tt.tier)
+		q, ok := th.Quota(tt.tier)
+		assert.True(t, ok, "%v: Quota = %+v, want %+v", tt.tier, q, tt.quota)
+		assert.Equal(t, tt.quota, q, "%v: Quota", tt.tier)
 	}
 }
 
@@ -186,12 +175,9 @@ func TestEmergencyFactors(t *testing.T) {
 	}
 	for i, s := range steps {
 		lvl.set(s.level)
-		if got := sustained(th, clk, "k"+strconv.Itoa(i)); got != s.want {
-			t.Errorf("step %d (%v): %d calls in 10 s, want %d", i, s.level, got, s.want)
-		}
-		if q, _ := th.Quota(baldur.TierStandard); q.Limit != s.burst {
-			t.Errorf("step %d (%v): quota %d, want %d", i, s.level, q.Limit, s.burst)
-		}
+		assert.Equal(t, s.want, sustained(th, clk, "k"+strconv.Itoa(i)), "step %d (%v): calls in 10 s", i, s.level)
+		q, _ := th.Quota(baldur.TierStandard)
+		assert.Equal(t, s.burst, q.Limit, "step %d (%v): quota", i, s.level)
 	}
 }
 
@@ -200,9 +186,7 @@ func TestEmergencyLevel3FromStartKeepsFullRate(t *testing.T) {
 	lvl := &fakeLevel{}
 	lvl.set(baldur.Level3)
 	th, clk := newTest(t, Config{Rate: 10, Burst: 10, Level: lvl})
-	if got := sustained(th, clk, "k"); got != 100 {
-		t.Fatalf("%d calls in 10 s, want 100", got)
-	}
+	require.Equal(t, 100, sustained(th, clk, "k"), "calls in 10 s")
 }
 
 func TestKeyBy(t *testing.T) {
@@ -229,9 +213,7 @@ func TestKeyBy(t *testing.T) {
 			for i, c := range calls {
 				c.Now = clk.Now()
 				_, err := th.Admit(context.Background(), c)
-				if (err == nil) != tt.want[i] {
-					t.Errorf("call %d (%+v): err = %v", i, c, err)
-				}
+				assert.Equal(t, tt.want[i], err == nil, "call %d (%+v): err = %v", i, c, err)
 			}
 		})
 	}
@@ -241,23 +223,18 @@ func TestQuotaStatusFromPermit(t *testing.T) {
 	t.Parallel()
 	th, clk := newTest(t, Config{Name: "api", Rate: 2, Burst: 5})
 	pol, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{th}, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := baldur.Quota{Name: "api", Limit: 5, Window: 3 * time.Second} // 5 / 2 per s = 2.5 s, rounded up
-	if q, ok := pol.Quota(baldur.TierStandard); !ok || q != want {
-		t.Fatalf("Quota = %+v, want %+v", q, want)
-	}
+	q, ok := pol.Quota(baldur.TierStandard)
+	require.True(t, ok, "Quota = %+v, want %+v", q, want)
+	require.Equal(t, want, q, "Quota")
 	for i := range 3 {
 		tk, err := pol.Admit(context.Background(), baldur.Call{Key: "k"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		s, ok := tk.QuotaStatus(baldur.TierStandard)
 		wantS := baldur.QuotaStatus{Quota: want, Remaining: int64(4 - i), Reset: time.Duration(i+1) * 500 * time.Millisecond}
-		if !ok || s != wantS {
-			t.Fatalf("call %d: QuotaStatus = %+v, want %+v", i, s, wantS)
-		}
+		require.True(t, ok, "call %d: QuotaStatus = %+v, want %+v", i, s, wantS)
+		require.Equal(t, wantS, s, "call %d: QuotaStatus", i)
 		tk.Release(baldur.Outcome{})
 	}
 }
@@ -271,25 +248,28 @@ func TestAdmitAndRejectDoNotAllocate(t *testing.T) {
 	for j := range keys {
 		keys[j] = "client-" + strconv.Itoa(j)
 	}
-	if n := testing.AllocsPerRun(100, func() {
+	// The measured closures only record; the checks run after them.
+	var admitErr error
+	n := testing.AllocsPerRun(100, func() {
 		admit.Key = keys[i]
 		admit.Now = clk.Now()
 		i++
-		if _, err := th.Admit(ctx, admit); err != nil {
-			t.Fatal(err)
+		if _, err := th.Admit(ctx, admit); err != nil && admitErr == nil {
+			admitErr = err
 		}
-	}); n != 0 {
-		t.Errorf("admit: %v allocs/op", n)
-	}
+	})
+	require.NoError(t, admitErr)
+	assert.Zero(t, n, "admit: allocs/op")
 	reject := baldur.Call{Key: keys[0], Now: clk.Now()}
 	th.Admit(ctx, reject) // intern the rejection
-	if n := testing.AllocsPerRun(100, func() {
+	admitted := false
+	n = testing.AllocsPerRun(100, func() {
 		if _, err := th.Admit(ctx, reject); err == nil {
-			t.Fatal("admitted")
+			admitted = true
 		}
-	}); n != 0 {
-		t.Errorf("reject: %v allocs/op", n)
-	}
+	})
+	require.False(t, admitted, "admitted")
+	assert.Zero(t, n, "reject: allocs/op")
 }
 
 func TestConcurrentAdmitsNeverExceedBurst(t *testing.T) {
@@ -312,9 +292,7 @@ func TestConcurrentAdmitsNeverExceedBurst(t *testing.T) {
 	}
 	wg.Wait()
 	for k := range admitted {
-		if n := admitted[k].Load(); n != 50 {
-			t.Errorf("key %d: %d admitted, want exactly the burst 50", k, n)
-		}
+		assert.Equal(t, int64(50), admitted[k].Load(), "key %d: admitted, want exactly the burst 50", k)
 	}
 }
 
@@ -323,9 +301,8 @@ func TestWait(t *testing.T) {
 	th, clk := newTest(t, Config{Rate: 1, Burst: 1, MaxWait: baldur.Duration(2 * time.Second)})
 	ctx := context.Background()
 	call := baldur.Call{Key: "k"}
-	if _, err := th.Admit(ctx, call); err != nil {
-		t.Fatal(err)
-	}
+	_, err := th.Admit(ctx, call)
+	require.NoError(t, err)
 	type result struct {
 		p   baldur.Permit
 		err error
@@ -345,18 +322,16 @@ func TestWait(t *testing.T) {
 	}
 
 	// A call that would wait past its deadline is rejected at once.
-	if _, err := th.Wait(ctx, baldur.Call{Key: "k", Deadline: clk.Now().Add(500 * time.Millisecond)}); !errors.Is(err, baldur.ErrThrottled) {
-		t.Fatalf("deadline too short: err = %v", err)
-	}
+	_, err = th.Wait(ctx, baldur.Call{Key: "k", Deadline: clk.Now().Add(500 * time.Millisecond)})
+	require.ErrorIs(t, err, baldur.ErrThrottled, "deadline too short")
 
 	// A canceled wait returns ctx.Err() and refunds its token.
 	cctx, cancel := context.WithCancel(ctx)
 	ch := start(cctx, call)
 	waitPending(1)
 	cancel()
-	if r := <-ch; r.err != context.Canceled {
-		t.Fatalf("canceled wait: err = %v, want context.Canceled", r.err)
-	}
+	r := <-ch
+	require.Same(t, context.Canceled, r.err, "canceled wait: err = %v, want context.Canceled", r.err)
 
 	// The next call waits one token (1 s), not two.
 	ch = start(ctx, call)
@@ -364,19 +339,17 @@ func TestWait(t *testing.T) {
 	clk.Advance(999 * time.Millisecond)
 	select {
 	case r := <-ch:
-		t.Fatalf("returned before its token: %+v", r)
+		require.Failf(t, "returned before its token", "%+v", r)
 	default:
 	}
 	clk.Advance(time.Millisecond)
-	if r := <-ch; r.err != nil || !r.p.Held() {
-		t.Fatalf("wait: %+v", r)
-	}
-	if _, err := th.Wait(ctx, baldur.Call{Key: "x", Now: clk.Now()}); err != nil {
-		t.Fatalf("free token: %v", err)
-	}
-	if _, err := th.Wait(cctx, call); err != context.Canceled {
-		t.Fatalf("done ctx: err = %v", err)
-	}
+	r = <-ch
+	require.NoError(t, r.err, "wait: %+v", r)
+	require.True(t, r.p.Held(), "wait: %+v", r)
+	_, err = th.Wait(ctx, baldur.Call{Key: "x", Now: clk.Now()})
+	require.NoError(t, err, "free token")
+	_, err = th.Wait(cctx, call)
+	require.Same(t, context.Canceled, err, "done ctx: err = %v", err)
 }
 
 // TestQuotaStatusTokens decodes tokens of every tier and of a bucket too
@@ -399,9 +372,8 @@ func TestQuotaStatusTokens(t *testing.T) {
 			tat = next
 			got := th.QuotaStatus(baldur.TierStandard, encode(0, tier, int64(d.Reset), l))
 			wantReset := min(time.Duration(ceilDiv(int64(d.Reset), 1e6))*time.Millisecond, maxResetMs*time.Millisecond)
-			if got.Quota != th.quotas[0][tier] || got.Remaining != d.Remaining || got.Reset != wantReset {
-				t.Fatalf("%v call %d: QuotaStatus = %+v, want remaining %d reset %v", tier, i, got, d.Remaining, wantReset)
-			}
+			want := baldur.QuotaStatus{Quota: th.quotas[0][tier], Remaining: d.Remaining, Reset: wantReset}
+			require.Equal(t, want, got, "%v call %d: QuotaStatus", tier, i)
 		}
 	}
 }

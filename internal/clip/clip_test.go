@@ -3,6 +3,8 @@ package clip
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestString(t *testing.T) {
@@ -15,8 +17,6 @@ func TestString(t *testing.T) {
 		{long + "b", long + "..."},
 		{long + strings.Repeat("b", 1000), long + "..."},
 	} {
-		if got := String(tc.in); got != tc.want {
-			t.Errorf("String(%d bytes) = %q, want %q", len(tc.in), got, tc.want)
-		}
+		assert.Equal(t, tc.want, String(tc.in), "String(%d bytes)", len(tc.in))
 	}
 }
