@@ -26,6 +26,11 @@ type PolicyConfig struct {
 	// MinTimeLeft rejects a call with ReasonDeadline when its deadline is
 	// closer than this. Zero disables the check.
 	MinTimeLeft time.Duration
+	// Service and Region fill Call.Service and Call.Region of calls whose
+	// adapter left them empty, so that a registry's service name reaches
+	// every gate (kill-switch scopes, budget regions) without each adapter
+	// being told. Empty leaves them as the adapter set them.
+	Service, Region string
 	// Clock is read once per call when the adapter did not set Call.Now.
 	// Nil means SystemClock.
 	Clock Clock
@@ -39,6 +44,8 @@ type Policy struct {
 	stages      [MaxGates]stage
 	n           int
 	minTimeLeft time.Duration
+	service     string
+	region      string
 	clock       Clock
 	rejected    [numReasons]counter
 	shadowed    [numReasons]counter
@@ -58,7 +65,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if cfg.MinTimeLeft < 0 {
 		return nil, &ConfigError{Field: "MinTimeLeft", Value: cfg.MinTimeLeft.String(), Reason: "must not be negative"}
 	}
-	p := &Policy{name: cfg.Name, minTimeLeft: cfg.MinTimeLeft, clock: cfg.Clock}
+	p := &Policy{name: cfg.Name, minTimeLeft: cfg.MinTimeLeft, service: cfg.Service, region: cfg.Region, clock: cfg.Clock}
 	if p.clock == nil {
 		p.clock = SystemClock()
 	}
@@ -131,6 +138,12 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 	}
 	if c.Now.IsZero() {
 		c.Now = p.clock.Now()
+	}
+	if c.Service == "" {
+		c.Service = p.service
+	}
+	if c.Region == "" {
+		c.Region = p.region
 	}
 	if p.minTimeLeft > 0 && !c.Deadline.IsZero() && c.Deadline.Sub(c.Now) < p.minTimeLeft {
 		p.rejected[ReasonDeadline].add()

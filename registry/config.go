@@ -2,41 +2,54 @@ package registry
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/blast"
+	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/throttle"
 )
 
-// Config is the registry's file format (JSON). It declares named gates and
-// the policies that compose them, per operation. See docs/config.md and
+// Config is the registry's file format (JSON): one tree whose sections are
+// the gates' own configurations. It declares named gates and the policies
+// that compose them, per operation. See docs/config.md and
 // examples/quickstart/baldur.json for a complete file.
 //
 // Unknown fields are errors, so a typo is caught at load time, not in an
-// incident.
+// incident; every error names the path of the field the file spells.
 type Config struct {
-	// Service and Region name the service and its region. Adapters do not
-	// read the registry's settings on their own: pass them with
-	// middleware.WithService(reg.Service()) and the like.
+	// Service and Region name the service and its region. Every policy Load
+	// builds fills them into calls whose adapter left them empty.
 	Service string `json:"service,omitempty"`
 	Region  string `json:"region,omitempty"`
 	// Governance configures the governance checker. When it is present and
 	// the registry's governance slot holds no governance.Checker, Load
 	// builds one and fills the governance, emergency and error-budget slots.
 	Governance *GovernanceConfig `json:"governance,omitempty"`
-	// Throttles, Breakers, ShareCaps and Bulkheads are named gates.
-	Throttles map[string]ThrottleConfig `json:"throttles,omitempty"`
-	Breakers  map[string]BreakerConfig  `json:"breakers,omitempty"`
-	ShareCaps map[string]ShareCapConfig `json:"share_caps,omitempty"`
-	Bulkheads map[string]BulkheadConfig `json:"bulkheads,omitempty"`
+	// Throttles, Breakers, ShareCaps and Bulkheads are named gates, each
+	// the configuration of its package's gate. A gate's Name and Clock come
+	// from its key and the registry.
+	Throttles map[string]ThrottleSpec         `json:"throttles,omitempty"`
+	Breakers  map[string]blast.BreakerConfig  `json:"breakers,omitempty"`
+	ShareCaps map[string]blast.ShareCapConfig `json:"share_caps,omitempty"`
+	Bulkheads map[string]bulkhead.Spec        `json:"bulkheads,omitempty"`
 	// Policies compose gates and name the operations they guard.
 	Policies []PolicyConfig `json:"policies"`
 	// DefaultPolicy guards operations no policy names; empty leaves them
 	// unguarded.
 	DefaultPolicy string `json:"default_policy,omitempty"`
+}
+
+// ThrottleSpec is a throttle as a file declares it: the throttle's own
+// Config and whether the registry leaves it out of emergency scaling.
+type ThrottleSpec struct {
+	throttle.Config
+	// IgnoreEmergency turns off the emergency rate factors (on by default
+	// when a governance checker is present).
+	IgnoreEmergency bool `json:"ignore_emergency,omitempty"`
 }
 
 // PolicyConfig declares one policy.
@@ -58,7 +71,7 @@ type PolicyConfig struct {
 	// whose gates are evaluated and counted but not enforced.
 	Shadow []baldur.Stage `json:"shadow,omitempty"`
 	// MinTimeLeft rejects calls whose deadline is closer than this.
-	MinTimeLeft Duration `json:"min_time_left,omitempty"`
+	MinTimeLeft baldur.Duration `json:"min_time_left,omitempty"`
 }
 
 // Threshold is an error-budget threshold, in remaining-budget percent.
@@ -103,77 +116,19 @@ type GovernanceConfig struct {
 	BreakGlassDuration Duration `json:"break_glass_duration,omitempty"`
 }
 
-// TierRate is one tier's throttle limit.
-type TierRate struct {
-	Rate  float64 `json:"rate"`
-	Burst int     `json:"burst"`
-}
-
-// ThrottleConfig mirrors throttle.Config.
-type ThrottleConfig struct {
-	Rate    float64             `json:"rate"`
-	Burst   int                 `json:"burst"`
-	Tiers   map[string]TierRate `json:"tiers,omitempty"`
-	KeyBy   string              `json:"key_by,omitempty"` // key (default), operation, key_and_operation, global
-	MaxKeys int                 `json:"max_keys,omitempty"`
-	MaxWait Duration            `json:"max_wait,omitempty"`
-	// IgnoreEmergency turns off the emergency rate factors (on by default
-	// when a governance checker is present).
-	IgnoreEmergency bool `json:"ignore_emergency,omitempty"`
-}
-
-// BreakerConfig mirrors blast.BreakerConfig.
-type BreakerConfig struct {
-	PartitionBy         string   `json:"partition_by,omitempty"` // key (default), operation, key_and_operation
-	ConsecutiveFailures int      `json:"consecutive_failures,omitempty"`
-	FailureRatio        float64  `json:"failure_ratio,omitempty"`
-	MinRequests         int      `json:"min_requests,omitempty"`
-	Window              Duration `json:"window,omitempty"`
-	BucketPeriod        Duration `json:"bucket_period,omitempty"`
-	OpenTimeout         Duration `json:"open_timeout,omitempty"`
-	HalfOpenProbes      int      `json:"half_open_probes,omitempty"`
-	ForceTTL            Duration `json:"force_ttl,omitempty"`
-	MaxPartitions       int      `json:"max_partitions,omitempty"`
-	IdleTimeout         Duration `json:"idle_timeout,omitempty"`
-}
-
-// ShareCapConfig mirrors blast.ShareCapConfig.
-type ShareCapConfig struct {
-	Capacity   int      `json:"capacity,omitempty"`
-	Share      float64  `json:"share,omitempty"`
-	MaxPerKey  int      `json:"max_per_key,omitempty"`
-	RetryAfter Duration `json:"retry_after,omitempty"`
-	MaxKeys    int      `json:"max_keys,omitempty"`
-}
-
-// TierBulkhead is one tier's compartment of a tiered bulkhead.
-type TierBulkhead struct {
-	MaxConcurrent int      `json:"max_concurrent"`
-	MaxWait       Duration `json:"max_wait,omitempty"`
-}
-
-// BulkheadConfig declares a semaphore compartment, or, with Tiers, one
-// compartment per tier.
-type BulkheadConfig struct {
-	MaxConcurrent int      `json:"max_concurrent,omitempty"`
-	MaxWait       Duration `json:"max_wait,omitempty"`
-	RetryAfter    Duration `json:"retry_after,omitempty"`
-	// Tiers makes a tiered admission bulkhead; an empty object means the
-	// defaults (critical 100/50 ms, standard 50/30 ms, non_essential 20/0).
-	Tiers map[string]TierBulkhead `json:"tiers,omitempty"`
-}
-
 // ParseConfig decodes a JSON configuration strictly: unknown fields and
-// trailing data are errors. It does not validate values; Load does.
+// trailing data are errors, and so is a value its type refuses (a tier or a
+// key_by that does not exist), as a *baldur.ConfigError naming the field's
+// path. It does not check ranges; Load does, once, in each gate's
+// constructor.
 func ParseConfig(r io.Reader) (Config, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := decode(r, &c); err != nil {
+		var ce *baldur.ConfigError
+		if errors.As(err, &ce) {
+			return Config{}, err
+		}
 		return Config{}, fmt.Errorf("registry: parse config: %w", err)
-	}
-	if dec.More() {
-		return Config{}, errors.New("registry: parse config: trailing data after the JSON object")
 	}
 	return c, nil
 }

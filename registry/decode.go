@@ -191,7 +191,9 @@ func decodesItself(t reflect.Type) bool {
 func walked(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.Struct, reflect.Map, reflect.Slice:
-		return t.Kind() != reflect.Slice || t.Elem().Kind() != reflect.Uint8
+		// []byte is base64 to encoding/json; a slice of a uint8 enum with
+		// its own text form ([]baldur.Stage) is an array.
+		return t.Kind() != reflect.Slice || t.Elem().Kind() != reflect.Uint8 || decodesItself(t.Elem())
 	case reflect.Pointer:
 		return walked(t.Elem()) && !decodesItself(t.Elem())
 	}
@@ -265,7 +267,7 @@ func reasonOf(err error) string {
 	if errors.As(err, &ce) {
 		return ce.Reason
 	}
-	return err.Error()
+	return strings.TrimPrefix(err.Error(), "baldur: ")
 }
 
 func describe(t reflect.Type) string {

@@ -99,7 +99,7 @@ func (b *builder) governance() error {
 	cfg.Store = b.r.govStore
 	g, err := b.r.reuse(b.next, "governance", cfg, func() (any, error) { return governance.New(cfg) })
 	if err != nil {
-		return wrapField("governance", err)
+		return wrapField("governance", GovernanceConfig{}, err)
 	}
 	c := g.(*governance.Checker)
 	b.gate, b.level = c.Gate(), c
@@ -200,4 +200,30 @@ func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+func parseTierKey(at, s string) (baldur.Tier, error) {
+	t, err := baldur.ParseTier(s)
+	if err != nil {
+		return 0, &baldur.ConfigError{Field: at, Value: strconv.Quote(s), Reason: "unknown tier (want critical, standard or non_essential)"}
+	}
+	return t, nil
+}
+
+// tierMap converts a file's tier-keyed object to the gate's map, converting
+// each value with conv. A nil object gives a nil map, an empty one an empty
+// map; an unknown tier name is a ConfigError at field at.
+func tierMap[V, W any](at string, in map[string]V, conv func(V) W) (map[baldur.Tier]W, error) {
+	if in == nil {
+		return nil, nil
+	}
+	out := make(map[baldur.Tier]W, len(in))
+	for k, v := range in {
+		t, err := parseTierKey(at, k)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = conv(v)
+	}
+	return out, nil
 }

@@ -72,7 +72,7 @@ func OverloadResolver(concurrency int, capacity float64, maxWait time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	bh, err := bulkhead.New(bulkhead.Config{Name: "overload", MaxConcurrent: concurrency, MaxWait: maxWait})
+	bh, err := bulkhead.New(bulkhead.Config{Name: "overload", MaxConcurrent: concurrency, MaxWait: baldur.Duration(maxWait)})
 	if err != nil {
 		return nil, err
 	}
