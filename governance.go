@@ -237,11 +237,11 @@ type ErrorBudgetDecision struct {
 	WarningPct       float64
 }
 
-// ErrorBudgetGate decides whether the budget blocks a tier in a region,
+// ErrorBudgetDecider decides whether the budget blocks a tier in a region,
 // with hysteresis. The registry's "error_budget_gate" slot; unset by default.
 //
 // Implementations must be safe for concurrent use.
-type ErrorBudgetGate interface {
+type ErrorBudgetDecider interface {
 	Check(now time.Time, tier Tier, region string) ErrorBudgetDecision
 	// ReplayAllowed reports whether automated replays may run now.
 	ReplayAllowed(now time.Time) bool

@@ -2,7 +2,6 @@ package governance
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -43,28 +42,6 @@ type Alert struct {
 // Implementations must be safe for concurrent use and should not block.
 type AlertSink interface {
 	Alert(ctx context.Context, a Alert)
-}
-
-// SlogAlerts writes alerts to a slog.Logger at level Error. Its zero value
-// uses slog.Default(). Safe for concurrent use.
-type SlogAlerts struct {
-	Logger *slog.Logger
-}
-
-// Alert implements AlertSink.
-func (s SlogAlerts) Alert(ctx context.Context, a Alert) {
-	l := s.Logger
-	if l == nil {
-		l = slog.Default()
-	}
-	msg := ""
-	if a.Err != nil {
-		msg = a.Err.Error()
-	}
-	l.LogAttrs(ctx, slog.LevelError, "governance: check failed open",
-		slog.String("kind", string(a.Kind)),
-		slog.String("error", msg),
-		slog.Uint64("suppressed", a.Suppressed))
 }
 
 // alerter applies the per-kind cooldown. Alerts happen on snapshot rebuilds

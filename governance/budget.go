@@ -48,7 +48,7 @@ type Budget struct {
 	stripes []stripe
 	mask    uint64 // len(stripes)-1, a power of two minus one
 	lost    atomic.Uint64
-	gate    *BudgetGate // re-evaluated, rate limited, after a record
+	decider *BudgetDecider // re-evaluated, rate limited, after a record
 
 	evalMu sync.Mutex
 	ev     evaluator
@@ -132,11 +132,11 @@ func (b *Budget) Record(now time.Time, r baldur.Result) {
 	b.record(now.UnixNano(), r == baldur.Failure)
 }
 
-// record counts one outcome at ns, then lets the gate re-evaluate if its
+// record counts one outcome at ns, then lets the decider re-evaluate if its
 // interval has passed (one atomic load otherwise).
 func (b *Budget) record(ns int64, failed bool) {
 	b.count(ns, failed)
-	if g := b.gate; g != nil && ns-g.lastEval.Load() >= g.every {
+	if g := b.decider; g != nil && ns-g.lastEval.Load() >= g.every {
 		g.reevaluate(ns)
 	}
 }

@@ -103,7 +103,7 @@ type Config struct {
 	HysteresisPct float64
 
 	// Audit receives blocked calls and break-glass allowances, rate limited
-	// per reason. Nil means SlogAudit{} (slog.Default()).
+	// per reason. Nil means SlogSink{} (slog.Default(), level Warn).
 	Audit AuditSink
 	// AuditRate is the sustained number of audit records per second per
 	// reason; records over it are dropped and counted. Zero means 1; at
@@ -114,7 +114,7 @@ type Config struct {
 	AuditBurst int
 
 	// Alerts receives "could not evaluate" alerts (store errors). Nil means
-	// SlogAlerts{} (slog.Default()).
+	// SlogSink{} (slog.Default(), level Error).
 	Alerts AlertSink
 	// AlertCooldown is the minimum time between two alerts of one kind.
 	// Zero means 300 s; at most MaxAlertCooldown (24 h).

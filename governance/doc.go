@@ -22,7 +22,7 @@
 //     whatever it was raised from.
 //  4. Error budget: the [Budget] counts call outcomes over a rolling SLO
 //     window (remaining %, multi-window burn rates after the Google SRE
-//     workbook) and the [BudgetGate] blocks a tier whose remaining budget is
+//     workbook) and the [BudgetDecider] blocks a tier whose remaining budget is
 //     below its threshold (critical 15 %, standard 10 %, non_essential 5 %;
 //     region override, then tier, then global), with 2 points of hysteresis
 //     on recovery. Running sums over the SLO window and each burn window

@@ -87,7 +87,7 @@ func (g *Gate) check(ctx context.Context, s *snapshot, c *baldur.Call, now int64
 	case rej != nil:
 	case s.shedding && !s.admit[tier].admit():
 		rej, kind, reason, msg = s.emergRej, auditEmergency, baldur.BlockEmergency, "shed by emergency level"
-	case s.budget.anyBlocked && s.decision(ch.budgetGate, tier, c.Region).Blocked:
+	case s.budget.anyBlocked && s.decision(ch.decider, tier, c.Region).Blocked:
 		rej, kind, reason, msg = ch.budgetRej, auditBudget, baldur.BlockErrorBudget, "error budget below the tier's threshold"
 	default:
 		return nil

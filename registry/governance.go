@@ -70,7 +70,7 @@ func (b *builder) governance() error {
 			b.commit = append(b.commit, func() {
 				fillUnset(&b.r.Emergency, baldur.EmergencyManager(c.Emergency()))
 				fillUnset(&b.r.ErrorBudgetService, baldur.ErrorBudgetService(c.Budget()))
-				fillUnset(&b.r.ErrorBudgetGate, baldur.ErrorBudgetGate(c.BudgetGate()))
+				fillUnset(&b.r.ErrorBudgetDecider, baldur.ErrorBudgetDecider(c.BudgetDecider()))
 			})
 		}
 		ls := b.level
@@ -84,7 +84,7 @@ func (b *builder) governance() error {
 				b.r.Governance.Unset()
 				b.r.Emergency.Unset()
 				b.r.ErrorBudgetService.Unset()
-				b.r.ErrorBudgetGate.Unset()
+				b.r.ErrorBudgetDecider.Unset()
 				b.r.level.set(nil)
 				b.r.ownsGovernance = false
 			})
@@ -107,7 +107,7 @@ func (b *builder) governance() error {
 		b.r.Governance.Set(c)
 		b.r.Emergency.Set(c.Emergency())
 		b.r.ErrorBudgetService.Set(c.Budget())
-		b.r.ErrorBudgetGate.Set(c.BudgetGate())
+		b.r.ErrorBudgetDecider.Set(c.BudgetDecider())
 		b.r.level.set(c)
 		b.r.ownsGovernance = true
 	})
