@@ -72,10 +72,3 @@ func (a *alerter) raise(ctx context.Context, kind AlertKind, err error, now time
 	a.mu.Unlock()
 	a.sink.Alert(ctx, Alert{Kind: kind, Err: err, Time: now, Suppressed: n})
 }
-
-func (a *alerter) reset() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	clear(a.last)
-	clear(a.quiet)
-}

@@ -187,11 +187,3 @@ func (a *auditor) takeKind(k int, now int64) (dropped uint64, ok bool) {
 func (a *auditor) droppedTotal(reason baldur.BlockReason) uint64 {
 	return a.kinds[auditKind(reason)].dropped()
 }
-
-func (a *auditor) reset() {
-	for i := range a.kinds {
-		l := &a.kinds[i]
-		l.tat.Store(0)
-		l.reported.Store(l.dropped())
-	}
-}

@@ -280,14 +280,6 @@ func (c *Checker) ErrorBudgetBlocking(_ context.Context, tier baldur.Tier, regio
 // process (an event-bus notification).
 func (c *Checker) InvalidateCache() { c.transition(context.Background()) }
 
-// ResetCache clears the audit and alert rate limits and rebuilds the
-// evaluation (a test utility).
-func (c *Checker) ResetCache() {
-	c.audit.reset()
-	c.alerts.reset()
-	c.transition(context.Background())
-}
-
 func (c *Checker) exempt(op string) bool { return c.exempts.has(op) }
 
 // auditCall audits a per-call decision; the record is built only when the

@@ -110,7 +110,7 @@ func TestGateBudgetFollowsOutcomes(t *testing.T) {
 	for _, every := range []time.Duration{0, 250 * time.Millisecond, 5 * time.Second} {
 		t.Run(fmt.Sprint(every), func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, Config{SLOTarget: 0.99, BudgetMinCalls: 1, BudgetEvalInterval: every})
+			f := newFixture(t, Config{SLOTarget: 0.99, BudgetMinCalls: 1, BudgetEvalInterval: baldur.Duration(every)})
 			interval := every
 			if interval == 0 {
 				interval = time.Second

@@ -137,22 +137,22 @@ func threshold(t Threshold) governance.Threshold {
 
 func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
 	cfg := governance.Config{
-		CacheTTL:              gc.CacheTTL.D(),
+		CacheTTL:              gc.CacheTTL,
 		EmergencyMinLevel:     baldur.EmergencyLevel(gc.EmergencyMinLevel),
 		ExemptOperations:      gc.ExemptOperations,
-		KillSwitchRetryAfter:  gc.KillSwitchRetryAfter.D(),
-		EmergencyRetryAfter:   gc.EmergencyRetryAfter.D(),
-		ErrorBudgetRetryAfter: gc.ErrorBudgetRetryAfter.D(),
+		KillSwitchRetryAfter:  gc.KillSwitchRetryAfter,
+		EmergencyRetryAfter:   gc.EmergencyRetryAfter,
+		ErrorBudgetRetryAfter: gc.ErrorBudgetRetryAfter,
 		SLOTarget:             gc.SLOTarget,
-		BudgetWindow:          gc.BudgetWindow.D(),
-		BudgetBucket:          gc.BudgetBucket.D(),
+		BudgetWindow:          gc.BudgetWindow,
+		BudgetBucket:          gc.BudgetBucket,
 		BudgetMinCalls:        gc.BudgetMinCalls,
 		HysteresisPct:         gc.HysteresisPct,
 		AuditRate:             gc.AuditRate,
 		AuditBurst:            gc.AuditBurst,
-		AlertCooldown:         gc.AlertCooldown.D(),
-		BreakGlassDuration:    gc.BreakGlassDuration.D(),
-		BudgetEvalInterval:    gc.BudgetEvalInterval.D(),
+		AlertCooldown:         gc.AlertCooldown,
+		BreakGlassDuration:    gc.BreakGlassDuration,
+		BudgetEvalInterval:    gc.BudgetEvalInterval,
 	}
 	if gc.EmergencyMinLevel < 0 || gc.EmergencyMinLevel > int(baldur.MaxEmergencyLevel) {
 		return cfg, &baldur.ConfigError{Field: "governance.emergency_min_level", Value: strconv.Itoa(gc.EmergencyMinLevel), Reason: "must be 1..3 (0 for the default)"}
