@@ -16,6 +16,14 @@ type gater interface {
 	Gate() baldur.Gate
 }
 
+// parts is a governance checker that owns the services of the emergency
+// and error-budget slots, as governance.Checker does.
+type parts interface {
+	Emergency() *governance.Emergency
+	Budget() *governance.Budget
+	BudgetDecider() *governance.BudgetDecider
+}
+
 // levelSource forwards to the emergency level of the current checker, so
 // that throttles built against it survive a rebuild of the checker.
 type levelSource struct {
@@ -66,7 +74,7 @@ func (b *builder) governance() error {
 		if ls, ok := user.(throttle.LevelSource); ok {
 			b.level = ls
 		}
-		if c, ok := user.(*governance.Checker); ok {
+		if c, ok := user.(parts); ok {
 			b.commit = append(b.commit, func() {
 				fillUnset(&b.r.Emergency, baldur.EmergencyManager(c.Emergency()))
 				fillUnset(&b.r.ErrorBudgetService, baldur.ErrorBudgetService(c.Budget()))
