@@ -28,7 +28,8 @@ const (
 
 var tierNames = enum.New[Tier]("tier", "standard", "critical", "non_essential")
 
-// String returns the tier's canonical name: "critical", "standard" or "non_essential".
+// String returns the tier's canonical name: "critical", "standard" or
+// "non_essential".
 func (t Tier) String() string { return tierNames.String(t) }
 
 // Valid reports whether t is one of the three defined tiers. It compares

@@ -11,8 +11,8 @@ import (
 )
 
 // Checker is the governance checker: it owns the kill switches, the
-// emergency manager, the error-budget service and gate, break glass, and the
-// cached evaluation (snapshot) that every check reads. It implements
+// emergency manager, the error-budget service and decider, break glass,
+// and the cached evaluation (snapshot) that every check reads. It implements
 // baldur.GovernanceChecker; Gate returns its per-call baldur.Gate. It is safe
 // for concurrent use.
 type Checker struct {
@@ -96,7 +96,7 @@ func (c *Checker) Emergency() *Emergency { return c.emergency }
 // Budget returns the error-budget service (baldur.ErrorBudgetService).
 func (c *Checker) Budget() *Budget { return c.budget }
 
-// BudgetDecider returns the error-budget gate (baldur.ErrorBudgetDecider).
+// BudgetDecider returns the error-budget decider (baldur.ErrorBudgetDecider).
 func (c *Checker) BudgetDecider() *BudgetDecider { return c.decider }
 
 // Level returns the emergency level with one atomic load; the Checker is

@@ -77,7 +77,7 @@ type Config struct {
 	// does not block a tier. Zero means 100; 1 means no minimum.
 	BudgetMinCalls uint64 `json:"budget_min_calls,omitzero"`
 	// BudgetEvalInterval is how often, at most, recorded outcomes make the
-	// error-budget gate re-evaluate the remaining budget, measured on the
+	// error-budget decider re-evaluate the remaining budget, measured on the
 	// recorded times (Call.Now plus latency for the per-call gate). When a
 	// tier's blocked state flips (a threshold crossed, or recovery past the
 	// hysteresis) the per-call gate follows at once, without waiting for

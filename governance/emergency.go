@@ -30,8 +30,8 @@ type Emergency struct {
 	store     Store
 	clock     baldur.Clock
 	fractions [baldur.MaxEmergencyLevel + 1][baldur.NumTiers]float64
-	// reportChange reports a change of the level to the owner (the Checker
-	// rebuilds its snapshot); it is never called with mu held.
+	// reportChange reports a change of the stored state to the owner (the
+	// Checker rebuilds its snapshot); it is never called with mu held.
 	reportChange func()
 
 	level atomic.Int32

@@ -19,9 +19,9 @@ import (
 //
 // The permit's release records the call's outcome into the Checker's error
 // budget, so the budget learns from served calls; at most once per
-// Config.BudgetEvalInterval a release also re-evaluates the budget gate, so
-// a tier crossing its threshold (or recovering) is rejected (or admitted)
-// from the next call on. Safe for concurrent use.
+// Config.BudgetEvalInterval a release also re-evaluates the budget
+// decider, so a tier crossing its threshold (or recovering) is rejected (or
+// admitted) from the next call on. Safe for concurrent use.
 type Gate struct {
 	c *Checker
 }

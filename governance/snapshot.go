@@ -187,8 +187,8 @@ func (c *Checker) transition(ctx context.Context) {
 	c.rebuildLocked(ctx)
 }
 
-// markStale invalidates without rebuilding (the error-budget gate calls it
-// when a tier's blocked state flips, possibly during a rebuild).
+// markStale invalidates without rebuilding: the error-budget decider reports
+// a tier's flip of blocked state through it, possibly during a rebuild.
 func (c *Checker) markStale() {
 	c.gen.Add(1)
 	if s := c.snap.Load(); s != nil {
