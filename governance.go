@@ -2,8 +2,13 @@ package baldur
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/baldur-go/baldur/internal/clip"
 )
 
 // EmergencyLevel is the fleet's emergency level, NORMAL (0) to LEVEL_3 (3).
@@ -39,6 +44,57 @@ func (l EmergencyLevel) String() string {
 
 // Valid reports whether l is one of NORMAL..LEVEL_3.
 func (l EmergencyLevel) Valid() bool { return l >= LevelNormal && l <= MaxEmergencyLevel }
+
+// MarshalText implements encoding.TextMarshaler with the level's name
+// ("NORMAL", "LEVEL_1".."LEVEL_3"), so that a level is a JSON map key. An
+// invalid level (LevelUnknown) is an error.
+func (l EmergencyLevel) MarshalText() ([]byte, error) {
+	if !l.Valid() {
+		return nil, fmt.Errorf("baldur: emergency level %d has no name", int(l))
+	}
+	return []byte(l.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler. It accepts a level's
+// number or name in any case: "0".."3", "LEVEL_0".."LEVEL_3", "NORMAL".
+func (l *EmergencyLevel) UnmarshalText(b []byte) error {
+	s := strings.ToUpper(string(b))
+	if s == "NORMAL" {
+		s = "0"
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "LEVEL_"))
+	if err != nil || n < int(LevelNormal) || n > int(MaxEmergencyLevel) {
+		return fmt.Errorf("baldur: unknown emergency level %q (want 0..3, NORMAL or LEVEL_1..LEVEL_3)", clip.String(string(b)))
+	}
+	*l = EmergencyLevel(n)
+	return nil
+}
+
+// MarshalJSON writes the level as its number (a level outside NORMAL..LEVEL_3
+// too), as configurations write it.
+func (l EmergencyLevel) MarshalJSON() ([]byte, error) {
+	return strconv.AppendInt(nil, int64(l), 10), nil
+}
+
+// UnmarshalJSON reads a number 0..3 or a string UnmarshalText accepts.
+func (l *EmergencyLevel) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		return l.UnmarshalText([]byte(s))
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil || n < int(LevelNormal) || n > int(MaxEmergencyLevel) {
+		return fmt.Errorf("baldur: emergency level %s must be 0..3", clip.String(string(b)))
+	}
+	*l = EmergencyLevel(n)
+	return nil
+}
 
 // BlockReason is why governance blocked an action.
 type BlockReason string
@@ -112,8 +168,6 @@ type GovernanceChecker interface {
 	// InvalidateCache drops the cached evaluation so the next check re-reads
 	// state. State transitions call it; event handlers may too.
 	InvalidateCache()
-	// ResetCache clears and rebuilds every cache (a test utility).
-	ResetCache()
 }
 
 // NoOpGovernance allows everything: enabled, level UNKNOWN, budget 100 %. It
@@ -143,9 +197,6 @@ func (NoOpGovernance) ErrorBudgetBlocking(context.Context, Tier, string) (bool, 
 
 // InvalidateCache does nothing.
 func (NoOpGovernance) InvalidateCache() {}
-
-// ResetCache does nothing.
-func (NoOpGovernance) ResetCache() {}
 
 // EmergencyState is the emergency manager's current state.
 type EmergencyState struct {
@@ -237,11 +288,11 @@ type ErrorBudgetDecision struct {
 	WarningPct       float64
 }
 
-// ErrorBudgetGate decides whether the budget blocks a tier in a region,
+// ErrorBudgetDecider decides whether the budget blocks a tier in a region,
 // with hysteresis. The registry's "error_budget_gate" slot; unset by default.
 //
 // Implementations must be safe for concurrent use.
-type ErrorBudgetGate interface {
+type ErrorBudgetDecider interface {
 	Check(now time.Time, tier Tier, region string) ErrorBudgetDecision
 	// ReplayAllowed reports whether automated replays may run now.
 	ReplayAllowed(now time.Time) bool

@@ -1,6 +1,10 @@
 package baldur
 
-import "github.com/baldur-go/baldur/internal/enum"
+import (
+	"fmt"
+
+	"github.com/baldur-go/baldur/internal/enum"
+)
 
 // Tier is a call's criticality class. It selects emergency shedding
 // fractions, error-budget thresholds, throttle limits and the per-tier
@@ -24,7 +28,8 @@ const (
 
 var tierNames = enum.New[Tier]("tier", "standard", "critical", "non_essential")
 
-// String returns the tier's canonical name: "critical", "standard" or "non_essential".
+// String returns the tier's canonical name: "critical", "standard" or
+// "non_essential".
 func (t Tier) String() string { return tierNames.String(t) }
 
 // Valid reports whether t is one of the three defined tiers. It compares
@@ -40,6 +45,26 @@ func ParseTier(s string) (Tier, error) {
 		return TierNonEssential, nil
 	}
 	return tierNames.Parse(s)
+}
+
+// MarshalText implements encoding.TextMarshaler with the tier's canonical
+// name, so that a Tier is a JSON string and a JSON map key ("critical").
+// A tier outside the three is an error.
+func (t Tier) MarshalText() ([]byte, error) {
+	if !t.Valid() {
+		return nil, fmt.Errorf("baldur: %s has no name", t)
+	}
+	return []byte(t.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseTier.
+func (t *Tier) UnmarshalText(b []byte) error {
+	v, err := ParseTier(string(b))
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
 }
 
 // Tiers lists the tiers from most to least protected.

@@ -13,10 +13,11 @@ import (
 
 var errNoChecker = &apiError{status: http.StatusNotFound, msg: "requires a governance checker"}
 
-// checker returns the registry's governance.Checker; the NoOp default (or
-// another implementation) has no switches to throw.
-func (s *Server) checker() (*governance.Checker, *apiError) {
-	if c, ok := s.cfg.Registry.Governance.Get().(*governance.Checker); ok && c != nil {
+// checker returns the kill switches and break glass of the registry's
+// governance checker; the NoOp default (or another checker without a
+// governance.Switchboard) has none to throw.
+func (s *Server) checker() (governance.Switchboard, *apiError) {
+	if c, ok := s.cfg.Registry.Governance.Get().(governance.Switchboard); ok && c != nil {
 		return c, nil
 	}
 	return nil, errNoChecker

@@ -2,7 +2,6 @@ package governance
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -45,28 +44,6 @@ type AlertSink interface {
 	Alert(ctx context.Context, a Alert)
 }
 
-// SlogAlerts writes alerts to a slog.Logger at level Error. Its zero value
-// uses slog.Default(). Safe for concurrent use.
-type SlogAlerts struct {
-	Logger *slog.Logger
-}
-
-// Alert implements AlertSink.
-func (s SlogAlerts) Alert(ctx context.Context, a Alert) {
-	l := s.Logger
-	if l == nil {
-		l = slog.Default()
-	}
-	msg := ""
-	if a.Err != nil {
-		msg = a.Err.Error()
-	}
-	l.LogAttrs(ctx, slog.LevelError, "governance: check failed open",
-		slog.String("kind", string(a.Kind)),
-		slog.String("error", msg),
-		slog.Uint64("suppressed", a.Suppressed))
-}
-
 // alerter applies the per-kind cooldown. Alerts happen on snapshot rebuilds
 // only, never per call, so a mutex is fine here.
 type alerter struct {
@@ -94,11 +71,4 @@ func (a *alerter) raise(ctx context.Context, kind AlertKind, err error, now time
 	a.quiet[kind] = 0
 	a.mu.Unlock()
 	a.sink.Alert(ctx, Alert{Kind: kind, Err: err, Time: now, Suppressed: n})
-}
-
-func (a *alerter) reset() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	clear(a.last)
-	clear(a.quiet)
 }

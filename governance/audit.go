@@ -2,7 +2,6 @@ package governance
 
 import (
 	"context"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -45,30 +44,6 @@ type AuditRecord struct {
 // Implementations must be safe for concurrent use and should not block.
 type AuditSink interface {
 	Audit(ctx context.Context, r AuditRecord)
-}
-
-// SlogAudit writes audit records to a slog.Logger at level Warn. Its zero
-// value uses slog.Default(). Safe for concurrent use.
-type SlogAudit struct {
-	Logger *slog.Logger
-}
-
-// Audit implements AuditSink.
-func (s SlogAudit) Audit(ctx context.Context, r AuditRecord) {
-	l := s.Logger
-	if l == nil {
-		l = slog.Default()
-	}
-	l.LogAttrs(ctx, slog.LevelWarn, "governance: "+string(r.Reason),
-		slog.String("message", r.Message),
-		slog.String("operation", r.Operation),
-		slog.String("service", r.Service),
-		slog.String("tier", r.Tier.String()),
-		slog.String("region", r.Region),
-		slog.String("level", r.Level.String()),
-		slog.String("actor", r.Actor),
-		slog.Uint64("dropped", r.Dropped),
-	)
 }
 
 // MemoryAudit keeps the most recent audit records in memory (for tests, the
@@ -211,12 +186,4 @@ func (a *auditor) takeKind(k int, now int64) (dropped uint64, ok bool) {
 // Dropped returns how many records of reason were suppressed since start.
 func (a *auditor) droppedTotal(reason baldur.BlockReason) uint64 {
 	return a.kinds[auditKind(reason)].dropped()
-}
-
-func (a *auditor) reset() {
-	for i := range a.kinds {
-		l := &a.kinds[i]
-		l.tat.Store(0)
-		l.reported.Store(l.dropped())
-	}
 }

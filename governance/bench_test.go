@@ -154,8 +154,8 @@ func BenchmarkBudgetEvaluate(b *testing.B) {
 			_ = bud.RemainingPct(now)
 		}
 	})
-	b.Run("BudgetGate.Check", func(b *testing.B) {
-		g := f.c.BudgetGate()
+	b.Run("BudgetDecider.Check", func(b *testing.B) {
+		g := f.c.BudgetDecider()
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = g.Check(now, baldur.TierStandard, "")

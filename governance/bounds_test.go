@@ -24,20 +24,20 @@ func TestConfigBoundsRefused(t *testing.T) {
 		cfg   Config
 		field string
 	}{
-		{"emergency retry overflows x4", Config{EmergencyRetryAfter: huge / 3}, "EmergencyRetryAfter"},
-		{"emergency retry over a day", Config{EmergencyRetryAfter: MaxRetryAfter + time.Second}, "EmergencyRetryAfter"},
-		{"kill retry over a day", Config{KillSwitchRetryAfter: huge}, "KillSwitchRetryAfter"},
-		{"budget retry over a day", Config{ErrorBudgetRetryAfter: huge}, "ErrorBudgetRetryAfter"},
+		{"emergency retry overflows x4", Config{EmergencyRetryAfter: baldur.Duration(huge / 3)}, "EmergencyRetryAfter"},
+		{"emergency retry over a day", Config{EmergencyRetryAfter: baldur.Duration(MaxRetryAfter + time.Second)}, "EmergencyRetryAfter"},
+		{"kill retry over a day", Config{KillSwitchRetryAfter: baldur.Duration(huge)}, "KillSwitchRetryAfter"},
+		{"budget retry over a day", Config{ErrorBudgetRetryAfter: baldur.Duration(huge)}, "ErrorBudgetRetryAfter"},
 		{"audit burst overflows the tolerance", Config{AuditBurst: math.MaxInt}, "AuditBurst"},
 		{"audit burst over the bound", Config{AuditBurst: MaxAuditBurst + 1}, "AuditBurst"},
 		{"audit rate under one a day", Config{AuditRate: 1e-300}, "AuditRate"},
 		{"audit rate infinite", Config{AuditRate: math.Inf(1)}, "AuditRate"},
-		{"budget window over a year", Config{BudgetWindow: huge, BudgetBucket: huge / 2}, "BudgetWindow"},
+		{"budget window over a year", Config{BudgetWindow: baldur.Duration(huge), BudgetBucket: baldur.Duration(huge / 2)}, "BudgetWindow"},
 		{"burn window long overflows", Config{BurnWindows: []BurnWindow{{Long: huge, Short: time.Hour, Factor: 1}}}, "BurnWindows[0]"},
 		{"burn window over the bound", Config{BurnWindows: []BurnWindow{{Long: MaxBudgetWindow + 1, Short: time.Hour, Factor: 1}}}, "BurnWindows[0]"},
-		{"break glass over a year", Config{BreakGlassDuration: MaxBreakGlassDuration + 1}, "BreakGlassDuration"},
-		{"alert cooldown over a day", Config{AlertCooldown: huge}, "AlertCooldown"},
-		{"eval interval over the cache ttl bound", Config{BudgetEvalInterval: huge}, "BudgetEvalInterval"},
+		{"break glass over a year", Config{BreakGlassDuration: baldur.Duration(MaxBreakGlassDuration + 1)}, "BreakGlassDuration"},
+		{"alert cooldown over a day", Config{AlertCooldown: baldur.Duration(huge)}, "AlertCooldown"},
+		{"eval interval over the cache ttl bound", Config{BudgetEvalInterval: baldur.Duration(huge)}, "BudgetEvalInterval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,17 +56,17 @@ func TestConfigBoundsRefused(t *testing.T) {
 func TestConfigBoundsAccepted(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{
-		EmergencyRetryAfter:   MaxRetryAfter,
-		KillSwitchRetryAfter:  MaxRetryAfter,
-		ErrorBudgetRetryAfter: MaxRetryAfter,
+		EmergencyRetryAfter:   baldur.Duration(MaxRetryAfter),
+		KillSwitchRetryAfter:  baldur.Duration(MaxRetryAfter),
+		ErrorBudgetRetryAfter: baldur.Duration(MaxRetryAfter),
 		AuditBurst:            MaxAuditBurst,
 		AuditRate:             MinAuditRate,
-		BudgetWindow:          MaxBudgetWindow,
-		BudgetBucket:          MaxBudgetWindow / 2,
+		BudgetWindow:          baldur.Duration(MaxBudgetWindow),
+		BudgetBucket:          baldur.Duration(MaxBudgetWindow / 2),
 		BurnWindows:           []BurnWindow{{Long: MaxBudgetWindow, Short: time.Hour, Factor: 1}},
-		BreakGlassDuration:    MaxBreakGlassDuration,
-		AlertCooldown:         MaxAlertCooldown,
-		BudgetEvalInterval:    MaxBudgetEvalInterval,
+		BreakGlassDuration:    baldur.Duration(MaxBreakGlassDuration),
+		AlertCooldown:         baldur.Duration(MaxAlertCooldown),
+		BudgetEvalInterval:    baldur.Duration(MaxBudgetEvalInterval),
 	})
 	_, err := f.c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "edge"})
 	require.NoError(t, err)
@@ -125,7 +125,7 @@ func TestKillSwitchBeyond2262Blocks(t *testing.T) {
 // force.
 func TestFarFutureEmergencyAndBreakGlassCache(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{BreakGlassDuration: MaxBreakGlassDuration})
+	f := newFixture(t, Config{BreakGlassDuration: baldur.Duration(MaxBreakGlassDuration)})
 	f.clk.Set(time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC))
 	_, err := f.c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level2, Reason: "long", Duration: time.Duration(math.MaxInt64)})
 	require.NoError(t, err)

@@ -20,10 +20,11 @@ import (
 // Record is lock-free and allocation-free: a call adds one packed counter
 // (calls in the high 32 bits, failures in the low 32) to the bucket of its
 // time with one atomic add, in one of up to four striped rings (chosen at
-// random, so cores rarely contend; memory is stripes × 16 B × buckets, about
-// 2.8 MB for 4 stripes and the 30-day, 1-minute default). A bucket is recycled by the first writer of a
-// new period, which claims it with a CAS; readers skip buckets outside the
-// window, so no reset sweep is ever needed. A writer that meets a bucket
+// random, so cores rarely contend; memory is stripes × 16 B × buckets,
+// about 2.8 MB for 4 stripes and the 30-day, 1-minute default). A bucket
+// is recycled by the first writer of a new period, which claims it with a
+// CAS; readers skip buckets outside the window, so no reset sweep is ever
+// needed. A writer that meets a bucket
 // being recycled falls back to another stripe (or yields) rather than drop
 // its outcome.
 //
@@ -48,7 +49,7 @@ type Budget struct {
 	stripes []stripe
 	mask    uint64 // len(stripes)-1, a power of two minus one
 	lost    atomic.Uint64
-	gate    *BudgetGate // re-evaluated, rate limited, after a record
+	decider *BudgetDecider // re-evaluated, rate limited, after a record
 
 	evalMu sync.Mutex
 	ev     evaluator
@@ -132,11 +133,11 @@ func (b *Budget) Record(now time.Time, r baldur.Result) {
 	b.record(now.UnixNano(), r == baldur.Failure)
 }
 
-// record counts one outcome at ns, then lets the gate re-evaluate if its
+// record counts one outcome at ns, then lets the decider re-evaluate if its
 // interval has passed (one atomic load otherwise).
 func (b *Budget) record(ns int64, failed bool) {
 	b.count(ns, failed)
-	if g := b.gate; g != nil && ns-g.lastEval.Load() >= g.every {
+	if g := b.decider; g != nil && ns-g.lastEval.Load() >= g.every {
 		g.reevaluate(ns)
 	}
 }

@@ -27,7 +27,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
 
 func TestBudgetRemainingAndRollingWindow(t *testing.T) {
 	t.Parallel()
-	b := newTestBudget(t, Config{SLOTarget: 0.99, BudgetWindow: time.Hour, BudgetMinCalls: 1})
+	b := newTestBudget(t, Config{SLOTarget: 0.99, BudgetWindow: baldur.Duration(time.Hour), BudgetMinCalls: 1})
 	now := t0
 	if st := b.Status(now); st.RemainingPct != 100 || st.Total != 0 {
 		t.Fatalf("empty: %+v", st)
@@ -124,7 +124,7 @@ func TestBudgetBurnRates(t *testing.T) {
 
 func TestBudgetConcurrentRecord(t *testing.T) {
 	t.Parallel()
-	b := newTestBudget(t, Config{BudgetWindow: time.Hour, BudgetMinCalls: 1})
+	b := newTestBudget(t, Config{BudgetWindow: baldur.Duration(time.Hour), BudgetMinCalls: 1})
 	var wg sync.WaitGroup
 	const workers, per = 8, 2000
 	for w := range workers {
@@ -166,11 +166,11 @@ func TestBudgetRunningSumsMatchScan(t *testing.T) {
 		steps int // each compares with a full walk of the ring
 		cfg   Config
 	}{
-		{"hour", 3000, Config{BudgetWindow: time.Hour, BudgetMinCalls: 1, BurnWindows: []BurnWindow{
+		{"hour", 3000, Config{BudgetWindow: baldur.Duration(time.Hour), BudgetMinCalls: 1, BurnWindows: []BurnWindow{
 			{Long: 30 * time.Minute, Short: 90 * time.Second, Factor: 2},
 			{Long: 2 * time.Hour, Short: 30 * time.Second, Factor: 1}, // longer than the window; shorter than a bucket
 		}}},
-		{"two buckets", 3000, Config{BudgetWindow: time.Minute, BudgetBucket: time.Minute, BudgetMinCalls: 1}},
+		{"two buckets", 3000, Config{BudgetWindow: baldur.Duration(time.Minute), BudgetBucket: baldur.Duration(time.Minute), BudgetMinCalls: 1}},
 		{"defaults", 60, Config{BudgetMinCalls: 1}},
 	}
 	for _, tc := range tests {
@@ -226,7 +226,7 @@ func TestBudgetRunningSumsMatchScan(t *testing.T) {
 // buckets is, as documented, missed by the sums.)
 func TestBudgetConcurrentEvaluate(t *testing.T) {
 	t.Parallel()
-	b := newTestBudget(t, Config{BudgetWindow: time.Hour, BudgetMinCalls: 1})
+	b := newTestBudget(t, Config{BudgetWindow: baldur.Duration(time.Hour), BudgetMinCalls: 1})
 	const minutes, writers, per = 90, 3, 100
 	at := t0
 	for m := range minutes {
@@ -276,7 +276,7 @@ func withStripes(b *Budget, n int) {
 // drop their outcomes: they count in another stripe.
 func TestBudgetRecordFallsBackWhileRecycling(t *testing.T) {
 	t.Parallel()
-	b := newTestBudget(t, Config{BudgetWindow: time.Hour, BudgetMinCalls: 1})
+	b := newTestBudget(t, Config{BudgetWindow: baldur.Duration(time.Hour), BudgetMinCalls: 1})
 	withStripes(b, 4)
 	at := t0.Add(2 * time.Hour) // every slot is recycled from an older period
 	idx := at.UnixNano() / b.width
@@ -308,7 +308,7 @@ func TestBudgetNoOutcomeLostUnderContention(t *testing.T) {
 	for _, stripes := range []int{1, 4} {
 		t.Run(strconv.Itoa(stripes), func(t *testing.T) {
 			t.Parallel()
-			b := newTestBudget(t, Config{BudgetWindow: time.Minute, BudgetBucket: time.Minute, BudgetMinCalls: 1})
+			b := newTestBudget(t, Config{BudgetWindow: baldur.Duration(time.Minute), BudgetBucket: baldur.Duration(time.Minute), BudgetMinCalls: 1})
 			withStripes(b, stripes)
 			const periods, writers, per = 200, 8, 50
 			for p := range periods {

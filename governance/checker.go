@@ -11,21 +11,21 @@ import (
 )
 
 // Checker is the governance checker: it owns the kill switches, the
-// emergency manager, the error-budget service and gate, break glass, and the
-// cached evaluation (snapshot) that every check reads. It implements
+// emergency manager, the error-budget service and decider, break glass,
+// and the cached evaluation (snapshot) that every check reads. It implements
 // baldur.GovernanceChecker; Gate returns its per-call baldur.Gate. It is safe
 // for concurrent use.
 type Checker struct {
-	s          *settings
-	store      Store
-	clock      baldur.Clock
-	emergency  *Emergency
-	budget     *Budget
-	budgetGate *BudgetGate
-	audit      *auditor
-	alerts     *alerter
-	exempts    *exemptSet
-	gate       Gate
+	s         *settings
+	store     Store
+	clock     baldur.Clock
+	emergency *Emergency
+	budget    *Budget
+	decider   *BudgetDecider
+	audit     *auditor
+	alerts    *alerter
+	exempts   *exemptSet
+	gate      Gate
 
 	killRej   *baldur.Rejection
 	budgetRej *baldur.Rejection
@@ -63,20 +63,18 @@ func New(cfg Config) (*Checker, error) {
 	}
 	sink := cfg.Audit
 	if sink == nil {
-		sink = SlogAudit{}
+		sink = SlogSink{}
 	}
 	c.audit = newAuditor(sink, s.auditRate, s.auditBurst)
 	c.exempts = newExemptSet(s.exempt)
 	alerts := cfg.Alerts
 	if alerts == nil {
-		alerts = SlogAlerts{}
+		alerts = SlogSink{}
 	}
 	c.alerts = newAlerter(alerts, s.cooldown)
-	c.emergency = &Emergency{store: c.store, clock: c.clock, fractions: s.fractions,
-		onChange: func() { c.transition(context.Background()) }}
+	c.emergency = newEmergency(c.store, c.clock, s.fractions, func() { c.transition(context.Background()) })
 	c.budget = newBudget(s)
-	c.budgetGate = newBudgetGate(c.budget, s)
-	c.budgetGate.onFlip = c.markStale
+	c.decider = newBudgetDecider(c.budget, s, c.markStale)
 	c.gate = Gate{c: c}
 	c.killRej = baldur.Reject(baldur.ReasonKillSwitch, s.killRetry)
 	c.budgetRej = baldur.Reject(baldur.ReasonErrorBudget, s.budgetRetry)
@@ -98,8 +96,8 @@ func (c *Checker) Emergency() *Emergency { return c.emergency }
 // Budget returns the error-budget service (baldur.ErrorBudgetService).
 func (c *Checker) Budget() *Budget { return c.budget }
 
-// BudgetGate returns the error-budget gate (baldur.ErrorBudgetGate).
-func (c *Checker) BudgetGate() *BudgetGate { return c.budgetGate }
+// BudgetDecider returns the error-budget decider (baldur.ErrorBudgetDecider).
+func (c *Checker) BudgetDecider() *BudgetDecider { return c.decider }
 
 // Level returns the emergency level with one atomic load; the Checker is
 // itself a level source for the throttle.
@@ -237,7 +235,7 @@ func (c *Checker) CheckAll(ctx context.Context, req baldur.GovernanceRequest) ba
 		}
 	}
 	if !req.SkipErrorBudget {
-		d := s.decision(c.budgetGate, req.Tier, req.Region)
+		d := s.decision(c.decider, req.Tier, req.Region)
 		res.ThresholdPct = d.ThresholdPct
 		if d.Blocked {
 			return block(baldur.BlockErrorBudget, "error budget below the threshold", "")
@@ -273,7 +271,7 @@ func (c *Checker) minLevel(l baldur.EmergencyLevel) baldur.EmergencyLevel {
 // ErrorBudgetBlocking evaluates the budget now (not from the cache) for tier
 // in region; a crossing of the threshold invalidates the cache at once.
 func (c *Checker) ErrorBudgetBlocking(_ context.Context, tier baldur.Tier, region string) (bool, float64, float64) {
-	d := c.budgetGate.Check(c.clock.Now(), tier, region)
+	d := c.decider.Check(c.clock.Now(), tier, region)
 	return d.Blocked, d.RemainingPct, d.ThresholdPct
 }
 
@@ -281,14 +279,6 @@ func (c *Checker) ErrorBudgetBlocking(_ context.Context, tier baldur.Tier, regio
 // Checker do this themselves; call it when the store was changed by another
 // process (an event-bus notification).
 func (c *Checker) InvalidateCache() { c.transition(context.Background()) }
-
-// ResetCache clears the audit and alert rate limits and rebuilds the
-// evaluation (a test utility).
-func (c *Checker) ResetCache() {
-	c.audit.reset()
-	c.alerts.reset()
-	c.transition(context.Background())
-}
 
 func (c *Checker) exempt(op string) bool { return c.exempts.has(op) }
 

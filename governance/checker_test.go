@@ -200,7 +200,7 @@ func TestKillSwitchExpiry(t *testing.T) {
 
 func TestBreakGlassAuditedAndExpires(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{BreakGlassDuration: time.Hour})
+	f := newFixture(t, Config{BreakGlassDuration: baldur.Duration(time.Hour)})
 	f.c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "r"})
 	if err := f.c.BreakGlass(bg, true, "ana", ""); err == nil {
 		t.Fatal("break glass without a reason")
@@ -330,7 +330,7 @@ func TestEmergencyShedsByTier(t *testing.T) {
 
 func TestInvalidationWithoutTTL(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{CacheTTL: 300 * time.Second})
+	f := newFixture(t, Config{CacheTTL: baldur.Duration(300 * time.Second)})
 	c := f.c
 	call := f.call("GET /a", baldur.TierStandard)
 	// Warm the cache, then change state: each transition shows at once at
@@ -370,7 +370,7 @@ func TestInvalidationWithoutTTL(t *testing.T) {
 
 func TestTTLRefreshSeesForeignChange(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{CacheTTL: 10 * time.Second})
+	f := newFixture(t, Config{CacheTTL: baldur.Duration(10 * time.Second)})
 	f.store.PutKillSwitch(bg, KillSwitch{Scope: ScopeAll, Reason: "other process"})
 	if err := f.admit(t, f.call("GET /a", 0), baldur.Success); err != nil {
 		t.Fatal("cached snapshot should still admit")
@@ -381,7 +381,7 @@ func TestTTLRefreshSeesForeignChange(t *testing.T) {
 
 func TestFailOpenAndAlertCooldown(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{AlertCooldown: time.Minute})
+	f := newFixture(t, Config{AlertCooldown: baldur.Duration(time.Minute)})
 	c := f.c
 	c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "r"})
 	c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "r"})
@@ -456,7 +456,7 @@ func TestResetCache(t *testing.T) {
 	f.c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "r"})
 	f.admit(t, f.call("GET /a", 0), baldur.Success)
 	f.admit(t, f.call("GET /a", 0), baldur.Success)
-	f.c.ResetCache()
+	f.c.resetCache()
 	f.admit(t, f.call("GET /a", 0), baldur.Success)
 	if n := len(f.audit.Records()); n != 2 {
 		t.Fatalf("records = %d, want 2 (limit reset)", n)

@@ -17,9 +17,9 @@ func TestConfigValidation(t *testing.T) {
 		cfg   Config
 		field string
 	}{
-		{"ttl too short", Config{CacheTTL: 500 * time.Millisecond}, "CacheTTL"},
-		{"ttl too long", Config{CacheTTL: 301 * time.Second}, "CacheTTL"},
-		{"ttl negative", Config{CacheTTL: -time.Second}, "CacheTTL"},
+		{"ttl too short", Config{CacheTTL: baldur.Duration(500 * time.Millisecond)}, "CacheTTL"},
+		{"ttl too long", Config{CacheTTL: baldur.Duration(301 * time.Second)}, "CacheTTL"},
+		{"ttl negative", Config{CacheTTL: baldur.Duration(-time.Second)}, "CacheTTL"},
 		{"min level", Config{EmergencyMinLevel: 4}, "EmergencyMinLevel"},
 		{"fraction level", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{7: {}}}, "Fractions[7]"},
 		{"fraction missing tier", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{1: {baldur.TierCritical: 1, baldur.TierStandard: 1}}}, "Fractions[1].non_essential"},
@@ -27,16 +27,16 @@ func TestConfigValidation(t *testing.T) {
 		{"fraction NaN", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{2: {baldur.TierCritical: 1, baldur.TierStandard: math.NaN(), baldur.TierNonEssential: 0}}}, "Fractions[2].standard"},
 		{"fraction unknown tier", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{2: {baldur.TierCritical: 1, baldur.TierStandard: 1, baldur.TierNonEssential: 0, 9: 1}}}, "Fractions[2]"},
 		{"exempt pattern", Config{ExemptOperations: []string{"GET /ok", ""}}, "ExemptOperations[1]"},
-		{"kill retry", Config{KillSwitchRetryAfter: -1}, "KillSwitchRetryAfter"},
-		{"emergency retry", Config{EmergencyRetryAfter: -1}, "EmergencyRetryAfter"},
-		{"budget retry", Config{ErrorBudgetRetryAfter: -1}, "ErrorBudgetRetryAfter"},
+		{"kill retry", Config{KillSwitchRetryAfter: baldur.Duration(-1)}, "KillSwitchRetryAfter"},
+		{"emergency retry", Config{EmergencyRetryAfter: baldur.Duration(-1)}, "EmergencyRetryAfter"},
+		{"budget retry", Config{ErrorBudgetRetryAfter: baldur.Duration(-1)}, "ErrorBudgetRetryAfter"},
 		{"slo 1", Config{SLOTarget: 1}, "SLOTarget"},
 		{"slo negative", Config{SLOTarget: -0.5}, "SLOTarget"},
-		{"window negative", Config{BudgetWindow: -time.Hour}, "BudgetWindow"},
-		{"window under bucket", Config{BudgetWindow: time.Second, BudgetBucket: time.Minute}, "BudgetWindow"},
-		{"too many buckets", Config{BudgetWindow: 30 * 24 * time.Hour, BudgetBucket: time.Second}, "BudgetBucket"},
-		{"bucket negative", Config{BudgetBucket: -time.Second}, "BudgetBucket"},
-		{"eval interval", Config{BudgetEvalInterval: -time.Second}, "BudgetEvalInterval"},
+		{"window negative", Config{BudgetWindow: baldur.Duration(-time.Hour)}, "BudgetWindow"},
+		{"window under bucket", Config{BudgetWindow: baldur.Duration(time.Second), BudgetBucket: baldur.Duration(time.Minute)}, "BudgetWindow"},
+		{"too many buckets", Config{BudgetWindow: baldur.Duration(30 * 24 * time.Hour), BudgetBucket: baldur.Duration(time.Second)}, "BudgetBucket"},
+		{"bucket negative", Config{BudgetBucket: baldur.Duration(-time.Second)}, "BudgetBucket"},
+		{"eval interval", Config{BudgetEvalInterval: baldur.Duration(-time.Second)}, "BudgetEvalInterval"},
 		{"burn window order", Config{BurnWindows: []BurnWindow{{Long: time.Minute, Short: time.Hour, Factor: 1}}}, "BurnWindows[0]"},
 		{"burn factor", Config{BurnWindows: []BurnWindow{{Long: time.Hour, Short: time.Minute}}}, "BurnWindows[0].Factor"},
 		{"global threshold", Config{GlobalThreshold: th(120, 130)}, "GlobalThreshold.BlockPct"},
@@ -48,7 +48,7 @@ func TestConfigValidation(t *testing.T) {
 		{"hysteresis", Config{HysteresisPct: -1}, "HysteresisPct"},
 		{"audit rate", Config{AuditRate: -1}, "AuditRate"},
 		{"audit burst", Config{AuditBurst: -1}, "AuditBurst"},
-		{"cooldown", Config{AlertCooldown: -time.Second}, "AlertCooldown"},
+		{"cooldown", Config{AlertCooldown: baldur.Duration(-time.Second)}, "AlertCooldown"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,7 +80,7 @@ func TestConfigDefaults(t *testing.T) {
 		s.tiers[baldur.TierNonEssential] != (Threshold{5, 10}) {
 		t.Fatalf("thresholds: %+v", s.tiers)
 	}
-	s, err = validate(Config{BudgetWindow: time.Minute})
+	s, err = validate(Config{BudgetWindow: baldur.Duration(time.Minute)})
 	if err != nil || s.bucket != time.Second {
 		t.Fatalf("short window bucket: %v %v", s.bucket, err)
 	}

@@ -22,17 +22,18 @@
 //     whatever it was raised from.
 //  4. Error budget: the [Budget] counts call outcomes over a rolling SLO
 //     window (remaining %, multi-window burn rates after the Google SRE
-//     workbook) and the [BudgetGate] blocks a tier whose remaining budget is
-//     below its threshold (critical 15 %, standard 10 %, non_essential 5 %;
-//     region override, then tier, then global), with 2 points of hysteresis
-//     on recovery. Running sums over the SLO window and each burn window
-//     make an evaluation cost O(burn windows), not a walk over the 43 200
-//     buckets of 30 days, so recorded outcomes can afford to re-evaluate
-//     the gate: at most once per Config.BudgetEvalInterval (1 s, on the
-//     recorded times), by the one recording goroutine that wins a CAS.
+//     workbook) and the [BudgetDecider] blocks a tier whose remaining
+//     budget is below its threshold (critical 15 %, standard 10 %,
+//     non_essential 5 %; region override, then tier, then global), with 2
+//     points of hysteresis on recovery. Running sums over the SLO window
+//     and each burn window make an evaluation cost O(burn windows), not a
+//     walk over the 43 200 buckets of 30 days, so recorded outcomes can
+//     afford to re-evaluate the decider: at most once per
+//     Config.BudgetEvalInterval (1 s, on the recorded times), by the one
+//     recording goroutine that wins a CAS.
 //
-// [Checker.CheckAll] answers for an action with the seed's semantics (the
-// emergency check blocks from a minimum level, LEVEL_2 by default).
+// [Checker.CheckAll] answers for an action (a replay, a canary step): its
+// emergency check blocks from a minimum level, LEVEL_2 by default.
 // [Checker.Gate] is the per-call [baldur.Gate] of a policy chain: it sheds by
 // the tier fractions instead, admitting a fraction strictly between 0 and 1
 // at random, and its permit's release feeds the call's outcome back into the
@@ -67,6 +68,23 @@
 // trickle of records, each carrying the count of the ones dropped before it.
 // Exemption is decided once per operation and remembered (up to 4096
 // operations), so a rejected call does not match the exempt patterns.
+//
+// # Operating and configuring
+//
+// The Checker owns every transition of the snapshot. Its parts report their
+// changes through a function the Checker gives them when it builds them:
+// the [Emergency] manager after a trigger, a step down or an expiry (the
+// Checker rebuilds at once), the [BudgetDecider] when a tier's blocked state
+// flips (the Checker marks the snapshot stale, since the flip may happen on
+// the per-call path or during a rebuild). Kill switches and break glass are
+// the Checker's own methods, the [Switchboard] that the admin API and the
+// metrics find on the registry's governance slot; [AuditCounter] reports
+// the dropped audit records.
+//
+// [Config] reads from JSON as the governance section of a configuration
+// file (snake_case keys, baldur.Duration durations, levels and tiers as map
+// keys by name). [SlogSink], the default of both sinks, logs audit records
+// at Warn and alerts at Error.
 //
 // # Rejections
 //

@@ -30,7 +30,9 @@ type Emergency struct {
 	store     Store
 	clock     baldur.Clock
 	fractions [baldur.MaxEmergencyLevel + 1][baldur.NumTiers]float64
-	onChange  func() // rebuilds the Checker's snapshot; never called under mu
+	// reportChange reports a change of the stored state to the owner (the
+	// Checker rebuilds its snapshot); it is never called with mu held.
+	reportChange func()
 
 	level atomic.Int32
 	from  atomic.Int32 // EmergencyState.From of the state in level
@@ -40,6 +42,13 @@ type Emergency struct {
 }
 
 var _ baldur.EmergencyManager = (*Emergency)(nil)
+
+// newEmergency returns the manager of the level held in store; changed is
+// called after every change it makes (a trigger, a step down, an expiry
+// it applies), outside its lock.
+func newEmergency(store Store, clock baldur.Clock, fractions [baldur.MaxEmergencyLevel + 1][baldur.NumTiers]float64, changed func()) *Emergency {
+	return &Emergency{store: store, clock: clock, fractions: fractions, reportChange: changed}
+}
 
 // Level returns the last known level with one atomic load. It follows
 // every change made through this process at once; changes made by another
@@ -85,12 +94,13 @@ func (e *Emergency) AdmitFraction(level baldur.EmergencyLevel, tier baldur.Tier)
 func (e *Emergency) State(ctx context.Context) (baldur.EmergencyState, error) {
 	st, changed, err := e.load(ctx, e.clock.Now())
 	if changed {
-		e.onChange()
+		e.reportChange()
 	}
 	return st, err
 }
 
-// load reads the state and expires it; the caller notifies on change.
+// load reads the state and expires it, and reports whether the level it
+// publishes changed; the caller reports the change.
 func (e *Emergency) load(ctx context.Context, now time.Time) (baldur.EmergencyState, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -173,7 +183,7 @@ func (e *Emergency) StepDown(ctx context.Context, actor, reason string) (baldur.
 }
 
 // set applies next to the current state under mu, stores it, arms the
-// expiry timer and notifies the Checker (outside the lock).
+// expiry timer and reports the change (outside the lock).
 func (e *Emergency) set(ctx context.Context, now time.Time, next func(baldur.EmergencyState) (baldur.EmergencyState, error)) (baldur.EmergencyState, error) {
 	e.mu.Lock()
 	cur, err := e.store.Emergency(ctx)
@@ -204,7 +214,7 @@ func (e *Emergency) set(ctx context.Context, now time.Time, next func(baldur.Eme
 		e.timer = e.clock.AfterFunc(st.ExpiresAt.Sub(now), func() { _, _ = e.State(context.Background()) })
 	}
 	e.mu.Unlock()
-	e.onChange()
+	e.reportChange()
 	return st, nil
 }
 

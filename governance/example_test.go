@@ -14,7 +14,7 @@ import (
 func ExampleNew() {
 	checker, err := governance.New(governance.Config{
 		SLOTarget: 0.995,
-		CacheTTL:  10 * time.Second,
+		CacheTTL:  baldur.Duration(10 * time.Second),
 		Audit:     &governance.MemoryAudit{},
 	})
 	if err != nil {

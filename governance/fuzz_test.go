@@ -26,13 +26,13 @@ func FuzzConfigEdges(f *testing.F) {
 	f.Add(int64(0), int64(0), int64(0), int64(0), int64(0), int64(10), math.NaN())
 	f.Fuzz(func(t *testing.T, emerg, kill, budget, window, long, burst int64, rate float64) {
 		cfg := Config{
-			EmergencyRetryAfter:   time.Duration(emerg),
-			KillSwitchRetryAfter:  time.Duration(kill),
-			ErrorBudgetRetryAfter: time.Duration(budget),
-			BudgetWindow:          time.Duration(window),
-			BreakGlassDuration:    time.Duration(window),
-			AlertCooldown:         time.Duration(kill),
-			BudgetEvalInterval:    time.Duration(budget),
+			EmergencyRetryAfter:   baldur.Duration(emerg),
+			KillSwitchRetryAfter:  baldur.Duration(kill),
+			ErrorBudgetRetryAfter: baldur.Duration(budget),
+			BudgetWindow:          baldur.Duration(window),
+			BreakGlassDuration:    baldur.Duration(window),
+			AlertCooldown:         baldur.Duration(kill),
+			BudgetEvalInterval:    baldur.Duration(budget),
 			AuditBurst:            int(burst),
 			AuditRate:             rate,
 			Audit:                 &MemoryAudit{},
@@ -41,7 +41,7 @@ func FuzzConfigEdges(f *testing.F) {
 			cfg.BurnWindows = []BurnWindow{{Long: time.Duration(long), Short: time.Minute, Factor: 1}}
 		}
 		if window > 0 {
-			cfg.BudgetBucket = max(time.Duration(window)/1000, time.Second)
+			cfg.BudgetBucket = baldur.Duration(max(time.Duration(window)/1000, time.Second))
 		}
 		c, err := New(cfg)
 		if err != nil {

@@ -19,9 +19,9 @@ import (
 //
 // The permit's release records the call's outcome into the Checker's error
 // budget, so the budget learns from served calls; at most once per
-// Config.BudgetEvalInterval a release also re-evaluates the budget gate, so
-// a tier crossing its threshold (or recovering) is rejected (or admitted)
-// from the next call on. Safe for concurrent use.
+// Config.BudgetEvalInterval a release also re-evaluates the budget
+// decider, so a tier crossing its threshold (or recovering) is rejected (or
+// admitted) from the next call on. Safe for concurrent use.
 type Gate struct {
 	c *Checker
 }
@@ -87,7 +87,7 @@ func (g *Gate) check(ctx context.Context, s *snapshot, c *baldur.Call, now int64
 	case rej != nil:
 	case s.shedding && !s.admit[tier].admit():
 		rej, kind, reason, msg = s.emergRej, auditEmergency, baldur.BlockEmergency, "shed by emergency level"
-	case s.budget.anyBlocked && s.decision(ch.budgetGate, tier, c.Region).Blocked:
+	case s.budget.anyBlocked && s.decision(ch.decider, tier, c.Region).Blocked:
 		rej, kind, reason, msg = ch.budgetRej, auditBudget, baldur.BlockErrorBudget, "error budget below the tier's threshold"
 	default:
 		return nil

@@ -131,3 +131,26 @@ func wantReason(t testing.TB, err error, want baldur.Reason, retry time.Duration
 		t.Fatalf("%v does not match ErrRejected and its sentinel", err)
 	}
 }
+
+// resetCache clears the audit and alert rate limits and rebuilds the
+// evaluation.
+func (c *Checker) resetCache() {
+	c.audit.reset()
+	c.alerts.reset()
+	c.transition(context.Background())
+}
+
+func (a *auditor) reset() {
+	for i := range a.kinds {
+		l := &a.kinds[i]
+		l.tat.Store(0)
+		l.reported.Store(l.dropped())
+	}
+}
+
+func (a *alerter) reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.last)
+	clear(a.quiet)
+}

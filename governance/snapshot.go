@@ -57,7 +57,7 @@ func newAdmitRule(f float64) admitRule {
 func (r admitRule) admit() bool { return r.all || (r.thr != 0 && rand.Uint64() < r.thr) }
 
 // decision returns the budget decision of tier in region.
-func (s *snapshot) decision(g *BudgetGate, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
+func (s *snapshot) decision(g *BudgetDecider, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
 	if !tier.Valid() {
 		tier = baldur.TierStandard
 	}
@@ -139,7 +139,7 @@ func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 	}
 	s.emergRej = c.emergRej[s.level]
 
-	s.budget = c.budgetGate.evaluate(now)
+	s.budget = c.decider.evaluate(now)
 
 	s.validUntil = until
 	s.restrictive = s.breakGlass.On || !s.switches.empty() || s.shedding || s.budget.anyBlocked
@@ -187,8 +187,8 @@ func (c *Checker) transition(ctx context.Context) {
 	c.rebuildLocked(ctx)
 }
 
-// markStale invalidates without rebuilding (the error-budget gate calls it
-// when a tier's blocked state flips, possibly during a rebuild).
+// markStale invalidates without rebuilding: the error-budget decider reports
+// a tier's flip of blocked state through it, possibly during a rebuild.
 func (c *Checker) markStale() {
 	c.gen.Add(1)
 	if s := c.snap.Load(); s != nil {

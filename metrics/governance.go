@@ -38,23 +38,24 @@ func (c *collector) collectGovernance(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.d.burnRate, prometheus.GaugeValue, br.Rate, w)
 		}
 	}
-	gc, ok := c.reg.Governance.Get().(*governance.Checker)
-	if !ok {
-		return
+	gov := c.reg.Governance.Get()
+	if sb, ok := gov.(governance.Switchboard); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), killSwitchTimeout)
+		ks, err := sb.KillSwitches(ctx)
+		cancel()
+		if err != nil {
+			// Omitting the gauge beats reporting a wrong zero; the error
+			// count says why it is missing.
+			c.killSwitchErrors.Add(1)
+		} else {
+			ch <- prometheus.MustNewConstMetric(c.d.killSwitches, prometheus.GaugeValue, float64(len(ks)))
+		}
+		ch <- prometheus.MustNewConstMetric(c.d.collectErrors, prometheus.CounterValue, float64(c.killSwitchErrors.Load()), "kill_switches")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), killSwitchTimeout)
-	ks, err := gc.KillSwitches(ctx)
-	cancel()
-	if err != nil {
-		// Omitting the gauge beats reporting a wrong zero; the error count
-		// says why it is missing.
-		c.killSwitchErrors.Add(1)
-	} else {
-		ch <- prometheus.MustNewConstMetric(c.d.killSwitches, prometheus.GaugeValue, float64(len(ks)))
-	}
-	ch <- prometheus.MustNewConstMetric(c.d.collectErrors, prometheus.CounterValue, float64(c.killSwitchErrors.Load()), "kill_switches")
-	for _, r := range auditReasons {
-		ch <- prometheus.MustNewConstMetric(c.d.auditDropped, prometheus.CounterValue, float64(gc.AuditDropped(r)), string(r))
+	if ac, ok := gov.(governance.AuditCounter); ok {
+		for _, r := range auditReasons {
+			ch <- prometheus.MustNewConstMetric(c.d.auditDropped, prometheus.CounterValue, float64(ac.AuditDropped(r)), string(r))
+		}
 	}
 }
 

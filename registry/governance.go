@@ -16,6 +16,14 @@ type gater interface {
 	Gate() baldur.Gate
 }
 
+// parts is a governance checker that owns the services of the emergency
+// and error-budget slots, as governance.Checker does.
+type parts interface {
+	Emergency() *governance.Emergency
+	Budget() *governance.Budget
+	BudgetDecider() *governance.BudgetDecider
+}
+
 // levelSource forwards to the emergency level of the current checker, so
 // that throttles built against it survive a rebuild of the checker.
 type levelSource struct {
@@ -66,11 +74,11 @@ func (b *builder) governance() error {
 		if ls, ok := user.(throttle.LevelSource); ok {
 			b.level = ls
 		}
-		if c, ok := user.(*governance.Checker); ok {
+		if c, ok := user.(parts); ok {
 			b.commit = append(b.commit, func() {
 				fillUnset(&b.r.Emergency, baldur.EmergencyManager(c.Emergency()))
 				fillUnset(&b.r.ErrorBudgetService, baldur.ErrorBudgetService(c.Budget()))
-				fillUnset(&b.r.ErrorBudgetGate, baldur.ErrorBudgetGate(c.BudgetGate()))
+				fillUnset(&b.r.ErrorBudgetDecider, baldur.ErrorBudgetDecider(c.BudgetDecider()))
 			})
 		}
 		ls := b.level
@@ -84,7 +92,7 @@ func (b *builder) governance() error {
 				b.r.Governance.Unset()
 				b.r.Emergency.Unset()
 				b.r.ErrorBudgetService.Unset()
-				b.r.ErrorBudgetGate.Unset()
+				b.r.ErrorBudgetDecider.Unset()
 				b.r.level.set(nil)
 				b.r.ownsGovernance = false
 			})
@@ -107,7 +115,7 @@ func (b *builder) governance() error {
 		b.r.Governance.Set(c)
 		b.r.Emergency.Set(c.Emergency())
 		b.r.ErrorBudgetService.Set(c.Budget())
-		b.r.ErrorBudgetGate.Set(c.BudgetGate())
+		b.r.ErrorBudgetDecider.Set(c.BudgetDecider())
 		b.r.level.set(c)
 		b.r.ownsGovernance = true
 	})
@@ -137,22 +145,22 @@ func threshold(t Threshold) governance.Threshold {
 
 func governanceConfig(gc GovernanceConfig) (governance.Config, error) {
 	cfg := governance.Config{
-		CacheTTL:              gc.CacheTTL.D(),
+		CacheTTL:              gc.CacheTTL,
 		EmergencyMinLevel:     baldur.EmergencyLevel(gc.EmergencyMinLevel),
 		ExemptOperations:      gc.ExemptOperations,
-		KillSwitchRetryAfter:  gc.KillSwitchRetryAfter.D(),
-		EmergencyRetryAfter:   gc.EmergencyRetryAfter.D(),
-		ErrorBudgetRetryAfter: gc.ErrorBudgetRetryAfter.D(),
+		KillSwitchRetryAfter:  gc.KillSwitchRetryAfter,
+		EmergencyRetryAfter:   gc.EmergencyRetryAfter,
+		ErrorBudgetRetryAfter: gc.ErrorBudgetRetryAfter,
 		SLOTarget:             gc.SLOTarget,
-		BudgetWindow:          gc.BudgetWindow.D(),
-		BudgetBucket:          gc.BudgetBucket.D(),
+		BudgetWindow:          gc.BudgetWindow,
+		BudgetBucket:          gc.BudgetBucket,
 		BudgetMinCalls:        gc.BudgetMinCalls,
 		HysteresisPct:         gc.HysteresisPct,
 		AuditRate:             gc.AuditRate,
 		AuditBurst:            gc.AuditBurst,
-		AlertCooldown:         gc.AlertCooldown.D(),
-		BreakGlassDuration:    gc.BreakGlassDuration.D(),
-		BudgetEvalInterval:    gc.BudgetEvalInterval.D(),
+		AlertCooldown:         gc.AlertCooldown,
+		BreakGlassDuration:    gc.BreakGlassDuration,
+		BudgetEvalInterval:    gc.BudgetEvalInterval,
 	}
 	if gc.EmergencyMinLevel < 0 || gc.EmergencyMinLevel > int(baldur.MaxEmergencyLevel) {
 		return cfg, &baldur.ConfigError{Field: "governance.emergency_min_level", Value: strconv.Itoa(gc.EmergencyMinLevel), Reason: "must be 1..3 (0 for the default)"}

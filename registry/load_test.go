@@ -351,6 +351,6 @@ func TestUserCheckerFillsEmptySlots(t *testing.T) {
 	em, ok := r.Emergency.SafeGet()
 	require.True(t, ok)
 	assert.Same(t, gov.Emergency(), em)
-	_, ok = r.ErrorBudgetGate.SafeGet()
+	_, ok = r.ErrorBudgetDecider.SafeGet()
 	assert.True(t, ok)
 }

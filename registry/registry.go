@@ -20,7 +20,7 @@ type Registry struct {
 	AdminIdentity      Slot[baldur.AdminIdentityResolver]
 	Emergency          Slot[baldur.EmergencyManager]
 	ErrorBudgetService Slot[baldur.ErrorBudgetService]
-	ErrorBudgetGate    Slot[baldur.ErrorBudgetGate]
+	ErrorBudgetDecider Slot[baldur.ErrorBudgetDecider]
 	Bulkheads          Slot[baldur.BulkheadRegistry]
 	CanaryRollouts     Slot[baldur.CanaryRolloutService]
 	ChaosScheduler     Slot[baldur.ChaosScheduler]
@@ -56,7 +56,7 @@ func New(opts ...Option) *Registry {
 		AdminIdentity:      newSlot[baldur.AdminIdentityResolver]("admin_identity_resolver", nil),
 		Emergency:          newSlot[baldur.EmergencyManager]("emergency_manager", nil),
 		ErrorBudgetService: newSlot[baldur.ErrorBudgetService]("error_budget_service", nil),
-		ErrorBudgetGate:    newSlot[baldur.ErrorBudgetGate]("error_budget_gate", nil),
+		ErrorBudgetDecider: newSlot[baldur.ErrorBudgetDecider]("error_budget_gate", nil),
 		Bulkheads:          newSlot[baldur.BulkheadRegistry]("bulkhead_registry", nil),
 		CanaryRollouts:     newSlot[baldur.CanaryRolloutService]("canary_rollout_service", nil),
 		ChaosScheduler:     newSlot("chaos_scheduler", ptr[baldur.ChaosScheduler](baldur.NoOpChaosScheduler{})),
@@ -96,7 +96,7 @@ type slotLike interface {
 // Slots lists every slot, sorted by name.
 func (r *Registry) Slots() []SlotInfo {
 	all := []slotLike{
-		&r.Governance, &r.AdminIdentity, &r.Emergency, &r.ErrorBudgetService, &r.ErrorBudgetGate,
+		&r.Governance, &r.AdminIdentity, &r.Emergency, &r.ErrorBudgetService, &r.ErrorBudgetDecider,
 		&r.Bulkheads, &r.CanaryRollouts, &r.ChaosScheduler, &r.ChaosReports,
 		&r.SafetyGuard, &r.DLQRepository, &r.DLQ, &r.Watchdog, &r.RecoveryLock, &r.Notifications,
 	}

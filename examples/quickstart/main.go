@@ -26,7 +26,6 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/admin"
-	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/metrics"
 	"github.com/baldur-go/baldur/middleware"
 	"github.com/baldur-go/baldur/registry"
@@ -55,7 +54,7 @@ func run(out io.Writer) error {
 	if err := reg.Load(cfg); err != nil {
 		return err
 	}
-	gov, ok := reg.Governance.Get().(*governance.Checker)
+	emergency, ok := reg.Emergency.SafeGet()
 	if !ok {
 		return errors.New("the configuration has no governance section")
 	}
@@ -142,7 +141,7 @@ func run(out io.Writer) error {
 						return err
 					}
 				}
-				if lvl := gov.Level(); lvl != baldur.LevelNormal {
+				if lvl := emergency.Level(); lvl != baldur.LevelNormal {
 					return fmt.Errorf("level %v after two step-downs, want NORMAL", lvl)
 				}
 				return control("POST", "/killswitch", `{"scope": "operation", "pattern": "GET /api/items/{id}", "reason": "demo: bad deploy of items"}`)

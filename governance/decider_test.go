@@ -22,10 +22,10 @@ func setRemaining(b *Budget, at time.Time, pct int) {
 	}
 }
 
-func TestBudgetGateHysteresis(t *testing.T) {
+func TestBudgetDeciderHysteresis(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{SLOTarget: 0.99})
-	g, b := f.c.BudgetGate(), f.c.Budget()
+	g, b := f.c.BudgetDecider(), f.c.Budget()
 	now := f.clk.Now()
 	steps := []struct {
 		pct              int
@@ -54,7 +54,7 @@ func TestBudgetGateHysteresis(t *testing.T) {
 	}
 }
 
-func TestBudgetGatePrecedence(t *testing.T) {
+func TestBudgetDeciderPrecedence(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{
 		SLOTarget:       0.99,
@@ -65,7 +65,7 @@ func TestBudgetGatePrecedence(t *testing.T) {
 			"us": {Tiers: map[baldur.Tier]Threshold{baldur.TierStandard: {BlockPct: 5, WarnPct: 90}}},
 		},
 	})
-	g := f.c.BudgetGate()
+	g := f.c.BudgetDecider()
 	tests := []struct {
 		tier   baldur.Tier
 		region string
@@ -97,7 +97,7 @@ func TestBudgetGatePrecedence(t *testing.T) {
 	}
 	c.Region = "us"
 	wantReason(t, f.admit(t, c, baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
-	if f.c.BudgetGate().ReplayAllowed(f.clk.Now()) {
+	if f.c.BudgetDecider().ReplayAllowed(f.clk.Now()) {
 		t.Fatal("replay allowed below the global threshold")
 	}
 }
@@ -110,7 +110,7 @@ func TestGateBudgetFollowsOutcomes(t *testing.T) {
 	for _, every := range []time.Duration{0, 250 * time.Millisecond, 5 * time.Second} {
 		t.Run(fmt.Sprint(every), func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, Config{SLOTarget: 0.99, BudgetMinCalls: 1, BudgetEvalInterval: every})
+			f := newFixture(t, Config{SLOTarget: 0.99, BudgetMinCalls: 1, BudgetEvalInterval: baldur.Duration(every)})
 			interval := every
 			if interval == 0 {
 				interval = time.Second

@@ -7,13 +7,13 @@ import (
 	"github.com/baldur-go/baldur"
 )
 
-// BudgetGate decides whether the error budget blocks a tier in a region.
+// BudgetDecider decides whether the error budget blocks a tier in a region.
 // Thresholds resolve region tier, region default, tier, then global. Once a
 // (region, tier) is blocked it stays blocked until the remaining budget is
 // back at BlockPct + HysteresisPct, so a budget hovering at the threshold
-// does not flap. It implements baldur.ErrorBudgetGate and is safe for
+// does not flap. It implements baldur.ErrorBudgetDecider and is safe for
 // concurrent use.
-type BudgetGate struct {
+type BudgetDecider struct {
 	budget     *Budget
 	hysteresis float64
 	// rows[0] holds the thresholds of regions without an override; rows[i]
@@ -23,7 +23,11 @@ type BudgetGate struct {
 	global    Threshold
 	blocked   [][baldur.NumTiers]atomic.Bool
 	replay    atomic.Bool // blocked state of the global threshold
-	onFlip    func()      // invalidates the Checker's snapshot
+	// reportFlip reports that a blocked state flipped to the owner (the
+	// Checker marks its snapshot stale). It may be called on the per-call
+	// path and during a snapshot rebuild, so it must neither block nor
+	// rebuild.
+	reportFlip func()
 
 	// every is Config.BudgetEvalInterval in ns; lastEval the recorded time
 	// of the last re-evaluation driven by a record. Read by every record,
@@ -34,11 +38,15 @@ type BudgetGate struct {
 	_        [56]byte
 }
 
-var _ baldur.ErrorBudgetGate = (*BudgetGate)(nil)
+var _ baldur.ErrorBudgetDecider = (*BudgetDecider)(nil)
 
-func newBudgetGate(b *Budget, s *settings) *BudgetGate {
-	g := &BudgetGate{budget: b, hysteresis: s.hysteresis, global: s.global, regionIdx: map[string]int{}, every: int64(s.budgetEvery)}
-	b.gate = g
+// newBudgetDecider returns the decider over b's budget with the thresholds
+// of s, and attaches it to b so that records re-evaluate it; flipped is
+// called whenever a blocked state flips.
+func newBudgetDecider(b *Budget, s *settings, flipped func()) *BudgetDecider {
+	g := &BudgetDecider{budget: b, hysteresis: s.hysteresis, global: s.global, regionIdx: map[string]int{},
+		every: int64(s.budgetEvery), reportFlip: flipped}
+	b.decider = g
 	g.rows = append(g.rows, s.tiers)
 	for name, row := range s.regions {
 		g.regionIdx[name] = len(g.rows)
@@ -49,7 +57,7 @@ func newBudgetGate(b *Budget, s *settings) *BudgetGate {
 }
 
 // row returns the threshold row index of region.
-func (g *BudgetGate) row(region string) int {
+func (g *BudgetDecider) row(region string) int {
 	if len(g.regionIdx) == 0 || region == "" {
 		return 0
 	}
@@ -57,7 +65,7 @@ func (g *BudgetGate) row(region string) int {
 }
 
 // Threshold returns the threshold that applies to tier in region.
-func (g *BudgetGate) Threshold(tier baldur.Tier, region string) Threshold {
+func (g *BudgetDecider) Threshold(tier baldur.Tier, region string) Threshold {
 	if !tier.Valid() {
 		return g.global
 	}
@@ -81,11 +89,11 @@ func decide(flag *atomic.Bool, th Threshold, hyst, remaining float64) (d baldur.
 // Check decides for tier in region at now. A tier outside the three known
 // tiers uses the global threshold. When the blocked state flips, the
 // Checker's cached evaluation is invalidated at once.
-func (g *BudgetGate) Check(now time.Time, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
+func (g *BudgetDecider) Check(now time.Time, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
 	return g.check(g.budget.remainingAt(now.UnixNano(), sealLag), tier, region)
 }
 
-func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
+func (g *BudgetDecider) check(remaining float64, tier baldur.Tier, region string) baldur.ErrorBudgetDecision {
 	var d baldur.ErrorBudgetDecision
 	var flipped bool
 	if !tier.Valid() {
@@ -94,15 +102,15 @@ func (g *BudgetGate) check(remaining float64, tier baldur.Tier, region string) b
 		r := g.row(region)
 		d, flipped = decide(&g.blocked[r][tier], g.rows[r][tier], g.hysteresis, remaining)
 	}
-	if flipped && g.onFlip != nil {
-		g.onFlip()
+	if flipped {
+		g.reportFlip()
 	}
 	return d
 }
 
 // ReplayAllowed reports whether automated replays may run at now: the
 // budget is above the global threshold (with hysteresis).
-func (g *BudgetGate) ReplayAllowed(now time.Time) bool {
+func (g *BudgetDecider) ReplayAllowed(now time.Time) bool {
 	return !g.check(g.budget.remainingAt(now.UnixNano(), sealLag), baldur.Tier(255), "").Blocked
 }
 
@@ -112,7 +120,7 @@ func (g *BudgetGate) ReplayAllowed(now time.Time) bool {
 // evaluation) and decides every (region, tier); if a blocked state flipped,
 // in either direction, the snapshot is invalidated, so the per-call gate
 // follows a threshold crossing within one interval instead of one CacheTTL.
-func (g *BudgetGate) reevaluate(ns int64) {
+func (g *BudgetDecider) reevaluate(ns int64) {
 	last := g.lastEval.Load()
 	if ns-last < g.every || !g.lastEval.CompareAndSwap(last, ns) {
 		return
@@ -130,8 +138,8 @@ func (g *BudgetGate) reevaluate(ns int64) {
 			flipped = flipped || f
 		}
 	}
-	if flipped && g.onFlip != nil {
-		g.onFlip()
+	if flipped {
+		g.reportFlip()
 	}
 }
 
@@ -143,7 +151,7 @@ type budgetView struct {
 }
 
 // evaluate decides every (region, tier) at once for a snapshot.
-func (g *BudgetGate) evaluate(now time.Time) budgetView {
+func (g *BudgetDecider) evaluate(now time.Time) budgetView {
 	v := budgetView{remaining: g.budget.remainingAt(now.UnixNano(), sealLag)}
 	v.decisions = make([][baldur.NumTiers]baldur.ErrorBudgetDecision, len(g.rows))
 	for r := range g.rows {
