@@ -169,30 +169,30 @@ func (b *builder) throttle(name string) (baldur.Gate, error) {
 		// governance rebuild keeps the throttle and its buckets.
 		cfg.Level = &b.r.level
 	}
-	g, err := b.r.reuse(b.next, "throttle/"+name, cfg, func() (any, error) { return throttle.New(cfg) })
+	g, err := reuse(b.r, b.next, "throttle/"+name, cfg, func() (*throttle.Throttle, error) { return throttle.New(cfg) })
 	if err != nil {
 		return nil, wrapField("throttles."+name, cfg, err)
 	}
-	return g.(baldur.Gate), nil
+	return g, nil
 }
 
 func (b *builder) breaker(name string) (baldur.Gate, error) {
 	cfg := b.cfg.Breakers[name]
 	cfg.Clock = b.r.clock
-	g, err := b.r.reuse(b.next, "breaker/"+name, cfg, func() (any, error) { return blast.NewBreakers(cfg) })
+	g, err := reuse(b.r, b.next, "breaker/"+name, cfg, func() (*blast.Breakers, error) { return blast.NewBreakers(cfg) })
 	if err != nil {
 		return nil, wrapField("breakers."+name, cfg, err)
 	}
-	return g.(baldur.Gate), nil
+	return g, nil
 }
 
 func (b *builder) shareCap(name string) (baldur.Gate, error) {
 	cfg := b.cfg.ShareCaps[name]
-	g, err := b.r.reuse(b.next, "share_cap/"+name, cfg, func() (any, error) { return blast.NewShareCap(cfg) })
+	g, err := reuse(b.r, b.next, "share_cap/"+name, cfg, func() (*blast.ShareCap, error) { return blast.NewShareCap(cfg) })
 	if err != nil {
 		return nil, wrapField("share_caps."+name, cfg, err)
 	}
-	return g.(baldur.Gate), nil
+	return g, nil
 }
 
 func (b *builder) bulkhead(name string) (baldur.Gate, error) {
@@ -204,11 +204,10 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 		if err != nil {
 			return nil, &baldur.ConfigError{Field: at, Reason: err.(*baldur.ConfigError).Reason}
 		}
-		g, err := b.r.reuse(b.next, "bulkhead/"+name, cfg, func() (any, error) { return bulkhead.NewTiered(cfg) })
+		tg, err := reuse(b.r, b.next, "bulkhead/"+name, cfg, func() (*bulkhead.Tiered, error) { return bulkhead.NewTiered(cfg) })
 		if err != nil {
 			return nil, wrapField(at, cfg, err)
 		}
-		tg := g.(*bulkhead.Tiered)
 		for _, s := range tg.Compartments() {
 			if err := b.register(s); err != nil {
 				return nil, err
@@ -221,7 +220,9 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 	// A change of size alone resizes the live compartment, so that permits
 	// in flight keep counting against the new limit.
 	if prev, ok := b.r.gates[key]; ok {
-		if pc, ok := prev.cfg.(bulkhead.Config); ok && pc.MaxConcurrent != cfg.MaxConcurrent {
+		pc, isCfg := prev.cfg.(bulkhead.Config)
+		s, isSem := prev.gate.(*bulkhead.Semaphore)
+		if isCfg && isSem && pc.MaxConcurrent != cfg.MaxConcurrent {
 			same := pc
 			same.MaxConcurrent = cfg.MaxConcurrent
 			if sameConfig(same, cfg) {
@@ -232,7 +233,6 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 				if _, err := bulkhead.New(cfg); err != nil {
 					return nil, wrapField(at, cfg, err)
 				}
-				s := prev.gate.(*bulkhead.Semaphore)
 				n := cfg.MaxConcurrent
 				b.next[key] = reusable{cfg: cfg, gate: s}
 				// Resize checks the bounds New accepted above, so it
@@ -242,11 +242,10 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 			}
 		}
 	}
-	g, err := b.r.reuse(b.next, key, cfg, func() (any, error) { return bulkhead.New(cfg) })
+	s, err := reuse(b.r, b.next, key, cfg, func() (*bulkhead.Semaphore, error) { return bulkhead.New(cfg) })
 	if err != nil {
 		return nil, wrapField(at, cfg, err)
 	}
-	s := g.(*bulkhead.Semaphore)
 	return s, b.register(s)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/throttle"
 )
 
@@ -28,7 +29,7 @@ type Config struct {
 	// Governance configures the governance checker. When it is present and
 	// the registry's governance slot holds no governance.Checker, Load
 	// builds one and fills the governance, emergency and error-budget slots.
-	Governance *GovernanceConfig `json:"governance,omitempty"`
+	Governance *governance.Config `json:"governance,omitempty"`
 	// Throttles, Breakers, ShareCaps and Bulkheads are named gates, each
 	// the configuration of its package's gate. A gate's Name and Clock come
 	// from its key and the registry.
@@ -72,48 +73,6 @@ type PolicyConfig struct {
 	Shadow []baldur.Stage `json:"shadow,omitempty"`
 	// MinTimeLeft rejects calls whose deadline is closer than this.
 	MinTimeLeft baldur.Duration `json:"min_time_left,omitempty"`
-}
-
-// Threshold is an error-budget threshold, in remaining-budget percent.
-type Threshold struct {
-	BlockPct float64 `json:"block_pct"`
-	WarnPct  float64 `json:"warn_pct"`
-}
-
-// RegionThresholds override thresholds in one region.
-type RegionThresholds struct {
-	Default *Threshold           `json:"default,omitempty"`
-	Tiers   map[string]Threshold `json:"tiers,omitempty"`
-}
-
-// GovernanceConfig mirrors governance.Config; zero fields take that
-// package's defaults.
-type GovernanceConfig struct {
-	CacheTTL              Duration                      `json:"cache_ttl,omitempty"`
-	EmergencyMinLevel     int                           `json:"emergency_min_level,omitempty"`
-	Fractions             map[string]map[string]float64 `json:"fractions,omitempty"` // level ("1".."3" or "LEVEL_1") -> tier -> fraction
-	ExemptOperations      []string                      `json:"exempt_operations,omitempty"`
-	KillSwitchRetryAfter  Duration                      `json:"kill_switch_retry_after,omitempty"`
-	EmergencyRetryAfter   Duration                      `json:"emergency_retry_after,omitempty"`
-	ErrorBudgetRetryAfter Duration                      `json:"error_budget_retry_after,omitempty"`
-	SLOTarget             float64                       `json:"slo_target,omitempty"`
-	BudgetWindow          Duration                      `json:"budget_window,omitempty"`
-	BudgetBucket          Duration                      `json:"budget_bucket,omitempty"`
-	BudgetMinCalls        uint64                        `json:"budget_min_calls,omitempty"`
-	Thresholds            map[string]Threshold          `json:"thresholds,omitempty"`
-	GlobalThreshold       *Threshold                    `json:"global_threshold,omitempty"`
-	RegionThresholds      map[string]RegionThresholds   `json:"region_thresholds,omitempty"`
-	HysteresisPct         float64                       `json:"hysteresis_pct,omitempty"`
-	AuditRate             float64                       `json:"audit_rate,omitempty"`
-	AuditBurst            int                           `json:"audit_burst,omitempty"`
-	AlertCooldown         Duration                      `json:"alert_cooldown,omitempty"`
-	// BudgetEvalInterval is how often recorded outcomes re-evaluate the
-	// error budget, so a threshold crossing blocks or unblocks a tier within
-	// it rather than the cache TTL; zero means 1 s.
-	BudgetEvalInterval Duration `json:"budget_eval_interval,omitempty"`
-	// BreakGlassDuration bounds break glass; zero means 1 h, negative until
-	// turned off.
-	BreakGlassDuration Duration `json:"break_glass_duration,omitempty"`
 }
 
 // ParseConfig decodes a JSON configuration strictly: unknown fields and

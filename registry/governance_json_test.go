@@ -19,6 +19,12 @@ func decodeStrict(t *testing.T, src []byte, v any) error {
 	return dec.Decode(v)
 }
 
+// decodeAsFile reads a governance section the way ParseConfig reads it.
+func decodeAsFile(t *testing.T, src []byte, v *governance.Config) error {
+	t.Helper()
+	return decode(bytes.NewReader(src), v)
+}
+
 // viaMirror is what Load gives the checker from a governance section: the
 // section decoded into GovernanceConfig, then converted.
 func viaMirror(t *testing.T, src []byte) (governance.Config, error) {
@@ -77,8 +83,11 @@ func TestGovernanceConfigDecodesAsFile(t *testing.T) {
 			want, err := viaMirror(t, []byte(src))
 			require.NoError(t, err)
 			var got governance.Config
-			require.NoError(t, decodeStrict(t, []byte(src), &got))
+			require.NoError(t, decodeAsFile(t, []byte(src), &got))
 			assert.Equal(t, want, got)
+			var std governance.Config
+			require.NoError(t, decodeStrict(t, []byte(src), &std))
+			assert.Equal(t, want, std, "encoding/json reads governance.Config the same way")
 			_, err = governance.New(got)
 			require.NoError(t, err)
 
@@ -127,8 +136,8 @@ func TestGovernanceConfigRefusesAsFile(t *testing.T) {
 			}
 			require.Error(t, build(viaMirror(t, []byte(src))), "the file format refuses it")
 			var got governance.Config
-			err := decodeStrict(t, []byte(src), &got)
-			require.Error(t, build(got, err), "decoded straight into governance.Config")
+			err := decodeAsFile(t, []byte(src), &got)
+			require.Error(t, build(got, err), "read as the file is read")
 		})
 	}
 }

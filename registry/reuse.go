@@ -13,18 +13,25 @@ type reusable struct {
 // reuse returns the gate built earlier under key from an equal
 // configuration, or builds a new one. Callers hold r.mu. Built gates are
 // recorded in next, which replaces r.gates only when the whole reload
-// succeeds.
-func (r *Registry) reuse(next map[string]reusable, key string, cfg any, build func() (any, error)) (any, error) {
+// succeeds. A key names one kind of gate, so an entry found under it holds
+// a T; one that does not (a kind changed under the same name, say a
+// semaphore that became tiered) is built anew.
+func reuse[T any](r *Registry, next map[string]reusable, key string, cfg any, build func() (T, error)) (T, error) {
 	if prev, ok := r.gates[key]; ok && sameConfig(prev.cfg, cfg) {
-		next[key] = prev
-		return prev.gate, nil
+		if g, ok := prev.gate.(T); ok {
+			next[key] = prev
+			return g, nil
+		}
 	}
 	if prev, ok := next[key]; ok && sameConfig(prev.cfg, cfg) {
-		return prev.gate, nil
+		if g, ok := prev.gate.(T); ok {
+			return g, nil
+		}
 	}
 	g, err := build()
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
 	next[key] = reusable{cfg: cfg, gate: g}
 	return g, nil
