@@ -39,12 +39,20 @@
 //
 // # Registry slots
 //
-// Every role that the toolkit fills (governance checker, emergency manager,
-// bulkhead registry, blast-radius manager, canary rollout, chaos scheduler,
-// DLQ, and so on) is an interface here. Where the role has a safe default, a
-// NoOp implementation sits beside the interface and the registry returns it
-// from Get when nothing is set. The default follows the role's fail mode:
-// NoOpGovernance allows everything (fail-open), while NoOpSafetyGuard and
-// NoOpChaosScheduler refuse every experiment (fail-closed). Roles without a
-// safe default (idempotency, canary gates, DLQ) have none.
+// Every role that several packages read from the registry (governance
+// checker, emergency manager, error budget, bulkhead registry, admin
+// identity) is an interface here. Where the role has a safe default, a NoOp
+// implementation sits beside the interface and the registry returns it from
+// Get when nothing is set. The default follows the role's fail mode:
+// NoOpGovernance allows everything (fail-open). Roles without a safe default
+// have none, and SafeGet reports them unset.
+//
+// # Capabilities
+//
+// Admin views and metrics read a gate through small optional interfaces
+// ([KeyReporter], [CompartmentReporter], [BreakerReporter], [BreakerForcer])
+// found by type assertion, as net/http finds http.Flusher, so a new kind of
+// gate shows up in both without a change there. A gate's place in the chain
+// is its [Stage]; stages are spaced so that a new kind of gate declares its
+// own between two others.
 package baldur

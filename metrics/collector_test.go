@@ -282,7 +282,7 @@ baldur_registry_config_version 1
 	for _, s := range reg.Slots() {
 		slots[s.Name] = 0
 	}
-	for _, n := range []string{"governance", "emergency_manager", "error_budget_service", "error_budget_gate", "bulkhead_registry"} {
+	for _, n := range []string{"governance", "emergency_manager", "error_budget_service", "error_budget_decider", "bulkhead_registry"} {
 		slots[n] = 1
 	}
 	got := map[string]float64{}

@@ -354,3 +354,25 @@ func TestUserCheckerFillsEmptySlots(t *testing.T) {
 	_, ok = r.ErrorBudgetDecider.SafeGet()
 	assert.True(t, ok)
 }
+
+// TestPoliciesCarryServiceAndRegion: a call whose adapter set no service
+// still meets a kill switch scoped to the file's service, because every
+// policy Load builds fills it in; an adapter's own service wins.
+func TestPoliciesCarryServiceAndRegion(t *testing.T) {
+	t.Parallel()
+	cfg, err := registry.ParseConfig(strings.NewReader(`{"service": "shop", "region": "eu", "governance": {},
+		"policies": [{"name": "api", "operations": ["GET /x"], "governance": true}]}`))
+	require.NoError(t, err)
+	r := registry.New()
+	require.NoError(t, r.Load(cfg))
+	gc, ok := r.Governance.Get().(governance.Switchboard)
+	require.True(t, ok)
+	require.NoError(t, gc.Activate(context.Background(), governance.KillSwitch{Scope: governance.ScopeService, Pattern: "shop", Reason: "test"}))
+
+	p := r.Policy("GET /x")
+	_, err = p.Admit(context.Background(), baldur.Call{Operation: "GET /x"})
+	require.ErrorIs(t, err, baldur.ErrKillSwitch, "the file's service reaches the kill switch")
+	tk, err := p.Admit(context.Background(), baldur.Call{Operation: "GET /x", Service: "search"})
+	require.NoError(t, err, "an adapter's own service wins")
+	tk.Release(baldur.Outcome{Result: baldur.Success})
+}

@@ -10,8 +10,10 @@ import (
 )
 
 // Registry is the one place every provider and every policy is resolved
-// from. Its slots hold the toolkit's roles; its policy table maps
-// operations to policies and is swapped atomically on reload.
+// from. Its slots hold the roles that several packages read (admin, metrics,
+// the request path); its policy table maps operations to policies and is
+// swapped atomically on reload. A service package adds its slot when it
+// has a reader here; until then its users hand it its dependencies.
 //
 // A Registry is safe for concurrent use. Resolving a policy reads one atomic
 // pointer and, for an operation seen before, one map; it takes no lock.
@@ -22,15 +24,6 @@ type Registry struct {
 	ErrorBudgetService Slot[baldur.ErrorBudgetService]
 	ErrorBudgetDecider Slot[baldur.ErrorBudgetDecider]
 	Bulkheads          Slot[baldur.BulkheadRegistry]
-	CanaryRollouts     Slot[baldur.CanaryRolloutService]
-	ChaosScheduler     Slot[baldur.ChaosScheduler]
-	ChaosReports       Slot[baldur.ReportGenerator]
-	SafetyGuard        Slot[baldur.SafetyGuard]
-	DLQRepository      Slot[baldur.DLQRepository]
-	DLQ                Slot[baldur.DLQService]
-	Watchdog           Slot[baldur.SelfhealerWatchdog]
-	RecoveryLock       Slot[baldur.DistributedRecoveryLock]
-	Notifications      Slot[baldur.UnifiedNotificationManager]
 
 	table atomic.Pointer[table]
 
@@ -47,26 +40,16 @@ type Registry struct {
 func ptr[T any](v T) *T { return &v }
 
 // New returns a registry with its defaults: a fail-open NoOp governance
-// checker, NoOp notifications and recovery lock, and
-// the fail-closed NoOp safety guard and chaos scheduler. Every other slot is
-// unset. It serves no policy until Apply or Load: every operation admits.
+// checker; every other slot is unset. It serves no policy until Apply or
+// Load: every operation admits.
 func New(opts ...Option) *Registry {
 	r := &Registry{
 		Governance:         newSlot("governance", ptr[baldur.GovernanceChecker](baldur.NoOpGovernance{})),
 		AdminIdentity:      newSlot[baldur.AdminIdentityResolver]("admin_identity_resolver", nil),
 		Emergency:          newSlot[baldur.EmergencyManager]("emergency_manager", nil),
 		ErrorBudgetService: newSlot[baldur.ErrorBudgetService]("error_budget_service", nil),
-		ErrorBudgetDecider: newSlot[baldur.ErrorBudgetDecider]("error_budget_gate", nil),
+		ErrorBudgetDecider: newSlot[baldur.ErrorBudgetDecider]("error_budget_decider", nil),
 		Bulkheads:          newSlot[baldur.BulkheadRegistry]("bulkhead_registry", nil),
-		CanaryRollouts:     newSlot[baldur.CanaryRolloutService]("canary_rollout_service", nil),
-		ChaosScheduler:     newSlot("chaos_scheduler", ptr[baldur.ChaosScheduler](baldur.NoOpChaosScheduler{})),
-		ChaosReports:       newSlot[baldur.ReportGenerator]("chaos_report_generator", nil),
-		SafetyGuard:        newSlot("safety_guard", ptr[baldur.SafetyGuard](baldur.NoOpSafetyGuard{})),
-		DLQRepository:      newSlot[baldur.DLQRepository]("dlq_repository", nil),
-		DLQ:                newSlot[baldur.DLQService]("dlq_service", nil),
-		Watchdog:           newSlot[baldur.SelfhealerWatchdog]("selfhealer_watchdog", nil),
-		RecoveryLock:       newSlot("recovery_lock", ptr[baldur.DistributedRecoveryLock](baldur.NoOpRecoveryLock{})),
-		Notifications:      newSlot("notification", ptr[baldur.UnifiedNotificationManager](baldur.NoOpNotifications{})),
 	}
 	r.table.Store(emptyTable())
 	for _, o := range opts {
@@ -97,8 +80,7 @@ type slotLike interface {
 func (r *Registry) Slots() []SlotInfo {
 	all := []slotLike{
 		&r.Governance, &r.AdminIdentity, &r.Emergency, &r.ErrorBudgetService, &r.ErrorBudgetDecider,
-		&r.Bulkheads, &r.CanaryRollouts, &r.ChaosScheduler, &r.ChaosReports,
-		&r.SafetyGuard, &r.DLQRepository, &r.DLQ, &r.Watchdog, &r.RecoveryLock, &r.Notifications,
+		&r.Bulkheads,
 	}
 	out := make([]SlotInfo, 0, len(all))
 	for _, s := range all {

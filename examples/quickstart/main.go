@@ -67,8 +67,6 @@ func run(out io.Writer) error {
 	}
 	app := newApp()
 	mw := middleware.New(reg,
-		middleware.WithService(reg.Service()),
-		middleware.WithRegion(reg.Region()),
 		// One bucket and one share per tenant; requests without a tenant
 		// header are keyed by their client IP.
 		middleware.WithKey(middleware.KeyTrustedHeader("X-Tenant", loadBalancer, nil)),
