@@ -11,6 +11,7 @@ require (
 )
 
 require (
+	github.com/baldur-go/baldur v0.0.0
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
