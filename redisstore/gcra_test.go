@@ -41,6 +41,7 @@ func randomLimit(r *rand.Rand) throttle.Limit {
 // and the same bucket state at every step.
 func TestGCRADifferential(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	b := newBackend(t, s.Client(t, nil), Config{ControlTimeout: 2 * time.Second, Scripts: []*Script{GCRAScript}})
 	g := newGCRA(t, b, "diff", GCRAConfig{KeySlack: time.Hour}) // caller time does not run with real time
@@ -49,7 +50,7 @@ func TestGCRADifferential(t *testing.T) {
 	var allowed, denied, waited int
 	for seed := range uint64(traces) {
 		r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-		key := "t:diff:" + strconv.FormatUint(seed, 10)
+		key := kp + "diff:" + strconv.FormatUint(seed, 10)
 		l := randomLimit(r)
 		// Half the traces start at a realistic Unix time (2^60.6 ns, where
 		// doubles are not exact), half near the epoch.
@@ -124,12 +125,13 @@ func TestGCRADifferential(t *testing.T) {
 // when the bucket is full again.
 func TestGCRAServerTime(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	b := newBackend(t, s.Client(t, nil), Config{})
 	g := newGCRA(t, b, "time", GCRAConfig{})
 	ctx := context.Background()
 	l, _ := throttle.NewLimit(1, 3)
-	key := "t:time"
+	key := kp + "time"
 	var last GCRAResult
 	for i := range 3 {
 		res, err := g.Take(ctx, key, time.Time{}, l, 0)
@@ -158,15 +160,16 @@ func TestGCRAServerTime(t *testing.T) {
 
 func TestGCRAMalformedState(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	b := newBackend(t, s.Client(t, nil), Config{})
 	g := newGCRA(t, b, "bad", GCRAConfig{})
 	l, _ := throttle.NewLimit(10, 10)
 	for _, set := range [][]any{
-		{"SET", "t:bad:text", "not a number"},
-		{"SET", "t:bad:neg", "-5"},
-		{"SET", "t:bad:long", "123456789012345678901234"},
-		{"RPUSH", "t:bad:list", "x"},
+		{"SET", kp + "bad:text", "not a number"},
+		{"SET", kp + "bad:neg", "-5"},
+		{"SET", kp + "bad:long", "123456789012345678901234"},
+		{"RPUSH", kp + "bad:list", "x"},
 	} {
 		s.Do(t, set...)
 		key := set[1].(string)
@@ -174,18 +177,19 @@ func TestGCRAMalformedState(t *testing.T) {
 		require.ErrorIs(t, err, ErrMalformed, key)
 		assert.Equal(t, b.Guard("bad", ClassControl).Stats().State.String(), "closed", "the server answered")
 	}
-	assert.Equal(t, "not a number", s.Do(t, "GET", "t:bad:text"), "nothing is overwritten")
+	assert.Equal(t, "not a number", s.Do(t, "GET", kp+"bad:text"), "nothing is overwritten")
 }
 
 func TestGCRAInputDomain(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	b := newBackend(t, s.Client(t, nil), Config{})
 	g := newGCRA(t, b, "domain", GCRAConfig{})
 	l, _ := throttle.NewLimit(1, 10)
-	_, err := g.Take(context.Background(), "t:domain", time.Unix(0, 1<<62), l, 1<<62)
+	_, err := g.Take(context.Background(), kp+"domain", time.Unix(0, 1<<62), l, 1<<62)
 	require.ErrorIs(t, err, errDomain)
-	_, err = g.Take(context.Background(), "t:domain", time.Unix(-1, 0), l, 0)
+	_, err = g.Take(context.Background(), kp+"domain", time.Unix(-1, 0), l, 0)
 	require.Error(t, err)
 	_, err = NewGCRA(nil, GCRAConfig{})
 	require.Error(t, err)
@@ -195,6 +199,7 @@ func TestGCRAInputDomain(t *testing.T) {
 // second recovers with EVAL in the same call and the decision is kept.
 func TestGCRAScriptFlush(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	b := newBackend(t, s.Client(t, nil), Config{Scripts: []*Script{GCRAScript}})
 	guard := b.Guard("flush", ClassThrottle)
@@ -202,11 +207,11 @@ func TestGCRAScriptFlush(t *testing.T) {
 	require.NoError(t, err)
 	l, _ := throttle.NewLimit(1, 2)
 	ctx := context.Background()
-	res, err := g.Take(ctx, "t:flush", time.Time{}, l, 0)
+	res, err := g.Take(ctx, kp+"flush", time.Time{}, l, 0)
 	require.NoError(t, err)
 	require.True(t, res.Decision.Allowed)
 	s.Do(t, "SCRIPT", "FLUSH")
-	res, err = g.Take(ctx, "t:flush", time.Time{}, l, 0)
+	res, err = g.Take(ctx, kp+"flush", time.Time{}, l, 0)
 	require.NoError(t, err)
 	assert.True(t, res.Decision.Allowed)
 	assert.EqualValues(t, 0, res.Decision.Remaining, "the bucket survived the flush")
@@ -223,6 +228,7 @@ func TestGCRAScriptFlush(t *testing.T) {
 // persistence: the script cache and the buckets are gone; takes recover.
 func TestGCRARestartWithoutAOF(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := redistest.Start(t, redistest.Options{})
 	b := newBackend(t, s.Client(t, nil), Config{Scripts: []*Script{GCRAScript}})
 	guard := b.Guard("restart", ClassControl)
@@ -230,14 +236,14 @@ func TestGCRARestartWithoutAOF(t *testing.T) {
 	require.NoError(t, err)
 	l, _ := throttle.NewLimit(1, 1)
 	ctx := context.Background()
-	res, err := g.Take(ctx, "t:r", time.Time{}, l, 0)
+	res, err := g.Take(ctx, kp+"r", time.Time{}, l, 0)
 	require.NoError(t, err)
 	require.True(t, res.Decision.Allowed)
 	s.Kill(t)
-	_, err = g.Take(ctx, "t:r", time.Time{}, l, 0)
+	_, err = g.Take(ctx, kp+"r", time.Time{}, l, 0)
 	require.ErrorIs(t, err, ErrUnavailable)
 	s.Restart(t)
-	res, err = g.Take(ctx, "t:r", time.Time{}, l, 0)
+	res, err = g.Take(ctx, kp+"r", time.Time{}, l, 0)
 	require.NoError(t, err)
 	assert.True(t, res.Decision.Allowed, "the bucket was lost with the data: a fresh one admits")
 	assert.EqualValues(t, 1, guard.Stats().ScriptReloads)
@@ -247,6 +253,7 @@ func TestGCRARestartWithoutAOF(t *testing.T) {
 // nothing about time (the numbers go to the log).
 func TestGCRARoundTrip(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	b := newBackend(t, s.Client(t, nil), Config{ThrottleTimeout: time.Second, Scripts: []*Script{GCRAScript}})
 	g := newGCRA(t, b, "rtt", GCRAConfig{})
@@ -256,7 +263,7 @@ func TestGCRARoundTrip(t *testing.T) {
 	lat := make([]time.Duration, n)
 	for i := range n {
 		start := time.Now()
-		_, err := g.Take(ctx, "t:rtt:"+strconv.Itoa(i%64), time.Time{}, l, 0)
+		_, err := g.Take(ctx, kp+"rtt:"+strconv.Itoa(i%64), time.Time{}, l, 0)
 		lat[i] = time.Since(start)
 		require.NoError(t, err)
 	}

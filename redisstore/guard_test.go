@@ -55,7 +55,7 @@ func (f *fixture) requireRecovers(t *testing.T) {
 	t.Helper()
 	require.Equal(t, blast.StateOpen, f.guard.Stats().State)
 	f.clock.Advance(time.Second + time.Nanosecond) // open for exactly OpenTimeout
-	_, err := f.take("t:probe")
+	_, err := f.take("probe:" + t.Name())
 	require.NoError(t, err)
 	require.Equal(t, blast.StateClosed, f.guard.Stats().State, "one successful probe closes the breaker")
 }
@@ -66,15 +66,16 @@ func (f *fixture) requireRecovers(t *testing.T) {
 // breaker closes on its first probe.
 func TestGuardPausedServer(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := redistest.Start(t, redistest.Options{})
 	f := newFixture(t, s.Client(t, nil))
-	_, err := f.take("t:warm")
+	_, err := f.take(kp + "warm")
 	require.NoError(t, err)
 
 	s.Pause(t)
 	var lat []time.Duration
 	for range 20 {
-		d, err := f.take("t:pause")
+		d, err := f.take(kp + "pause")
 		require.ErrorIs(t, err, ErrUnavailable)
 		lat = append(lat, d)
 	}
@@ -99,9 +100,10 @@ func TestGuardPausedServer(t *testing.T) {
 // callers: at most the calls in flight when the breaker opens reach it.
 func TestGuardPausedServerConcurrent(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := redistest.Start(t, redistest.Options{})
 	f := newFixture(t, s.Client(t, nil))
-	_, err := f.take("t:warm")
+	_, err := f.take(kp + "warm")
 	require.NoError(t, err)
 	s.Pause(t)
 	const workers, each = 8, 50
@@ -110,7 +112,7 @@ func TestGuardPausedServerConcurrent(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				d, err := f.take("t:pause")
+				d, err := f.take(kp + "pause")
 				if !errors.Is(err, ErrUnavailable) {
 					t.Errorf("want unavailable, got %v", err)
 				}
@@ -136,6 +138,7 @@ func TestGuardPausedServerConcurrent(t *testing.T) {
 // dialing.
 func TestGuardProxyLatency(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	p := redistest.NewProxy(t, "unix", s.Socket())
 	c := s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() })
@@ -143,7 +146,7 @@ func TestGuardProxyLatency(t *testing.T) {
 
 	p.Delay(time.Millisecond) // each direction
 	for range 20 {
-		_, err := f.take("t:lat")
+		_, err := f.take(kp + "lat")
 		require.NoError(t, err)
 	}
 	require.Zero(t, f.guard.Stats().Errors)
@@ -151,7 +154,7 @@ func TestGuardProxyLatency(t *testing.T) {
 	p.Delay(8 * time.Millisecond)
 	dials := p.Accepted()
 	for range 50 {
-		_, err := f.take("t:lat")
+		_, err := f.take(kp + "lat")
 		require.ErrorIs(t, err, ErrUnavailable)
 	}
 	st := f.guard.Stats()
@@ -166,6 +169,7 @@ func TestGuardProxyLatency(t *testing.T) {
 // opens its breaker while the other keeps working through its own link.
 func TestGuardPartitionOneReplica(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	pa := redistest.NewProxy(t, "unix", s.Socket())
 	pb := redistest.NewProxy(t, "unix", s.Socket())
@@ -173,8 +177,8 @@ func TestGuardPartitionOneReplica(t *testing.T) {
 	b := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", pb.Addr() }))
 	pa.Blackhole()
 	for range 10 {
-		_, errA := a.take("t:part")
-		_, errB := b.take("t:part")
+		_, errA := a.take(kp + "part")
+		_, errB := b.take(kp + "part")
 		require.ErrorIs(t, errA, ErrUnavailable)
 		require.NoError(t, errB)
 	}
@@ -189,16 +193,17 @@ func TestGuardPartitionOneReplica(t *testing.T) {
 // fails, the pool redials, and the breaker stays closed.
 func TestGuardResetConnections(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	p := redistest.NewProxy(t, "unix", s.Socket())
 	f := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() }))
-	_, err := f.take("t:reset")
+	_, err := f.take(kp + "reset")
 	require.NoError(t, err)
 	dials := p.Accepted()
 	p.Reset()
 	failed := 0
 	for range 3 {
-		if _, err := f.take("t:reset"); err != nil {
+		if _, err := f.take(kp + "reset"); err != nil {
 			require.ErrorIs(t, err, ErrUnavailable)
 			failed++
 		}
@@ -213,17 +218,18 @@ func TestGuardResetConnections(t *testing.T) {
 // cancellations count for nothing.
 func TestGuardErrorRepliesKeepBreakerClosed(t *testing.T) {
 	redistest.NoLeaks(t)
+	kp := prefix(t)
 	s := shared.Get(t)
 	f := newFixture(t, s.Client(t, nil))
-	s.Do(t, "RPUSH", "t:list", "x")
+	s.Do(t, "RPUSH", kp+"list", "x")
 	for range 10 {
-		_, err := f.take("t:list")
+		_, err := f.take(kp + "list")
 		require.ErrorIs(t, err, ErrMalformed)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 10 {
-		_, err := f.gcra.Take(ctx, "t:cancel", time.Time{}, f.limit, 0)
+		_, err := f.gcra.Take(ctx, kp+"cancel", time.Time{}, f.limit, 0)
 		require.ErrorIs(t, err, context.Canceled)
 	}
 	st := f.guard.Stats()

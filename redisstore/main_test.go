@@ -3,9 +3,11 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 var shared = redistest.NewShared(redistest.Options{})
 
 func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{}) // dial failures are what the fault tests cause
 	code := m.Run()
 	shared.Close()
 	os.Exit(code)
@@ -61,3 +64,15 @@ func newLogger() (*slog.Logger, *logBuffer) {
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func blastConfigWithBadRatio() blast.BreakerConfig { return blast.BreakerConfig{FailureRatio: 2} }
+
+var runs atomic.Int64
+
+// prefix returns a key prefix unique to this run of t, so tests sharing a
+// server (and -count=N runs) never see each other's keys.
+func prefix(t *testing.T) string {
+	return fmt.Sprintf("%s#%d:", t.Name(), runs.Add(1))
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
