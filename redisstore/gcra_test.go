@@ -10,6 +10,7 @@ import (
 
 	"github.com/baldur-go/baldur/redisstore/internal/redistest"
 	"github.com/baldur-go/baldur/throttle"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -270,4 +271,29 @@ func TestGCRARoundTrip(t *testing.T) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	t.Logf("GCRA take over the unix socket, %d calls: p50 %v p90 %v p99 %v max %v",
 		n, lat[n/2], lat[n*9/10], lat[n*99/100], lat[n-1])
+}
+
+// TestGCRAOnConnectPreload loads the script on every new connection: after
+// a restart the redialed connection has it, and no NOSCRIPT occurs.
+func TestGCRAOnConnectPreload(t *testing.T) {
+	redistest.NoLeaks(t)
+	kp := prefix(t)
+	s := redistest.Start(t, redistest.Options{})
+	c := s.Client(t, func(o *redis.Options) { o.OnConnect = OnConnect(nil, GCRAScript) })
+	b := newBackend(t, c, Config{})
+	g := newGCRA(t, b, "preload", GCRAConfig{})
+	l, _ := throttle.NewLimit(10, 10)
+	ctx := context.Background()
+	_, err := g.Take(ctx, kp+"k", time.Time{}, l, 0)
+	require.NoError(t, err)
+	s.Restart(t)
+	for {
+		// The pooled connection died with the server; the pool redials.
+		if _, err = g.Take(ctx, kp+"k", time.Time{}, l, 0); err == nil {
+			break
+		}
+		require.ErrorIs(t, err, ErrUnavailable)
+		require.Less(t, b.Guard("preload", ClassControl).Stats().Errors, uint64(3))
+	}
+	assert.Zero(t, b.Guard("preload", ClassControl).Stats().ScriptReloads)
 }

@@ -62,6 +62,7 @@ func TestServerRestartKeepsDataOnlyWithAOF(t *testing.T) {
 
 func TestServerCleanupKillsProcessGroup(t *testing.T) {
 	NoLeaks(t)
+	Binary(t)
 	var pid int
 	var dir string
 	t.Run("inner", func(t *testing.T) {
