@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ import (
 
 // slack is what a call may take beyond its deadline on a loaded 2-core
 // machine under the race detector (timer and scheduling latency).
-const slack = 20 * time.Millisecond
+const slack = 50 * time.Millisecond
 
 var epoch = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 
@@ -50,12 +51,22 @@ func (f *fixture) take(key string) (time.Duration, error) {
 }
 
 // requireRecovers lets the breaker's open time pass on the fake clock and
-// requires the next call (the probe) to succeed and close the breaker.
+// requires a probe call to succeed and close the breaker. A server just
+// resumed may still be working through the commands queued while it was
+// stopped, so a probe may time out (and reopen the breaker for another open
+// time); a few are allowed.
 func (f *fixture) requireRecovers(t *testing.T) {
 	t.Helper()
 	require.Equal(t, blast.StateOpen, f.guard.Stats().State)
-	f.clock.Advance(time.Second + time.Nanosecond) // open for exactly OpenTimeout
-	_, err := f.take("probe:" + t.Name())
+	var err error
+	for probe := 1; probe <= 5; probe++ {
+		f.clock.Advance(time.Second + time.Nanosecond) // open for exactly OpenTimeout
+		if _, err = f.take("probe:" + t.Name()); err == nil {
+			t.Logf("breaker closed on probe %d", probe)
+			break
+		}
+		require.ErrorIs(t, err, ErrUnavailable)
+	}
 	require.NoError(t, err)
 	require.Equal(t, blast.StateClosed, f.guard.Stats().State, "one successful probe closes the breaker")
 }
@@ -86,13 +97,13 @@ func TestGuardPausedServer(t *testing.T) {
 	assert.EqualValues(t, 3, st.Timeouts)
 	assert.EqualValues(t, 17, st.Rejected)
 	assert.EqualValues(t, 1, st.Opens)
-	for i, d := range lat {
-		if i < 3 {
-			assert.Less(t, d, DefaultThrottleTimeout+slack, "call %d is bounded by the deadline", i)
-		} else {
-			assert.Less(t, d, time.Millisecond, "call %d is answered by the open breaker", i)
-		}
+	for i, d := range lat[:3] {
+		assert.Less(t, d, DefaultThrottleTimeout+slack, "call %d is bounded by the deadline", i)
 	}
+	local := append([]time.Duration(nil), lat[3:]...)
+	slices.Sort(local)
+	assert.Less(t, local[len(local)/2], 200*time.Microsecond, "the open breaker answers locally")
+	assert.Less(t, local[len(local)-1], DefaultThrottleTimeout, "no call after the third waits for the server")
 	f.requireRecovers(t)
 }
 
@@ -132,26 +143,30 @@ func TestGuardPausedServerConcurrent(t *testing.T) {
 	f.requireRecovers(t)
 }
 
-// TestGuardProxyLatency puts a delaying proxy between client and server:
-// with 2 ms of round trip under a 5 ms deadline nothing fails; at 16 ms
-// every call times out, the breaker opens after 3 and the client stops
-// dialing.
+// TestGuardProxyLatency puts a delaying proxy between client and server,
+// with a 50 ms deadline (wide enough for a loaded machine): at 4 ms of
+// round trip calls succeed; at 120 ms every call times out, the breaker
+// opens after 3 and the client stops dialing.
 func TestGuardProxyLatency(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
 	s := shared.Get(t)
 	p := redistest.NewProxy(t, "unix", s.Socket())
 	c := s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() })
-	f := newFixture(t, c)
+	f := &fixture{clock: clock.NewFake(epoch)}
+	f.b = newBackend(t, c, Config{Clock: f.clock, ThrottleTimeout: 50 * time.Millisecond, Logger: discard()})
+	f.guard = f.b.Guard("throttle", ClassThrottle)
+	f.gcra, _ = NewGCRA(f.guard, GCRAConfig{})
+	f.limit, _ = throttle.NewLimit(1e6, 1e6)
 
-	p.Delay(time.Millisecond) // each direction
-	for range 20 {
-		_, err := f.take(kp + "lat")
+	p.Delay(2 * time.Millisecond) // each direction
+	for range 10 {
+		d, err := f.take(kp + "lat")
 		require.NoError(t, err)
+		require.GreaterOrEqual(t, d, 4*time.Millisecond)
 	}
-	require.Zero(t, f.guard.Stats().Errors)
 
-	p.Delay(8 * time.Millisecond)
+	p.Delay(60 * time.Millisecond)
 	dials := p.Accepted()
 	for range 50 {
 		_, err := f.take(kp + "lat")
