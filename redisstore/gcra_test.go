@@ -148,6 +148,7 @@ func TestGCRAServerTime(t *testing.T) {
 	require.False(t, res.Decision.Allowed)
 	assert.InDelta(t, float64(time.Second), float64(res.Decision.RetryAfter), float64(500*time.Millisecond))
 	assert.Equal(t, last.TAT, res.TAT, "a denied take writes nothing")
+	t.Logf("MEMORY USAGE of bucket key %q (%d bytes): %v B", key, len(key), s.Do(t, "MEMORY", "USAGE", key))
 	pttl := s.Do(t, "PTTL", key).(int64)
 	resetMs := (last.TAT - last.Now) / 1e6
 	assert.LessOrEqual(t, pttl, resetMs+1)
