@@ -4,12 +4,12 @@ PKGS    := ./...
 FUZZTIME ?= 5s
 # Every Go module of the repository: the library, the benchmarks and the
 # pinned development tools.
-MODULES := . bench tools
+MODULES := . bench tools redisstore
 # staticcheck is a tool of the tools module (tools/go.mod), so the library's
 # go.mod gains no dependency; go builds it from the module proxy on first use.
 STATICCHECK := $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
-.PHONY: help demo test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check
+.PHONY: help demo test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check redis-test
 
 help: ## list targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,7 +21,7 @@ help-check: ## fail when a target has no description, which would hide it from m
 demo: ## run the quickstart: a guarded server driven through normal, emergency, kill-switch and recovery phases
 	$(GO) run ./examples/quickstart
 
-test: vet race examples bench-build ## vet, race tests, build and run the examples, build the bench module (what CI runs)
+test: vet race examples bench-build redis-test ## vet, race tests, build and run the examples, build the bench module, the Redis suite (what CI runs)
 
 vet: ## go vet the library
 	$(GO) vet $(PKGS)
@@ -33,6 +33,9 @@ examples: ## build every example and run the gRPC server and HTTP client ones
 	$(GO) build -o /dev/null ./examples/...
 	$(GO) run ./examples/grpcserver
 	$(GO) run ./examples/httpclient
+
+redis-test: ## race tests of the redisstore module against real redis-server processes (fails when redis-server is missing)
+	cd redisstore && BALDUR_REQUIRE_REDIS=1 $(GO) test -race -count=1 -timeout 10m ./...
 
 bench-build: ## compile and vet the bench module without running benchmarks
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./...
@@ -55,6 +58,7 @@ lint: help-check tidy-check staticcheck ## gofmt, vet, tidy and staticcheck over
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	cd bench && $(GO) vet ./...
+	cd redisstore && $(GO) vet ./...
 
 tidy-check: ## fail when go mod tidy would change go.mod or go.sum of any module
 	@for m in $(MODULES); do \
@@ -62,6 +66,7 @@ tidy-check: ## fail when go mod tidy would change go.mod or go.sum of any module
 	  (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: run go mod tidy"; exit 1; }; \
 	done
 
-staticcheck: ## staticcheck (pinned in tools/go.mod) over the library and the bench module
+staticcheck: ## staticcheck (pinned in tools/go.mod) over the library, the bench and the redisstore modules
 	$(STATICCHECK) ./...
 	cd bench && $(STATICCHECK) ./...
+	cd redisstore && $(STATICCHECK) ./...

@@ -1,0 +1,85 @@
+-- GCRA take: throttle.Decide applied atomically to one bucket, in exact
+-- integer nanoseconds.
+--
+-- KEYS[1]  the bucket; its value is the TAT, decimal ns on the clock used.
+-- ARGV[1]  cost, ns (>= 1)
+-- ARGV[2]  tolerance, ns (>= 0)
+-- ARGV[3]  max wait, ns (>= 0)
+-- ARGV[4]  now, ns (>= 0), or '' for the server's TIME
+-- ARGV[5]  extra key lifetime, ms (>= 0), added to the time until full
+--
+-- Reply: {allowed (0|1), wait, retry_after, reset, tat, now}, the numbers
+-- as decimal ns strings; tat is '' for a fresh bucket that stayed fresh.
+--
+-- Lua numbers are doubles, exact only up to 2^53, while ns since the epoch
+-- reach 2^61. Every value is therefore held as a pair {s, n} = s*1e9 + n
+-- with 0 <= n < 1e9, on which add, subtract and compare are exact.
+local E = 1000000000
+
+local function num(v)
+  if type(v) ~= 'string' or #v == 0 or #v > 19 or not string.match(v, '^%d+$') then
+    return nil
+  end
+  if #v <= 9 then return {0, tonumber(v)} end
+  return {tonumber(string.sub(v, 1, -10)), tonumber(string.sub(v, -9))}
+end
+
+local function add(a, b)
+  local s, n = a[1] + b[1], a[2] + b[2]
+  if n >= E then return {s + 1, n - E} end
+  return {s, n}
+end
+
+local function sub(a, b)
+  local s, n = a[1] - b[1], a[2] - b[2]
+  if n < 0 then return {s - 1, n + E} end
+  return {s, n}
+end
+
+local function gt(a, b)
+  return a[1] > b[1] or (a[1] == b[1] and a[2] > b[2])
+end
+
+local function str(a)
+  if a[1] == 0 then return string.format('%d', a[2]) end
+  return string.format('%d%09d', a[1], a[2])
+end
+
+local cost, tol, maxw = num(ARGV[1]), num(ARGV[2]), num(ARGV[3])
+local extra = tonumber(ARGV[5])
+if not (cost and tol and maxw and extra) then
+  return redis.error_reply('ERR baldur gcra: bad arguments')
+end
+
+local now
+if ARGV[4] == '' then
+  local t = redis.call('TIME')
+  now = {tonumber(t[1]), tonumber(t[2]) * 1000}
+else
+  now = num(ARGV[4])
+  if not now then return redis.error_reply('ERR baldur gcra: bad now') end
+end
+
+local v = redis.call('GET', KEYS[1])
+local start = now
+if v then
+  local tat = num(v)
+  if not tat then return redis.error_reply('ERR baldur gcra: malformed bucket state') end
+  if gt(tat, now) then start = tat end
+end
+
+local ahead = sub(start, now)
+if gt(ahead, add(tol, maxw)) then
+  -- Denied: the state is left as it is.
+  return {0, '0', str(sub(ahead, tol)), str(ahead), v or '', str(now)}
+end
+
+local nxt = add(start, cost)
+local after = sub(nxt, now)
+local wait = {0, 0}
+if gt(ahead, tol) then wait = sub(ahead, tol) end
+-- The key lives until the bucket is full again (rounded up to the next
+-- millisecond), then a missing key reads as the full bucket it would be.
+local ms = after[1] * 1000 + math.floor(after[2] / 1000000) + 1 + extra
+redis.call('SET', KEYS[1], str(nxt), 'PX', string.format('%d', ms))
+return {1, str(wait), '0', str(after), str(nxt), str(now)}

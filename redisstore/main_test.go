@@ -1,0 +1,78 @@
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/baldur-go/baldur/blast"
+	"github.com/baldur-go/baldur/redisstore/internal/redistest"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// shared is the package's server for tests that do not pause, kill or
+// restart it; they use keys named after the test.
+var shared = redistest.NewShared(redistest.Options{})
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{}) // dial failures are what the fault tests cause
+	code := m.Run()
+	shared.Close()
+	os.Exit(code)
+}
+
+// newBackend builds a Backend on c for t with cfg.
+func newBackend(t *testing.T, c redis.UniversalClient, cfg Config) *Backend {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := New(ctx, c, cfg)
+	require.NoError(t, err)
+	return b
+}
+
+// logBuffer is a slog handler target that tests read.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newLogger() (*slog.Logger, *logBuffer) {
+	buf := &logBuffer{}
+	return slog.New(slog.NewTextHandler(buf, nil)), buf
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func blastConfigWithBadRatio() blast.BreakerConfig { return blast.BreakerConfig{FailureRatio: 2} }
+
+var runs atomic.Int64
+
+// prefix returns a key prefix unique to this run of t, so tests sharing a
+// server (and -count=N runs) never see each other's keys.
+func prefix(t *testing.T) string {
+	return fmt.Sprintf("%s#%d:", t.Name(), runs.Add(1))
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
