@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/ratelimit"
 )
 
 // Header names written on rejections.
@@ -124,30 +124,17 @@ func (s *server) reject(w http.ResponseWriter, p *baldur.Policy, tier baldur.Tie
 }
 
 // FormatRateLimitPolicy returns the RateLimit-Policy field value for q:
-// `"name";q=100;w=1`.
+// `"name";q=100;w=1`, the name an sf-string (a byte it cannot hold, a
+// control or non-ASCII, written as '_'; an empty name as "default") and the
+// window in whole seconds, rounded up, at least one.
 func FormatRateLimitPolicy(q baldur.Quota) string {
-	w := ceilSeconds(q.Window)
-	if w < 1 {
-		w = 1
-	}
-	return strconv.Quote(policyName(q.Name)) + ";q=" + strconv.FormatInt(q.Limit, 10) + ";w=" + strconv.FormatInt(w, 10)
+	var b [64]byte
+	return string(ratelimit.AppendPolicy(b[:0], q.Name, q.Limit, q.Window))
 }
 
-// FormatRateLimit returns the RateLimit field value: `"name";r=42;t=1`.
+// FormatRateLimit returns the RateLimit field value: `"name";r=42;t=1`,
+// with the name as FormatRateLimitPolicy writes it; negative counts are 0.
 func FormatRateLimit(name string, remaining, resetSeconds int64) string {
-	if remaining < 0 {
-		remaining = 0
-	}
-	return strconv.Quote(policyName(name)) + ";r=" + strconv.FormatInt(remaining, 10) + ";t=" + strconv.FormatInt(resetSeconds, 10)
-}
-
-// ceilSeconds rounds d up to whole seconds, as the RateLimit fields count
-// them: a window or reset of 1.2 s is advertised as 2.
-func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
-
-func policyName(n string) string {
-	if n == "" {
-		return "default"
-	}
-	return n
+	var b [64]byte
+	return string(ratelimit.AppendRateLimit(b[:0], name, remaining, resetSeconds))
 }
