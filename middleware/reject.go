@@ -3,10 +3,10 @@ package middleware
 import (
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/ratelimit"
+	"github.com/baldur-go/baldur/internal/render"
 )
 
 // Header names written on rejections.
@@ -48,35 +48,14 @@ type rendered struct {
 	body        []byte
 }
 
-var renderedCache sync.Map // *baldur.Rejection -> *rendered
+// rendered is the middleware's cache of rejection responses; one whose
+// shared values were written in place is rendered afresh.
+var renderedCache = render.Cache[*rendered]{Build: build, Intact: (*rendered).intact}
 
 // intact reports whether no handed-out value was written in place.
 func (rd *rendered) intact() bool {
 	return rd.retryAfter[0] == rd.want[0] && rd.gate[0] == rd.want[1] && rd.reason[0] == rd.want[2] &&
 		rd.contentType[0] == rd.want[3] && rd.length[0] == rd.want[4] && rd.noSniff[0] == rd.want[5]
-}
-
-func render(rej *baldur.Rejection) *rendered {
-	cached, ok := renderedCache.Load(rej)
-	if ok {
-		if rd := cached.(*rendered); rd.intact() {
-			return rd
-		}
-		// Written in place by someone holding a response's header: render
-		// afresh and forget the edited values.
-	}
-	rd := build(rej)
-	if rej.RetryAfterSeconds() > baldur.MaxInternedRetryAfter {
-		// Not interned: a fresh Rejection each time, so caching it would
-		// grow the cache without bound.
-		return rd
-	}
-	if ok {
-		renderedCache.CompareAndSwap(rej, cached, rd)
-		return rd
-	}
-	v, _ := renderedCache.LoadOrStore(rej, rd)
-	return v.(*rendered)
 }
 
 func build(rej *baldur.Rejection) *rendered {
@@ -102,7 +81,7 @@ func build(rej *baldur.Rejection) *rendered {
 // and undone for later responses, but responses written at the same moment
 // may carry it, and it is a data race.
 func WriteRejection(w http.ResponseWriter, rej *baldur.Rejection) {
-	rd := render(rej)
+	rd := renderedCache.Get(rej)
 	h := w.Header()
 	h["Retry-After"] = rd.retryAfter
 	h[HeaderGate] = rd.gate
