@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/localsock"
+	"github.com/baldur-go/baldur/internal/memo"
 )
 
 // serverCall builds the Call of a server-side call.
@@ -110,32 +110,14 @@ const (
 )
 
 // keyCache remembers the text of recently seen peer addresses, so that
-// keying a call by its peer IP does not format the address on every call. It
-// is direct-mapped and fixed in size: many distinct peers only evict each
-// other, they never grow memory.
-type keyCache struct {
-	slots [256]atomic.Pointer[keyEntry]
-}
-
-type keyEntry struct {
-	addr netip.Addr
-	text string
-}
+// keying a call by its peer IP does not format the address on every call;
+// many distinct peers only evict each other (see memo.Table).
+type keyCache struct{ texts memo.Table[netip.Addr] }
 
 func (k *keyCache) get(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""
 	}
 	b := a.As16()
-	var h uint32 = 2166136261
-	for _, x := range b {
-		h = (h ^ uint32(x)) * 16777619
-	}
-	slot := &k.slots[h%uint32(len(k.slots))]
-	if e := slot.Load(); e != nil && e.addr == a {
-		return e.text
-	}
-	e := &keyEntry{addr: a, text: a.String()}
-	slot.Store(e)
-	return e.text
+	return k.texts.Get(a, memo.Hash(memo.Offset, b[:]), netip.Addr.String)
 }

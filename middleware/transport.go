@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/memo"
 )
 
 // TransportOption configures Transport.
@@ -341,36 +342,16 @@ type readWriteBody struct{ *body }
 func (b *readWriteBody) Write(p []byte) (int, error) { return b.rc.(io.Writer).Write(p) }
 
 // opCache remembers "METHOD host" operation names so that naming a request
-// does not allocate. It is direct-mapped and fixed in size: many hosts only
-// evict each other.
-type opCache struct {
-	slots [256]atomic.Pointer[opEntry]
-}
+// does not allocate; many hosts only evict each other (see memo.Table).
+type opCache struct{ names memo.Table[opKey] }
 
-type opEntry struct{ method, host, op string }
-
-// fnvOffset starts an fnv32 hash.
-const fnvOffset uint32 = 2166136261
-
-// fnv32 continues the FNV-1a hash h over s. It picks a slot or shard of the
-// transport's small caches; it inlines and allocates nothing.
-func fnv32(h uint32, s string) uint32 {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
-}
+type opKey struct{ method, host string }
 
 func (c *opCache) get(method, host string) string {
 	if method == "" {
 		method = http.MethodGet
 	}
-	h := fnv32(fnv32(fnvOffset, method), host)
-	slot := &c.slots[h%uint32(len(c.slots))]
-	if e := slot.Load(); e != nil && e.method == method && e.host == host {
-		return e.op
-	}
-	e := &opEntry{method: method, host: host, op: method + " " + host}
-	slot.Store(e)
-	return e.op
+	return c.names.Get(opKey{method, host}, memo.Hash(memo.Hash(memo.Offset, method), host), opName)
 }
+
+func opName(k opKey) string { return k.method + " " + k.host }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/memo"
 )
 
 // ErrCooldown matches the rejections of requests to an upstream that is
@@ -195,7 +196,7 @@ func (c *cooldowns) init(now time.Time) {
 func (c *cooldowns) any() bool { return !c.cfg.Disabled && c.active.Load() != 0 }
 
 func (c *cooldowns) shard(host string) *coolShard {
-	return &c.shards[fnv32(fnvOffset, host)%uint32(len(c.shards))]
+	return &c.shards[memo.Hash(memo.Offset, host)%uint32(len(c.shards))]
 }
 
 // offset is t as a duration since base; Sub saturates, so it never wraps.
