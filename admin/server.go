@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/trust"
 )
 
 // Body limits: control requests are a few fields; a configuration document
@@ -24,7 +24,7 @@ const (
 type Server struct {
 	cfg     Config
 	keys    keys
-	proxies []netip.Prefix // trusted proxies, masked and unmapped
+	proxies trust.List
 	clock   baldur.Clock
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -37,7 +37,7 @@ func New(cfg Config) (*Server, error) {
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, keys: newKeys(cfg.OperatorKey, cfg.ViewerKey), proxies: normalizePrefixes(cfg.TrustedProxies),
+	s := &Server{cfg: cfg, keys: newKeys(cfg.OperatorKey, cfg.ViewerKey), proxies: trust.New(cfg.TrustedProxies),
 		clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux(), origin: http.NewCrossOriginProtection()}
 	s.cfg.TrustedProxies = nil // s.proxies is the server's own copy
 	if s.clock == nil {

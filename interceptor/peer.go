@@ -13,6 +13,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/localsock"
 	"github.com/baldur-go/baldur/internal/memo"
+	"github.com/baldur-go/baldur/internal/partition"
 )
 
 // serverCall builds the Call of a server-side call.
@@ -27,14 +28,11 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) b
 		return call
 	}
 	addr, local := peerAddr(ctx)
-	trusted := c.trustedPeer(addr) || local && c.local
+	trusted := c.trusted.Contains(addr) || local && c.local
 	if c.key != nil {
 		call.Key = c.key(ctx, method)
 	} else if k := c.trustedValue(ctx, trusted, c.keyMD); k != "" {
-		if len(k) > maxKeyLen {
-			k = k[:maxKeyLen]
-		}
-		call.Key = k
+		call.Key = partition.ClipKey(k)
 		if local {
 			localSockets.Keyed()
 		}
@@ -66,18 +64,6 @@ func (c *config) trustedValue(ctx context.Context, trusted bool, name string) st
 		return v[0]
 	}
 	return ""
-}
-
-func (c *config) trustedPeer(a netip.Addr) bool {
-	if !a.IsValid() || len(c.trusted) == 0 {
-		return false
-	}
-	for _, p := range c.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // peerAddr returns the IP of the call's peer, unmapped, or the zero Addr
