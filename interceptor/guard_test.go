@@ -29,7 +29,10 @@ func leavingShapes(r baldur.Resolver, fail func()) map[string]func() {
 		},
 		"unary client": func() {
 			_ = UnaryClientInterceptor(r)(ctx, "/s/M", nil, nil, nil,
-				func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { fail(); return nil })
+				func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+					fail()
+					return nil
+				})
 		},
 		"stream client": func() {
 			_, _ = StreamClientInterceptor(r)(ctx, &grpc.StreamDesc{}, nil, "/s/S",
