@@ -2,10 +2,8 @@ package admin_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -31,20 +29,6 @@ func (*failingStore) PutBreakGlass(context.Context, governance.BreakGlass) error
 	return errStoreDown
 }
 
-// auditRecords returns the "admin: write" records logged so far.
-func auditRecords(t *testing.T, e *env) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		if m["msg"] == "admin: write" {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // A store failing is a 500 whose answer names no detail; the audit record
 // of the write carries the store's error after the request's attributes.
 func TestStoreFailureIsAuditedNotAnswered(t *testing.T) {
@@ -64,7 +48,7 @@ func TestStoreFailureIsAuditedNotAnswered(t *testing.T) {
 		assert.Equal(t, tc.answer, decodeBody(t, w)["error"])
 		assert.NotContains(t, w.Body.String(), errStoreDown.Error())
 	}
-	recs := auditRecords(t, e)
+	recs := writeRecords(t, e.logs.String())
 	require.Len(t, recs, 3)
 	for _, r := range recs {
 		assert.Equal(t, "WARN", r["level"])
