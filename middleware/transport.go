@@ -14,8 +14,8 @@ import (
 
 // TransportConfig configures NewTransport, as http.Transport's fields
 // configure it: every field is optional and the zero value gives the
-// defaults. It is a plain value, read once by NewTransport; changing it
-// afterwards changes nothing.
+// defaults. It is a plain value that NewTransport copies: changing it, or
+// sharing it between goroutines, afterwards affects no transport.
 type TransportConfig struct {
 	// Next sends the requests admitted. Nil means http.DefaultTransport.
 	Next http.RoundTripper
