@@ -16,7 +16,10 @@ import (
 // with every rejected request.
 func TestRenderCachesOnlyInternedRejections(t *testing.T) {
 	t.Parallel()
-	cached := func(rej *baldur.Rejection) bool { return renderedCache.Get(rej) == renderedCache.Get(rej) }
+	cached := func(rej *baldur.Rejection) bool { // the same rendering twice
+		first := renderedCache.Get(rej)
+		return renderedCache.Get(rej) == first
+	}
 	for _, tc := range []struct {
 		wait   time.Duration
 		cached bool
