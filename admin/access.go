@@ -152,34 +152,11 @@ func loopbackHost(host string) bool {
 // fromTrustedProxy reports whether the peer of r is inside one of the
 // trusted proxy prefixes.
 func (s *Server) fromTrustedProxy(r *http.Request) bool {
-	if len(s.proxies) == 0 {
+	if s.proxies.Empty() {
 		return false
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	for _, p := range s.proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// normalizePrefixes masks the prefixes and turns IPv4-mapped IPv6 ones into
-// IPv4, since peers are compared unmapped. The caller's slice is not
-// modified.
-func normalizePrefixes(in []netip.Prefix) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(in))
-	for _, p := range in {
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
-		out = append(out, p.Masked())
-	}
-	return out
+	return err == nil && s.proxies.Contains(ap.Addr())
 }
 
 // actor returns the principal's username when r's peer is a trusted proxy

@@ -41,45 +41,42 @@ type forceRequest struct {
 	TTL          registry.Duration `json:"ttl"`
 }
 
+func (in *forceRequest) validate() *apiError {
+	if e := checkText("policy", in.Policy, true, maxKeyLen); e != nil {
+		return e
+	}
+	if e := checkText("partition_key", in.PartitionKey, false, maxKeyLen); e != nil {
+		return e
+	}
+	if e := checkText("operation", in.Operation, false, maxKeyLen); e != nil {
+		return e
+	}
+	if in.State != "open" && in.State != "closed" && in.State != "auto" {
+		return badRequest("state", "state must be open, closed or auto")
+	}
+	return checkDuration("ttl", in.TTL)
+}
+
 // forceBreaker forces a breaker partition open or closed, or lifts the
 // force ("auto"): POST /breakers/force. The partition is named by
 // partition_key, operation or both, as the breaker partitions (the fields
 // it does not use are ignored). A zero ttl means the breaker's ForceTTL.
-func (s *Server) forceBreaker(w http.ResponseWriter, r *http.Request, req *request) {
-	ctx := r.Context()
+func (s *Server) forceBreaker(r *http.Request, req *request) (any, []slog.Attr, *apiError) {
 	var in forceRequest
-	e := decode(r, &in)
-	if e == nil {
-		e = checkText("policy", in.Policy, true, maxKeyLen)
-	}
-	if e == nil {
-		e = checkText("partition_key", in.PartitionKey, false, maxKeyLen)
-	}
-	if e == nil {
-		e = checkText("operation", in.Operation, false, maxKeyLen)
-	}
-	if e == nil && in.State != "open" && in.State != "closed" && in.State != "auto" {
-		e = badRequest("state", "state must be open, closed or auto")
-	}
-	if e == nil {
-		e = checkDuration("ttl", in.TTL)
-	}
+	e := decodeInput(r, &in)
 	// The partition key may identify a tenant or a client: it is logged
 	// for an audit trail of an ADMIN action, as the kill switch pattern is.
 	attrs := []slog.Attr{slog.String("policy", truncate(in.Policy)), slog.String("partition_key", truncate(in.PartitionKey)),
 		slog.String("operation", truncate(in.Operation)), slog.String("state", truncate(in.State)), slog.Duration("ttl", in.TTL.D())}
 	if e != nil {
-		s.done(ctx, w, req, nil, e, attrs...)
-		return
+		return nil, attrs, e
 	}
 	bs, ok := s.policyBreakers(in.Policy)
 	if !ok {
-		s.done(ctx, w, req, nil, badRequest("policy", "no policy named "+in.Policy), attrs...)
-		return
+		return nil, attrs, badRequest("policy", "no policy named "+in.Policy)
 	}
 	if len(bs) == 0 {
-		s.done(ctx, w, req, nil, badRequest("policy", "policy "+in.Policy+" has no breaker"), attrs...)
-		return
+		return nil, attrs, badRequest("policy", "policy "+in.Policy+" has no breaker")
 	}
 	force := map[string]baldur.Force{"open": baldur.ForceOpen, "closed": baldur.ForceClosed, "auto": baldur.ForceNone}[in.State]
 	out := make([]partitionView, 0, len(bs))
@@ -90,13 +87,12 @@ func (s *Server) forceBreaker(w http.ResponseWriter, r *http.Request, req *reque
 			// breakers of the policy already forced keep their force, and
 			// the answer says which.
 			e := &apiError{status: http.StatusConflict, msg: err.Error() + " (forced so far: " + strconv.Itoa(len(out)) + " of " + strconv.Itoa(len(bs)) + " breakers; unforce a partition or wait for a force to end)"}
-			s.done(ctx, w, req, nil, e, append(attrs, slog.Int("forced_breakers", len(out)))...)
-			return
+			return nil, append(attrs, slog.Int("forced_breakers", len(out))), e
 		}
 		out = append(out, partitionView{Key: in.PartitionKey, Operation: in.Operation, State: state})
 	}
-	s.done(ctx, w, req, struct {
+	return struct {
 		Policy   string          `json:"policy"`
 		Breakers []partitionView `json:"breakers"`
-	}{in.Policy, out}, nil, attrs...)
+	}{in.Policy, out}, attrs, nil
 }

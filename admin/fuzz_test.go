@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur/admin"
 )
 
@@ -52,11 +54,7 @@ func FuzzRequestBody(f *testing.F) {
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		e.srv.ServeHTTP(w, r)
-		if w.Code >= 500 {
-			t.Fatalf("%s %s %q: %d %s", rt.method, rt.path, body, w.Code, w.Body)
-		}
-		if !json.Valid(w.Body.Bytes()) {
-			t.Fatalf("%s %s %q: answer is not JSON: %s", rt.method, rt.path, body, w.Body)
-		}
+		require.Less(t, w.Code, 500, "%s %s %q: %s", rt.method, rt.path, body, w.Body)
+		require.True(t, json.Valid(w.Body.Bytes()), "%s %s %q: answer is not JSON: %s", rt.method, rt.path, body, w.Body)
 	})
 }

@@ -17,43 +17,10 @@ import (
 // configuration document (the registry's file format). A configuration
 // that does not validate is a 400 naming the field, and the previous one
 // keeps serving.
-func (s *Server) reload(w http.ResponseWriter, r *http.Request, req *request) {
-	ctx := r.Context()
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		s.done(ctx, w, req, nil, decodeError(err))
-		return
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(body, &probe); err != nil {
-		if len(bytes.TrimSpace(body)) == 0 {
-			err = io.EOF
-		}
-		s.done(ctx, w, req, nil, decodeError(err))
-		return
-	}
-	var (
-		cfg   registry.Config
-		attrs []slog.Attr
-		e     *apiError
-	)
-	if raw, ok := probe["path"]; ok && len(probe) == 1 {
-		var path string
-		if err := json.Unmarshal(raw, &path); err != nil {
-			e = badRequest("path", "path must be a string")
-		} else {
-			attrs = append(attrs, slog.String("path", truncate(path)))
-			cfg, e = s.readConfig(path)
-		}
-	} else {
-		attrs = append(attrs, slog.String("source", "body"))
-		if cfg, err = registry.ParseConfig(bytes.NewReader(body)); err != nil {
-			e = badRequest("", err.Error())
-		}
-	}
+func (s *Server) reload(r *http.Request, _ *request) (any, []slog.Attr, *apiError) {
+	cfg, attrs, e := s.reloadInput(r)
 	if e != nil {
-		s.done(ctx, w, req, nil, e, attrs...)
-		return
+		return nil, attrs, e
 	}
 	reg := s.cfg.Registry
 	prev := reg.Version()
@@ -62,16 +29,45 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request, req *request) {
 		if !ok {
 			e = badRequest("", err.Error())
 		}
-		s.done(ctx, w, req, nil, e, attrs...)
-		return
+		return nil, attrs, e
 	}
 	v := reg.Version()
-	attrs = append(attrs, slog.Uint64("previous_version", prev), slog.Uint64("version", v))
-	s.done(ctx, w, req, struct {
+	return struct {
 		Version         uint64   `json:"version"`
 		PreviousVersion uint64   `json:"previous_version"`
 		Policies        []string `json:"policies"`
-	}{v, prev, nonNil(reg.PolicyNames())}, nil, attrs...)
+	}{v, prev, nonNil(reg.PolicyNames())}, append(attrs, slog.Uint64("previous_version", prev), slog.Uint64("version", v)), nil
+}
+
+// reloadInput reads the configuration a reload names or carries, with the
+// audit attribute saying where it came from.
+func (s *Server) reloadInput(r *http.Request) (registry.Config, []slog.Attr, *apiError) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return registry.Config{}, nil, decodeError(err)
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		if len(bytes.TrimSpace(body)) == 0 {
+			err = io.EOF
+		}
+		return registry.Config{}, nil, decodeError(err)
+	}
+	raw, ok := probe["path"]
+	if !ok || len(probe) != 1 {
+		attrs := []slog.Attr{slog.String("source", "body")}
+		cfg, err := registry.ParseConfig(bytes.NewReader(body))
+		if err != nil {
+			return registry.Config{}, attrs, badRequest("", err.Error())
+		}
+		return cfg, attrs, nil
+	}
+	var path string
+	if err := json.Unmarshal(raw, &path); err != nil {
+		return registry.Config{}, nil, badRequest("path", "path must be a string")
+	}
+	cfg, e := s.readConfig(path)
+	return cfg, []slog.Attr{slog.String("path", truncate(path))}, e
 }
 
 // readConfig reads a configuration file inside Config.ConfigDir; os.Root
@@ -86,7 +82,7 @@ func (s *Server) readConfig(path string) (registry.Config, *apiError) {
 	root, err := os.OpenRoot(s.cfg.ConfigDir)
 	if err != nil {
 		s.log.Error("admin: opening ConfigDir", slog.String("error", err.Error()))
-		return registry.Config{}, internal("opening the configuration directory")
+		return registry.Config{}, internal("opening the configuration directory", nil)
 	}
 	defer root.Close()
 	f, err := root.Open(path)

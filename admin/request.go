@@ -24,15 +24,24 @@ const (
 	maxErrorLen  = 256
 )
 
-// apiError is an error answer: {"error": msg, "field": field}.
+// apiError is an error answer: {"error": msg, "field": field}. cause is
+// the failure behind an answer the client cannot fix: it goes to the audit
+// record, never to the client.
 type apiError struct {
 	status int
 	msg    string
 	field  string
+	cause  error
 }
 
 func badRequest(field, msg string) *apiError {
 	return &apiError{status: http.StatusBadRequest, msg: msg, field: field}
+}
+
+// internal answers an error the caller cannot fix (a store failing) with
+// 500; err is logged, not answered.
+func internal(what string, err error) *apiError {
+	return &apiError{status: http.StatusInternalServerError, msg: what + " failed; see the server log", cause: err}
 }
 
 // fromConfigError answers a *baldur.ConfigError found in err with status,
@@ -108,6 +117,19 @@ func decodeError(err error) *apiError {
 		return badRequest(ute.Field, "malformed JSON: "+err.Error())
 	}
 	return badRequest("", "malformed JSON: "+err.Error())
+}
+
+// input is a request body that validates itself once decoded.
+type input interface {
+	validate() *apiError
+}
+
+// decodeInput decodes the body into in (see decode) and validates it.
+func decodeInput(r *http.Request, in input) *apiError {
+	if e := decode(r, in); e != nil {
+		return e
+	}
+	return in.validate()
 }
 
 // checkText validates a free-text field: bounded and printable.

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/trust"
 )
 
 // Body limits: control requests are a few fields; a configuration document
@@ -24,7 +24,7 @@ const (
 type Server struct {
 	cfg     Config
 	keys    keys
-	proxies []netip.Prefix // trusted proxies, masked and unmapped
+	proxies trust.List
 	clock   baldur.Clock
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -37,7 +37,7 @@ func New(cfg Config) (*Server, error) {
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, keys: newKeys(cfg.OperatorKey, cfg.ViewerKey), proxies: normalizePrefixes(cfg.TrustedProxies),
+	s := &Server{cfg: cfg, keys: newKeys(cfg.OperatorKey, cfg.ViewerKey), proxies: trust.New(cfg.TrustedProxies),
 		clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux(), origin: http.NewCrossOriginProtection()}
 	s.cfg.TrustedProxies = nil // s.proxies is the server's own copy
 	if s.clock == nil {
@@ -68,7 +68,10 @@ type request struct {
 	access Access
 }
 
-type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request)
+// handlerFunc answers a request: the body of a 200 answer, or the error
+// answer, and for a write the attributes of its audit record (never a key
+// or a raw identity header). The route writes the answer and the record.
+type handlerFunc func(r *http.Request, req *request) (body any, attrs []slog.Attr, e *apiError)
 
 // route registers h behind the origin and access checks. A cross-origin
 // browser request is refused first (http.CrossOriginProtection: by
@@ -108,7 +111,15 @@ func (s *Server) route(pattern string, need Access, action string, maxBody int64
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		h(w, r, req)
+		body, attrs, e := h(r, req)
+		if action != "" {
+			s.audit(r.Context(), req, e, attrs)
+		}
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
 	})
 }
 
@@ -119,22 +130,19 @@ func jsonContent(ct string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// done logs the outcome of a write with its actor and action, and answers.
-// attrs describe the change; they never include a key or a raw identity
-// header.
-func (s *Server) done(ctx context.Context, w http.ResponseWriter, req *request, body any, err *apiError, attrs ...slog.Attr) {
+// audit logs the outcome of a write with its actor and action, then attrs,
+// then the error behind a failure the client cannot fix (e.cause).
+func (s *Server) audit(ctx context.Context, req *request, e *apiError, attrs []slog.Attr) {
 	level, outcome := slog.LevelInfo, "ok"
-	if err != nil {
-		level, outcome = slog.LevelWarn, err.msg
+	if e != nil {
+		level, outcome = slog.LevelWarn, e.msg
 	}
-	all := make([]slog.Attr, 0, len(attrs)+4)
+	all := make([]slog.Attr, 0, len(attrs)+5)
 	all = append(all, slog.String("actor", req.actor), slog.String("action", req.action),
 		slog.String("access", req.access.String()), slog.String("outcome", outcome))
 	all = append(all, attrs...)
-	s.log.LogAttrs(ctx, level, "admin: write", all...)
-	if err != nil {
-		writeError(w, err)
-		return
+	if e != nil && e.cause != nil {
+		all = append(all, slog.String("error", e.cause.Error()))
 	}
-	writeJSON(w, http.StatusOK, body)
+	s.log.LogAttrs(ctx, level, "admin: write", all...)
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"log/slog"
 	"math"
 	"net/http"
 	"time"
@@ -75,7 +76,7 @@ type policyBreakerView struct {
 
 // status answers GET /status. Each part is read on its own; one that fails
 // is named in warnings and the rest is still served.
-func (s *Server) status(w http.ResponseWriter, r *http.Request, req *request) {
+func (s *Server) status(r *http.Request, req *request) (any, []slog.Attr, *apiError) {
 	ctx := r.Context()
 	reg := s.cfg.Registry
 	v := statusView{
@@ -156,7 +157,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, req *request) {
 		}
 		v.Breakers = append(v.Breakers, pv)
 	}
-	writeJSON(w, http.StatusOK, v)
+	return v, nil, nil
 }
 
 func slots(reg *registry.Registry) []slotView {

@@ -48,21 +48,15 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 		if p == nil {
 			return invoker(ctx, method, req, reply, cc, callOpts...)
 		}
-		start := c.clock.Now()
-		t, err := p.Admit(ctx, c.clientCall(ctx, method, target(cc), start))
-		if err != nil {
+		g := guard{c: c, start: c.clock.Now()}
+		var err error
+		if g.t, err = p.Admit(ctx, c.clientCall(ctx, method, target(cc), g.start)); err != nil {
 			_, e := admitError(err)
 			return e
 		}
-		returned := false
-		defer func() {
-			if !returned {
-				t.Release(panicked(c.since(start)))
-			}
-		}()
+		defer g.unwind()
 		err = invoker(ctx, method, req, reply, cc, callOpts...)
-		returned = true
-		t.Release(outcomeOf(err, c.since(start)))
+		g.end(err)
 		return err
 	}
 }
@@ -82,25 +76,19 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 		if p == nil {
 			return streamer(ctx, desc, cc, method, callOpts...)
 		}
-		start := c.clock.Now()
-		t, err := p.Admit(ctx, c.clientCall(ctx, method, target(cc), start))
-		if err != nil {
+		g := guard{c: c, start: c.clock.Now()}
+		var err error
+		if g.t, err = p.Admit(ctx, c.clientCall(ctx, method, target(cc), g.start)); err != nil {
 			_, e := admitError(err)
 			return nil, e
 		}
-		returned := false
-		defer func() {
-			if !returned {
-				t.Release(panicked(c.since(start)))
-			}
-		}()
+		defer g.unwind()
 		cs, err := streamer(ctx, desc, cc, method, callOpts...)
-		returned = true
 		if err != nil {
-			t.Release(outcomeOf(err, c.since(start)))
+			g.end(err)
 			return nil, err
 		}
-		s := &clientStream{ClientStream: cs, c: c, serverStreams: desc.ServerStreams, start: start, t: t}
+		s := &clientStream{ClientStream: cs, c: c, serverStreams: desc.ServerStreams, start: g.start, t: g.handOff()}
 		if ctx.Done() != nil {
 			s.stop = context.AfterFunc(ctx, func() { s.finish(ctx.Err()) })
 		}

@@ -187,9 +187,7 @@ func serve(t testing.TB, nw network, srv *grpc.Server, dialOpts ...grpc.DialOpti
 	case netUnix:
 		path := filepath.Join(t.TempDir(), "grpc.sock")
 		l, err := net.Listen("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		lis, target = l, "unix://"+path
 	case netBufconn:
 		bl := bufconn.Listen(1 << 20)

@@ -269,7 +269,7 @@ func TestClientRejectionDoesNoIO(t *testing.T) {
 
 func TestDeadlineRejectionAsksNotToRetry(t *testing.T) {
 	t.Parallel()
-	rd := render(baldur.Reject(baldur.ReasonDeadline, 0))
+	rd := renderedCache.Get(baldur.Reject(baldur.ReasonDeadline, 0))
 	require.Equal(t, []string{"-1"}, rd.trailer.Get(PushbackTrailer))
 	st := status.Convert(rd.err)
 	require.Equal(t, codes.DeadlineExceeded, st.Code())

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/partition"
 )
 
 func peerCtx(addr string, md ...string) context.Context {
@@ -48,7 +49,7 @@ func TestKeyAndTierFromTrustedPeersOnly(t *testing.T) {
 		{"unknown tier ignored", peerCtx("10.1.2.3:5000", MetadataTier, "platinum"),
 			[]Option{trusted}, "10.1.2.3", baldur.TierStandard},
 		{"long key truncated", peerCtx("10.1.2.3:5000", MetadataKey, long),
-			[]Option{trusted}, long[:maxKeyLen], baldur.TierStandard},
+			[]Option{trusted}, long[:partition.MaxKeyLen], baldur.TierStandard},
 		{"custom metadata names", peerCtx("10.1.2.3:5000", "x-tenant", "t9", "x-prio", "critical"),
 			[]Option{trusted, WithKeyMetadata("X-Tenant"), WithTierMetadata("x-prio")}, "t9", baldur.TierCritical},
 		{"no peer", context.Background(), []Option{trusted}, "", baldur.TierStandard},
@@ -107,7 +108,7 @@ func FuzzServerCallMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, tier string) {
 		ctx := peerCtx("10.0.0.1:1", MetadataKey, key, MetadataTier, tier)
 		call := c.serverCall(ctx, "/s/M", baldurNow)
-		require.LessOrEqual(t, len(call.Key), maxKeyLen, "key of %d bytes", len(call.Key))
+		require.LessOrEqual(t, len(call.Key), partition.MaxKeyLen, "key of %d bytes", len(call.Key))
 		require.True(t, call.Tier.Valid(), "invalid tier %v", call.Tier)
 		if key == "" {
 			require.Equal(t, "10.0.0.1", call.Key, "empty metadata key must fall back to the peer IP")

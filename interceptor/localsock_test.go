@@ -165,9 +165,8 @@ func TestUnixSocketCallAllocs(t *testing.T) {
 	tcp := newConfig([]Option{WithTrustedPeers([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})})
 	tcpKeyed := peerCtx("10.1.2.3:5000", MetadataKey, "tenant-a")
 	tcpAllocs := testing.AllocsPerRun(100, func() { _ = tcp.serverCall(tcpKeyed, "/m", baldurNow) })
-	if n := testing.AllocsPerRun(100, func() { _ = trusted.serverCall(keyed, "/m", baldurNow) }); n != tcpAllocs {
-		t.Errorf("trusted socket, keyed: %v allocs, a trusted TCP gateway %v", n, tcpAllocs)
-	}
+	n := testing.AllocsPerRun(100, func() { _ = trusted.serverCall(keyed, "/m", baldurNow) })
+	assert.Equal(t, tcpAllocs, n, "trusted socket, keyed: allocs as a trusted TCP gateway's")
 	for name, run := range map[string]func(){
 		"untrusted":       func() { _ = untrusted.serverCall(keyed, "/m", baldurNow) },
 		"trusted, no key": func() { _ = trusted.serverCall(ctx, "/m", baldurNow) },
@@ -175,9 +174,8 @@ func TestUnixSocketCallAllocs(t *testing.T) {
 
 		localSockets.Reset()
 		localSockets.Logger = func() *slog.Logger { return slog.New(slog.DiscardHandler) }
-		if n := testing.AllocsPerRun(localsock.WarnAfter/2, run); n != 0 {
-			t.Errorf("%s: %v allocs", name, n)
-		}
+		n := testing.AllocsPerRun(localsock.WarnAfter/2, run)
+		assert.Zero(t, n, "%s: allocs", name)
 		localSockets.Logger = nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/trust"
 )
 
 // Metadata names read from trusted peers by default.
@@ -18,17 +19,13 @@ const (
 	MetadataTier = "baldur-tier"
 )
 
-// maxKeyLen bounds partition keys taken from metadata, so that a huge
-// value cannot become a huge key.
-const maxKeyLen = 256
-
 // Option configures an interceptor, the tap handle or a Limiter.
 type Option func(*config)
 
 type config struct {
 	tier    func(ctx context.Context, fullMethod string) baldur.Tier
 	key     func(ctx context.Context, fullMethod string) string
-	trusted []netip.Prefix
+	trusted trust.List
 	local   bool // trust peers on local (unix) sockets
 	clock   baldur.Clock
 	service string
@@ -70,15 +67,11 @@ func WithKey(f func(ctx context.Context, fullMethod string) string) Option {
 
 // WithTrustedPeers lists the peer address ranges (gateways, sidecars) whose
 // metadata key and tier are believed. By default no peer is trusted.
-// IPv4-mapped IPv6 peers match IPv4 ranges.
+// IPv4-mapped IPv6 peers match IPv4 ranges, and IPv4-mapped ranges
+// (::ffff:10.0.0.0/104) their IPv4 peers; invalid prefixes are ignored.
 func WithTrustedPeers(prefixes []netip.Prefix) Option {
-	p := make([]netip.Prefix, 0, len(prefixes))
-	for _, x := range prefixes {
-		if x.IsValid() {
-			p = append(p, x.Masked())
-		}
-	}
-	return func(c *config) { c.trusted = p }
+	l := trust.New(prefixes)
+	return func(c *config) { c.trusted = l }
 }
 
 // WithTrustedLocalSockets also trusts peers on a local (unix domain)

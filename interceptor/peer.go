@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/localsock"
+	"github.com/baldur-go/baldur/internal/memo"
+	"github.com/baldur-go/baldur/internal/partition"
 )
 
 // serverCall builds the Call of a server-side call.
@@ -27,14 +28,11 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) b
 		return call
 	}
 	addr, local := peerAddr(ctx)
-	trusted := c.trustedPeer(addr) || local && c.local
+	trusted := c.trusted.Contains(addr) || local && c.local
 	if c.key != nil {
 		call.Key = c.key(ctx, method)
 	} else if k := c.trustedValue(ctx, trusted, c.keyMD); k != "" {
-		if len(k) > maxKeyLen {
-			k = k[:maxKeyLen]
-		}
-		call.Key = k
+		call.Key = partition.ClipKey(k)
 		if local {
 			localSockets.Keyed()
 		}
@@ -68,18 +66,6 @@ func (c *config) trustedValue(ctx context.Context, trusted bool, name string) st
 	return ""
 }
 
-func (c *config) trustedPeer(a netip.Addr) bool {
-	if !a.IsValid() || len(c.trusted) == 0 {
-		return false
-	}
-	for _, p := range c.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // peerAddr returns the IP of the call's peer, unmapped, or the zero Addr
 // for peers that are not IP endpoints (unix sockets, bufconn); local reports
 // a peer on a unix socket.
@@ -110,32 +96,14 @@ const (
 )
 
 // keyCache remembers the text of recently seen peer addresses, so that
-// keying a call by its peer IP does not format the address on every call. It
-// is direct-mapped and fixed in size: many distinct peers only evict each
-// other, they never grow memory.
-type keyCache struct {
-	slots [256]atomic.Pointer[keyEntry]
-}
-
-type keyEntry struct {
-	addr netip.Addr
-	text string
-}
+// keying a call by its peer IP does not format the address on every call;
+// many distinct peers only evict each other (see memo.Table).
+type keyCache struct{ texts memo.Table[netip.Addr] }
 
 func (k *keyCache) get(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""
 	}
 	b := a.As16()
-	var h uint32 = 2166136261
-	for _, x := range b {
-		h = (h ^ uint32(x)) * 16777619
-	}
-	slot := &k.slots[h%uint32(len(k.slots))]
-	if e := slot.Load(); e != nil && e.addr == a {
-		return e.text
-	}
-	e := &keyEntry{addr: a, text: a.String()}
-	slot.Store(e)
-	return e.text
+	return k.texts.Get(a, memo.Hash(memo.Offset, b[:]), netip.Addr.String)
 }

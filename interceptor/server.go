@@ -21,23 +21,14 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 		if p == nil {
 			return handler(ctx, req)
 		}
-		start := c.clock.Now()
-		t, err := p.Admit(ctx, c.serverCall(ctx, info.FullMethod, start))
-		if err != nil {
+		g := guard{c: c, start: c.clock.Now()}
+		var err error
+		if g.t, err = p.Admit(ctx, c.serverCall(ctx, info.FullMethod, g.start)); err != nil {
 			return nil, rejectUnary(ctx, err)
 		}
-		// The deferred release runs only when the handler panics (or calls
-		// runtime.Goexit); nothing is recovered, so the panic goes on with
-		// its original stack once the permits are back.
-		returned := false
-		defer func() {
-			if !returned {
-				t.Release(panicked(c.since(start)))
-			}
-		}()
+		defer g.unwind()
 		resp, err := handler(ctx, req)
-		returned = true
-		t.Release(outcomeOf(err, c.since(start)))
+		g.end(err)
 		return resp, err
 	}
 }
@@ -55,24 +46,18 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 			return handler(srv, ss)
 		}
 		ctx := ss.Context()
-		start := c.clock.Now()
-		t, err := p.Admit(ctx, c.serverCall(ctx, info.FullMethod, start))
-		if err != nil {
+		g := guard{c: c, start: c.clock.Now()}
+		var err error
+		if g.t, err = p.Admit(ctx, c.serverCall(ctx, info.FullMethod, g.start)); err != nil {
 			md, e := admitError(err)
 			if md != nil {
 				ss.SetTrailer(md)
 			}
 			return e
 		}
-		returned := false
-		defer func() {
-			if !returned {
-				t.Release(panicked(c.since(start)))
-			}
-		}()
+		defer g.unwind()
 		err = handler(srv, ss)
-		returned = true
-		t.Release(outcomeOf(err, c.since(start)))
+		g.end(err)
 		return err
 	}
 }

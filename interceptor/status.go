@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/render"
 )
 
 // PushbackTrailer is the trailer grpc-go's retry reads the server's advised
@@ -32,19 +32,7 @@ type rendered struct {
 	trailer metadata.MD
 }
 
-var renderedCache sync.Map // *baldur.Rejection -> *rendered
-
-func render(rej *baldur.Rejection) *rendered {
-	if v, ok := renderedCache.Load(rej); ok {
-		return v.(*rendered)
-	}
-	rd := newRendered(rej)
-	if rej.RetryAfterSeconds() > baldur.MaxInternedRetryAfter {
-		return rd
-	}
-	v, _ := renderedCache.LoadOrStore(rej, rd)
-	return v.(*rendered)
-}
+var renderedCache = render.Cache[*rendered]{Build: newRendered}
 
 func newRendered(rej *baldur.Rejection) *rendered {
 	st := StatusOf(rej)
@@ -105,7 +93,7 @@ func admitError(err error) (metadata.MD, error) {
 		rej, ok = baldur.AsRejection(err)
 	}
 	if ok {
-		rd := render(rej)
+		rd := renderedCache.Get(rej)
 		return rd.trailer, rd.err
 	}
 	if _, isStatus := status.FromError(err); isStatus {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/localsock"
+	"github.com/baldur-go/baldur/internal/trust"
 )
 
 // TrustedProxies is a set of address ranges, and optionally the peers on
@@ -17,14 +18,15 @@ import (
 // immutable after ParseTrustedProxies (WithLocalSockets returns a copy) and
 // safe for concurrent use.
 type TrustedProxies struct {
-	prefixes []netip.Prefix
-	local    bool
+	ranges trust.List
+	local  bool
 }
 
 // ParseTrustedProxies parses CIDRs ("10.0.0.0/8") or single addresses
-// ("127.0.0.1"). An invalid entry is an error naming it.
+// ("127.0.0.1"). An invalid entry is an error naming it. IPv4-mapped
+// addresses and ranges (::ffff:10.0.0.0/104) trust their IPv4 peers.
 func ParseTrustedProxies(cidrs ...string) (TrustedProxies, error) {
-	var t TrustedProxies
+	prefixes := make([]netip.Prefix, 0, len(cidrs))
 	for _, c := range cidrs {
 		c = strings.TrimSpace(c)
 		if strings.Contains(c, "/") {
@@ -32,16 +34,16 @@ func ParseTrustedProxies(cidrs ...string) (TrustedProxies, error) {
 			if err != nil {
 				return TrustedProxies{}, &baldur.ConfigError{Field: "TrustedProxies", Value: c, Reason: err.Error()}
 			}
-			t.prefixes = append(t.prefixes, p.Masked())
+			prefixes = append(prefixes, p)
 			continue
 		}
 		a, err := netip.ParseAddr(c)
 		if err != nil {
 			return TrustedProxies{}, &baldur.ConfigError{Field: "TrustedProxies", Value: c, Reason: err.Error()}
 		}
-		t.prefixes = append(t.prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		prefixes = append(prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
-	return t, nil
+	return TrustedProxies{ranges: trust.New(prefixes)}, nil
 }
 
 // WithLocalSockets returns a copy of t that also trusts peers on a local
@@ -63,18 +65,10 @@ func (t TrustedProxies) WithLocalSockets() TrustedProxies {
 func (t TrustedProxies) LocalSockets() bool { return t.local }
 
 // Contains reports whether a is in a trusted range.
-func (t TrustedProxies) Contains(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range t.prefixes {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+func (t TrustedProxies) Contains(a netip.Addr) bool { return t.ranges.Contains(a) }
 
 // Empty reports whether nothing is trusted: no range and no local socket.
-func (t TrustedProxies) Empty() bool { return len(t.prefixes) == 0 && !t.local }
+func (t TrustedProxies) Empty() bool { return t.ranges.Empty() && !t.local }
 
 // maxForwardedHops bounds how many X-Forwarded-For entries are examined, so
 // that a long forged header costs a bounded amount of work.

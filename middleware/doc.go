@@ -1,6 +1,24 @@
 // Package middleware puts the toolkit's gates around net/http: New returns
-// server middleware (func(http.Handler) http.Handler) and Transport wraps an
-// outbound http.RoundTripper.
+// server middleware (func(http.Handler) http.Handler) and NewTransport wraps
+// an outbound http.RoundTripper.
+//
+// # Configuration
+//
+// The two sides are configured as net/http configures them. The server
+// middleware takes functional options (New(r, WithKey(f), WithTierRules(..)))
+// as handler wrappers do, and as the gRPC interceptors do, so that the
+// options a server shares with a gRPC server read alike. The outbound side
+// takes a TransportConfig, a plain struct in the way http.Transport is one:
+// every field optional, the zero value the defaults, the whole configuration
+// visible in one type. One option type cannot serve both: most options
+// apply to one side only (WithMux, WithTierRules, WithTrustedProxies; the
+// cooldown), and a shared type would accept them where they mean nothing.
+//
+//	client := &http.Client{Transport: middleware.NewTransport(reg, middleware.TransportConfig{
+//		Service:  "checkout",
+//		Key:      func(r *http.Request) string { return r.Header.Get("X-Tenant") },
+//		Cooldown: middleware.Cooldown{Initial: time.Second},
+//	})}
 //
 // # Server middleware
 //

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/partition"
 )
 
 // Option configures the server middleware.
@@ -14,10 +15,6 @@ type Option func(*server)
 // hot path if the middleware is to stay allocation-free: return substrings
 // of the request's fields.
 type KeyFunc func(*http.Request) string
-
-// maxKeyLen bounds partition keys taken from headers, so that a huge header
-// cannot become a huge key.
-const maxKeyLen = 256
 
 // WithOperation names operations with f instead of the ServeMux pattern.
 // Without it the operation is r.Pattern, which ServeMux sets when the
@@ -126,10 +123,7 @@ func KeyHeader(name string, fallback KeyFunc) KeyFunc {
 	name = http.CanonicalHeaderKey(name)
 	return func(r *http.Request) string {
 		if v := r.Header.Get(name); v != "" {
-			if len(v) > maxKeyLen {
-				v = v[:maxKeyLen]
-			}
-			return v
+			return partition.ClipKey(v)
 		}
 		if fallback != nil {
 			return fallback(r)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/ratelimit"
 )
 
 // Header values are interned so that writing the RateLimit fields on every
@@ -176,7 +177,7 @@ func (s *server) writeQuota(h http.Header, q baldur.QuotaStatus) {
 		return
 	}
 	qv := valuesFor(q.Quota)
-	reset := ceilSeconds(q.Reset)
+	reset := ratelimit.Seconds(q.Reset)
 	if s.ietfHeaders {
 		h["Ratelimit-Policy"] = qv.policy
 		h["Ratelimit"] = qv.rateLimitValue(q.Name, q.Remaining, reset)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/ratelimit"
 )
 
 // heapInUse returns the live heap after a collection.
@@ -70,7 +71,7 @@ func TestQuotaValuesCorrectUnderChurn(t *testing.T) {
 	}
 	for round := range 3 {
 		for i, q := range qs {
-			rem, reset := int64((i+round)%int(q.Limit+1)), int64(i%int(ceilSeconds(q.Window)+1))
+			rem, reset := int64((i+round)%int(q.Limit+1)), int64(i%int(ratelimit.Seconds(q.Window)+1))
 			require.Equal(t, FormatRateLimit(q.Name, rem, reset), quotaHeaderValue(q, rem, reset), "quota %+v", q)
 			qv := valuesFor(q)
 			require.Equal(t, []string{FormatRateLimitPolicy(q)}, qv.policy)

@@ -3,10 +3,10 @@ package middleware
 import (
 	"net/http"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/ratelimit"
+	"github.com/baldur-go/baldur/internal/render"
 )
 
 // Header names written on rejections.
@@ -48,35 +48,14 @@ type rendered struct {
 	body        []byte
 }
 
-var renderedCache sync.Map // *baldur.Rejection -> *rendered
+// rendered is the middleware's cache of rejection responses; one whose
+// shared values were written in place is rendered afresh.
+var renderedCache = render.Cache[*rendered]{Build: build, Intact: (*rendered).intact}
 
 // intact reports whether no handed-out value was written in place.
 func (rd *rendered) intact() bool {
 	return rd.retryAfter[0] == rd.want[0] && rd.gate[0] == rd.want[1] && rd.reason[0] == rd.want[2] &&
 		rd.contentType[0] == rd.want[3] && rd.length[0] == rd.want[4] && rd.noSniff[0] == rd.want[5]
-}
-
-func render(rej *baldur.Rejection) *rendered {
-	cached, ok := renderedCache.Load(rej)
-	if ok {
-		if rd := cached.(*rendered); rd.intact() {
-			return rd
-		}
-		// Written in place by someone holding a response's header: render
-		// afresh and forget the edited values.
-	}
-	rd := build(rej)
-	if rej.RetryAfterSeconds() > baldur.MaxInternedRetryAfter {
-		// Not interned: a fresh Rejection each time, so caching it would
-		// grow the cache without bound.
-		return rd
-	}
-	if ok {
-		renderedCache.CompareAndSwap(rej, cached, rd)
-		return rd
-	}
-	v, _ := renderedCache.LoadOrStore(rej, rd)
-	return v.(*rendered)
 }
 
 func build(rej *baldur.Rejection) *rendered {
@@ -102,7 +81,7 @@ func build(rej *baldur.Rejection) *rendered {
 // and undone for later responses, but responses written at the same moment
 // may carry it, and it is a data race.
 func WriteRejection(w http.ResponseWriter, rej *baldur.Rejection) {
-	rd := render(rej)
+	rd := renderedCache.Get(rej)
 	h := w.Header()
 	h["Retry-After"] = rd.retryAfter
 	h[HeaderGate] = rd.gate
@@ -124,30 +103,17 @@ func (s *server) reject(w http.ResponseWriter, p *baldur.Policy, tier baldur.Tie
 }
 
 // FormatRateLimitPolicy returns the RateLimit-Policy field value for q:
-// `"name";q=100;w=1`.
+// `"name";q=100;w=1`, the name an sf-string (a byte it cannot hold, a
+// control or non-ASCII, written as '_'; an empty name as "default") and the
+// window in whole seconds, rounded up, at least one.
 func FormatRateLimitPolicy(q baldur.Quota) string {
-	w := ceilSeconds(q.Window)
-	if w < 1 {
-		w = 1
-	}
-	return strconv.Quote(policyName(q.Name)) + ";q=" + strconv.FormatInt(q.Limit, 10) + ";w=" + strconv.FormatInt(w, 10)
+	var b [64]byte
+	return string(ratelimit.AppendPolicy(b[:0], q.Name, q.Limit, q.Window))
 }
 
-// FormatRateLimit returns the RateLimit field value: `"name";r=42;t=1`.
+// FormatRateLimit returns the RateLimit field value: `"name";r=42;t=1`,
+// with the name as FormatRateLimitPolicy writes it; negative counts are 0.
 func FormatRateLimit(name string, remaining, resetSeconds int64) string {
-	if remaining < 0 {
-		remaining = 0
-	}
-	return strconv.Quote(policyName(name)) + ";r=" + strconv.FormatInt(remaining, 10) + ";t=" + strconv.FormatInt(resetSeconds, 10)
-}
-
-// ceilSeconds rounds d up to whole seconds, as the RateLimit fields count
-// them: a window or reset of 1.2 s is advertised as 2.
-func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
-
-func policyName(n string) string {
-	if n == "" {
-		return "default"
-	}
-	return n
+	var b [64]byte
+	return string(ratelimit.AppendRateLimit(b[:0], name, remaining, resetSeconds))
 }

@@ -11,7 +11,7 @@ import (
 // writeRejectionShared is WriteRejection as it was: every response's
 // header map gets the interned slices themselves, unchecked.
 func writeRejectionShared(w http.ResponseWriter, rej *baldur.Rejection) {
-	rd := render(rej)
+	rd := renderedCache.Get(rej)
 	h := w.Header()
 	h["Retry-After"] = rd.retryAfter
 	h[HeaderGate] = rd.gate
@@ -26,7 +26,7 @@ func writeRejectionShared(w http.ResponseWriter, rej *baldur.Rejection) {
 // writeRejectionOwned hands each response values it owns: one array of
 // six strings per response, sliced with cap 1.
 func writeRejectionOwned(w http.ResponseWriter, rej *baldur.Rejection) {
-	rd := render(rej)
+	rd := renderedCache.Get(rej)
 	v := &[6]string{rd.want[0], rd.want[1], rd.want[2], rd.want[3], rd.want[4], rd.want[5]}
 	h := w.Header()
 	h["Retry-After"] = v[0:1:1]

@@ -16,9 +16,9 @@ import (
 // with every rejected request.
 func TestRenderCachesOnlyInternedRejections(t *testing.T) {
 	t.Parallel()
-	cached := func(rej *baldur.Rejection) bool {
-		_, ok := renderedCache.Load(rej)
-		return ok
+	cached := func(rej *baldur.Rejection) bool { // the same rendering twice
+		first := renderedCache.Get(rej)
+		return renderedCache.Get(rej) == first
 	}
 	for _, tc := range []struct {
 		wait   time.Duration
@@ -30,7 +30,7 @@ func TestRenderCachesOnlyInternedRejections(t *testing.T) {
 		{2 * time.Hour, false},
 	} {
 		rej := baldur.Reject(baldur.ReasonKillSwitch, tc.wait)
-		rd := render(rej)
+		rd := renderedCache.Get(rej)
 		require.Equal(t, tc.cached, cached(rej), "wait %v", tc.wait)
 		require.Equal(t, []string{strconv.FormatInt(rej.RetryAfterSeconds(), 10)}, rd.retryAfter)
 	}
@@ -41,18 +41,18 @@ func TestRenderCachesOnlyInternedRejections(t *testing.T) {
 // replacement is reused without allocating.
 func TestRenderHealsInPlaceEdits(t *testing.T) { // not parallel: AllocsPerRun
 	rej := baldur.Reject(baldur.ReasonShareCap, 1234*time.Second) // a wait no other test uses
-	require.Same(t, render(rej), render(rej), "cached")
+	require.Same(t, renderedCache.Get(rej), renderedCache.Get(rej), "cached")
 	for i := range 6 {
-		rd := render(rej)
+		rd := renderedCache.Get(rej)
 		values := [][]string{rd.retryAfter, rd.gate, rd.reason, rd.contentType, rd.length, rd.noSniff}
 		values[i][0] = "edited"
-		healed := render(rej)
+		healed := renderedCache.Get(rej)
 		require.NotSame(t, rd, healed, "value %d", i)
 		require.True(t, healed.intact())
 		require.Equal(t, []string{"1234"}, healed.retryAfter)
 		require.Equal(t, []string{"share_cap"}, healed.reason)
 		require.Equal(t, []string{"application/json"}, healed.contentType)
-		require.Same(t, healed, render(rej), "the replacement is cached")
+		require.Same(t, healed, renderedCache.Get(rej), "the replacement is cached")
 	}
 	w := &benchWriter{h: http.Header{}}
 	n := testing.AllocsPerRun(100, func() { WriteRejection(w, rej) })

@@ -9,63 +9,48 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/memo"
 )
 
-// TransportOption configures Transport.
-type TransportOption func(*transport)
+// TransportConfig configures NewTransport, as http.Transport's fields
+// configure it: every field is optional and the zero value gives the
+// defaults. It is a plain value that NewTransport copies: changing it, or
+// sharing it between goroutines, afterwards affects no transport.
+type TransportConfig struct {
+	// Next sends the requests admitted. Nil means http.DefaultTransport.
+	Next http.RoundTripper
 
-// WithTransportOperation names a request's operation, by which its policy
-// is resolved. The default is "METHOD host" ("GET api.example.com:8443"),
-// built once per method and host, not per request.
-func WithTransportOperation(f func(*http.Request) string) TransportOption {
-	return func(t *transport) { t.operation = f }
+	// Operation names a request's operation, by which its policy is
+	// resolved. Nil means "METHOD host" ("GET api.example.com:8443"),
+	// built once per method and host, not per request.
+	Operation func(*http.Request) string
+	// Key returns a request's partition key. Nil means the upstream host
+	// (URL.Host), so that breakers, throttles and share caps partition per
+	// upstream. It should not allocate.
+	Key KeyFunc
+	// Tier classifies requests. Nil means the standard tier.
+	Tier func(*http.Request) baldur.Tier
+	// Service sets Call.Service (the kill-switch scope) of every request.
+	Service string
+	// Region sets Call.Region of every request.
+	Region string
+
+	// Clock is read at admission and by the cooldowns. Nil means the
+	// system clock.
+	Clock baldur.Clock
+	// Latency reports each request's latency, from admission to the end of
+	// its response body, in Outcome.Latency, at the cost of a second clock
+	// read per request. False reads the clock once per call.
+	Latency bool
+
+	// Cooldown configures the per-host cooldown after 429 and 503
+	// responses. The zero Cooldown gives the defaults.
+	Cooldown Cooldown
 }
 
-// WithTransportKey sets the partition key of a request. The default is the
-// upstream host (URL.Host), so that breakers, throttles and share caps
-// partition per upstream. f should not allocate.
-func WithTransportKey(f func(*http.Request) string) TransportOption {
-	return func(t *transport) { t.key = f }
-}
-
-// WithTransportTier classifies requests. The default is the standard tier.
-func WithTransportTier(f func(*http.Request) baldur.Tier) TransportOption {
-	return func(t *transport) { t.tier = f }
-}
-
-// WithTransportClock sets the clock read at admission and by the cooldowns.
-// Default: the system clock.
-func WithTransportClock(c baldur.Clock) TransportOption {
-	return func(t *transport) { t.clock = c }
-}
-
-// WithTransportService sets Call.Service (the kill-switch scope).
-func WithTransportService(name string) TransportOption {
-	return func(t *transport) { t.service = name }
-}
-
-// WithTransportRegion sets Call.Region.
-func WithTransportRegion(region string) TransportOption {
-	return func(t *transport) { t.region = region }
-}
-
-// WithTransportLatency reports each request's latency, from admission to
-// the end of its response body, in Outcome.Latency, at the cost of a second
-// clock read per request. Off by default (one clock read per call).
-func WithTransportLatency() TransportOption {
-	return func(t *transport) { t.latency = true }
-}
-
-// WithTransportCooldown configures the per-host cooldown after 429 and 503
-// responses (see Cooldown). The zero Cooldown gives the defaults.
-func WithTransportCooldown(c Cooldown) TransportOption {
-	return func(t *transport) { t.cool.cfg = c }
-}
-
-// Transport returns an http.RoundTripper that guards every request sent
-// through next (nil: http.DefaultTransport) with the policy r resolves for
-// the request's operation, and that backs off from upstreams answering 429
-// or 503 (see Cooldown).
+// NewTransport returns an http.RoundTripper that guards every request sent
+// through cfg.Next with the policy r resolves for the request's operation,
+// and that backs off from upstreams answering 429 or 503 (see Cooldown).
 //
 // A rejected request does no network I/O: RoundTrip closes its body and
 // returns the rejection (errors.Is(err, baldur.ErrRejected); http.Client
@@ -77,22 +62,19 @@ func WithTransportCooldown(c Cooldown) TransportOption {
 // timeout or a body that fails mid-read; ignored for a 4xx status and for
 // the caller's cancellation; a success otherwise.
 //
-// Transport never changes the caller's request and never cancels or
+// The transport never changes the caller's request and never cancels or
 // replaces its context. It is safe for concurrent use, and with a policy
 // whose permits hold nothing it adds no allocation per request.
-func Transport(next http.RoundTripper, r baldur.Resolver, opts ...TransportOption) http.RoundTripper {
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	t := &transport{next: next, r: r, clock: baldur.SystemClock(), ops: new(opCache)}
-	for _, o := range opts {
-		if o != nil {
-			o(t)
-		}
+func NewTransport(r baldur.Resolver, cfg TransportConfig) http.RoundTripper {
+	t := &transport{next: cfg.Next, r: r, operation: cfg.Operation, key: cfg.Key, tier: cfg.Tier,
+		clock: cfg.Clock, service: cfg.Service, region: cfg.Region, latency: cfg.Latency, ops: new(opCache)}
+	if t.next == nil {
+		t.next = http.DefaultTransport
 	}
 	if t.clock == nil {
 		t.clock = baldur.SystemClock()
 	}
+	t.cool.cfg = cfg.Cooldown
 	t.cool.init(t.clock.Now())
 	return t
 }
@@ -101,7 +83,7 @@ type transport struct {
 	next      http.RoundTripper
 	r         baldur.Resolver
 	operation func(*http.Request) string
-	key       func(*http.Request) string
+	key       KeyFunc
 	tier      func(*http.Request) baldur.Tier
 	clock     baldur.Clock
 	service   string
@@ -222,7 +204,7 @@ func (u *unwind) run() {
 
 // CloseIdleConnections closes the idle connections of the wrapped
 // transport, if it has any, so that http.Client.CloseIdleConnections works
-// through Transport.
+// through the transport.
 func (t *transport) CloseIdleConnections() {
 	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
@@ -341,36 +323,16 @@ type readWriteBody struct{ *body }
 func (b *readWriteBody) Write(p []byte) (int, error) { return b.rc.(io.Writer).Write(p) }
 
 // opCache remembers "METHOD host" operation names so that naming a request
-// does not allocate. It is direct-mapped and fixed in size: many hosts only
-// evict each other.
-type opCache struct {
-	slots [256]atomic.Pointer[opEntry]
-}
+// does not allocate; many hosts only evict each other (see memo.Table).
+type opCache struct{ names memo.Table[opKey] }
 
-type opEntry struct{ method, host, op string }
-
-// fnvOffset starts an fnv32 hash.
-const fnvOffset uint32 = 2166136261
-
-// fnv32 continues the FNV-1a hash h over s. It picks a slot or shard of the
-// transport's small caches; it inlines and allocates nothing.
-func fnv32(h uint32, s string) uint32 {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
-}
+type opKey struct{ method, host string }
 
 func (c *opCache) get(method, host string) string {
 	if method == "" {
 		method = http.MethodGet
 	}
-	h := fnv32(fnv32(fnvOffset, method), host)
-	slot := &c.slots[h%uint32(len(c.slots))]
-	if e := slot.Load(); e != nil && e.method == method && e.host == host {
-		return e.op
-	}
-	e := &opEntry{method: method, host: host, op: method + " " + host}
-	slot.Store(e)
-	return e.op
+	return c.names.Get(opKey{method, host}, memo.Hash(memo.Hash(memo.Offset, method), host), opName)
 }
+
+func opName(k opKey) string { return k.method + " " + k.host }

@@ -44,7 +44,7 @@ func TestTransportAllocs(t *testing.T) {
 		{"admitting gate", trPolicy(t, trNopGate{})},
 		{"holding gate, empty body", trPolicy(t, trHoldGate{})},
 	} {
-		rt := Transport(next, tc.r)
+		rt := NewTransport(tc.r, TransportConfig{Next: next})
 		n := testing.AllocsPerRun(200, func() { _, _ = rt.RoundTrip(req) })
 		assert.Zero(t, n, "%s: allocs", tc.name)
 	}
@@ -59,9 +59,9 @@ func BenchmarkTransportOverhead(b *testing.B) {
 		rt   http.RoundTripper
 	}{
 		{"bare", next},
-		{"nil-policy", Transport(next, baldur.Static(nil))},
-		{"admit-gate", Transport(next, trPolicy(b, trNopGate{}))},
-		{"hold-gate", Transport(next, trPolicy(b, trHoldGate{}))},
+		{"nil-policy", NewTransport(baldur.Static(nil), TransportConfig{Next: next})},
+		{"admit-gate", NewTransport(trPolicy(b, trNopGate{}), TransportConfig{Next: next})},
+		{"hold-gate", NewTransport(trPolicy(b, trHoldGate{}), TransportConfig{Next: next})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -90,7 +90,7 @@ func BenchmarkTransportLoopback(b *testing.B) {
 		rt   http.RoundTripper
 	}{
 		{"bare", base},
-		{"guarded", Transport(base, trPolicy(b, trNopGate{}, trHoldGate{}))},
+		{"guarded", NewTransport(trPolicy(b, trNopGate{}, trHoldGate{}), TransportConfig{Next: base})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := &http.Client{Transport: bc.rt}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/memo"
 )
 
 // ErrCooldown matches the rejections of requests to an upstream that is
@@ -18,7 +19,7 @@ import (
 // baldur.ErrThrottled (after a 429) or baldur.ErrBreakerOpen (after a 503).
 var ErrCooldown = errors.New("baldur: upstream cooling down")
 
-// Cooldown configures how Transport backs off from an upstream host that
+// Cooldown configures how the transport NewTransport returns backs off from an upstream host that
 // answers 429 Too Many Requests or 503 Service Unavailable.
 //
 // After such a response the host cools down: its requests are rejected
@@ -46,7 +47,7 @@ var ErrCooldown = errors.New("baldur: upstream cooling down")
 // request reads one atomic counter and takes no lock.
 //
 // Cooldown is a plain value; the zero value gives the defaults. Validate
-// reports out-of-range values; Transport, which cannot fail, clamps them.
+// reports out-of-range values; NewTransport, which cannot fail, clamps them.
 type Cooldown struct {
 	// Initial is the first cooldown when the response has no Retry-After.
 	// Zero means 5 s.
@@ -142,7 +143,7 @@ func isCooldownStatus(code int) bool {
 	return code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable
 }
 
-// cooldowns is the per-host cooldown state of one Transport, sharded by
+// cooldowns is the per-host cooldown state of one transport, sharded by
 // host so that unrelated hosts do not contend. Hosts leave the table when
 // their probe succeeds, or once they are stale: their cooldown ended more
 // than cfg.Max ago and no probe is in flight.
@@ -195,7 +196,7 @@ func (c *cooldowns) init(now time.Time) {
 func (c *cooldowns) any() bool { return !c.cfg.Disabled && c.active.Load() != 0 }
 
 func (c *cooldowns) shard(host string) *coolShard {
-	return &c.shards[fnv32(fnvOffset, host)%uint32(len(c.shards))]
+	return &c.shards[memo.Hash(memo.Offset, host)%uint32(len(c.shards))]
 }
 
 // offset is t as a duration since base; Sub saturates, so it never wraps.

@@ -81,7 +81,7 @@ func TestCooldownRetryAfterAndSingleProbe(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	up := &upstream{entered: make(chan struct{})}
-	rt := Transport(up, baldur.Static(nil), WithTransportClock(clk))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: up, Clock: clk})
 
 	up.push(429, "30") // above the 5 s ±30 % backoff: exactly 30 s
 	resp, err := get(t, rt, "a.example")
@@ -127,7 +127,7 @@ func TestCooldownExponentialWithJitter(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	up := &upstream{}
-	rt := Transport(up, baldur.Static(nil), WithTransportClock(clk))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: up, Clock: clk})
 	// 503 without Retry-After: 5 s ±30 %, then 10 s ±30 %, 20 s ±30 %.
 	up.push(503, "")
 	_, err := get(t, rt, "h")
@@ -201,7 +201,7 @@ func TestCooldownProbeWithoutResponseLetsNextProbe(t *testing.T) {
 	clk := clock.NewFake(epoch)
 	up := &upstream{}
 	g := &trGate{kind: baldur.StageThrottle}
-	rt := Transport(up, trPolicy(t, g), WithTransportClock(clk))
+	rt := NewTransport(trPolicy(t, g), TransportConfig{Next: up, Clock: clk})
 	up.push(429, "20") // above the 5 s ±30 % backoff, so exactly 20 s
 	_, err := get(t, rt, "h")
 	require.NoError(t, err)
@@ -218,7 +218,7 @@ func TestCooldownProbeWithoutResponseLetsNextProbe(t *testing.T) {
 func TestCooldownDisabled(t *testing.T) {
 	t.Parallel()
 	up := &upstream{}
-	rt := Transport(up, baldur.Static(nil), WithTransportCooldown(Cooldown{Disabled: true}))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: up, Cooldown: Cooldown{Disabled: true}})
 	up.push(503, "100")
 	_, err := get(t, rt, "h")
 	require.NoError(t, err)
@@ -275,7 +275,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 func TestCooldownRejectionAllocs(t *testing.T) {
 	clk := clock.NewFake(epoch)
 	up := &upstream{}
-	rt := Transport(up, baldur.Static(nil), WithTransportClock(clk))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: up, Clock: clk})
 	up.push(429, "30")
 	_, _ = get(t, rt, "h")
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://h/", nil)
@@ -303,7 +303,7 @@ func TestCooldownTableShrinks(t *testing.T) {
 	const hosts = 50_000
 	clk := clock.NewFake(epoch)
 	stub := &stubRT{status: 429, header: http.Header{"Retry-After": {"1"}}}
-	rt := Transport(stub, baldur.Static(nil), WithTransportClock(clk))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: stub, Clock: clk})
 	c := &rt.(*transport).cool
 	req, _ := http.NewRequest(http.MethodGet, "http://h.example/", nil)
 	for i := range hosts {
@@ -331,8 +331,7 @@ func TestCooldownForgetsOnlyAfterGrace(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	up := &upstream{entered: make(chan struct{})}
-	rt := Transport(up, baldur.Static(nil), WithTransportClock(clk),
-		WithTransportCooldown(Cooldown{Jitter: -1, Max: 40 * time.Second}))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: up, Clock: clk, Cooldown: Cooldown{Jitter: -1, Max: 40 * time.Second}})
 	c := &rt.(*transport).cool
 	up.push(503, "")
 	_, err := get(t, rt, "h")
@@ -373,7 +372,7 @@ func TestCooldownMaxHosts(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	stub := &stubRT{status: 503, header: http.Header{"Retry-After": {"30"}}}
-	rt := Transport(stub, baldur.Static(nil), WithTransportClock(clk), WithTransportCooldown(Cooldown{MaxHosts: 100}))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: stub, Clock: clk, Cooldown: Cooldown{MaxHosts: 100}})
 	c := &rt.(*transport).cool
 	for i := range 1000 {
 		_, err := get(t, rt, "h"+strconv.Itoa(i))
@@ -413,9 +412,9 @@ func TestCooldownValidate(t *testing.T) {
 		require.Equal(t, tc.field, ce.Field)
 	}
 	// Transport cannot fail: it clamps an out-of-range bound.
-	rt := Transport(&stubRT{status: 200}, baldur.Static(nil), WithTransportCooldown(Cooldown{MaxHosts: -5}))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: &stubRT{status: 200}, Cooldown: Cooldown{MaxHosts: -5}})
 	require.Equal(t, DefaultCooldownHosts, rt.(*transport).cool.cfg.MaxHosts)
-	rt = Transport(&stubRT{status: 200}, baldur.Static(nil), WithTransportCooldown(Cooldown{MaxHosts: 1 << 40}))
+	rt = NewTransport(baldur.Static(nil), TransportConfig{Next: &stubRT{status: 200}, Cooldown: Cooldown{MaxHosts: 1 << 40}})
 	require.Equal(t, MaxCooldownHosts, rt.(*transport).cool.cfg.MaxHosts)
 }
 
@@ -437,7 +436,7 @@ func TestCooldownFastPathTakesNoMutex(t *testing.T) {
 			t.Parallel()
 			clk := clock.NewFake(epoch)
 			up := &upstream{}
-			rt := Transport(up, baldur.Static(nil), WithTransportClock(clk))
+			rt := NewTransport(baldur.Static(nil), TransportConfig{Next: up, Clock: clk})
 			c := &rt.(*transport).cool
 			up.push(429, "")
 			_, err := get(t, rt, "cool.example")
@@ -497,7 +496,7 @@ func TestCooldownCountersUnderLoad(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(epoch)
 	g := &trGate{kind: baldur.StageBulkhead}
-	rt := Transport(&flakyRT{}, trPolicy(t, g), WithTransportClock(clk), WithTransportCooldown(Cooldown{MaxHosts: 20}))
+	rt := NewTransport(trPolicy(t, g), TransportConfig{Next: &flakyRT{}, Clock: clk, Cooldown: Cooldown{MaxHosts: 20}})
 	c := &rt.(*transport).cool
 	var wg sync.WaitGroup
 	for w := range 8 {

@@ -34,7 +34,7 @@ func ExampleTransport() {
 
 	// Guard outbound calls: policies per operation ("GET host:port"),
 	// partitions per upstream host. No policy here: only cooldowns.
-	client := &http.Client{Transport: middleware.Transport(nil, baldur.Static(nil))}
+	client := &http.Client{Transport: middleware.NewTransport(baldur.Static(nil), middleware.TransportConfig{})}
 
 	resp, err := client.Get(upstream.URL + "/busy")
 	if err != nil {
@@ -50,7 +50,7 @@ func ExampleTransport() {
 
 	// A policy rejection does no network I/O either.
 	p, _ := baldur.NewPolicy(baldur.PolicyConfig{Name: "out", Gates: []baldur.Gate{busyUpstreamGate{}}})
-	guarded := &http.Client{Transport: middleware.Transport(nil, baldur.Static(p))}
+	guarded := &http.Client{Transport: middleware.NewTransport(baldur.Static(p), middleware.TransportConfig{})}
 	_, err = guarded.Get(upstream.URL + "/")
 	fmt.Println("bulkhead full:", errors.Is(err, baldur.ErrBulkheadFull))
 	// Output:

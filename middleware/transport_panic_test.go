@@ -54,13 +54,12 @@ func TestTransportPanicReleasesAndAbandonsProbe(t *testing.T) {
 			prt := &panicRT{next: up}
 			var keyPanics atomic.Bool
 			g := &trGate{kind: baldur.StageBulkhead}
-			rt := Transport(prt, trPolicy(t, g), WithTransportClock(clk),
-				WithTransportKey(func(r *http.Request) string {
-					if keyPanics.Load() {
-						panic("key boom")
-					}
-					return r.URL.Host
-				}))
+			rt := NewTransport(trPolicy(t, g), TransportConfig{Next: prt, Clock: clk, Key: func(r *http.Request) string {
+				if keyPanics.Load() {
+					panic("key boom")
+				}
+				return r.URL.Host
+			}})
 
 			// A healthy request that panics: permits released as a failure.
 			want := tc.arm(prt, &keyPanics)
@@ -99,7 +98,7 @@ func (nilRT) RoundTrip(*http.Request) (*http.Response, error) { return nil, nil 
 func TestTransportNilResponseIsAnError(t *testing.T) {
 	t.Parallel()
 	g := &trGate{kind: baldur.StageBulkhead}
-	resp, err := Transport(nilRT{}, trPolicy(t, g)).RoundTrip(httptestRequest())
+	resp, err := NewTransport(trPolicy(t, g), TransportConfig{Next: nilRT{}}).RoundTrip(httptestRequest())
 	require.Nil(t, resp)
 	require.ErrorContains(t, err, "nil response")
 	require.EqualValues(t, 0, g.held())
@@ -117,7 +116,7 @@ func TestTransportBodyPanicReleasesAsFailure(t *testing.T) {
 	pb := &panicBody{}
 	stub := &stubRT{status: 200, body: func() io.ReadCloser { return pb }}
 	g := &trGate{kind: baldur.StageBulkhead}
-	resp, err := Transport(stub, trPolicy(t, g)).RoundTrip(httptestRequest())
+	resp, err := NewTransport(trPolicy(t, g), TransportConfig{Next: stub}).RoundTrip(httptestRequest())
 	require.NoError(t, err)
 	require.Equal(t, "body boom", recovered(func() { _, _ = io.Copy(io.Discard, resp.Body) }))
 	require.EqualValues(t, 0, g.held(), "released although nobody closes the body")

@@ -23,7 +23,7 @@ func TestTransportReleasesAtEndOfBody(t *testing.T) {
 		t.Run(end, func(t *testing.T) {
 			t.Parallel()
 			g := &trGate{kind: baldur.StageBulkhead}
-			client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
+			client := &http.Client{Transport: NewTransport(trPolicy(t, g), TransportConfig{Next: trNext(t)})}
 			resp, err := client.Get(srv.URL + "/x")
 			require.NoError(t, err)
 			require.EqualValues(t, 1, g.held(), "held after RoundTrip returns")
@@ -71,7 +71,7 @@ func TestTransportSlowBodyAndEarlyClose(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 1<<16))
 	})
 	g := &trGate{kind: baldur.StageBulkhead}
-	client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
+	client := &http.Client{Transport: NewTransport(trPolicy(t, g), TransportConfig{Next: trNext(t)})}
 	ctx := context.WithValue(context.Background(), ctxKeyTr{}, 1)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	resp, err := client.Do(req)
@@ -107,7 +107,7 @@ func TestTransportOutcomes(t *testing.T) {
 			srv, _ := trServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) })
 			g := &trGate{kind: baldur.StageBlast}
 			client := &http.Client{
-				Transport:     Transport(trNext(t), trPolicy(t, g), WithTransportCooldown(Cooldown{Disabled: true})),
+				Transport:     NewTransport(trPolicy(t, g), TransportConfig{Next: trNext(t), Cooldown: Cooldown{Disabled: true}}),
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			}
 			resp, err := client.Get(srv.URL)
@@ -131,7 +131,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 		addr := l.Addr().String()
 		l.Close()
 		g := &trGate{kind: baldur.StageBlast}
-		_, err = (&http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}).Get("http://" + addr)
+		_, err = (&http.Client{Transport: NewTransport(trPolicy(t, g), TransportConfig{Next: trNext(t)})}).Get("http://" + addr)
 		require.Error(t, err)
 		require.Equal(t, baldur.Failure, g.lastOutcome(t).Result)
 		require.EqualValues(t, 0, g.held())
@@ -143,7 +143,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://up.example", nil)
-		_, err := Transport(stub, trPolicy(t, g)).RoundTrip(req)
+		_, err := NewTransport(trPolicy(t, g), TransportConfig{Next: stub}).RoundTrip(req)
 		require.ErrorIs(t, err, context.Canceled)
 		require.Equal(t, baldur.Ignored, g.lastOutcome(t).Result)
 	})
@@ -159,7 +159,7 @@ func TestTransportErrorOutcomes(t *testing.T) {
 			}
 		})
 		g := &trGate{kind: baldur.StageBlast}
-		resp, err := (&http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}).Get(srv.URL)
+		resp, err := (&http.Client{Transport: NewTransport(trPolicy(t, g), TransportConfig{Next: trNext(t)})}).Get(srv.URL)
 		require.NoError(t, err)
 		_, err = io.ReadAll(resp.Body)
 		require.Error(t, err)
@@ -174,7 +174,7 @@ func TestTransportRejectionDoesNoIO(t *testing.T) {
 	t.Parallel()
 	srv, hits := trServer(t, func(w http.ResponseWriter, r *http.Request) {})
 	g := &trGate{kind: baldur.StageThrottle, reject: baldur.Reject(baldur.ReasonThrottled, 3*time.Second)}
-	client := &http.Client{Transport: Transport(trNext(t), trPolicy(t, g))}
+	client := &http.Client{Transport: NewTransport(trPolicy(t, g), TransportConfig{Next: trNext(t)})}
 	body := &trackedBody{Reader: strings.NewReader("payload")}
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, body)
 	_, err := client.Do(req)
@@ -196,7 +196,7 @@ func TestTransportNeverMutatesRequest(t *testing.T) {
 	req.Header.Set("X-A", "1")
 	before := req.Clone(ctx)
 	origBody := req.Body
-	resp, err := Transport(stub, trPolicy(t, g)).RoundTrip(req)
+	resp, err := NewTransport(trPolicy(t, g), TransportConfig{Next: stub}).RoundTrip(req)
 	require.NoError(t, err)
 	require.Same(t, req, stub.last.Load(), "next sees the caller's request itself")
 	require.Equal(t, "v", stub.last.Load().Context().Value(ctxKeyTr{}), "context values survive")
@@ -216,11 +216,14 @@ func TestTransportOptions(t *testing.T) {
 	stub := &stubRT{status: 200}
 	g := &trGate{kind: baldur.StageBulkhead}
 	dl := time.Now().Add(time.Hour)
-	rt := Transport(stub, trPolicy(t, g),
-		WithTransportOperation(func(r *http.Request) string { return "op:" + r.URL.Path }),
-		WithTransportKey(func(r *http.Request) string { return r.Header.Get("X-Tenant") }),
-		WithTransportTier(func(*http.Request) baldur.Tier { return baldur.TierCritical }),
-		WithTransportService("svc"), WithTransportRegion("eu"))
+	rt := NewTransport(trPolicy(t, g), TransportConfig{
+		Next:      stub,
+		Operation: func(r *http.Request) string { return "op:" + r.URL.Path },
+		Key:       func(r *http.Request) string { return r.Header.Get("X-Tenant") },
+		Tier:      func(*http.Request) baldur.Tier { return baldur.TierCritical },
+		Service:   "svc",
+		Region:    "eu",
+	})
 	ctx, cancel := context.WithDeadline(context.Background(), dl)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://up.example/p", nil)
@@ -242,7 +245,7 @@ func TestTransportConcurrentCloseReleasesOnce(t *testing.T) {
 	t.Parallel()
 	stub := &stubRT{status: 200, body: func() io.ReadCloser { return io.NopCloser(strings.NewReader(strings.Repeat("x", 4096))) }}
 	g := &trGate{kind: baldur.StageBulkhead}
-	rt := Transport(stub, trPolicy(t, g))
+	rt := NewTransport(trPolicy(t, g), TransportConfig{Next: stub})
 	for i := 0; i < 50; i++ {
 		req, _ := http.NewRequest(http.MethodGet, "http://up.example", nil)
 		resp, err := rt.RoundTrip(req)
@@ -278,7 +281,7 @@ func TestTransportKeepsUpgradedBodyWritable(t *testing.T) {
 	conn := &rwcBody{Reader: strings.NewReader("")}
 	stub := &stubRT{status: http.StatusSwitchingProtocols, body: func() io.ReadCloser { return conn }}
 	g := &trGate{kind: baldur.StageBulkhead}
-	resp, err := Transport(stub, trPolicy(t, g)).RoundTrip(httptestRequest())
+	resp, err := NewTransport(trPolicy(t, g), TransportConfig{Next: stub}).RoundTrip(httptestRequest())
 	require.NoError(t, err)
 	rw, ok := resp.Body.(io.ReadWriteCloser)
 	require.True(t, ok, "a 101 body stays an io.ReadWriteCloser")
@@ -298,7 +301,7 @@ func httptestRequest() *http.Request {
 func TestTransportNilResolverPolicyAndCloseIdle(t *testing.T) {
 	t.Parallel()
 	stub := &stubRT{status: 200, body: func() io.ReadCloser { return io.NopCloser(strings.NewReader("ok")) }}
-	rt := Transport(stub, baldur.Static(nil))
+	rt := NewTransport(baldur.Static(nil), TransportConfig{Next: stub})
 	resp, err := rt.RoundTrip(httptestRequest())
 	require.NoError(t, err)
 	_, wrapped := resp.Body.(*body)

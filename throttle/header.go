@@ -5,19 +5,23 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/ratelimit"
 )
 
 // Header field values, as defined by draft-ietf-httpapi-ratelimit-headers
 // (-10/-11): each is a Structured Field item whose value is the policy name
-// as an sf-string, with integer parameters.
+// as an sf-string, with integer parameters. They are formatted exactly as
+// the HTTP middleware writes them (middleware.FormatRateLimitPolicy and
+// FormatRateLimit):
 //
 //	RateLimit-Policy: "api";q=100;w=10
 //	RateLimit: "api";r=42;t=3
 //
 // The helpers append to a caller's buffer and never allocate when it has
-// room. Only the quota's Name is written, never the partition key. Times are
-// whole seconds, rounded up, so that a client that waits t seconds is not
-// early.
+// room. Only the quota's Name is written, never the partition key; a byte
+// an sf-string cannot hold (a control, non-ASCII) is written as '_', and an
+// empty name as "default". Times are whole seconds, rounded up, so that a
+// client that waits t seconds is not early; the window is at least one.
 
 // Header field names, for adapters.
 const (
@@ -30,20 +34,12 @@ const (
 
 // AppendPolicy appends the RateLimit-Policy field value of q to dst.
 func AppendPolicy(dst []byte, q baldur.Quota) []byte {
-	dst = appendName(dst, q.Name)
-	dst = append(dst, ";q="...)
-	dst = strconv.AppendInt(dst, max(q.Limit, 0), 10)
-	dst = append(dst, ";w="...)
-	return strconv.AppendInt(dst, Seconds(q.Window), 10)
+	return ratelimit.AppendPolicy(dst, q.Name, q.Limit, q.Window)
 }
 
 // AppendRateLimit appends the RateLimit field value of s to dst.
 func AppendRateLimit(dst []byte, s baldur.QuotaStatus) []byte {
-	dst = appendName(dst, s.Name)
-	dst = append(dst, ";r="...)
-	dst = strconv.AppendInt(dst, max(s.Remaining, 0), 10)
-	dst = append(dst, ";t="...)
-	return strconv.AppendInt(dst, Seconds(s.Reset), 10)
+	return ratelimit.AppendRateLimit(dst, s.Name, s.Remaining, Seconds(s.Reset))
 }
 
 // AppendLegacyLimit appends the X-RateLimit-Limit value (the quota) to dst.
@@ -64,27 +60,4 @@ func AppendLegacyReset(dst []byte, s baldur.QuotaStatus) []byte {
 }
 
 // Seconds rounds d up to whole seconds; zero and negative durations give 0.
-func Seconds(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	return ceilDiv(int64(d), int64(time.Second))
-}
-
-// appendName appends name as an sf-string: quoted, with '"' and '\'
-// escaped. Bytes an sf-string cannot hold (controls, non-ASCII) become '_',
-// so that whatever the configuration, the field stays well-formed.
-func appendName(dst []byte, name string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c > 0x7e:
-			dst = append(dst, '_')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}
+func Seconds(d time.Duration) int64 { return ratelimit.Seconds(d) }

@@ -23,7 +23,7 @@ func TestHeaderGolden(t *testing.T) {
 		{"ratelimit full", AppendRateLimit(nil, baldur.QuotaStatus{Quota: q, Remaining: 100}), `"api";r=100;t=0`},
 		{"escaped name", AppendPolicy(nil, baldur.Quota{Name: `a"b\c`, Limit: 1, Window: 90 * time.Second}), `"a\"b\\c";q=1;w=90`},
 		{"non-ASCII name", AppendPolicy(nil, baldur.Quota{Name: "ü\x00", Limit: 1, Window: time.Second}), `"___";q=1;w=1`},
-		{"negative values", AppendRateLimit(nil, baldur.QuotaStatus{Remaining: -3, Reset: -time.Second}), `"";r=0;t=0`},
+		{"negative values", AppendRateLimit(nil, baldur.QuotaStatus{Remaining: -3, Reset: -time.Second}), `"default";r=0;t=0`},
 		{"rejected", AppendRateLimit(nil, RejectedStatus(q)), `"api";r=0;t=1`},
 		{"appends", AppendPolicy([]byte("x, "), q), `x, "api";q=100;w=1`},
 		{"legacy limit", AppendLegacyLimit(nil, q), `100`},

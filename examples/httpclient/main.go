@@ -1,4 +1,4 @@
-// Command httpclient shows the outbound Transport on loopback: an upstream
+// Command httpclient shows the outbound transport on loopback: an upstream
 // that answers 503 with Retry-After puts itself into a cooldown (requests
 // are rejected without network I/O, then one probe goes first), and a
 // one-slot bulkhead shows that a permit is held until the response body is
@@ -64,9 +64,10 @@ func run() error {
 	}
 	client := &http.Client{
 		Timeout: 5 * time.Second,
-		Transport: middleware.Transport(nil, baldur.Static(policy),
+		Transport: middleware.NewTransport(baldur.Static(policy), middleware.TransportConfig{
 			// A short backoff so that the upstream's Retry-After (1 s) rules.
-			middleware.WithTransportCooldown(middleware.Cooldown{Initial: 100 * time.Millisecond})),
+			Cooldown: middleware.Cooldown{Initial: 100 * time.Millisecond},
+		}),
 	}
 	get := func(label string) (*http.Response, error) {
 		resp, err := client.Get(upstream.URL + "/items")
