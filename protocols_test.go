@@ -27,12 +27,6 @@ func TestNoOpFailModes(t *testing.T) {
 		// may go ahead.
 		admits func(ctx context.Context) (bool, error)
 	}{
-		{"recovery lock non-blocking", true, func(ctx context.Context) (bool, error) {
-			return baldur.NoOpRecoveryLock{}.Acquire(ctx, "runbook", "s1", false)
-		}},
-		{"recovery lock blocking", true, func(ctx context.Context) (bool, error) {
-			return baldur.NoOpRecoveryLock{}.Acquire(ctx, "runbook", "s1", true)
-		}},
 		{"notifications never block the caller", true, func(ctx context.Context) (bool, error) {
 			_, err := baldur.NoOpNotifications{}.Notify(ctx, baldur.Notification{Priority: baldur.PriorityCritical})
 			return err == nil, err
@@ -78,12 +72,6 @@ func TestNoOpDetails(t *testing.T) {
 			assert.Equal(t, baldur.SuppressDisabled, r.Suppressed, "Notify = %+v", r)
 			assert.Equal(t, baldur.PriorityHigh, r.Priority, "Notify = %+v", r)
 			assert.Empty(t, r.Channels, "Notify = %+v", r)
-		}},
-		{"recovery lock release and extend", func(t *testing.T) {
-			l := baldur.NoOpRecoveryLock{}
-			assert.NoError(t, l.Release(ctx, "ns", "s1"), "Release")
-			assert.NoError(t, l.Release(ctx, "ns", "s1"), "second Release")
-			assert.NoError(t, l.Extend(ctx, "ns", "s1", time.Minute), "Extend")
 		}},
 		{"safety guard gives its reason", func(t *testing.T) {
 			d := baldur.NoOpSafetyGuard{}.Check(ctx, "exp-1", "checkout", true)
