@@ -21,7 +21,7 @@ type fakeFleet struct {
 }
 
 func (f fakeFleet) Members(context.Context) ([]admin.FleetMember, error) { return f.members, f.err }
-func (f fakeFleet) Stores() []admin.FleetStore                         { return f.stores }
+func (f fakeFleet) Stores() []admin.FleetStore                           { return f.stores }
 
 func TestFleetEndpoint(t *testing.T) {
 	t.Parallel()
