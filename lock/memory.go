@@ -53,7 +53,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if cfg.TTL < 0 {
 		return nil, &baldur.ConfigError{Field: "TTL", Value: cfg.TTL.String(), Reason: "must not be negative (zero means 30m)"}
 	}
-	if err := cfg.Retry.validate("Retry"); err != nil {
+	if err := cfg.Retry.Validate(); err != nil {
 		return nil, err
 	}
 	m := &Memory{clock: cfg.Clock, ttl: cfg.TTL, retry: cfg.Retry, locks: map[string]memLock{}, sweep: 64}

@@ -28,7 +28,10 @@ type Retry struct {
 	Clock baldur.Clock
 }
 
-func (r Retry) validate(field string) error {
+// Validate returns a *baldur.ConfigError (field "Retry.Interval" or
+// "Retry.Attempts") for a negative setting.
+func (r Retry) Validate() error {
+	const field = "Retry"
 	if r.Interval < 0 {
 		return &baldur.ConfigError{Field: field + ".Interval", Value: r.Interval.String(), Reason: "must not be negative (zero means 100ms)"}
 	}

@@ -95,8 +95,7 @@ func NewLock(ctx context.Context, b *Backend, cfg LockConfig) (*Lock, error) {
 	if cfg.TTL < 0 {
 		return nil, &baldur.ConfigError{Field: "TTL", Value: cfg.TTL.String(), Reason: "must not be negative (zero means 30m)"}
 	}
-	// Validate Retry as lock.NewMemory does.
-	if _, err := lock.NewMemory(lock.MemoryConfig{Retry: cfg.Retry}); err != nil {
+	if err := cfg.Retry.Validate(); err != nil {
 		return nil, err
 	}
 	if _, err := b.CheckServer(ctx, cfg.Server); err != nil {
