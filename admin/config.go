@@ -65,6 +65,10 @@ type Config struct {
 	// means baldur.SystemClock().
 	Clock baldur.Clock
 
+	// Fleet, when set, serves GET /fleet (live replicas and shared store
+	// health); nil answers 404. redisstore's Membership.AdminFleet gives one.
+	Fleet Fleet
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger
