@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -61,11 +62,10 @@ type fleetView struct {
 // fleet answers GET /fleet: 404 when no Fleet is configured (a single
 // replica with in-memory state); otherwise the members (with a warning
 // when they could not all be read) and the stores.
-func (s *Server) fleet(w http.ResponseWriter, r *http.Request, _ *request) {
+func (s *Server) fleet(r *http.Request, _ *request) (any, []slog.Attr, *apiError) {
 	f := s.cfg.Fleet
 	if f == nil {
-		writeError(w, &apiError{status: http.StatusNotFound, msg: "no fleet configured: state is local to this replica"})
-		return
+		return nil, nil, &apiError{status: http.StatusNotFound, msg: "no fleet configured: state is local to this replica"}
 	}
 	members, err := f.Members(r.Context())
 	v := fleetView{Members: members, Stores: f.Stores()}
@@ -79,5 +79,5 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request, _ *request) {
 	if err != nil {
 		v.Warnings = append(v.Warnings, "members: "+err.Error())
 	}
-	writeJSON(w, http.StatusOK, v)
+	return v, nil, nil
 }
