@@ -300,6 +300,9 @@ func (g *Governance) adopt(epoch, why string) {
 	if epoch == g.epoch && g.resetAt.IsZero() {
 		return
 	}
+	if g.resetAt.IsZero() && g.epoch != "" && epoch != g.epoch {
+		g.resets.Add(1) // a loss this process finds through its own write
+	}
 	if g.epoch != "" || !g.resetAt.IsZero() {
 		g.log.Warn("redisstore: governance: adopting the state redis holds now",
 			"name", g.keys[keyEpoch], "epoch", epoch, "previous", g.epoch, "by", why)
