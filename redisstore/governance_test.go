@@ -83,6 +83,9 @@ func newReplica(t *testing.T, c redis.UniversalClient, gcfg GovernanceConfig, cc
 			cancel()
 			assert.ErrorIs(t, <-done, context.Canceled)
 		})
+		// Subscribed, and the reload the subscription asks for is done.
+		require.GreaterOrEqual(t, waitFor(2*time.Second, func() bool { return r.store.Stats().Resubscribes >= 1 }), time.Duration(0))
+		time.Sleep(20 * time.Millisecond)
 	}
 	return r
 }
