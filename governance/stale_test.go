@@ -61,7 +61,9 @@ func TestStaleIfErrorHoldsLastGoodState(t *testing.T) {
 	}{
 		{
 			name: "kill switches",
-			set:  func(c *Checker) { require.NoError(t, c.Activate(bg, KillSwitch{Scope: ScopeService, Pattern: "shop", Reason: "r"})) },
+			set: func(c *Checker) {
+				require.NoError(t, c.Activate(bg, KillSwitch{Scope: ScopeService, Pattern: "shop", Reason: "r"}))
+			},
 			fail: func(s *flakyStore, on bool) { s.failKill.Store(on) },
 			kind: AlertKillSwitchUnreadable,
 			held: func(t *testing.T, f *fixture) {

@@ -181,7 +181,9 @@ func TestGovernanceVersionedWrites(t *testing.T) {
 		{"put switch", func() error {
 			return g.PutKillSwitch(bgctx, governance.KillSwitch{Scope: governance.ScopeOperation, Pattern: "GET /a*", Reason: "r", Actor: "ana", ExpiresAt: exp})
 		}},
-		{"put all", func() error { return g.PutKillSwitch(bgctx, governance.KillSwitch{Scope: governance.ScopeAll, Reason: "all"}) }},
+		{"put all", func() error {
+			return g.PutKillSwitch(bgctx, governance.KillSwitch{Scope: governance.ScopeAll, Reason: "all"})
+		}},
 		{"delete all", func() error { _, err := g.DeleteKillSwitch(bgctx, governance.ScopeAll, ""); return err }},
 		{"emergency", func() error {
 			return g.PutEmergency(bgctx, baldur.EmergencyState{Level: baldur.Level3, Reason: "r", From: baldur.Level1, ExpiresAt: exp})
