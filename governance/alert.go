@@ -23,14 +23,27 @@ const (
 	// AlertBreakGlassUnreadable: the store failed to return break glass;
 	// it is treated as off (the other checks still fail open).
 	AlertBreakGlassUnreadable AlertKind = "break_glass_unreadable"
+	// AlertStoreReset: the store reports that it lost its data (an error
+	// matching ErrStoreReset: a Redis restarted without persistence, a
+	// failover to a replica that missed writes). Its reads are treated as
+	// failed reads: the last good state is held for StaleIfError.
+	AlertStoreReset AlertKind = "store_reset"
+	// AlertStaleExpired: a part of the state stayed unreadable for longer
+	// than StaleIfError after its last good read; the last good state was
+	// dropped and that part now fails open.
+	AlertStaleExpired AlertKind = "stale_expired"
 )
 
-// Alert says that a governance check could not be evaluated and was allowed
-// (fail-open).
+// Alert says that a governance check could not be evaluated: it was
+// allowed (fail-open), or evaluated on the last good state (StaleSince set).
 type Alert struct {
 	Kind AlertKind
 	Err  error
 	Time time.Time
+	// StaleSince is the time of the last good read whose state is held in
+	// place of the unreadable one (Config.StaleIfError); zero when the
+	// part fails open.
+	StaleSince time.Time
 	// Suppressed counts the alerts of this kind swallowed by the cooldown
 	// since the previous one was raised.
 	Suppressed uint64
@@ -60,6 +73,10 @@ func newAlerter(sink AlertSink, cooldown time.Duration) *alerter {
 }
 
 func (a *alerter) raise(ctx context.Context, kind AlertKind, err error, now time.Time) {
+	a.raiseStale(ctx, kind, err, now, time.Time{})
+}
+
+func (a *alerter) raiseStale(ctx context.Context, kind AlertKind, err error, now, staleSince time.Time) {
 	a.mu.Lock()
 	if last, ok := a.last[kind]; ok && now.Sub(last) < a.cooldown {
 		a.quiet[kind]++
@@ -70,5 +87,5 @@ func (a *alerter) raise(ctx context.Context, kind AlertKind, err error, now time
 	n := a.quiet[kind]
 	a.quiet[kind] = 0
 	a.mu.Unlock()
-	a.sink.Alert(ctx, Alert{Kind: kind, Err: err, Time: now, Suppressed: n})
+	a.sink.Alert(ctx, Alert{Kind: kind, Err: err, Time: now, StaleSince: staleSince, Suppressed: n})
 }

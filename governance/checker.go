@@ -31,6 +31,10 @@ type Checker struct {
 	budgetRej *baldur.Rejection
 	emergRej  [baldur.MaxEmergencyLevel + 1]*baldur.Rejection
 
+	// held is the last good read of each part of the state, for
+	// StaleIfError; guarded by rebuildMu.
+	held heldState
+
 	snap      atomic.Pointer[snapshot]
 	gen       atomic.Uint64 // bumped by every invalidation
 	rebuildMu sync.Mutex    // serializes rebuilds; the hot path only TryLocks
@@ -279,6 +283,18 @@ func (c *Checker) ErrorBudgetBlocking(_ context.Context, tier baldur.Tier, regio
 // Checker do this themselves; call it when the store was changed by another
 // process (an event-bus notification).
 func (c *Checker) InvalidateCache() { c.transition(context.Background()) }
+
+// Watch runs the store's Watcher with InvalidateCache until ctx ends, so
+// that changes made by other processes sharing the store reach this
+// Checker without waiting for CacheTTL, and returns its error. With a store
+// that is no Watcher (the MemoryStore) it returns nil at once.
+func (c *Checker) Watch(ctx context.Context) error {
+	w, ok := c.store.(Watcher)
+	if !ok {
+		return nil
+	}
+	return w.Watch(ctx, c.InvalidateCache)
+}
 
 func (c *Checker) exempt(op string) bool { return c.exempts.has(op) }
 

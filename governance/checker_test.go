@@ -330,7 +330,7 @@ func TestTTLRefreshSeesForeignChange(t *testing.T) {
 
 func TestFailOpenAndAlertCooldown(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{AlertCooldown: baldur.Duration(time.Minute)})
+	f := newFixture(t, Config{AlertCooldown: baldur.Duration(time.Minute), StaleIfError: -1})
 	c := f.c
 	c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "r"})
 	c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "r"})

@@ -31,6 +31,17 @@ type Config struct {
 	// made elsewhere (another process sharing the store) takes to be seen.
 	// Zero means 30 s; valid values are 1 s to 300 s.
 	CacheTTL baldur.Duration `json:"cache_ttl,omitzero"`
+	// StaleIfError is how long a part of the state (kill switches, the
+	// emergency state, break glass) that the store fails to return is
+	// replaced by its last good read, for the snapshot rebuilds, while an
+	// alert of the part's Alert*Unreadable kind (AlertStoreReset when the
+	// store lost its data) is raised. The bound runs from the last good
+	// read; once it has passed, the part fails open (no kill switch,
+	// NORMAL, break glass off) and AlertStaleExpired is raised. Expiry
+	// times of the held state still apply. Zero means 5 min; negative
+	// turns it off (a failed read fails open at once); at most
+	// MaxStaleIfError (24 h).
+	StaleIfError baldur.Duration `json:"stale_if_error,omitzero"`
 
 	// EmergencyMinLevel is the level from which CheckAll's emergency check
 	// blocks (the per-call gate uses the tier fractions instead). Zero
@@ -199,6 +210,10 @@ const (
 	MaxBreakGlassDuration = 365 * 24 * time.Hour
 	// MaxAlertCooldown bounds AlertCooldown.
 	MaxAlertCooldown = 24 * time.Hour
+	// MaxStaleIfError bounds StaleIfError.
+	MaxStaleIfError = 24 * time.Hour
+	// DefaultStaleIfError is the StaleIfError of a zero Config.
+	DefaultStaleIfError = 5 * time.Minute
 	// MaxBudgetEvalInterval bounds BudgetEvalInterval: a longer interval
 	// would never act, since every snapshot rebuild (at most CacheTTL
 	// apart) re-evaluates the budget anyway.

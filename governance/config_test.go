@@ -21,6 +21,7 @@ func TestConfigValidation(t *testing.T) {
 		{"ttl too short", Config{CacheTTL: baldur.Duration(500 * time.Millisecond)}, "CacheTTL"},
 		{"ttl too long", Config{CacheTTL: baldur.Duration(301 * time.Second)}, "CacheTTL"},
 		{"ttl negative", Config{CacheTTL: baldur.Duration(-time.Second)}, "CacheTTL"},
+		{"stale_if_error too long", Config{StaleIfError: baldur.Duration(25 * time.Hour)}, "StaleIfError"},
 		{"min level", Config{EmergencyMinLevel: 4}, "EmergencyMinLevel"},
 		{"fraction level", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{7: {}}}, "Fractions[7]"},
 		{"fraction missing tier", Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{1: {baldur.TierCritical: 1, baldur.TierStandard: 1}}}, "Fractions[1].non_essential"},

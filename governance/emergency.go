@@ -112,9 +112,27 @@ func (e *Emergency) load(ctx context.Context, now time.Time) (baldur.EmergencySt
 		st.Level = baldur.LevelNormal
 	}
 	changed := false
-	if st.Level != baldur.LevelNormal && !st.ExpiresAt.IsZero() && !now.Before(st.ExpiresAt) {
-		st = baldur.EmergencyState{Level: baldur.LevelNormal, Reason: "expired: " + st.Reason, Actor: st.Actor, Since: now, From: st.Level}
-		if err := e.store.PutEmergency(ctx, st); err != nil {
+	if expired(st, now) {
+		if u, ok := e.store.(EmergencyUpdater); ok {
+			// Another process may have raised the level since the read:
+			// expire only the state that is still stored.
+			st, err = u.UpdateEmergency(ctx, func(cur baldur.EmergencyState) (baldur.EmergencyState, error) {
+				if !cur.Level.Valid() {
+					cur.Level = baldur.LevelNormal
+				}
+				if !expired(cur, now) {
+					return cur, errUnchanged
+				}
+				return expiredState(cur, now), nil
+			})
+			if errors.Is(err, errUnchanged) {
+				err = nil
+			}
+		} else {
+			st = expiredState(st, now)
+			err = e.store.PutEmergency(ctx, st)
+		}
+		if err != nil {
 			return st, false, err
 		}
 		changed = true
@@ -123,6 +141,19 @@ func (e *Emergency) load(ctx context.Context, now time.Time) (baldur.EmergencySt
 		changed = true
 	}
 	return st, changed, nil
+}
+
+// errUnchanged makes UpdateEmergency store nothing.
+var errUnchanged = errors.New("governance: emergency state unchanged")
+
+// expired reports whether st is a timed level whose time ran out at now.
+func expired(st baldur.EmergencyState, now time.Time) bool {
+	return st.Level != baldur.LevelNormal && !st.ExpiresAt.IsZero() && !now.Before(st.ExpiresAt)
+}
+
+// expiredState is NORMAL after st ran out.
+func expiredState(st baldur.EmergencyState, now time.Time) baldur.EmergencyState {
+	return baldur.EmergencyState{Level: baldur.LevelNormal, Reason: "expired: " + st.Reason, Actor: st.Actor, Since: now, From: st.Level}
 }
 
 // Trigger raises (or keeps, refreshing reason and duration) the level.
@@ -182,26 +213,43 @@ func (e *Emergency) StepDown(ctx context.Context, actor, reason string) (baldur.
 	})
 }
 
-// set applies next to the current state under mu, stores it, arms the
-// expiry timer and reports the change (outside the lock).
+// set applies next to the current state (an expired or invalid one reads
+// as NORMAL) under mu, through the store's compare-and-set when it is an
+// EmergencyUpdater, stores it, arms the expiry timer and reports the change
+// (outside the lock).
 func (e *Emergency) set(ctx context.Context, now time.Time, next func(baldur.EmergencyState) (baldur.EmergencyState, error)) (baldur.EmergencyState, error) {
+	apply := func(cur baldur.EmergencyState) (baldur.EmergencyState, error) {
+		if !cur.Level.Valid() || (!cur.ExpiresAt.IsZero() && !now.Before(cur.ExpiresAt)) {
+			cur = baldur.EmergencyState{Level: baldur.LevelNormal}
+		}
+		st, err := next(cur)
+		if err != nil {
+			return cur, err
+		}
+		return st, nil
+	}
 	e.mu.Lock()
-	cur, err := e.store.Emergency(ctx)
-	if err != nil {
-		e.mu.Unlock()
-		return cur, err
-	}
-	if !cur.Level.Valid() || (!cur.ExpiresAt.IsZero() && !now.Before(cur.ExpiresAt)) {
-		cur = baldur.EmergencyState{Level: baldur.LevelNormal}
-	}
-	st, err := next(cur)
-	if err != nil {
-		e.mu.Unlock()
-		return cur, err
-	}
-	if err := e.store.PutEmergency(ctx, st); err != nil {
-		e.mu.Unlock()
-		return cur, err
+	var st baldur.EmergencyState
+	if u, ok := e.store.(EmergencyUpdater); ok {
+		var err error
+		if st, err = u.UpdateEmergency(ctx, apply); err != nil {
+			e.mu.Unlock()
+			return st, err
+		}
+	} else {
+		cur, err := e.store.Emergency(ctx)
+		if err != nil {
+			e.mu.Unlock()
+			return cur, err
+		}
+		if st, err = apply(cur); err != nil {
+			e.mu.Unlock()
+			return st, err
+		}
+		if err := e.store.PutEmergency(ctx, st); err != nil {
+			e.mu.Unlock()
+			return cur, err
+		}
 	}
 	e.publishLocked(st)
 	if e.timer != nil {

@@ -44,6 +44,14 @@ func (s SlogSink) Alert(ctx context.Context, a Alert) {
 	if a.Err != nil {
 		msg = a.Err.Error()
 	}
+	if !a.StaleSince.IsZero() {
+		s.logger().LogAttrs(ctx, slog.LevelError, "governance: store unreadable, holding the last good state",
+			slog.String("kind", string(a.Kind)),
+			slog.String("error", msg),
+			slog.Time("stale_since", a.StaleSince),
+			slog.Uint64("suppressed", a.Suppressed))
+		return
+	}
 	s.logger().LogAttrs(ctx, slog.LevelError, "governance: check failed open",
 		slog.String("kind", string(a.Kind)),
 		slog.String("error", msg),

@@ -2,8 +2,11 @@ package governance
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
+	"time"
 
 	"github.com/baldur-go/baldur"
 )
@@ -65,8 +68,10 @@ func (s *snapshot) decision(g *BudgetDecider, tier baldur.Tier, region string) b
 }
 
 // rebuildLocked reads the store and publishes a new snapshot. The caller
-// holds c.rebuildMu. Read failures fail open, raise an alert and shorten the
-// snapshot's life so the store is retried within a second.
+// holds c.rebuildMu. A part that cannot be read is replaced by its last good
+// read while that is younger than StaleIfError (expiry times still apply),
+// and fails open after; either way an alert is raised and the snapshot's
+// life shortened so that the store is retried within a second.
 func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 	// A caller's cancellation must not turn into "store unreadable" for
 	// every call sharing the snapshot.
@@ -80,24 +85,39 @@ func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 			until = t
 		}
 	}
-	failed := func(kind AlertKind, err error) {
-		c.alerts.raise(ctx, kind, err, now)
+	failed := func(kind AlertKind, err error, since time.Time, expired bool) {
+		if errors.Is(err, ErrStoreReset) {
+			kind = AlertStoreReset
+		}
+		if expired {
+			c.alerts.raise(ctx, AlertStaleExpired, fmt.Errorf("%s for longer than stale_if_error (%v): %w", kind, c.s.staleFor, err), now)
+		}
+		c.alerts.raiseStale(ctx, kind, err, now, since)
 		shorten(nowNs + int64(errorRetryIn))
+		if !since.IsZero() {
+			shorten(unixNano(since.Add(c.s.staleFor)))
+		}
 	}
 	s := &snapshot{}
 
-	if bg, err := c.store.BreakGlass(ctx); err != nil {
-		failed(AlertBreakGlassUnreadable, err)
-	} else if bg.active(now) {
-		s.breakGlass = bg
-		shorten(unixNano(bg.ExpiresAt))
+	bgv, err := c.store.BreakGlass(ctx)
+	bg := c.held.breakGlass.read(bgv, err, now, c.s.staleFor)
+	if err != nil {
+		failed(AlertBreakGlassUnreadable, err, bg.since, bg.expired)
+	}
+	if bg.ok && bg.v.active(now) {
+		s.breakGlass = bg.v
+		shorten(unixNano(bg.v.ExpiresAt))
 	}
 
-	if list, err := c.store.KillSwitches(ctx); err != nil {
-		failed(AlertKillSwitchUnreadable, err)
-	} else {
+	list, err := c.store.KillSwitches(ctx)
+	ks := c.held.switches.read(list, err, now, c.s.staleFor)
+	if err != nil {
+		failed(AlertKillSwitchUnreadable, err, ks.since, ks.expired)
+	}
+	if ks.ok {
 		expired := false
-		for _, ks := range list {
+		for _, ks := range ks.v {
 			if !ks.active(now) {
 				expired = true
 				continue
@@ -118,7 +138,7 @@ func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 				s.switches.ops = append(s.switches.ops, cs)
 			}
 		}
-		if p, ok := c.store.(KillSwitchPurger); ok && expired {
+		if p, ok := c.store.(KillSwitchPurger); ok && expired && err == nil {
 			// Best effort: a failure leaves them for the next rebuild,
 			// which skips them as this one did.
 			_, _ = p.PurgeKillSwitches(ctx, now)
@@ -126,11 +146,14 @@ func (c *Checker) rebuildLocked(ctx context.Context) *snapshot {
 	}
 
 	s.level = baldur.LevelNormal
-	if st, _, err := c.emergency.load(ctx, now); err != nil {
-		failed(AlertEmergencyUnreadable, err)
-	} else {
-		s.level = st.Level
-		shorten(unixNano(st.ExpiresAt))
+	stv, _, err := c.emergency.load(ctx, now)
+	em := c.held.emergency.read(stv, err, now, c.s.staleFor)
+	if err != nil {
+		failed(AlertEmergencyUnreadable, err, em.since, em.expired)
+	}
+	if em.ok && (em.v.ExpiresAt.IsZero() || now.Before(em.v.ExpiresAt)) {
+		s.level = em.v.Level
+		shorten(unixNano(em.v.ExpiresAt))
 	}
 	for t := range baldur.Tier(baldur.NumTiers) {
 		f := c.s.fractions[s.level][t]

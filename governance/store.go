@@ -2,6 +2,7 @@ package governance
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -168,4 +169,34 @@ func (m *MemoryStore) PurgeKillSwitches(_ context.Context, now time.Time) (int, 
 		}
 	}
 	return n, nil
+}
+
+// ErrStoreReset is matched by the read errors of a Store that detected the
+// loss of its data (a shared store restarted without persistence, or failed
+// over to a replica that missed writes), so that an empty store is not read
+// as "no kill switch, NORMAL": the Checker raises AlertStoreReset and holds
+// the last good state for Config.StaleIfError.
+var ErrStoreReset = errors.New("governance: store lost its data")
+
+// EmergencyUpdater is an optional Store interface: an atomic
+// read-modify-write of the emergency state, for stores shared by several
+// processes, where Emergency's own lock serializes only this process.
+// When the store implements it, Trigger, StepDown and the expiry of a
+// timed level go through it, so that two operators acting on two replicas
+// never lose an update.
+type EmergencyUpdater interface {
+	// UpdateEmergency reads the state, calls fn with it and stores fn's
+	// result if the state was not changed in between, calling fn again on
+	// the new state when it was (fn may run several times and must have no
+	// side effects). When fn returns an error nothing is stored and
+	// UpdateEmergency returns fn's state and error.
+	UpdateEmergency(ctx context.Context, fn func(cur baldur.EmergencyState) (baldur.EmergencyState, error)) (baldur.EmergencyState, error)
+}
+
+// Watcher is an optional Store interface for stores that other processes
+// change: Watch calls changed (serially, never concurrently) when the state
+// may have changed elsewhere, until ctx ends, and returns ctx's error or
+// the error that stopped it. Checker.Watch runs it with InvalidateCache.
+type Watcher interface {
+	Watch(ctx context.Context, changed func()) error
 }

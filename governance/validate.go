@@ -18,6 +18,7 @@ const (
 // settings is a validated Config with defaults applied.
 type settings struct {
 	ttl          time.Duration
+	staleFor     time.Duration // 0: off
 	minLevel     baldur.EmergencyLevel
 	fractions    [baldur.MaxEmergencyLevel + 1][baldur.NumTiers]float64
 	exempt       []pattern
@@ -90,7 +91,7 @@ func durIn(field string, d, def, limit time.Duration) (time.Duration, error) {
 	return d, err
 }
 
-// cache checks CacheTTL.
+// cache checks CacheTTL and StaleIfError.
 func (s *settings) cache(cfg *Config) error {
 	var err error
 	if s.ttl, err = durOr("CacheTTL", cfg.CacheTTL.D(), 30*time.Second); err != nil {
@@ -98,6 +99,16 @@ func (s *settings) cache(cfg *Config) error {
 	}
 	if s.ttl < time.Second || s.ttl > 300*time.Second {
 		return cfgErr("CacheTTL", s.ttl.String(), "must be between 1s and 300s")
+	}
+	switch d := cfg.StaleIfError.D(); {
+	case d < 0:
+		s.staleFor = 0
+	case d == 0:
+		s.staleFor = DefaultStaleIfError
+	case d > MaxStaleIfError:
+		return cfgErr("StaleIfError", d.String(), "must be at most "+MaxStaleIfError.String()+" (negative turns it off)")
+	default:
+		s.staleFor = d
 	}
 	return nil
 }
