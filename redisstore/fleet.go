@@ -203,6 +203,7 @@ type keyState struct {
 	calls   atomic.Int64 // calls since the last take
 	since   atomic.Int64 // local ns of the last take
 	pending atomic.Int64 // calls waiting on a take
+	failed  atomic.Bool  // the last take failed
 }
 
 // entry is a key's local state after its last take, immutable but for
@@ -213,6 +214,7 @@ type entry struct {
 	ks      *keyState
 	cost    int64 // the limit of the take
 	tol     int64
+	start   int64 // local ns at which the take was sent
 	denied  bool  // Redis denied: no call conforms before until
 	until   int64 // denied: local ns of the next conforming call; else the lease's end
 	resetAt int64 // local ns at which the bucket is full, per the reply
@@ -308,6 +310,7 @@ func (s *ThrottleStore) Take(ctx context.Context, k throttle.Key, now time.Time,
 
 // local answers from e when it can: a cached deny, or a leased token.
 func (s *ThrottleStore) local(e *entry, t int64, l throttle.Limit, maxWait int64) (throttle.Decision, bool) {
+	t = max(t, e.start) // a call whose clock reading predates the take counts at the take
 	if e.denied {
 		if e.tol == l.Tolerance && e.until-t > maxWait {
 			s.c.denyHits.Add(1)
@@ -339,7 +342,7 @@ func (s *ThrottleStore) state(k throttle.Key) *keyState {
 		ks.budget.Store(math.MinInt64)
 		ks.since.Store(math.MinInt64)
 		ks.calls.Store(1)
-		if sl.CompareAndSwap(e, &entry{hash: k.Hash, tier: k.Tier, ks: ks, until: math.MinInt64}) {
+		if sl.CompareAndSwap(e, &entry{hash: k.Hash, tier: k.Tier, ks: ks, start: math.MinInt64, until: math.MinInt64}) {
 			return ks
 		}
 	}
@@ -392,17 +395,22 @@ func (s *ThrottleStore) miss(ctx context.Context, k throttle.Key, now time.Time,
 // call budget, sizes the lease, and installs the reply as k's entry.
 func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks *keyState, now time.Time, t int64, l throttle.Limit) *flight {
 	if wait, ok := s.charge(ks, t); !ok {
+		if ks.failed.Load() {
+			// The key's last take failed: its calls are the fail mode's
+			// until a take succeeds, budget or not.
+			return &flight{err: ErrUnavailable}
+		}
 		s.c.budgetDenies.Add(1)
 		return &flight{budget: true, d: throttle.Decision{RetryAfter: time.Duration(wait)}}
 	}
 	want := s.want(ks, t)
 	r, granted, err := s.take(ctx, key, now, l, 0, want)
+	ks.failed.Store(err != nil)
 	if err != nil {
-		ks.budget.Add(-s.lease) // a failed take spends no budget: the fail mode decides
 		return &flight{err: err}
 	}
 	s.c.takes.Add(1)
-	ne := &entry{hash: k.Hash, tier: k.Tier, ks: ks, cost: l.Cost, tol: l.Tolerance, resetAt: t + int64(r.Decision.Reset)}
+	ne := &entry{hash: k.Hash, tier: k.Tier, ks: ks, cost: l.Cost, tol: l.Tolerance, start: t, resetAt: t + int64(r.Decision.Reset)}
 	d := r.Decision
 	if d.Allowed {
 		ne.until = t + s.lease
@@ -453,7 +461,7 @@ func (s *ThrottleStore) reserve(ctx context.Context, key string, k throttle.Key,
 		return s.fail(ctx, k, now, l, maxWait, err)
 	}
 	if !r.Decision.Allowed {
-		s.slots[k.Hash&s.mask].Store(&entry{hash: k.Hash, tier: k.Tier, ks: ks, tol: l.Tolerance,
+		s.slots[k.Hash&s.mask].Store(&entry{hash: k.Hash, tier: k.Tier, ks: ks, tol: l.Tolerance, start: t,
 			denied: true, until: t + int64(r.Decision.RetryAfter), resetAt: t + int64(r.Decision.Reset)})
 	}
 	return r.Decision
@@ -582,7 +590,7 @@ func (s *ThrottleStore) Refund(ctx context.Context, k throttle.Key, l throttle.L
 	l = normLimit(l)
 	sl := &s.slots[k.Hash&s.mask]
 	if e := sl.Load(); e != nil && e.hash == k.Hash && e.tier == k.Tier && e.denied {
-		sl.CompareAndSwap(e, &entry{hash: k.Hash, tier: k.Tier, ks: e.ks, until: math.MinInt64})
+		sl.CompareAndSwap(e, &entry{hash: k.Hash, tier: k.Tier, ks: e.ks, start: math.MinInt64, until: math.MinInt64})
 	}
 	nowArg, err := s.nowArg(time.Unix(0, s.lastNow.Load()))
 	if err != nil {
