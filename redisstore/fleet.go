@@ -19,6 +19,9 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
+//go:embed nsmath.lua
+var nsmathSource string
+
 //go:embed lease.lua
 var leaseSource string
 
@@ -30,8 +33,8 @@ var refundSource string
 // in Config.Scripts (or to OnConnect) to have them loaded before the first
 // call.
 var (
-	LeaseScript  = NewScript(leaseSource)
-	RefundScript = NewScript(refundSource)
+	LeaseScript  = NewScript(nsmathSource + leaseSource)
+	RefundScript = NewScript(nsmathSource + refundSource)
 )
 
 // FailMode is what a ThrottleStore decides while Redis cannot be reached
@@ -215,6 +218,7 @@ type entry struct {
 	cost    int64 // the limit of the take
 	tol     int64
 	start   int64 // local ns at which the take was sent
+	granted int64 // tokens the take granted
 	denied  bool  // Redis denied: no call conforms before until
 	until   int64 // denied: local ns of the next conforming call; else the lease's end
 	resetAt int64 // local ns at which the bucket is full, per the reply
@@ -300,10 +304,10 @@ func (s *ThrottleStore) Take(ctx context.Context, k throttle.Key, now time.Time,
 	t := int64(now.Sub(s.base))
 	e := s.slots[k.Hash&s.mask].Load()
 	if e != nil && e.hash == k.Hash && e.tier == k.Tier {
-		e.ks.calls.Add(1)
 		if d, ok := s.local(e, t, l, mw); ok {
 			return d, nil
 		}
+		e.ks.calls.Add(1)
 	}
 	return s.miss(ctx, k, now, t, l, mw, e), nil
 }
@@ -322,6 +326,15 @@ func (s *ThrottleStore) local(e *entry, t int64, l throttle.Limit, maxWait int64
 		if left := e.tokens.Add(-1); left >= 0 {
 			s.c.leaseHits.Add(1)
 			return throttle.Decision{Allowed: true, Remaining: left, Reset: nonNeg(e.resetAt - t)}, true
+		}
+	}
+	if maxWait == 0 {
+		// No token and no cached deny: a take is due, unless the key's
+		// call budget is spent (and its last take did not fail).
+		if wait := e.ks.budget.Load() - t - s.callTol; wait > 0 && !e.ks.failed.Load() {
+			e.ks.calls.Add(1)
+			s.c.budgetDenies.Add(1)
+			return throttle.Decision{RetryAfter: time.Duration(wait), Reset: nonNeg(e.resetAt - t)}, true
 		}
 	}
 	return throttle.Decision{}, false
@@ -403,7 +416,7 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 		s.c.budgetDenies.Add(1)
 		return &flight{budget: true, d: throttle.Decision{RetryAfter: time.Duration(wait)}}
 	}
-	want := s.want(ks, t)
+	want := s.want(ks, s.slots[k.Hash&s.mask].Load(), t)
 	r, granted, err := s.take(ctx, key, now, l, 0, want)
 	ks.failed.Store(err != nil)
 	if err != nil {
@@ -415,6 +428,7 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 	if d.Allowed {
 		ne.until = t + s.lease
 		ne.tokens.Store(granted - 1)
+		ne.granted = granted
 		s.c.leased.Add(uint64(granted - 1))
 		d.Remaining += granted - 1
 	} else {
@@ -426,10 +440,14 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 }
 
 // want sizes a take's lease: 1.5 times the calls seen on the key since its
-// last take, scaled to Lease over the time since (at least Lease/50), and at
+// last take (misses, local denies of the call budget, and the tokens spent
+// from e, the key's entry), scaled to Lease over the time since (at least Lease/50), and at
 // least the calls waiting on the take; 1 for a key's first take.
-func (s *ThrottleStore) want(ks *keyState, t int64) int64 {
+func (s *ThrottleStore) want(ks *keyState, e *entry, t int64) int64 {
 	calls := ks.calls.Swap(0)
+	if e != nil && e.ks == ks && e.granted > 1 { // lease hits do not count calls: add the tokens spent
+		calls += e.granted - 1 - max(e.tokens.Load(), 0)
+	}
 	since := ks.since.Swap(t)
 	want := int64(1)
 	if since != math.MinInt64 {

@@ -14,45 +14,7 @@
 -- numbers as decimal ns strings as in gcra.lua; granted is an integer, the
 -- tokens charged to the bucket (0 when denied). A grant of n is n calls of
 -- Decide at the same now, stopped at the first that does not conform.
-local E = 1000000000
-
-local function num(v)
-  if type(v) ~= 'string' or #v == 0 or #v > 19 or not string.match(v, '^%d+$') then
-    return nil
-  end
-  if #v <= 9 then return {0, tonumber(v)} end
-  return {tonumber(string.sub(v, 1, -10)), tonumber(string.sub(v, -9))}
-end
-
-local function add(a, b)
-  local s, n = a[1] + b[1], a[2] + b[2]
-  if n >= E then return {s + 1, n - E} end
-  return {s, n}
-end
-
-local function sub(a, b)
-  local s, n = a[1] - b[1], a[2] - b[2]
-  if n < 0 then return {s - 1, n + E} end
-  return {s, n}
-end
-
-local function gt(a, b)
-  return a[1] > b[1] or (a[1] == b[1] and a[2] > b[2])
-end
-
--- mul returns a * k for a pair a and an integer 0 <= k <= 2^20: n * k stays
--- below 2^50 and s * k below 2^53 for every value Decide accepts.
-local function mul(a, k)
-  local n = a[2] * k
-  local carry = math.floor(n / E)
-  return {a[1] * k + carry, n - carry * E}
-end
-
-local function str(a)
-  if a[1] == 0 then return string.format('%d', a[2]) end
-  return string.format('%d%09d', a[1], a[2])
-end
-
+-- nsmath.lua is prepended: num, add, sub, gt, mul, str, E.
 local cost, tol, maxw = num(ARGV[1]), num(ARGV[2]), num(ARGV[3])
 local extra, want = tonumber(ARGV[5]), tonumber(ARGV[6])
 if not (cost and tol and maxw and extra and want) or want < 1 or want > 1048576

@@ -8,31 +8,7 @@
 -- ARGV[3]  extra key lifetime, ms (>= 0)
 --
 -- Reply: 1 when the bucket moved, 0 when it was missing or already full.
-local E = 1000000000
-
-local function num(v)
-  if type(v) ~= 'string' or #v == 0 or #v > 19 or not string.match(v, '^%d+$') then
-    return nil
-  end
-  if #v <= 9 then return {0, tonumber(v)} end
-  return {tonumber(string.sub(v, 1, -10)), tonumber(string.sub(v, -9))}
-end
-
-local function sub(a, b)
-  local s, n = a[1] - b[1], a[2] - b[2]
-  if n < 0 then return {s - 1, n + E} end
-  return {s, n}
-end
-
-local function gt(a, b)
-  return a[1] > b[1] or (a[1] == b[1] and a[2] > b[2])
-end
-
-local function str(a)
-  if a[1] == 0 then return string.format('%d', a[2]) end
-  return string.format('%d%09d', a[1], a[2])
-end
-
+-- nsmath.lua is prepended: num, sub, gt, str, E.
 local cost, extra = num(ARGV[1]), tonumber(ARGV[3])
 if not (cost and extra) then
   return redis.error_reply('ERR baldur refund: bad arguments')
