@@ -10,6 +10,8 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
+require golang.org/x/sync v0.25.0
+
 require (
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect

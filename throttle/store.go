@@ -31,3 +31,12 @@ type Store interface {
 	// used (a waiting call whose context ended).
 	Refund(ctx context.Context, k Key, l Limit) error
 }
+
+// FallbackCounter is implemented by a Store that, when its backend cannot
+// be reached, decides calls itself by a documented fail mode (admit,
+// reject, or decide locally) instead of returning an error. Such decisions
+// are not store errors: Throttle.StoreFallbacks reports their count.
+type FallbackCounter interface {
+	// Fallbacks returns how many decisions the fail mode made.
+	Fallbacks() uint64
+}

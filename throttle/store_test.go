@@ -74,3 +74,31 @@ func TestLateArrivalIsNotCharged(t *testing.T) {
 	_, err = th.Admit(ctx, baldur.Call{Key: "k", Now: early})
 	require.NoError(t, err, "late arrival rejected")
 }
+
+// countingStore is a mapStore that reports fail-mode decisions.
+type countingStore struct {
+	mapStore
+	n uint64
+}
+
+func (s *countingStore) Fallbacks() uint64 { return s.n }
+
+func TestStoreFallbacks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		store Store
+		want  uint64
+	}{
+		{"memory", nil, 0},
+		{"store without counter", &mapStore{tats: map[Key]int64{}}, 0},
+		{"store with counter", &countingStore{mapStore: mapStore{tats: map[Key]int64{}}, n: 7}, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			th, err := New(Config{Rate: 1, Burst: 1, Store: tc.store})
+			require.NoError(t, err)
+			require.Equal(t, tc.want, th.StoreFallbacks())
+		})
+	}
+}

@@ -255,3 +255,13 @@ func (t *Throttle) Stats() Stats {
 
 // StoreErrors returns how many store errors admitted a call (fail-open).
 func (t *Throttle) StoreErrors() uint64 { return t.storeErrors.Load() }
+
+// StoreFallbacks returns how many calls the Store decided by its own fail
+// mode (see FallbackCounter); zero for the in-memory store and for stores
+// that do not count them.
+func (t *Throttle) StoreFallbacks() uint64 {
+	if fc, ok := t.store.(FallbackCounter); ok {
+		return fc.Fallbacks()
+	}
+	return 0
+}
