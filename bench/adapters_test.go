@@ -12,6 +12,7 @@ import (
 	"github.com/baldur-go/baldur/bench/internal/fake"
 	"github.com/baldur-go/baldur/bench/internal/ours"
 	"github.com/baldur-go/baldur/bench/internal/peer"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -75,9 +76,7 @@ func benchHandler(b *testing.B, h http.Handler, m peer.Mode) {
 	b.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, newBenchRequest())
-	if (rec.Code == http.StatusOK) != (m == peer.Admit) {
-		b.Fatalf("%s path: status %d", m, rec.Code)
-	}
+	require.Equal(b, m == peer.Admit, rec.Code == http.StatusOK, "%s path: status %d", m, rec.Code)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -164,9 +163,8 @@ func (nopStream) SetTrailer(md metadata.MD) error { return nil }
 func benchUnary(b *testing.B, ic grpc.UnaryServerInterceptor, m peer.Mode) {
 	b.Helper()
 	ctx := grpcCtx
-	if _, err := ic(ctx, healthReq, healthInfo, healthHandler); (err != nil) != (m == peer.Reject) {
-		b.Fatalf("%s path: error = %v", m, err)
-	}
+	_, err := ic(ctx, healthReq, healthInfo, healthHandler)
+	require.Equal(b, m == peer.Reject, err != nil, "%s path: error = %v", m, err)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/bench/internal/ours"
 	"github.com/baldur-go/baldur/bench/internal/peer"
@@ -39,9 +42,8 @@ func stageFor(m peer.Mode) ours.Stage {
 func benchRegistry(b *testing.B, reg *registry.Registry, m peer.Mode) {
 	b.Helper()
 	ctx := context.Background()
-	if _, err := reg.Policy(ours.Operation).Admit(ctx, benchCall); (err != nil) != (m == peer.Reject) {
-		b.Fatalf("%s path: Admit error = %v", m, err)
-	}
+	_, err := reg.Policy(ours.Operation).Admit(ctx, benchCall)
+	require.Equal(b, m == peer.Reject, err != nil, "%s path: Admit error = %v", m, err)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -69,9 +71,7 @@ func BenchmarkGate(b *testing.B) {
 					reject = st
 				}
 				gs, err := ours.NewGates(benchCall.Key, reject)
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err)
 				g := map[ours.Stage]baldur.Gate{
 					ours.Governance: gs.Governance, ours.Throttle: gs.Throttle,
 					ours.Blast: gs.Blast, ours.Bulkhead: gs.Bulkhead,
@@ -87,11 +87,9 @@ func benchGate(b *testing.B, g baldur.Gate, m peer.Mode) {
 	ctx := context.Background()
 	c := benchCall
 	c.Now = baldur.SystemClock().Now()
-	if p, err := g.Admit(ctx, c); (err != nil) != (m == peer.Reject) {
-		b.Fatalf("%s path: Admit error = %v", m, err)
-	} else {
-		p.Release(okOutcome)
-	}
+	p, err := g.Admit(ctx, c)
+	require.Equal(b, m == peer.Reject, err != nil, "%s path: Admit error = %v", m, err)
+	p.Release(okOutcome)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -116,13 +114,9 @@ func TestRealChains(t *testing.T) {
 	for _, c := range realChains {
 		for _, m := range []peer.Mode{peer.Admit, peer.Reject} {
 			reg, err := c.build(benchCall.Key, stageFor(m))
-			if err != nil {
-				t.Fatalf("%s: %v", c.name, err)
-			}
+			require.NoError(t, err, c.name)
 			for _, op := range []string{ours.Operation, ours.GRPCOperation} {
-				if reg.Policy(op) == nil {
-					t.Fatalf("%s: no policy for %q", c.name, op)
-				}
+				require.NotNil(t, reg.Policy(op), "%s: no policy for %q", c.name, op)
 			}
 			run := func() {
 				tk, err := reg.Policy(benchCall.Operation).Admit(ctx, benchCall)
@@ -135,9 +129,7 @@ func TestRealChains(t *testing.T) {
 				tk.Release(okOutcome)
 			}
 			run()
-			if allocs := testing.AllocsPerRun(100, run); allocs != 0 {
-				t.Errorf("%s %s: %v allocs per call, want 0", c.name, m, allocs)
-			}
+			assert.Zero(t, testing.AllocsPerRun(100, run), "%s %s: allocs per call", c.name, m)
 		}
 	}
 }
@@ -151,14 +143,10 @@ func TestGatesRejectAlone(t *testing.T) {
 	}
 	for st, sentinel := range want {
 		gs, err := ours.NewGates(benchCall.Key, st)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c := benchCall
 		c.Now = baldur.SystemClock().Now()
 		_, err = ours.NewPolicyOf(gs).Admit(context.Background(), c)
-		if !errors.Is(err, sentinel) {
-			t.Errorf("reject at %s: err = %v, want %v", st, err, sentinel)
-		}
+		assert.ErrorIs(t, err, sentinel, "reject at %s", st)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur/bench/internal/ours"
 )
 
@@ -29,9 +32,7 @@ func BenchmarkChainKeys(b *testing.B) {
 	for _, c := range realChains {
 		b.Run("path=admit/impl="+c.name, func(b *testing.B) {
 			reg, err := c.build(benchCall.Key, ours.None)
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			ctx := context.Background()
 			var goroutines atomic.Int64
 			b.ReportAllocs()
@@ -44,7 +45,7 @@ func BenchmarkChainKeys(b *testing.B) {
 					i++
 					t, err := reg.Policy(c.Operation).Admit(ctx, c)
 					if err != nil {
-						b.Errorf("admit path rejected: %v", err)
+						assert.NoError(b, err, "admit path rejected")
 						return
 					}
 					t.Release(okOutcome)

@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/bench/internal/fake"
@@ -37,9 +39,8 @@ var okOutcome = baldur.Outcome{Result: baldur.Success, Status: 200}
 func benchPolicy(b *testing.B, p *baldur.Policy, m peer.Mode) {
 	b.Helper()
 	ctx := context.Background()
-	if _, err := p.Admit(ctx, benchCall); (err != nil) != (m == peer.Reject) {
-		b.Fatalf("%s path: Admit error = %v", m, err)
-	}
+	_, err := p.Admit(ctx, benchCall)
+	require.Equal(b, m == peer.Reject, err != nil, "%s path: Admit error = %v", m, err)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -69,17 +70,14 @@ func BenchmarkChain(b *testing.B) {
 			for _, c := range realChains {
 				b.Run("impl="+c.name, func(b *testing.B) {
 					reg, err := c.build(benchCall.Key, stageFor(m))
-					if err != nil {
-						b.Fatal(err)
-					}
+					require.NoError(b, err)
 					benchRegistry(b, reg, m)
 				})
 			}
 			b.Run("impl=failsafe", func(b *testing.B) {
 				ex := peer.FailsafeExecutor[any](m)
-				if err := ex.Run(noop); (err != nil) != (m == peer.Reject) {
-					b.Fatalf("%s path: Run error = %v", m, err)
-				}
+				err := ex.Run(noop)
+				require.Equal(b, m == peer.Reject, err != nil, "%s path: Run error = %v", m, err)
 				b.ReportAllocs()
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
@@ -90,9 +88,8 @@ func BenchmarkChain(b *testing.B) {
 			})
 			b.Run("impl=handrolled", func(b *testing.B) {
 				h := peer.NewHandrolled(m)
-				if err := h.Do(noop); (err != nil) != (m == peer.Reject) {
-					b.Fatalf("%s path: Do error = %v", m, err)
-				}
+				err := h.Do(noop)
+				require.Equal(b, m == peer.Reject, err != nil, "%s path: Do error = %v", m, err)
 				b.ReportAllocs()
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
@@ -120,21 +117,13 @@ func BenchmarkBare(b *testing.B) {
 func TestChainsAgree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if _, err := fake.Chain("t").Admit(ctx, benchCall); err != nil {
-		t.Fatalf("fake chain rejected: %v", err)
-	}
-	if _, err := fake.RejectingChain("t").Admit(ctx, benchCall); !errors.Is(err, baldur.ErrThrottled) {
-		t.Fatalf("rejecting fake chain: err = %v, want ErrThrottled", err)
-	}
-	if err := peer.NewHandrolled(peer.Reject).Do(noop); !errors.Is(err, peer.ErrLimited) {
-		t.Fatalf("handrolled reject: err = %v", err)
-	}
-	if err := peer.FailsafeExecutor[any](peer.Reject).Run(noop); err == nil {
-		t.Fatal("failsafe reject mode admitted")
-	}
-	if err := peer.FailsafeExecutor[any](peer.Admit).Run(noop); err != nil {
-		t.Fatalf("failsafe admit mode: %v", err)
-	}
+	_, err := fake.Chain("t").Admit(ctx, benchCall)
+	require.NoError(t, err, "fake chain rejected")
+	_, err = fake.RejectingChain("t").Admit(ctx, benchCall)
+	require.ErrorIs(t, err, baldur.ErrThrottled, "rejecting fake chain")
+	require.ErrorIs(t, peer.NewHandrolled(peer.Reject).Do(noop), peer.ErrLimited, "handrolled reject")
+	require.Error(t, peer.FailsafeExecutor[any](peer.Reject).Run(noop), "failsafe reject mode admitted")
+	require.NoError(t, peer.FailsafeExecutor[any](peer.Admit).Run(noop), "failsafe admit mode")
 }
 
 func TestFakeChainZeroAlloc(t *testing.T) {
@@ -146,8 +135,6 @@ func TestFakeChainZeroAlloc(t *testing.T) {
 				tk.Release(okOutcome)
 			}
 		})
-		if allocs != 0 {
-			t.Errorf("policy %v: %v allocs per call, want 0", p.Name(), allocs)
-		}
+		assert.Zero(t, allocs, "policy %v: allocs per call", p.Name())
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -44,7 +46,8 @@ func BenchmarkGate(b *testing.B) {
 			for pb.Next() {
 				p, err := g.Admit(ctx, call)
 				if err != nil {
-					b.Fatal(err)
+					assert.NoError(b, err)
+					return
 				}
 				p.Release(baldur.Outcome{Result: baldur.Success})
 			}
@@ -64,7 +67,8 @@ func BenchmarkGate(b *testing.B) {
 			for pb.Next() {
 				p, err := g.Admit(ctx, call)
 				if err != nil {
-					b.Fatal(err)
+					assert.NoError(b, err)
+					return
 				}
 				p.Release(baldur.Outcome{Result: baldur.Success})
 			}
@@ -80,7 +84,8 @@ func BenchmarkGate(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := g.Admit(ctx, call); err == nil {
-					b.Fatal("admitted")
+					assert.Error(b, err, "admitted")
+					return
 				}
 			}
 		})
@@ -96,7 +101,8 @@ func BenchmarkGate(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := g.Admit(ctx, call); err == nil {
-					b.Fatal("admitted")
+					assert.Error(b, err, "admitted")
+					return
 				}
 			}
 		})

@@ -17,9 +17,7 @@ import (
 func newTestBudget(t testing.TB, cfg Config) *Budget {
 	t.Helper()
 	s, err := validate(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return newBudget(s)
 }
 
@@ -29,9 +27,9 @@ func TestBudgetRemainingAndRollingWindow(t *testing.T) {
 	t.Parallel()
 	b := newTestBudget(t, Config{SLOTarget: 0.99, BudgetWindow: baldur.Duration(time.Hour), BudgetMinCalls: 1})
 	now := t0
-	if st := b.Status(now); st.RemainingPct != 100 || st.Total != 0 {
-		t.Fatalf("empty: %+v", st)
-	}
+	st := b.Status(now)
+	require.Equal(t, 100.0, st.RemainingPct, "empty: %+v", st)
+	require.Zero(t, st.Total, "empty: %+v", st)
 	for range 990 {
 		b.Record(now, baldur.Success)
 	}
@@ -41,29 +39,29 @@ func TestBudgetRemainingAndRollingWindow(t *testing.T) {
 	for range 100 {
 		b.Record(now, baldur.Ignored)
 	}
-	st := b.Status(now)
+	st = b.Status(now)
 	// 995 calls allow 9.95 failures; 5 spent.
-	if st.Total != 995 || st.Failed != 5 || !near(st.RemainingPct, (1-5/9.95)*100) {
-		t.Fatalf("status: %+v", st)
-	}
+	require.Equal(t, uint64(995), st.Total, "status: %+v", st)
+	require.Equal(t, uint64(5), st.Failed, "status: %+v", st)
+	require.True(t, near(st.RemainingPct, (1-5/9.95)*100), "status: %+v", st)
 	// Half an hour later more failures, then the first batch leaves the window.
 	now = now.Add(30 * time.Minute)
 	for range 5 {
 		b.Record(now, baldur.Failure)
 	}
-	if st := b.Status(now); st.Failed != 10 || st.RemainingPct != 0 {
-		t.Fatalf("within the window: %+v", st)
-	}
+	st = b.Status(now)
+	require.Equal(t, uint64(10), st.Failed, "within the window: %+v", st)
+	require.Equal(t, 0.0, st.RemainingPct, "within the window: %+v", st)
 	now = now.Add(31 * time.Minute)
-	if st := b.Status(now); st.Total != 5 || st.Failed != 5 {
-		t.Fatalf("after the window rolled: %+v", st)
-	}
+	st = b.Status(now)
+	require.Equal(t, uint64(5), st.Total, "after the window rolled: %+v", st)
+	require.Equal(t, uint64(5), st.Failed, "after the window rolled: %+v", st)
 	// A bucket is recycled a full window later.
 	now = now.Add(time.Hour)
 	b.Record(now, baldur.Success)
-	if st := b.Status(now); st.Total != 1 || st.Failed != 0 {
-		t.Fatalf("recycled: %+v", st)
-	}
+	st = b.Status(now)
+	require.Equal(t, uint64(1), st.Total, "recycled: %+v", st)
+	require.Zero(t, st.Failed, "recycled: %+v", st)
 }
 
 func TestBudgetMinCalls(t *testing.T) {
@@ -72,9 +70,7 @@ func TestBudgetMinCalls(t *testing.T) {
 	for range 10 {
 		b.Record(t0, baldur.Failure)
 	}
-	if r := b.RemainingPct(t0); r != 100 {
-		t.Fatalf("below BudgetMinCalls: %v", r)
-	}
+	require.Equal(t, 100.0, b.RemainingPct(t0), "below BudgetMinCalls")
 }
 
 func TestBudgetBurnRates(t *testing.T) {
@@ -101,25 +97,18 @@ func TestBudgetBurnRates(t *testing.T) {
 	now = now.Add(4*time.Minute + 30*time.Second)
 	st := b.Status(now)
 	want := []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour}
-	if len(st.BurnRates) != len(want) {
-		t.Fatalf("burn rates: %+v", st.BurnRates)
-	}
+	require.Len(t, st.BurnRates, len(want), "burn rates: %+v", st.BurnRates)
 	for i, br := range st.BurnRates {
-		if br.Window != want[i] {
-			t.Fatalf("window %d = %v, want %v", i, br.Window, want[i])
-		}
+		require.Equal(t, want[i], br.Window, "window %d", i)
 	}
-	if r := st.BurnRates[0].Rate; !near(r, 20) { // 2 % / 0.1 %
-		t.Fatalf("5m burn = %v", r)
-	}
+	require.True(t, near(st.BurnRates[0].Rate, 20), "5m burn = %v", st.BurnRates[0].Rate) // 2 % / 0.1 %
 	alerts := b.BurnAlerts(now)
-	if len(alerts) != 4 || alerts[0].Factor != 14.4 || !near(alerts[0].ShortRate, 20) {
-		t.Fatalf("alerts: %+v", alerts)
-	}
+	require.Len(t, alerts, 4, "alerts: %+v", alerts)
+	require.Equal(t, 14.4, alerts[0].Factor, "alerts: %+v", alerts)
+	require.True(t, near(alerts[0].ShortRate, 20), "alerts: %+v", alerts)
 	// 1 h: 10 failures in 6000 calls = 1.67x, below 14.4: not firing.
-	if alerts[0].Firing || !near(alerts[0].LongRate, 10.0/6000/0.001) {
-		t.Fatalf("1h/5m alert: %+v", alerts[0])
-	}
+	require.False(t, alerts[0].Firing, "1h/5m alert: %+v", alerts[0])
+	require.True(t, near(alerts[0].LongRate, 10.0/6000/0.001), "1h/5m alert: %+v", alerts[0])
 }
 
 func TestBudgetConcurrentRecord(t *testing.T) {
@@ -144,16 +133,14 @@ func TestBudgetConcurrentRecord(t *testing.T) {
 	}
 	wg.Wait()
 	st := b.Status(t0.Add(5 * time.Minute))
-	if st.Total != workers*per || st.Failed != workers*per/10 || b.Lost() != 0 {
-		t.Fatalf("status %+v lost %d", st, b.Lost())
-	}
+	require.Equal(t, uint64(workers*per), st.Total, "status %+v", st)
+	require.Equal(t, uint64(workers*per/10), st.Failed, "status %+v", st)
+	require.Zero(t, b.Lost(), "lost")
 }
 
 func TestBudgetRecordAllocs(t *testing.T) {
 	b := newTestBudget(t, Config{})
-	if n := testing.AllocsPerRun(1000, func() { b.Record(t0, baldur.Failure) }); n != 0 {
-		t.Fatalf("Record allocates %v", n)
-	}
+	require.Zero(t, testing.AllocsPerRun(1000, func() { b.Record(t0, baldur.Failure) }), "Record allocates")
 }
 
 // TestBudgetRunningSumsMatchScan drives records and evaluations at random
@@ -211,9 +198,7 @@ func TestBudgetRunningSumsMatchScan(t *testing.T) {
 				b.evaluate(at, got)
 				b.scan(at.UnixNano()/b.width, want)
 				for i := range want {
-					if got[i] != want[i] {
-						t.Fatalf("step %d at %v window %d: running %+v, scan %+v", step, at.Sub(t0), i, got[i], want[i])
-					}
+					require.Equal(t, want[i], got[i], "step %d at %v window %d: running against scan", step, at.Sub(t0), i)
 				}
 			}
 		})
@@ -340,12 +325,10 @@ func TestBudgetEvaluateAllocs(t *testing.T) {
 	b := newTestBudget(t, Config{})
 	b.Record(t0, baldur.Failure)
 	now := t0.Add(time.Hour)
-	if n := testing.AllocsPerRun(1000, func() {
+	require.Zero(t, testing.AllocsPerRun(1000, func() {
 		_ = b.RemainingPct(now)
 		_, _ = b.tryRemaining(now.UnixNano())
-	}); n != 0 {
-		t.Fatalf("evaluation allocates %v", n)
-	}
+	}), "evaluation allocates")
 }
 
 // scan walks the whole ring backwards from nowIdx and returns the sums

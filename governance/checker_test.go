@@ -2,9 +2,11 @@ package governance
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 )
@@ -17,40 +19,35 @@ func TestCheckAllOrder(t *testing.T) {
 	c := f.c
 	req := baldur.GovernanceRequest{Operation: "replay", Service: "shop", Tier: baldur.TierCritical}
 
-	if r := c.CheckAll(bg, req); !r.Allowed || r.Reason != baldur.BlockNone || r.Level != baldur.LevelNormal || r.BudgetRemainingPct != 100 {
-		t.Fatalf("clean state: %+v", r)
-	}
+	r := c.CheckAll(bg, req)
+	require.True(t, r.Allowed, "clean state: %+v", r)
+	require.Equal(t, baldur.BlockNone, r.Reason, "clean state: %+v", r)
+	require.Equal(t, baldur.LevelNormal, r.Level, "clean state: %+v", r)
+	require.Equal(t, 100.0, r.BudgetRemainingPct, "clean state: %+v", r)
 	// Exhaust the budget: error_budget blocks.
 	f.feed(100, 50)
 	c.InvalidateCache()
-	if r := c.CheckAll(bg, req); r.Allowed || r.Reason != baldur.BlockErrorBudget || r.ThresholdPct != 15 {
-		t.Fatalf("budget: %+v", r)
-	}
+	r = c.CheckAll(bg, req)
+	require.False(t, r.Allowed, "budget: %+v", r)
+	require.Equal(t, baldur.BlockErrorBudget, r.Reason, "budget: %+v", r)
+	require.Equal(t, 15.0, r.ThresholdPct, "budget: %+v", r)
 	// Emergency LEVEL_2 comes before the budget.
-	if _, err := c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level2, Reason: "incident"}); err != nil {
-		t.Fatal(err)
-	}
-	if r := c.CheckAll(bg, req); r.Reason != baldur.BlockEmergency || r.Level != baldur.Level2 {
-		t.Fatalf("emergency: %+v", r)
-	}
+	_, err := c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level2, Reason: "incident"})
+	require.NoError(t, err)
+	r = c.CheckAll(bg, req)
+	require.Equal(t, baldur.BlockEmergency, r.Reason, "emergency: %+v", r)
+	require.Equal(t, baldur.Level2, r.Level, "emergency: %+v", r)
 	// The kill switch comes before the emergency level.
-	if err := c.Activate(bg, KillSwitch{Scope: ScopeService, Pattern: "shop", Reason: "bad deploy", Actor: "ana"}); err != nil {
-		t.Fatal(err)
-	}
-	if r := c.CheckAll(bg, req); r.Reason != baldur.BlockKillSwitch {
-		t.Fatalf("kill switch: %+v", r)
-	}
+	require.NoError(t, c.Activate(bg, KillSwitch{Scope: ScopeService, Pattern: "shop", Reason: "bad deploy", Actor: "ana"}))
+	r = c.CheckAll(bg, req)
+	require.Equal(t, baldur.BlockKillSwitch, r.Reason, "kill switch: %+v", r)
 	// Break glass allows over everything.
-	if err := c.BreakGlass(bg, true, "ana", "restore"); err != nil {
-		t.Fatal(err)
-	}
-	if r := c.CheckAll(bg, req); !r.Allowed || !r.BreakGlass {
-		t.Fatalf("break glass: %+v", r)
-	}
+	require.NoError(t, c.BreakGlass(bg, true, "ana", "restore"))
+	r = c.CheckAll(bg, req)
+	require.True(t, r.Allowed, "break glass: %+v", r)
+	require.True(t, r.BreakGlass, "break glass: %+v", r)
 	// Skipping checks walks back down the chain.
-	if err := c.BreakGlass(bg, false, "ana", ""); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, c.BreakGlass(bg, false, "ana", ""))
 	for _, tc := range []struct {
 		req  baldur.GovernanceRequest
 		want baldur.BlockReason
@@ -60,9 +57,9 @@ func TestCheckAllOrder(t *testing.T) {
 		{baldur.GovernanceRequest{SkipKillSwitch: true, EmergencyMinLevel: baldur.Level3, Tier: baldur.TierCritical}, baldur.BlockErrorBudget},
 		{baldur.GovernanceRequest{SkipKillSwitch: true, SkipEmergency: true, SkipErrorBudget: true}, baldur.BlockNone},
 	} {
-		if r := c.CheckAll(bg, tc.req); r.Reason != tc.want || r.Allowed != (tc.want == baldur.BlockNone) {
-			t.Errorf("%+v: got %+v, want %v", tc.req, r, tc.want)
-		}
+		r := c.CheckAll(bg, tc.req)
+		assert.Equal(t, tc.want, r.Reason, "%+v: got %+v", tc.req, r)
+		assert.Equal(t, tc.want == baldur.BlockNone, r.Allowed, "%+v: got %+v, want %v", tc.req, r, tc.want)
 	}
 }
 
@@ -70,41 +67,32 @@ func TestHelpers(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	c := f.c
-	if !c.SystemEnabled(bg) {
-		t.Fatal("disabled without a switch")
-	}
-	if err := c.Activate(bg, KillSwitch{Scope: ScopeOperation, Pattern: "GET /x", Reason: "r"}); err != nil {
-		t.Fatal(err)
-	}
-	if !c.SystemEnabled(bg) {
-		t.Fatal("an operation switch disables the system")
-	}
-	if err := c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "r"}); err != nil {
-		t.Fatal(err)
-	}
-	if c.SystemEnabled(bg) {
-		t.Fatal("global switch: still enabled")
-	}
-	if ok, _ := c.Deactivate(bg, ScopeAll, ""); !ok || !c.SystemEnabled(bg) {
-		t.Fatal("deactivate")
-	}
-	if b, l := c.EmergencyBlocking(bg, 0); b || l != baldur.LevelNormal {
-		t.Fatalf("EmergencyBlocking = %v %v", b, l)
-	}
+	require.True(t, c.SystemEnabled(bg), "disabled without a switch")
+	require.NoError(t, c.Activate(bg, KillSwitch{Scope: ScopeOperation, Pattern: "GET /x", Reason: "r"}))
+	require.True(t, c.SystemEnabled(bg), "an operation switch disables the system")
+	require.NoError(t, c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "r"}))
+	require.False(t, c.SystemEnabled(bg), "global switch: still enabled")
+	ok, _ := c.Deactivate(bg, ScopeAll, "")
+	require.True(t, ok, "deactivate")
+	require.True(t, c.SystemEnabled(bg), "deactivate")
+	b, l := c.EmergencyBlocking(bg, 0)
+	require.False(t, b, "EmergencyBlocking")
+	require.Equal(t, baldur.LevelNormal, l, "EmergencyBlocking")
 	c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "r"})
-	if b, l := c.EmergencyBlocking(bg, 0); b || l != baldur.Level1 {
-		t.Fatalf("L1 with default min L2: %v %v", b, l)
-	}
-	if b, _ := c.EmergencyBlocking(bg, baldur.Level1); !b {
-		t.Fatal("L1 with min L1 must block")
-	}
-	if b, rem, th := c.ErrorBudgetBlocking(bg, baldur.TierStandard, ""); b || rem != 100 || th != 10 {
-		t.Fatalf("ErrorBudgetBlocking = %v %v %v", b, rem, th)
-	}
+	b, l = c.EmergencyBlocking(bg, 0)
+	require.False(t, b, "L1 with default min L2")
+	require.Equal(t, baldur.Level1, l, "L1 with default min L2")
+	b, _ = c.EmergencyBlocking(bg, baldur.Level1)
+	require.True(t, b, "L1 with min L1 must block")
+	b, rem, th := c.ErrorBudgetBlocking(bg, baldur.TierStandard, "")
+	require.False(t, b, "ErrorBudgetBlocking")
+	require.Equal(t, 100.0, rem, "ErrorBudgetBlocking remaining")
+	require.Equal(t, 10.0, th, "ErrorBudgetBlocking threshold")
 	f.feed(9998, 2) // 2 failures of the 10 a 0.1 % budget allows: 80 % left
-	if b, rem, _ := c.ErrorBudgetBlocking(bg, baldur.TierStandard, ""); b || rem < 79.9 || rem > 80.1 {
-		t.Fatalf("remaining = %v", rem)
-	}
+	b, rem, _ = c.ErrorBudgetBlocking(bg, baldur.TierStandard, "")
+	require.False(t, b, "ErrorBudgetBlocking at 80 %")
+	require.GreaterOrEqual(t, rem, 79.9, "remaining")
+	require.LessOrEqual(t, rem, 80.1, "remaining")
 }
 
 func TestKillSwitchScopes(t *testing.T) {
@@ -130,20 +118,16 @@ func TestKillSwitchScopes(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, Config{})
 			tc.ks.Reason = "test"
-			if err := f.c.Activate(bg, tc.ks); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, f.c.Activate(bg, tc.ks))
 			tc.call.Now = f.clk.Now()
 			err := f.admit(t, tc.call, baldur.Success)
 			if tc.hit {
 				wantReason(t, err, baldur.ReasonKillSwitch, 30*time.Second)
-			} else if err != nil {
-				t.Fatalf("unexpected %v", err)
+			} else {
+				require.NoError(t, err, "unexpected")
 			}
 			r := f.c.CheckAll(bg, baldur.GovernanceRequest{Operation: tc.call.Operation, Service: tc.call.Service})
-			if r.Allowed == tc.hit {
-				t.Fatalf("CheckAll = %+v, want hit %v", r, tc.hit)
-			}
+			require.Equal(t, !tc.hit, r.Allowed, "CheckAll = %+v, want hit %v", r, tc.hit)
 		})
 	}
 }
@@ -165,64 +149,46 @@ func TestKillSwitchValidation(t *testing.T) {
 	} {
 		err := f.c.Activate(bg, tc.ks)
 		var ce *baldur.ConfigError
-		if !errors.As(err, &ce) || ce.Field != tc.field {
-			t.Errorf("Activate(%+v) = %v, want ConfigError on %s", tc.ks, err, tc.field)
+		if assert.ErrorAs(t, err, &ce, "Activate(%+v), want ConfigError on %s", tc.ks, tc.field) {
+			assert.Equal(t, tc.field, ce.Field, "Activate(%+v) = %v", tc.ks, err)
 		}
 	}
-	if _, err := ParseScope("galaxy"); err == nil {
-		t.Fatal("ParseScope accepted galaxy")
-	}
-	if s, err := ParseScope("operation"); err != nil || s != ScopeOperation {
-		t.Fatal("ParseScope(operation)")
-	}
+	_, err := ParseScope("galaxy")
+	require.Error(t, err, "ParseScope accepted galaxy")
+	s, err := ParseScope("operation")
+	require.NoError(t, err, "ParseScope(operation)")
+	require.Equal(t, ScopeOperation, s, "ParseScope(operation)")
 }
 
 func TestKillSwitchExpiry(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	if err := f.c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "maintenance", ExpiresAt: t0.Add(10 * time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "maintenance", ExpiresAt: t0.Add(10 * time.Minute)}))
 	wantReason(t, f.admit(t, f.call("GET /a", 0), baldur.Success), baldur.ReasonKillSwitch, 30*time.Second)
 	f.clk.Advance(10*time.Minute - time.Nanosecond)
 	wantReason(t, f.admit(t, f.call("GET /a", 0), baldur.Success), baldur.ReasonKillSwitch, 30*time.Second)
 	f.clk.Advance(time.Nanosecond)
-	if err := f.admit(t, f.call("GET /a", 0), baldur.Success); err != nil {
-		t.Fatalf("after expiry: %v", err)
-	}
-	if !f.c.SystemEnabled(bg) {
-		t.Fatal("expired switch still disables")
-	}
-	if list, _ := f.c.KillSwitches(bg); len(list) != 0 {
-		t.Fatalf("expired switch listed: %+v", list)
-	}
+	require.NoError(t, f.admit(t, f.call("GET /a", 0), baldur.Success), "after expiry")
+	require.True(t, f.c.SystemEnabled(bg), "expired switch still disables")
+	list, _ := f.c.KillSwitches(bg)
+	require.Empty(t, list, "expired switch listed")
 }
 
 func TestBreakGlassAuditedAndExpires(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{BreakGlassDuration: baldur.Duration(time.Hour)})
 	f.c.Activate(bg, KillSwitch{Scope: ScopeAll, Reason: "r"})
-	if err := f.c.BreakGlass(bg, true, "ana", ""); err == nil {
-		t.Fatal("break glass without a reason")
-	}
-	if err := f.c.BreakGlass(bg, true, "ana", "customer outage"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.admit(t, f.call("GET /a", 0), baldur.Success); err != nil {
-		t.Fatalf("break glass: %v", err)
-	}
+	require.Error(t, f.c.BreakGlass(bg, true, "ana", ""), "break glass without a reason")
+	require.NoError(t, f.c.BreakGlass(bg, true, "ana", "customer outage"))
+	require.NoError(t, f.admit(t, f.call("GET /a", 0), baldur.Success), "break glass")
 	n := 0
 	for _, r := range f.audit.Records() {
 		if r.Reason == AuditBreakGlass {
 			n++
-			if r.Actor != "ana" {
-				t.Errorf("actor = %q", r.Actor)
-			}
+			assert.Equal(t, "ana", r.Actor, "actor")
 		}
 	}
-	if n < 2 { // the toggle and the allowed call
-		t.Fatalf("break-glass audit records = %d", n)
-	}
+	require.GreaterOrEqual(t, n, 2, "break-glass audit records") // the toggle and the allowed call
 	f.clk.Advance(time.Hour)
 	wantReason(t, f.admit(t, f.call("GET /a", 0), baldur.Success), baldur.ReasonKillSwitch, 30*time.Second)
 }
@@ -232,42 +198,39 @@ func TestEmergencyTriggerStepDownExpiry(t *testing.T) {
 	f := newFixture(t, Config{})
 	e := f.c.Emergency()
 	var ce *baldur.ConfigError
-	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level2}); !errors.As(err, &ce) || ce.Field != "Reason" {
-		t.Fatalf("missing reason: %v", err)
-	}
-	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: 4, Reason: "r"}); !errors.As(err, &ce) || ce.Field != "Level" {
-		t.Fatalf("level 4: %v", err)
-	}
+	_, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level2})
+	require.ErrorAs(t, err, &ce, "missing reason")
+	require.Equal(t, "Reason", ce.Field, "missing reason: %v", err)
+	_, err = e.Trigger(bg, baldur.EmergencyTrigger{Level: 4, Reason: "r"})
+	require.ErrorAs(t, err, &ce, "level 4")
+	require.Equal(t, "Level", ce.Field, "level 4: %v", err)
 	st, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "outage", Actor: "ana", Duration: time.Hour})
-	if err != nil || st.Level != baldur.Level3 || !st.ExpiresAt.Equal(t0.Add(time.Hour)) || e.Level() != baldur.Level3 {
-		t.Fatalf("trigger: %+v %v", st, err)
-	}
-	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "r"}); !errors.As(err, &ce) {
-		t.Fatalf("lowering by Trigger: %v", err)
-	}
+	require.NoError(t, err, "trigger")
+	require.Equal(t, baldur.Level3, st.Level, "trigger: %+v", st)
+	require.True(t, st.ExpiresAt.Equal(t0.Add(time.Hour)), "trigger: %+v", st)
+	require.Equal(t, baldur.Level3, e.Level(), "trigger: %+v", st)
+	_, err = e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "r"})
+	require.ErrorAs(t, err, &ce, "lowering by Trigger")
 	for _, want := range []baldur.EmergencyLevel{baldur.Level2, baldur.Level1, baldur.LevelNormal} {
 		st, err := e.StepDown(bg, "ana", "recovering")
-		if err != nil || st.Level != want || e.Level() != want || f.c.Level() != want {
-			t.Fatalf("step down: %+v %v, want %v", st, err, want)
-		}
+		require.NoError(t, err, "step down, want %v", want)
+		require.Equal(t, want, st.Level, "step down: %+v", st)
+		require.Equal(t, want, e.Level(), "step down: %+v", st)
+		require.Equal(t, want, f.c.Level(), "step down: %+v", st)
 	}
-	if _, err := e.StepDown(bg, "ana", ""); !errors.Is(err, ErrAlreadyNormal) {
-		t.Fatalf("step down at NORMAL: %v", err)
-	}
+	_, err = e.StepDown(bg, "ana", "")
+	require.ErrorIs(t, err, ErrAlreadyNormal, "step down at NORMAL")
 	// Expiry, against the fake clock.
-	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "r", Duration: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "r", Duration: time.Minute})
+	require.NoError(t, err)
 	c := f.call("GET /a", baldur.TierStandard)
 	wantReason(t, f.admit(t, c, baldur.Success), baldur.ReasonEmergency, 20*time.Second)
 	f.clk.Set(t0.Add(time.Minute)) // the timer fires asynchronously; the gate does not need it
-	if err := f.admit(t, f.call("GET /a", baldur.TierStandard), baldur.Success); err != nil {
-		t.Fatalf("after expiry: %v", err)
-	}
+	require.NoError(t, f.admit(t, f.call("GET /a", baldur.TierStandard), baldur.Success), "after expiry")
 	st, err = e.State(bg)
-	if err != nil || st.Level != baldur.LevelNormal || e.Level() != baldur.LevelNormal {
-		t.Fatalf("state after expiry: %+v %v", st, err)
-	}
+	require.NoError(t, err, "state after expiry")
+	require.Equal(t, baldur.LevelNormal, st.Level, "state after expiry: %+v", st)
+	require.Equal(t, baldur.LevelNormal, e.Level(), "state after expiry: %+v", st)
 }
 
 func TestEmergencyShedsByTier(t *testing.T) {
@@ -289,9 +252,7 @@ func TestEmergencyShedsByTier(t *testing.T) {
 		}
 		for tier, want := range map[baldur.Tier]bool{baldur.TierStandard: r.std, baldur.TierNonEssential: r.nonEs} {
 			err := f.admit(t, f.call("GET /a", tier), baldur.Success)
-			if (err == nil) != want {
-				t.Fatalf("%v %v: err %v", r.level, tier, err)
-			}
+			require.Equal(t, want, err == nil, "%v %v: err %v", r.level, tier, err)
 			if err != nil {
 				wantReason(t, err, baldur.ReasonEmergency, r.retry)
 			}
@@ -305,9 +266,8 @@ func TestEmergencyShedsByTier(t *testing.T) {
 			admitted++
 		}
 	}
-	if admitted < n*4/10 || admitted > n*6/10 {
-		t.Fatalf("L3 critical admitted %d of %d", admitted, n)
-	}
+	require.GreaterOrEqual(t, admitted, n*4/10, "L3 critical admitted of %d", n)
+	require.LessOrEqual(t, admitted, n*6/10, "L3 critical admitted of %d", n)
 	// L2: 10 % of standard, with a 10 s Retry-After.
 	e.StepDown(bg, "", "")
 	admitted = 0
@@ -319,13 +279,11 @@ func TestEmergencyShedsByTier(t *testing.T) {
 			lastErr = err
 		}
 	}
-	if admitted < n/20 || admitted > n*15/100 {
-		t.Fatalf("L2 standard admitted %d of %d", admitted, n)
-	}
+	require.GreaterOrEqual(t, admitted, n/20, "L2 standard admitted of %d", n)
+	require.LessOrEqual(t, admitted, n*15/100, "L2 standard admitted of %d", n)
 	wantReason(t, lastErr, baldur.ReasonEmergency, 10*time.Second)
-	if e.AdmitFraction(baldur.Level2, baldur.TierStandard) != 0.1 || e.AdmitFraction(baldur.Level3, baldur.TierCritical) != 0.5 {
-		t.Fatal("AdmitFraction")
-	}
+	require.Equal(t, 0.1, e.AdmitFraction(baldur.Level2, baldur.TierStandard), "AdmitFraction")
+	require.Equal(t, 0.5, e.AdmitFraction(baldur.Level3, baldur.TierCritical), "AdmitFraction")
 }
 
 func TestInvalidationWithoutTTL(t *testing.T) {
@@ -335,28 +293,21 @@ func TestInvalidationWithoutTTL(t *testing.T) {
 	call := f.call("GET /a", baldur.TierStandard)
 	// Warm the cache, then change state: each transition shows at once at
 	// the same instant (the clock never moves here).
-	if err := f.admit(t, call, baldur.Success); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.admit(t, call, baldur.Success))
 	c.Activate(bg, KillSwitch{Scope: ScopeOperation, Pattern: "GET /a", Reason: "r"})
 	wantReason(t, f.admit(t, call, baldur.Success), baldur.ReasonKillSwitch, 30*time.Second)
 	c.Deactivate(bg, ScopeOperation, "GET /a")
-	if err := f.admit(t, call, baldur.Success); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.admit(t, call, baldur.Success))
 	c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "r"})
 	wantReason(t, f.admit(t, call, baldur.Success), baldur.ReasonEmergency, 20*time.Second)
 	c.Emergency().StepDown(bg, "", "")
 	c.Emergency().StepDown(bg, "", "")
 	c.Emergency().StepDown(bg, "", "")
-	if err := f.admit(t, call, baldur.Success); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.admit(t, call, baldur.Success))
 	// A budget threshold crossing seen by a check invalidates at once.
 	f.feed(0, 200)
-	if b, _, _ := c.ErrorBudgetBlocking(bg, baldur.TierStandard, ""); !b {
-		t.Fatal("budget not blocking")
-	}
+	b, _, _ := c.ErrorBudgetBlocking(bg, baldur.TierStandard, "")
+	require.True(t, b, "budget not blocking")
 	wantReason(t, f.admit(t, call, baldur.Success), baldur.ReasonErrorBudget, 60*time.Second)
 
 	// A change made behind the Checker's back (another process) shows
@@ -372,9 +323,7 @@ func TestTTLRefreshSeesForeignChange(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{CacheTTL: baldur.Duration(10 * time.Second)})
 	f.store.PutKillSwitch(bg, KillSwitch{Scope: ScopeAll, Reason: "other process"})
-	if err := f.admit(t, f.call("GET /a", 0), baldur.Success); err != nil {
-		t.Fatal("cached snapshot should still admit")
-	}
+	require.NoError(t, f.admit(t, f.call("GET /a", 0), baldur.Success), "cached snapshot should still admit")
 	f.clk.Advance(10 * time.Second)
 	wantReason(t, f.admit(t, f.call("GET /a", 0), baldur.Success), baldur.ReasonKillSwitch, 30*time.Second)
 }
@@ -389,30 +338,21 @@ func TestFailOpenAndAlertCooldown(t *testing.T) {
 	f.store.failEmergency.Store(true)
 	f.store.failBreakGlass.Store(true)
 	c.InvalidateCache()
-	if err := f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Success); err != nil {
-		t.Fatalf("unreadable state must allow: %v", err)
-	}
-	if r := c.CheckAll(bg, baldur.GovernanceRequest{}); !r.Allowed {
-		t.Fatalf("CheckAll: %+v", r)
-	}
-	if !c.SystemEnabled(bg) {
-		t.Fatal("unreadable kill switch: system must be enabled")
-	}
+	require.NoError(t, f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Success), "unreadable state must allow")
+	r := c.CheckAll(bg, baldur.GovernanceRequest{})
+	require.True(t, r.Allowed, "CheckAll: %+v", r)
+	require.True(t, c.SystemEnabled(bg), "unreadable kill switch: system must be enabled")
 	// Retries within a second; alerts once per kind per cooldown.
 	for range 30 {
 		f.clk.Advance(time.Second)
 		f.admit(t, f.call("GET /a", 0), baldur.Success)
 	}
 	for _, k := range []AlertKind{AlertKillSwitchUnreadable, AlertEmergencyUnreadable, AlertBreakGlassUnreadable} {
-		if n := f.alerts.count(k); n != 1 {
-			t.Errorf("%s alerts = %d, want 1", k, n)
-		}
+		assert.Equal(t, 1, f.alerts.count(k), "%s alerts", k)
 	}
 	f.clk.Advance(time.Minute)
 	c.InvalidateCache()
-	if n := f.alerts.count(AlertKillSwitchUnreadable); n != 2 {
-		t.Fatalf("after cooldown: %d alerts", n)
-	}
+	require.Equal(t, 2, f.alerts.count(AlertKillSwitchUnreadable), "alerts after cooldown")
 	// The store recovers: the state applies again within a second.
 	f.store.failKill.Store(false)
 	f.clk.Advance(time.Second)
@@ -427,27 +367,20 @@ func TestAuditRateLimited(t *testing.T) {
 		f.admit(t, f.call("GET /a", 0), baldur.Success)
 	}
 	recs := f.audit.Records()
-	if len(recs) != 5 {
-		t.Fatalf("records = %d, want the burst of 5", len(recs))
-	}
-	if recs[0].Reason != baldur.BlockKillSwitch || recs[0].Actor != "ana" || recs[0].Operation != "GET /a" {
-		t.Fatalf("record = %+v", recs[0])
-	}
-	if d := f.c.AuditDropped(baldur.BlockKillSwitch); d != 995 {
-		t.Fatalf("dropped = %d", d)
-	}
+	require.Len(t, recs, 5, "records, want the burst of 5")
+	require.Equal(t, baldur.BlockKillSwitch, recs[0].Reason, "record = %+v", recs[0])
+	require.Equal(t, "ana", recs[0].Actor, "record = %+v", recs[0])
+	require.Equal(t, "GET /a", recs[0].Operation, "record = %+v", recs[0])
+	require.Equal(t, uint64(995), f.c.AuditDropped(baldur.BlockKillSwitch), "dropped")
 	f.clk.Advance(time.Second)
 	f.admit(t, f.call("GET /a", 0), baldur.Success)
 	recs = f.audit.Records()
-	if len(recs) != 6 || recs[5].Dropped != 995 {
-		t.Fatalf("after 1 s: %d records, last %+v", len(recs), recs[len(recs)-1])
-	}
+	require.Len(t, recs, 6, "records after 1 s")
+	require.Equal(t, uint64(995), recs[5].Dropped, "after 1 s: last %+v", recs[5])
 	// SkipAudit suppresses the record.
 	f.clk.Advance(time.Hour)
 	f.c.CheckAll(bg, baldur.GovernanceRequest{SkipAudit: true})
-	if len(f.audit.Records()) != 6 {
-		t.Fatal("SkipAudit wrote a record")
-	}
+	require.Len(t, f.audit.Records(), 6, "SkipAudit wrote a record")
 }
 
 func TestResetCache(t *testing.T) {
@@ -458,9 +391,7 @@ func TestResetCache(t *testing.T) {
 	f.admit(t, f.call("GET /a", 0), baldur.Success)
 	f.c.resetCache()
 	f.admit(t, f.call("GET /a", 0), baldur.Success)
-	if n := len(f.audit.Records()); n != 2 {
-		t.Fatalf("records = %d, want 2 (limit reset)", n)
-	}
+	require.Len(t, f.audit.Records(), 2, "records, want 2 (limit reset)")
 }
 
 // TestEmergencyExpiryGoesToNormal: a triggered duration that runs out
@@ -469,19 +400,15 @@ func TestEmergencyExpiryGoesToNormal(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	e := f.c.Emergency()
-	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "held"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "spike", Duration: 10 * time.Minute}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "held"})
+	require.NoError(t, err)
+	_, err = e.Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "spike", Duration: 10 * time.Minute})
+	require.NoError(t, err)
 	f.clk.Set(t0.Add(10 * time.Minute))
 	st, err := e.State(bg)
-	if err != nil || st.Level != baldur.LevelNormal || f.c.Level() != baldur.LevelNormal {
-		t.Fatalf("after expiry: %+v %v, want NORMAL", st, err)
-	}
+	require.NoError(t, err, "after expiry")
+	require.Equal(t, baldur.LevelNormal, st.Level, "after expiry: %+v, want NORMAL", st)
+	require.Equal(t, baldur.LevelNormal, f.c.Level(), "after expiry: %+v, want NORMAL", st)
 	// NORMAL sheds nothing: a non_essential call passes.
-	if err := f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Success); err != nil {
-		t.Fatalf("after expiry: %v", err)
-	}
+	require.NoError(t, f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Success), "after expiry")
 }

@@ -1,10 +1,11 @@
 package governance
 
 import (
-	"errors"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 )
@@ -55,12 +56,9 @@ func TestConfigValidation(t *testing.T) {
 			t.Parallel()
 			c, err := New(tc.cfg)
 			var ce *baldur.ConfigError
-			if !errors.As(err, &ce) || c != nil {
-				t.Fatalf("New = %v, %v; want a *baldur.ConfigError", c, err)
-			}
-			if ce.Field != tc.field {
-				t.Fatalf("field = %q, want %q (%v)", ce.Field, tc.field, err)
-			}
+			require.ErrorAs(t, err, &ce, "New = %v; want a *baldur.ConfigError", c)
+			require.Nil(t, c, "New = %v, %v", c, err)
+			require.Equal(t, tc.field, ce.Field, "field (%v)", err)
 		})
 	}
 }
@@ -68,25 +66,26 @@ func TestConfigValidation(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	s, err := validate(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.ttl != 30*time.Second || s.minLevel != baldur.Level2 || s.target != 0.999 || s.window != 30*24*time.Hour ||
-		s.bucket != time.Minute || s.hysteresis != 2 || s.cooldown != 300*time.Second || s.killRetry != 30*time.Second ||
-		s.emergRetry != 5*time.Second || s.budgetRetry != 60*time.Second {
-		t.Fatalf("defaults: %+v", s)
-	}
-	if s.tiers[baldur.TierCritical] != (Threshold{15, 30}) || s.tiers[baldur.TierStandard] != (Threshold{10, 20}) ||
-		s.tiers[baldur.TierNonEssential] != (Threshold{5, 10}) {
-		t.Fatalf("thresholds: %+v", s.tiers)
-	}
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, s.ttl, "default ttl")
+	require.Equal(t, baldur.Level2, s.minLevel, "default minLevel")
+	require.Equal(t, 0.999, s.target, "default target")
+	require.Equal(t, 30*24*time.Hour, s.window, "default window")
+	require.Equal(t, time.Minute, s.bucket, "default bucket")
+	require.Equal(t, 2.0, s.hysteresis, "default hysteresis")
+	require.Equal(t, 300*time.Second, s.cooldown, "default cooldown")
+	require.Equal(t, 30*time.Second, s.killRetry, "default killRetry")
+	require.Equal(t, 5*time.Second, s.emergRetry, "default emergRetry")
+	require.Equal(t, 60*time.Second, s.budgetRetry, "default budgetRetry")
+	require.Equal(t, Threshold{15, 30}, s.tiers[baldur.TierCritical], "thresholds: %+v", s.tiers)
+	require.Equal(t, Threshold{10, 20}, s.tiers[baldur.TierStandard], "thresholds: %+v", s.tiers)
+	require.Equal(t, Threshold{5, 10}, s.tiers[baldur.TierNonEssential], "thresholds: %+v", s.tiers)
 	s, err = validate(Config{BudgetWindow: baldur.Duration(time.Minute)})
-	if err != nil || s.bucket != time.Second {
-		t.Fatalf("short window bucket: %v %v", s.bucket, err)
-	}
+	require.NoError(t, err, "short window bucket")
+	require.Equal(t, time.Second, s.bucket, "short window bucket")
 	s, err = validate(Config{Fractions: map[baldur.EmergencyLevel]map[baldur.Tier]float64{
 		baldur.Level1: {baldur.TierCritical: 1, baldur.TierStandard: 0.5, baldur.TierNonEssential: 0.25}}})
-	if err != nil || s.fractions[1][baldur.TierStandard] != 0.5 || s.fractions[2][baldur.TierStandard] != 0.1 {
-		t.Fatalf("fraction override: %v %v", s.fractions, err)
-	}
+	require.NoError(t, err, "fraction override")
+	require.Equal(t, 0.5, s.fractions[1][baldur.TierStandard], "fraction override: %v", s.fractions)
+	require.Equal(t, 0.1, s.fractions[2][baldur.TierStandard], "fraction override: %v", s.fractions)
 }

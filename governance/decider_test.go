@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -43,15 +46,15 @@ func TestBudgetDeciderHysteresis(t *testing.T) {
 	for _, s := range steps {
 		setRemaining(b, now, s.pct)
 		d := g.Check(now, baldur.TierCritical, "")
-		if d.Blocked != s.blocked || d.Warning != s.warning || d.ThresholdPct != 15 || d.WarningPct != 30 || d.RemainingPct != float64(s.pct) {
-			t.Fatalf("at %d %%: %+v, want blocked %v warning %v", s.pct, d, s.blocked, s.warning)
-		}
+		require.Equal(t, s.blocked, d.Blocked, "at %d %%: %+v", s.pct, d)
+		require.Equal(t, s.warning, d.Warning, "at %d %%: %+v", s.pct, d)
+		require.Equal(t, 15.0, d.ThresholdPct, "at %d %%: %+v", s.pct, d)
+		require.Equal(t, 30.0, d.WarningPct, "at %d %%: %+v", s.pct, d)
+		require.Equal(t, float64(s.pct), d.RemainingPct, "at %d %%: %+v", s.pct, d)
 	}
 	// The per-call gate follows, without waiting for the TTL.
 	wantReason(t, f.admit(t, f.call("GET /a", baldur.TierCritical), baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
-	if err := f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Ignored); err != nil {
-		t.Fatalf("non_essential at 10 %% (threshold 5): %v", err)
-	}
+	require.NoError(t, f.admit(t, f.call("GET /a", baldur.TierNonEssential), baldur.Ignored), "non_essential at 10 % (threshold 5)")
 }
 
 func TestBudgetDeciderPrecedence(t *testing.T) {
@@ -80,26 +83,18 @@ func TestBudgetDeciderPrecedence(t *testing.T) {
 		{baldur.TierStandard, "", 30},       // global
 	}
 	for _, tc := range tests {
-		if got := g.Threshold(tc.tier, tc.region).BlockPct; got != tc.want {
-			t.Errorf("Threshold(%v, %q) = %v, want %v", tc.tier, tc.region, got, tc.want)
-		}
-		if d := g.Check(f.clk.Now(), tc.tier, tc.region); d.ThresholdPct != tc.want {
-			t.Errorf("Check(%v, %q).ThresholdPct = %v", tc.tier, tc.region, d.ThresholdPct)
-		}
+		assert.Equal(t, tc.want, g.Threshold(tc.tier, tc.region).BlockPct, "Threshold(%v, %q)", tc.tier, tc.region)
+		assert.Equal(t, tc.want, g.Check(f.clk.Now(), tc.tier, tc.region).ThresholdPct, "Check(%v, %q).ThresholdPct", tc.tier, tc.region)
 	}
 	// At 15 % remaining the same tier is blocked in one region, not another.
 	setRemaining(f.c.Budget(), f.clk.Now(), 15)
 	f.c.InvalidateCache()
 	c := f.call("GET /a", baldur.TierCritical)
 	c.Region = "eu"
-	if err := f.admit(t, c, baldur.Ignored); err != nil {
-		t.Fatalf("eu critical (10 %%): %v", err)
-	}
+	require.NoError(t, f.admit(t, c, baldur.Ignored), "eu critical (10 %)")
 	c.Region = "us"
 	wantReason(t, f.admit(t, c, baldur.Ignored), baldur.ReasonErrorBudget, time.Minute)
-	if f.c.BudgetDecider().ReplayAllowed(f.clk.Now()) {
-		t.Fatal("replay allowed below the global threshold")
-	}
+	require.False(t, f.c.BudgetDecider().ReplayAllowed(f.clk.Now()), "replay allowed below the global threshold")
 }
 
 // TestGateBudgetFollowsOutcomes feeds outcomes only through the gate's
@@ -120,9 +115,7 @@ func TestGateBudgetFollowsOutcomes(t *testing.T) {
 			pass := func(c baldur.Call, r baldur.Result, n int) {
 				t.Helper()
 				for range n {
-					if err := f.admit(t, c, r); err != nil {
-						t.Fatalf("%s at %v: %v", c.Operation, f.clk.Now().Sub(t0), err)
-					}
+					require.NoError(t, f.admit(t, c, r), "%s at %v", c.Operation, f.clk.Now().Sub(t0))
 				}
 			}
 			// 1000 calls, 9 failed: 1 - 9/10.09 = 10.8 % left, under the
@@ -147,9 +140,7 @@ func TestGateBudgetFollowsOutcomes(t *testing.T) {
 			f.clk.Advance(interval)
 			pass(std(), baldur.Success, 1)
 			pass(crit(), baldur.Ignored, 1)
-			if f.clk.Now().Sub(t0) >= 30*time.Second {
-				t.Fatal("the test waited for the cache TTL")
-			}
+			require.Less(t, f.clk.Now().Sub(t0), 30*time.Second, "the test waited for the cache TTL")
 		})
 	}
 }

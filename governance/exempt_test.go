@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
@@ -13,9 +16,7 @@ func TestExemptCache(t *testing.T) {
 	var pats []pattern
 	for i, p := range DefaultExemptOperations {
 		cp, err := compilePattern(fmt.Sprint(i), p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		pats = append(pats, cp)
 	}
 	e := newExemptSet(pats)
@@ -36,9 +37,7 @@ func TestExemptCache(t *testing.T) {
 	}
 	for range 2 { // cold, then cached
 		for _, tc := range tests {
-			if got := e.has(tc.op); got != tc.want {
-				t.Errorf("has(%q) = %v, want %v", tc.op, got, tc.want)
-			}
+			assert.Equal(t, tc.want, e.has(tc.op), "has(%q)", tc.op)
 		}
 	}
 	// Far more operations than slots: decisions stay right, the table
@@ -48,9 +47,7 @@ func TestExemptCache(t *testing.T) {
 		if i%3 == 0 {
 			op += "/healthz"
 		}
-		if got := e.has(op); got != (i%3 == 0) {
-			t.Fatalf("has(%q) = %v", op, got)
-		}
+		require.Equal(t, i%3 == 0, e.has(op), "has(%q)", op)
 	}
 	filled := 0
 	for i := range e.slots {
@@ -58,15 +55,10 @@ func TestExemptCache(t *testing.T) {
 			filled++
 		}
 	}
-	if filled > exemptCacheSize || filled < exemptCacheSize/2 {
-		t.Fatalf("%d slots filled", filled)
-	}
-	if n := testing.AllocsPerRun(100, func() { e.has("GET /healthz") }); n != 0 {
-		t.Fatalf("cached lookup allocates %v", n)
-	}
-	if none := newExemptSet(nil); none.has("GET /healthz") {
-		t.Fatal("no patterns exempts")
-	}
+	require.LessOrEqual(t, filled, exemptCacheSize, "slots filled")
+	require.GreaterOrEqual(t, filled, exemptCacheSize/2, "slots filled")
+	require.Zero(t, testing.AllocsPerRun(100, func() { e.has("GET /healthz") }), "cached lookup allocates")
+	require.False(t, newExemptSet(nil).has("GET /healthz"), "no patterns exempts")
 }
 
 // TestAuditDropsConcurrent rejects from several goroutines; every call is
@@ -99,9 +91,8 @@ func TestAuditDropsConcurrent(t *testing.T) {
 		carried += r.Dropped
 	}
 	dropped := f.c.AuditDropped(baldur.BlockKillSwitch)
-	if uint64(len(recs))+dropped != workers*per+1 || carried != dropped {
-		t.Fatalf("%d records carrying %d drops, %d dropped, %d calls", len(recs), carried, dropped, workers*per+1)
-	}
+	require.Equal(t, uint64(workers*per+1), uint64(len(recs))+dropped, "%d records carrying %d drops, %d dropped", len(recs), carried, dropped)
+	require.Equal(t, dropped, carried, "drops carried by the written records")
 }
 
 func TestGateRejectZeroAllocs(t *testing.T) {
@@ -129,9 +120,7 @@ func TestGateRejectZeroAllocs(t *testing.T) {
 			for range 20 { // spend the audit burst, warm the exempt cache
 				g.Admit(bg, c)
 			}
-			if n := testing.AllocsPerRun(1000, func() { g.Admit(bg, c) }); n != 0 {
-				t.Fatalf("allocates %v", n)
-			}
+			require.Zero(t, testing.AllocsPerRun(1000, func() { g.Admit(bg, c) }), "allocates")
 		})
 	}
 }

@@ -1,10 +1,11 @@
 package governance
 
 import (
-	"errors"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 )
@@ -46,22 +47,21 @@ func FuzzConfigEdges(f *testing.F) {
 		c, err := New(cfg)
 		if err != nil {
 			var ce *baldur.ConfigError
-			if !errors.As(err, &ce) || ce.Field == "" {
-				t.Fatalf("New: %v, want a *baldur.ConfigError naming the field", err)
-			}
+			require.ErrorAs(t, err, &ce, "New: want a *baldur.ConfigError naming the field")
+			require.NotEmpty(t, ce.Field, "New: %v, want a *baldur.ConfigError naming the field", err)
 			return
 		}
 		prev := time.Duration(0)
 		for l := baldur.LevelNormal; l <= baldur.MaxEmergencyLevel; l++ {
 			ra := c.emergRej[l].RetryAfter()
-			if ra < prev || (emerg > 0 && ra <= 0) {
-				t.Fatalf("emergency Retry-After at %v = %v after %v (base %v)", l, ra, prev, time.Duration(emerg))
+			require.GreaterOrEqual(t, ra, prev, "emergency Retry-After at %v (base %v)", l, time.Duration(emerg))
+			if emerg > 0 {
+				require.Positive(t, ra, "emergency Retry-After at %v (base %v)", l, time.Duration(emerg))
 			}
 			prev = ra
 		}
-		if _, ok := c.audit.take(baldur.BlockKillSwitch, t0.UnixNano()); !ok {
-			t.Fatalf("the first audit record is refused (burst %d, rate %v)", burst, rate)
-		}
+		_, ok := c.audit.take(baldur.BlockKillSwitch, t0.UnixNano())
+		require.True(t, ok, "the first audit record is refused (burst %d, rate %v)", burst, rate)
 		_ = c.Budget().Status(t0)
 	})
 }

@@ -6,26 +6,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 )
 
 func TestGateKind(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
-	if f.c.Gate().Stage() != baldur.StageGovernance {
-		t.Fatal("kind")
-	}
+	require.Equal(t, baldur.StageGovernance, f.c.Gate().Stage(), "kind")
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{f.c.Gate()}, Clock: f.clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	f.c.Activate(bg, KillSwitch{Scope: ScopeOperation, Pattern: "GET /x", Reason: "r"})
-	if _, err := p.Admit(bg, baldur.Call{Operation: "GET /x"}); err == nil {
-		t.Fatal("policy admitted a switched-off call")
-	}
-	if p.Rejected(baldur.ReasonKillSwitch) != 1 {
-		t.Fatal("policy did not count the rejection")
-	}
+	_, err = p.Admit(bg, baldur.Call{Operation: "GET /x"})
+	require.Error(t, err, "policy admitted a switched-off call")
+	require.Equal(t, uint64(1), p.Rejected(baldur.ReasonKillSwitch), "policy did not count the rejection")
 }
 
 func TestGateReleaseFeedsBudget(t *testing.T) {
@@ -34,16 +29,13 @@ func TestGateReleaseFeedsBudget(t *testing.T) {
 	g := f.c.Gate()
 	for i, r := range []baldur.Result{baldur.Success, baldur.Failure, baldur.Ignored, baldur.Success} {
 		p, err := g.Admit(bg, f.call("GET /a", 0))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		p.Release(baldur.Outcome{Result: r, Latency: time.Duration(i) * time.Millisecond})
 		p.Release(baldur.Outcome{Result: baldur.Failure}) // second release is a no-op
 	}
 	st := f.c.Budget().Status(f.clk.Now())
-	if st.Total != 3 || st.Failed != 1 {
-		t.Fatalf("budget saw %+v", st)
-	}
+	require.Equal(t, uint64(3), st.Total, "budget saw %+v", st)
+	require.Equal(t, uint64(1), st.Failed, "budget saw %+v", st)
 }
 
 func TestGateZeroAllocs(t *testing.T) {
@@ -58,28 +50,22 @@ func TestGateZeroAllocs(t *testing.T) {
 		}
 		p.Release(baldur.Outcome{Result: baldur.Success})
 	}
-	if n := testing.AllocsPerRun(1000, admit); n != 0 {
-		t.Fatalf("admit+release allocates %v", n)
-	}
+	require.Zero(t, testing.AllocsPerRun(1000, admit), "admit+release allocates")
 	// Restrictive snapshot (an unrelated switch, L1 shedding non_essential):
 	// the admit path still allocates nothing.
 	f.c.Activate(bg, KillSwitch{Scope: ScopeOperation, Pattern: "GET /other/*", Reason: "r"})
 	f.c.Emergency().Trigger(bg, baldur.EmergencyTrigger{Level: baldur.Level1, Reason: "r"})
-	if n := testing.AllocsPerRun(1000, admit); n != 0 {
-		t.Fatalf("restrictive admit allocates %v", n)
-	}
+	require.Zero(t, testing.AllocsPerRun(1000, admit), "restrictive admit allocates")
 	// Reject path, once the audit burst is spent.
 	call.Tier = baldur.TierNonEssential
 	for range 20 {
 		g.Admit(ctx, call)
 	}
-	if n := testing.AllocsPerRun(1000, func() {
+	require.Zero(t, testing.AllocsPerRun(1000, func() {
 		if _, err := g.Admit(ctx, call); err == nil {
 			t.Fatal("admitted")
 		}
-	}); n != 0 {
-		t.Fatalf("reject allocates %v", n)
-	}
+	}), "reject allocates")
 }
 
 // TestGateHammer runs admits, releases and transitions concurrently under

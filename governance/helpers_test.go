@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
 )
@@ -86,9 +88,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	}
 	cfg.Alerts = f.alerts
 	c, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	f.c = c
 	return f
 }
@@ -121,15 +121,11 @@ func (f *fixture) feed(ok, failed int) {
 func wantReason(t testing.TB, err error, want baldur.Reason, retry time.Duration) {
 	t.Helper()
 	rej, ok := baldur.AsRejection(err)
-	if !ok {
-		t.Fatalf("err = %v, want a rejection %v", err, want)
-	}
-	if rej.Reason() != want || rej.RetryAfter() != retry {
-		t.Fatalf("rejection = %v / %v, want %v / %v", rej.Reason(), rej.RetryAfter(), want, retry)
-	}
-	if !errors.Is(err, baldur.ErrRejected) || !errors.Is(err, want.Sentinel()) {
-		t.Fatalf("%v does not match ErrRejected and its sentinel", err)
-	}
+	require.True(t, ok, "err = %v, want a rejection %v", err, want)
+	require.Equal(t, want, rej.Reason(), "rejection reason")
+	require.Equal(t, retry, rej.RetryAfter(), "rejection Retry-After")
+	require.ErrorIs(t, err, baldur.ErrRejected)
+	require.ErrorIs(t, err, want.Sentinel())
 }
 
 // resetCache clears the audit and alert rate limits and rebuilds the

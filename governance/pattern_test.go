@@ -1,9 +1,11 @@
 package governance
 
 import (
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 )
@@ -35,15 +37,9 @@ func TestPatternMatch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		p, err := compilePattern("Pattern", tc.pat)
-		if err != nil {
-			t.Fatalf("%q: %v", tc.pat, err)
-		}
-		if got := p.match(tc.s); got != tc.want {
-			t.Errorf("%q.match(%q) = %v, want %v", tc.pat, tc.s, got, tc.want)
-		}
-		if got := refMatch(tc.pat, tc.s); got != tc.want {
-			t.Errorf("reference %q.match(%q) = %v", tc.pat, tc.s, got)
-		}
+		require.NoError(t, err, "%q", tc.pat)
+		assert.Equal(t, tc.want, p.match(tc.s), "%q.match(%q)", tc.pat, tc.s)
+		assert.Equal(t, tc.want, refMatch(tc.pat, tc.s), "reference %q.match(%q)", tc.pat, tc.s)
 	}
 }
 
@@ -52,8 +48,8 @@ func TestPatternInvalid(t *testing.T) {
 	for _, s := range []string{"", `a\`, `a\b`, "a\nb", "a\x7fb", "\xff", "a\u0085b", strings.Repeat("a", MaxPatternLen+1)} {
 		err := ValidatePattern(s)
 		var ce *baldur.ConfigError
-		if !errors.As(err, &ce) || ce.Field != "Pattern" {
-			t.Errorf("ValidatePattern(%q) = %v", s, err)
+		if assert.ErrorAs(t, err, &ce, "ValidatePattern(%q)", s) {
+			assert.Equal(t, "Pattern", ce.Field, "ValidatePattern(%q) = %v", s, err)
 		}
 	}
 }
@@ -87,17 +83,14 @@ func FuzzPattern(f *testing.F) {
 		p, err := compilePattern("Pattern", pat)
 		if err != nil {
 			var ce *baldur.ConfigError
-			if !errors.As(err, &ce) || ce.Field != "Pattern" {
-				t.Fatalf("error %v is not a ConfigError on Pattern", err)
-			}
+			require.ErrorAs(t, err, &ce, "error is not a ConfigError on Pattern")
+			require.Equal(t, "Pattern", ce.Field, "error %v is not a ConfigError on Pattern", err)
 			return
 		}
 		if len(pat) > 24 || len(s) > 48 { // keep the reference matcher fast
 			p.match(s)
 			return
 		}
-		if got, want := p.match(s), refMatch(pat, s); got != want {
-			t.Fatalf("%q.match(%q) = %v, reference %v", pat, s, got, want)
-		}
+		require.Equal(t, refMatch(pat, s), p.match(s), "%q.match(%q) against the reference", pat, s)
 	})
 }

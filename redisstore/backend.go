@@ -111,13 +111,13 @@ func New(ctx context.Context, c redis.UniversalClient, cfg Config) (*Backend, er
 		bc.ConsecutiveFailures = 3
 	}
 	if bc.OpenTimeout == 0 {
-		bc.OpenTimeout = time.Second
+		bc.OpenTimeout = baldur.Duration(time.Second)
 	}
 	if bc.HalfOpenProbes == 0 {
 		bc.HalfOpenProbes = 1
 	}
 	if bc.Window == 0 {
-		bc.Window = 10 * time.Second
+		bc.Window = baldur.Duration(10 * time.Second)
 	}
 	if bc.MinRequests == 0 {
 		bc.MinRequests = 20

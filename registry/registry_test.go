@@ -175,8 +175,7 @@ func TestNoPermitLostAcrossSwaps(t *testing.T) {
 				default:
 				}
 				tk, err := r.Policy("op").Admit(context.Background(), baldur.Call{Operation: "op"})
-				if err != nil {
-					t.Error(err)
+				if !assert.NoError(t, err) {
 					return
 				}
 				admitted.Add(1)
@@ -233,19 +232,13 @@ func FuzzValidateOperation(f *testing.F) {
 		err := registry.ValidateOperation(op)
 		if err != nil {
 			var ce *baldur.ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("error is not a ConfigError: %v", err)
-			}
+			require.ErrorAs(t, err, &ce, "error is not a ConfigError")
 			return
 		}
 		// A valid operation can be routed.
 		r := registry.New()
 		p, _ := baldur.NewPolicy(baldur.PolicyConfig{Name: "p"})
-		if err := r.Apply(registry.Spec{Policies: []*baldur.Policy{p}, Routes: map[string]string{op: "p"}}); err != nil {
-			t.Fatalf("valid operation %q rejected by Apply: %v", op, err)
-		}
-		if r.Policy(op) != p {
-			t.Fatalf("operation %q does not resolve to its own route", op)
-		}
+		require.NoError(t, r.Apply(registry.Spec{Policies: []*baldur.Policy{p}, Routes: map[string]string{op: "p"}}), "valid operation %q rejected by Apply", op)
+		require.Same(t, p, r.Policy(op), "operation %q does not resolve to its own route", op)
 	})
 }

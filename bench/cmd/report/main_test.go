@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
 
 func TestParse(t *testing.T) {
 	t.Parallel()
@@ -18,18 +22,16 @@ func TestParse(t *testing.T) {
 		{"goos: linux", key{}, 0, 0, false},
 	} {
 		k, ns, allocs, ok := parse(tc.line)
-		if ok != tc.ok || (ok && (k != tc.want || ns != tc.ns || allocs != tc.allocs)) {
-			t.Errorf("parse(%q) = %+v %g %g %v, want %+v %g %g %v", tc.line, k, ns, allocs, ok, tc.want, tc.ns, tc.allocs, tc.ok)
+		if assert.Equal(t, tc.ok, ok, "parse(%q) ok", tc.line) && ok {
+			assert.Equal(t, tc.want, k, "parse(%q) key", tc.line)
+			assert.Equal(t, tc.ns, ns, "parse(%q) ns/op", tc.line)
+			assert.Equal(t, tc.allocs, allocs, "parse(%q) allocs/op", tc.line)
 		}
 	}
 }
 
 func TestMedian(t *testing.T) {
 	t.Parallel()
-	if got := median([]float64{3, 1, 2}); got != 2 {
-		t.Errorf("median odd = %g", got)
-	}
-	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
-		t.Errorf("median even = %g", got)
-	}
+	assert.Equal(t, 2.0, median([]float64{3, 1, 2}), "median odd")
+	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}), "median even")
 }

@@ -3,6 +3,8 @@ package latency
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestSummarize(t *testing.T) {
@@ -14,10 +16,6 @@ func TestSummarize(t *testing.T) {
 	got := s.Summarize()
 	want := Summary{N: 1000, Min: time.Millisecond, P50: 500 * time.Millisecond, P90: 900 * time.Millisecond,
 		P99: 990 * time.Millisecond, P999: 999 * time.Millisecond, Max: 1000 * time.Millisecond, Mean: 500500 * time.Microsecond}
-	if got != want {
-		t.Fatalf("Summarize() = %+v, want %+v", got, want)
-	}
-	if (NewSample(0).Summarize() != Summary{}) {
-		t.Fatal("empty sample should summarize to zero")
-	}
+	require.Equal(t, want, got, "Summarize()")
+	require.Equal(t, Summary{}, NewSample(0).Summarize(), "empty sample should summarize to zero")
 }

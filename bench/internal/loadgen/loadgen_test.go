@@ -6,26 +6,27 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestClosedStopsAtCallBudget(t *testing.T) {
 	t.Parallel()
 	r := Closed(context.Background(), func(context.Context) Status { return OK }, 4, Limits{Duration: time.Second, MaxCalls: 1000})
-	if r.Sent != 1000 || r.OK != 1000 || r.Accepted.N != 1000 {
-		t.Fatalf("Closed = %+v, want 1000 sent and OK", r)
-	}
+	require.Equal(t, int64(1000), r.Sent, "Closed = %+v, want 1000 sent and OK", r)
+	require.Equal(t, int64(1000), r.OK, "Closed = %+v, want 1000 sent and OK", r)
+	require.Equal(t, 1000, r.Accepted.N, "Closed = %+v, want 1000 sent and OK", r)
 }
 
 func TestOpenClassifiesAndBounds(t *testing.T) {
 	t.Parallel()
 	r := Open(context.Background(), func(context.Context) Status { return OK }, 10000, 64, Limits{Duration: 50 * time.Millisecond, MaxCalls: 100})
-	if r.Sent+r.Dropped != 100 || r.OK != r.Sent {
-		t.Fatalf("Open = %+v, want 100 arrivals, every sent call OK", r)
-	}
+	require.Equal(t, int64(100), r.Sent+r.Dropped, "Open = %+v, want 100 arrivals", r)
+	require.Equal(t, r.Sent, r.OK, "Open = %+v, want every sent call OK", r)
 	r = Open(context.Background(), func(context.Context) Status { return Rejected }, 10000, 64, Limits{Duration: 50 * time.Millisecond, MaxCalls: 50})
-	if r.Rejected != r.Sent || r.OK != 0 {
-		t.Fatalf("Open(rejecting) = %+v", r)
-	}
+	require.Equal(t, r.Sent, r.Rejected, "Open(rejecting) = %+v", r)
+	require.Zero(t, r.OK, "Open(rejecting) = %+v", r)
 }
 
 func TestTimeoutIsClassified(t *testing.T) {
@@ -34,9 +35,7 @@ func TestTimeoutIsClassified(t *testing.T) {
 		<-ctx.Done()
 		return Failed
 	}, 1, Limits{Duration: time.Second, MaxCalls: 2, Timeout: time.Millisecond})
-	if r.TimedOut != 2 {
-		t.Fatalf("Closed = %+v, want 2 timed out", r)
-	}
+	require.Equal(t, int64(2), r.TimedOut, "Closed = %+v, want 2 timed out", r)
 }
 
 func TestHTTPGetClassifies(t *testing.T) {
@@ -55,12 +54,8 @@ func TestHTTPGetClassifies(t *testing.T) {
 	}))
 	defer srv.Close()
 	for path, want := range map[string]Status{"/ok": OK, "/throttled": Rejected, "/shed": Rejected, "/boom": Failed} {
-		if got := HTTPGet(srv.Client(), srv.URL+path)(context.Background()); got != want {
-			t.Errorf("%s: %v, want %v", path, got, want)
-		}
+		assert.Equal(t, want, HTTPGet(srv.Client(), srv.URL+path)(context.Background()), path)
 	}
 	srv.Close()
-	if got := HTTPGet(srv.Client(), srv.URL+"/ok")(context.Background()); got != Failed {
-		t.Errorf("closed server: %v, want Failed", got)
-	}
+	assert.Equal(t, Failed, HTTPGet(srv.Client(), srv.URL+"/ok")(context.Background()), "closed server")
 }

@@ -1,4 +1,4 @@
-package baldur
+package chaos
 
 import (
 	"context"
@@ -8,18 +8,18 @@ import (
 
 // Errors of chaos implementations, matched with errors.Is.
 var (
-	// ErrChaosDisabled: chaos experiments are turned off (the default), or
+	// ErrDisabled: chaos experiments are turned off (the default), or
 	// no scheduler is configured.
-	ErrChaosDisabled = errors.New("baldur: chaos experiments disabled")
-	// ErrChaosBlocked: the SafetyGuard denied the experiment. The wrapping
+	ErrDisabled = errors.New("chaos: chaos experiments disabled")
+	// ErrBlocked: the SafetyGuard denied the experiment. The wrapping
 	// error lists SafetyDecision.Reasons.
-	ErrChaosBlocked = errors.New("baldur: chaos experiment blocked by safety guard")
-	// ErrChaosNotFound: no experiment has the ID.
-	ErrChaosNotFound = errors.New("baldur: chaos experiment not found")
+	ErrBlocked = errors.New("chaos: chaos experiment blocked by safety guard")
+	// ErrNotFound: no experiment has the ID.
+	ErrNotFound = errors.New("chaos: chaos experiment not found")
 )
 
-// ChaosExperiment is a fault injection to run against one service.
-type ChaosExperiment struct {
+// Experiment is a fault injection to run against one service.
+type Experiment struct {
 	// ID identifies the experiment; required.
 	ID string
 	// TargetService is the service faults are injected into; required.
@@ -39,58 +39,58 @@ type ChaosExperiment struct {
 	Force bool
 }
 
-// ChaosRun is a scheduled or running experiment.
-type ChaosRun struct {
-	ChaosExperiment
+// Run is a scheduled or running experiment.
+type Run struct {
+	Experiment
 	// ScheduledAt is when Schedule accepted it.
 	ScheduledAt time.Time
 	// StartedAt is when injection began; zero while waiting for StartAt.
 	StartedAt time.Time
 }
 
-// ChaosScheduler runs chaos experiments: each passes the SafetyGuard when it
+// Scheduler runs chaos experiments: each passes the SafetyGuard when it
 // starts, is stopped by the stop conditions (error rate, latency, error
-// budget), and is never retried. It is the registry's "chaos_scheduler" slot;
-// its default is NoOpChaosScheduler, which schedules nothing (chaos is off
-// unless configured) while KillAll still answers.
+// budget), and is never retried. Where none is configured, NoOpScheduler
+// stands in: it schedules nothing (chaos is off unless configured) while
+// KillAll still answers.
 //
 // Implementations must be safe for concurrent use.
-type ChaosScheduler interface {
-	// Schedule accepts e. A denial by the SafetyGuard wraps ErrChaosBlocked.
-	Schedule(ctx context.Context, e ChaosExperiment) (ChaosRun, error)
+type Scheduler interface {
+	// Schedule accepts e. A denial by the SafetyGuard wraps ErrBlocked.
+	Schedule(ctx context.Context, e Experiment) (Run, error)
 	// Cancel stops the experiment with id, before or during its run.
 	// Cancelling an unknown or finished experiment is a no-op.
 	Cancel(ctx context.Context, id string) error
 	// Running lists the scheduled and running experiments.
-	Running(ctx context.Context) ([]ChaosRun, error)
+	Running(ctx context.Context) ([]Run, error)
 	// KillAll stops every experiment and reports how many it stopped.
 	KillAll(ctx context.Context, reason string) (stopped int, err error)
 }
 
-// NoOpChaosScheduler is the default ChaosScheduler: chaos disabled. Schedule
-// returns ErrChaosDisabled, so no fault is ever injected (fail-closed);
+// NoOpScheduler is the default Scheduler: chaos disabled. Schedule
+// returns ErrDisabled, so no fault is ever injected (fail-closed);
 // Cancel, Running and KillAll succeed with nothing to do, so emergency
 // controls work unconditionally. Safe for concurrent use.
-type NoOpChaosScheduler struct{}
+type NoOpScheduler struct{}
 
-var _ ChaosScheduler = NoOpChaosScheduler{}
+var _ Scheduler = NoOpScheduler{}
 
-// Schedule returns ErrChaosDisabled.
-func (NoOpChaosScheduler) Schedule(context.Context, ChaosExperiment) (ChaosRun, error) {
-	return ChaosRun{}, ErrChaosDisabled
+// Schedule returns ErrDisabled.
+func (NoOpScheduler) Schedule(context.Context, Experiment) (Run, error) {
+	return Run{}, ErrDisabled
 }
 
 // Cancel does nothing.
-func (NoOpChaosScheduler) Cancel(context.Context, string) error { return nil }
+func (NoOpScheduler) Cancel(context.Context, string) error { return nil }
 
 // Running returns no experiments.
-func (NoOpChaosScheduler) Running(context.Context) ([]ChaosRun, error) { return nil, nil }
+func (NoOpScheduler) Running(context.Context) ([]Run, error) { return nil, nil }
 
 // KillAll stops nothing.
-func (NoOpChaosScheduler) KillAll(context.Context, string) (int, error) { return 0, nil }
+func (NoOpScheduler) KillAll(context.Context, string) (int, error) { return 0, nil }
 
-// ChaosReport summarizes one finished (or stopped) experiment.
-type ChaosReport struct {
+// Report summarizes one finished (or stopped) experiment.
+type Report struct {
 	ExperimentID  string
 	TargetService string
 	DryRun        bool
@@ -109,14 +109,13 @@ type ChaosReport struct {
 	BudgetBeforePct, BudgetAfterPct float64
 }
 
-// ReportGenerator builds experiment reports. It is the registry's
-// "chaos_report_generator" slot. There is no NoOp default: an empty report
-// would read as a clean run. SafeGet reports the slot unset.
+// ReportGenerator builds experiment reports. There is no NoOp: an empty
+// report would read as a clean run.
 //
 // Implementations must be safe for concurrent use.
 type ReportGenerator interface {
-	// Generate returns the report of experimentID, or ErrChaosNotFound.
-	Generate(ctx context.Context, experimentID string) (ChaosReport, error)
+	// Generate returns the report of experimentID, or ErrNotFound.
+	Generate(ctx context.Context, experimentID string) (Report, error)
 }
 
 // SafetyDecision is the SafetyGuard's answer. The zero value denies.
@@ -129,9 +128,8 @@ type SafetyDecision struct {
 
 // SafetyGuard decides whether a chaos experiment may start: enough error
 // budget (≥ 20 %), the cooldown since the last experiment (30 min), a healthy
-// system, no incident or deploy freeze, the kill switch off. It is the
-// registry's "safety_guard" slot; its default is NoOpSafetyGuard, which
-// denies. The guard fails closed: a check that cannot be evaluated denies,
+// system, no incident or deploy freeze, the kill switch off. Where none is
+// configured, NoOpSafetyGuard stands in, and denies. The guard fails closed: a check that cannot be evaluated denies,
 // which is why Check returns no error (a caller cannot ignore one into an
 // allow). A done ctx denies too.
 //

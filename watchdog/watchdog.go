@@ -1,12 +1,12 @@
-package baldur
+package watchdog
 
 import (
 	"context"
 	"time"
 )
 
-// WatchdogFinding is one thing a watchdog pass found or did.
-type WatchdogFinding struct {
+// Finding is one thing a watchdog pass found or did.
+type Finding struct {
 	// Kind is "canary_stalled", "canary_lock_renewed", "canary_paused",
 	// "canary_rolled_back", "paged", or another name of the implementation.
 	Kind string
@@ -15,15 +15,15 @@ type WatchdogFinding struct {
 	Detail  string
 }
 
-// WatchdogReport is the result of one watchdog pass.
-type WatchdogReport struct {
+// Report is the result of one watchdog pass.
+type Report struct {
 	At       time.Time
-	Findings []WatchdogFinding
+	Findings []Finding
 }
 
-// WatchdogStatus shows whether the watchdog is alive, so that "configured
+// Status shows whether the watchdog is alive, so that "configured
 // but not running" is visible rather than silent.
-type WatchdogStatus struct {
+type Status struct {
 	Running bool
 	// Interval is the time between passes.
 	Interval time.Duration
@@ -34,16 +34,15 @@ type WatchdogStatus struct {
 	LastError string
 }
 
-// SelfhealerWatchdog periodically checks the self-healing machinery: it
+// Watchdog periodically checks the self-healing machinery: it
 // renews the locks of active canary rollouts, detects stalled rollouts
-// (CanaryStalled), applies the emergency interlock (pause at level 2, roll
-// back at level 3) and pages once per incident. It is the registry's
-// "selfhealer_watchdog" slot. There is no NoOp default: a watchdog that
-// silently does nothing would let rollout locks lapse unnoticed; SafeGet
-// reports the slot unset and status endpoints say so.
+// (canary.Stalled), applies the emergency interlock (pause at level 2, roll
+// back at level 3) and pages once per incident. There is no NoOp: a
+// watchdog that silently does nothing would let rollout locks lapse
+// unnoticed; where none is configured, status endpoints say so.
 //
 // Implementations must be safe for concurrent use.
-type SelfhealerWatchdog interface {
+type Watchdog interface {
 	// Start runs passes every interval in a goroutine until Stop or until
 	// ctx is done. Starting a running watchdog is a no-op.
 	Start(ctx context.Context) error
@@ -52,6 +51,6 @@ type SelfhealerWatchdog interface {
 	Stop(ctx context.Context) error
 	// Tick runs one pass now, in the caller's goroutine; tests drive the
 	// watchdog with it and a fake clock.
-	Tick(ctx context.Context) (WatchdogReport, error)
-	Status() WatchdogStatus
+	Tick(ctx context.Context) (Report, error)
+	Status() Status
 }

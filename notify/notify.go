@@ -1,4 +1,4 @@
-package baldur
+package notify
 
 import (
 	"context"
@@ -6,13 +6,13 @@ import (
 	"github.com/baldur-go/baldur/internal/enum"
 )
 
-// NotificationPriority orders notifications; a higher priority reaches more
+// Priority orders notifications; a higher priority reaches more
 // channels. The zero value is PriorityInfo.
-type NotificationPriority uint8
+type Priority uint8
 
 const (
 	// PriorityInfo goes to the log only.
-	PriorityInfo NotificationPriority = iota
+	PriorityInfo Priority = iota
 	// PriorityWarning goes to chat.
 	PriorityWarning
 	// PriorityHigh goes to chat, flagged.
@@ -20,29 +20,29 @@ const (
 	// PriorityCritical goes to chat and pages (Slack and PagerDuty).
 	PriorityCritical
 
-	// NumNotificationPriorities is the number of priorities.
-	NumNotificationPriorities = 4
+	// NumPriorities is the number of priorities.
+	NumPriorities = 4
 )
 
-var notificationPriorityNames = enum.New[NotificationPriority]("notification priority", "INFO", "WARNING", "HIGH", "CRITICAL")
+var priorityNames = enum.New[Priority]("notification priority", "INFO", "WARNING", "HIGH", "CRITICAL")
 
 // String returns "INFO", "WARNING", "HIGH" or "CRITICAL".
-func (p NotificationPriority) String() string { return notificationPriorityNames.String(p) }
+func (p Priority) String() string { return priorityNames.String(p) }
 
 // Valid reports whether p is one of the defined priorities.
-func (p NotificationPriority) Valid() bool { return notificationPriorityNames.Valid(p) }
+func (p Priority) Valid() bool { return priorityNames.Valid(p) }
 
-// ParseNotificationPriority returns the priority named s (a String value).
+// ParsePriority returns the priority named s (a String value).
 // Any other input is an error naming it; it never panics.
-func ParseNotificationPriority(s string) (NotificationPriority, error) {
-	return notificationPriorityNames.Parse(s)
+func ParsePriority(s string) (Priority, error) {
+	return priorityNames.Parse(s)
 }
 
 // SuppressReason is why a notification was not delivered. Suppression is
 // not an error.
 type SuppressReason string
 
-// Suppression reasons of NotifyResult.
+// Suppression reasons of Result.
 const (
 	SuppressNone        SuppressReason = ""
 	SuppressDisabled    SuppressReason = "disabled"
@@ -54,7 +54,7 @@ const (
 
 // Notification is one message for operators.
 type Notification struct {
-	Priority NotificationPriority
+	Priority Priority
 	// Source is the component that raises it ("governance", "canary",
 	// "watchdog"); a noisy source is escalated.
 	Source string
@@ -64,42 +64,41 @@ type Notification struct {
 	Key string
 }
 
-// NotifyResult is what became of a notification.
-type NotifyResult struct {
+// Result is what became of a notification.
+type Result struct {
 	// Delivered is true when at least one channel took it.
 	Delivered bool
 	// Suppressed is why it was not delivered; SuppressNone when delivered.
 	Suppressed SuppressReason
 	// Priority is the priority after escalation.
-	Priority NotificationPriority
+	Priority Priority
 	// Channels lists the channels that took it.
 	Channels []string
 }
 
-// UnifiedNotificationManager sends operator notifications through one
+// Manager sends operator notifications through one
 // pipeline: rate limit (per minute and per hour), per-key cooldown
 // (fleet-wide), priority escalation (a floor while in emergency; a noisy
-// source escalated), routing by priority, audit. It is the registry's
-// "notification" slot; its default is NoOpNotifications, which delivers
-// nothing and says so (fail-open: a missing notifier never blocks the
+// source escalated), routing by priority, audit. Where none is configured,
+// NoOp stands in: it delivers nothing and says so (fail-open: a missing notifier never blocks the
 // action being notified).
 //
 // Notify returns an error only when every channel chosen failed; a
 // suppressed notification is a result, not an error.
 //
 // Implementations must be safe for concurrent use.
-type UnifiedNotificationManager interface {
-	Notify(ctx context.Context, n Notification) (NotifyResult, error)
+type Manager interface {
+	Notify(ctx context.Context, n Notification) (Result, error)
 }
 
-// NoOpNotifications drops every notification and reports it suppressed with
-// SuppressDisabled. It is the default UnifiedNotificationManager. Safe for
+// NoOp drops every notification and reports it suppressed with
+// SuppressDisabled. It is the default Manager. Safe for
 // concurrent use.
-type NoOpNotifications struct{}
+type NoOp struct{}
 
-var _ UnifiedNotificationManager = NoOpNotifications{}
+var _ Manager = NoOp{}
 
 // Notify drops n.
-func (NoOpNotifications) Notify(_ context.Context, n Notification) (NotifyResult, error) {
-	return NotifyResult{Suppressed: SuppressDisabled, Priority: n.Priority}, nil
+func (NoOp) Notify(_ context.Context, n Notification) (Result, error) {
+	return Result{Suppressed: SuppressDisabled, Priority: n.Priority}, nil
 }

@@ -1,0 +1,53 @@
+package notify_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/internal/enum/enumtest"
+	"github.com/baldur-go/baldur/notify"
+)
+
+func TestNoOpNeverBlocks(t *testing.T) {
+	t.Parallel()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, ctx := range []context.Context{context.Background(), cancelled} {
+		_, err := notify.NoOp{}.Notify(ctx, notify.Notification{Priority: notify.PriorityCritical})
+		assert.NoError(t, err, "a NoOp notifier never fails the action (ctx err %v)", ctx.Err())
+	}
+}
+
+func TestNoOpSuppressedAsDisabled(t *testing.T) {
+	t.Parallel()
+	r, err := notify.NoOp{}.Notify(context.Background(), notify.Notification{Priority: notify.PriorityHigh, Title: "x"})
+	require.NoError(t, err, "Notify")
+	assert.False(t, r.Delivered, "Notify = %+v", r)
+	assert.Equal(t, notify.SuppressDisabled, r.Suppressed, "Notify = %+v", r)
+	assert.Equal(t, notify.PriorityHigh, r.Priority, "Notify = %+v", r)
+	assert.Empty(t, r.Channels, "Notify = %+v", r)
+}
+
+func TestPriority(t *testing.T) {
+	t.Parallel()
+	enumtest.RoundTrip(t, notify.NumPriorities, notify.Priority.String, notify.ParsePriority, notify.Priority.Valid)
+	assert.Equal(t, "INFO", notify.PriorityInfo.String())
+	assert.Equal(t, "CRITICAL", notify.PriorityCritical.String())
+	var note notify.Notification
+	var result notify.Result
+	assert.Equal(t, notify.PriorityInfo, note.Priority, "the zero notification is info")
+	assert.False(t, result.Delivered)
+	assert.Equal(t, notify.SuppressNone, result.Suppressed)
+}
+
+// Without a notifier, notifications are dropped and say why.
+func ExampleNoOp() {
+	var n notify.Manager = notify.NoOp{}
+	r, err := n.Notify(context.Background(), notify.Notification{Priority: notify.PriorityCritical, Source: "canary", Title: "rollout stalled"})
+	fmt.Println(r.Delivered, r.Suppressed, err)
+	// Output: false disabled <nil>
+}
