@@ -286,7 +286,8 @@ func (f *FleetBudget) Sync(ctx context.Context) error {
 		delete(f.pending, p)
 	}
 	f.flushed.Add(uint64(len(batch)))
-	if f.epoch != "" && r.epoch != f.epoch {
+	if f.epoch != "" && (r.epoch != f.epoch || r.seq < f.lastSeq) {
+		// A new epoch, or (the meta key rewritten) a seq gone backwards.
 		f.lostData(r.epoch)
 		return nil
 	}
@@ -454,12 +455,15 @@ func parseBudgetReply(v any, own string) (budgetReply, error) {
 		fields, fok := a[i+2].([]any)
 		p, perr := strconv.ParseInt(ps, 10, 64)
 		s, serr := strconv.ParseInt(ss, 10, 64)
-		if perr != nil || serr != nil || !fok || p <= 0 || len(fields)%2 != 0 {
+		if serr != nil || s > seq {
+			// Every write takes a seq at most meta's: a higher score was not
+			// written by a sync, and reading past it would skip real writes.
 			r.malformed++
-			if serr == nil {
-				r.seq = max(r.seq, s) // read past it all the same
-				r.entries = append(r.entries, budgetEntry{seq: s})
-			}
+			continue
+		}
+		if perr != nil || !fok || p <= 0 || len(fields)%2 != 0 {
+			r.malformed++
+			r.entries = append(r.entries, budgetEntry{seq: s}) // read past it
 			continue
 		}
 		e := budgetEntry{period: p, seq: s}

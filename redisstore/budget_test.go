@@ -413,7 +413,7 @@ func TestFleetBudgetMalformedData(t *testing.T) {
 		}, true, governance.BucketCounts{}},
 		{"bucket is a string", func(t *testing.T, r *budgetReplica, p int64) {
 			s.Do(t, "SET", r.fb.bucket+fmt.Sprint(p-1), "junk")
-			s.Do(t, "ZADD", r.fb.keys[1], 1e9, fmt.Sprint(p-1))
+			s.Do(t, "ZADD", r.fb.keys[1], 1, fmt.Sprint(p-1))
 		}, false, governance.BucketCounts{Total: 40, Failed: 4}},
 		{"unparsable counts", func(t *testing.T, r *budgetReplica, p int64) {
 			k := r.fb.bucket + fmt.Sprint(p)
@@ -423,8 +423,8 @@ func TestFleetBudgetMalformedData(t *testing.T) {
 			s.Do(t, "HSET", k, "y#0", "18446744073709551615:0") // overflows the sum
 		}, false, governance.BucketCounts{Total: 40, Failed: 4}},
 		{"log member not a period", func(t *testing.T, r *budgetReplica, _ int64) {
-			s.Do(t, "ZADD", r.fb.keys[1], 1e9, "junk")
-			s.Do(t, "ZADD", r.fb.keys[1], 1e9+1, "-5")
+			s.Do(t, "ZADD", r.fb.keys[1], 1, "junk")
+			s.Do(t, "ZADD", r.fb.keys[1], 1e9, "-5") // a score no sync wrote
 		}, false, governance.BucketCounts{Total: 40, Failed: 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -454,6 +454,13 @@ func TestFleetBudgetMalformedData(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, fs.Fleet)
 			assert.Equal(t, tc.others, fs.Others)
+			// The corruption does not stop later writes from being read.
+			peer.record(clk.Now(), 10, 1)
+			require.NoError(t, peer.fb.Sync(context.Background()))
+			require.NoError(t, r.fb.Sync(context.Background()))
+			want := tc.others
+			want.Total, want.Failed = want.Total+10, want.Failed+1
+			assert.Equal(t, want, r.b.FleetState().Others)
 		})
 	}
 }
@@ -535,12 +542,55 @@ func FuzzParseCounts(f *testing.F) {
 	})
 }
 
+// TestParseBudgetReply: the script's reply shape parses, the own field is
+// left out of the sums, bad values are skipped and counted, and a reply of
+// another shape is ErrMalformed.
+func TestParseBudgetReply(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		v         any
+		entries   []budgetEntry
+		malformed int
+		err       bool
+	}{
+		{"empty", []any{"e", "0", int64(0)}, nil, 0, false},
+		{"own left out", []any{"e", "9", int64(0), "5", "9", []any{"own", "1:1", "x", "3:1", "y", "junk"}},
+			[]budgetEntry{{period: 5, seq: 9, others: governance.BucketCounts{Total: 3, Failed: 1}}}, 1, false},
+		{"bad period", []any{"e", "9", int64(0), "p", "8", []any{}}, []budgetEntry{{seq: 8}}, 1, false},
+		{"odd fields", []any{"e", "9", int64(0), "5", "8", []any{"x"}}, []budgetEntry{{seq: 8}}, 1, false},
+		{"bad seq", []any{"e", "9", int64(0), "5", "s", []any{}}, nil, 1, false},
+		{"seq past meta's", []any{"e", "9", int64(0), "5", "10", []any{"x", "1:0"}}, nil, 1, false},
+		{"not an array", "junk", nil, 0, true},
+		{"short", []any{"e", "0"}, nil, 0, true},
+		{"ragged", []any{"e", "0", int64(0), "5"}, nil, 0, true},
+		{"no epoch", []any{"", "0", int64(0)}, nil, 0, true},
+		{"seq not a number", []any{"e", "x", int64(0)}, nil, 0, true},
+		{"skipped not an integer", []any{"e", "0", "0"}, nil, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := parseBudgetReply(tc.v, "own")
+			if tc.err {
+				require.ErrorIs(t, err, ErrMalformed)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.entries, r.entries)
+			assert.Equal(t, tc.malformed, r.malformed)
+		})
+	}
+}
+
 // FuzzParseBudgetReply builds replies of any shape from the fuzzer's bytes
-// (strings, integers, nested arrays): the parser returns an error or a
-// reply, never panics, and never counts a field beyond its total.
+// (strings, integers, nested arrays): the parser returns ErrMalformed or a
+// reply, never panics, and never counts more failures than calls.
 func FuzzParseBudgetReply(f *testing.F) {
-	f.Add([]byte("a\x00e\x001\x02\x00"))
-	f.Add([]byte{3, 's', 3, 'e', 1, '1', 2, 0, 1, '7', 1, '3', 4, 1, 'x', 1, '1', ':', '0'})
+	for _, v := range []any{
+		[]any{"e", "9", int64(0), "5", "9", []any{"own", "1:1", "x", "3:1", "y", "junk"}},
+		[]any{"e", "1", int64(2), "7", "1", []any{"a", "18446744073709551615:0", "b", "1:0"}, "x", "2", nil},
+	} {
+		f.Add(encodeReply(nil, v))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v := decodeReply(&data, 0)
 		r, err := parseBudgetReply(v, "own")
@@ -551,17 +601,28 @@ func FuzzParseBudgetReply(f *testing.F) {
 		for _, e := range r.entries {
 			require.LessOrEqual(t, e.others.Failed, e.others.Total)
 		}
-		// The shape the script returns parses as expected.
-		good := []any{"e", "9", int64(0), "5", "9", []any{"own", "1:1", "x", "3:1", "y", "junk"}}
-		r, err = parseBudgetReply(good, "own")
-		require.NoError(t, err)
-		require.Equal(t, []budgetEntry{{period: 5, seq: 9, others: governance.BucketCounts{Total: 3, Failed: 1}}}, r.entries)
-		require.Equal(t, 1, r.malformed)
 	})
 }
 
+// encodeReply is decodeReply's inverse, for seeds.
+func encodeReply(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case []any:
+		b = append(b, 0, byte(len(v)))
+		for _, e := range v {
+			b = encodeReply(b, e)
+		}
+		return b
+	case int64:
+		return append(b, 1, byte(v+128))
+	case string:
+		return append(append(b, 3, byte(len(v))), v...)
+	}
+	return append(b, 2)
+}
+
 // decodeReply turns bytes into a reply value: a tag byte picks a string,
-// an integer, an array (of up to 8 values) or nil.
+// an integer, an array (of up to 15 values) or nil.
 func decodeReply(data *[]byte, depth int) any {
 	next := func() byte {
 		if len(*data) == 0 {
@@ -575,7 +636,7 @@ func decodeReply(data *[]byte, depth int) any {
 	case len(*data) == 0 && tag == 0:
 		return nil
 	case tag%4 == 0 && depth < 3:
-		n := int(next() % 9)
+		n := int(next() % 16)
 		a := make([]any, 0, n)
 		for range n {
 			a = append(a, decodeReply(data, depth+1))
