@@ -37,6 +37,12 @@ import (
 // late is kept by the ring but missed by the sums; a query for a time
 // before the last one starts the sums over from there (one walk of the
 // ring, like the first query).
+//
+// With a fleet view attached (AttachFleet, fed by a fleet store such as
+// package redisstore's FleetBudget through UpdateFleet), every evaluation
+// adds the other replicas' counts to this replica's own, so the budget,
+// its decider and its burn alerts are the service's; Record is unchanged
+// (budget_fleet.go).
 type Budget struct {
 	target   float64
 	window   time.Duration

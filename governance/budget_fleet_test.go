@@ -161,3 +161,40 @@ func TestBudgetFleetRecordAllocs(t *testing.T) {
 		_, _ = b.tryRemaining(now.UnixNano())
 	}))
 }
+
+// BenchmarkBudgetFleet compares Record and the per-call re-evaluation with
+// and without a fresh fleet view attached (the others' counts in every
+// bucket of the default 30-day window).
+func BenchmarkBudgetFleet(b *testing.B) {
+	for _, attached := range []bool{false, true} {
+		bg := newTestBudget(b, Config{BudgetMinCalls: 1})
+		if attached {
+			bg.AttachFleet()
+			idx := t0.UnixNano() / bg.width
+			var u FleetUpdate
+			for p := idx - bg.n + 1; p <= idx; p++ {
+				u.Buckets = append(u.Buckets, FleetBucket{Period: p, BucketCounts: BucketCounts{Total: 100, Failed: 1}})
+			}
+			u.Fresh = true
+			bg.UpdateFleet(u)
+		}
+		name := "local"
+		if attached {
+			name = "fleet"
+		}
+		b.Run("record/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bg.Record(t0, baldur.Success)
+			}
+		})
+		b.Run("evaluate/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			now := t0
+			for b.Loop() {
+				now = now.Add(time.Second)
+				_, _ = bg.tryRemaining(now.UnixNano())
+			}
+		})
+	}
+}

@@ -489,6 +489,13 @@ func TestFleetBudgetMemoryUsage(t *testing.T) {
 	n := s.Do(t, "ZCARD", reps[0].fb.keys[1]).(int64)
 	t.Logf("bucket key with 3 replica fields: %d B; logs: %d B for %d periods (%.0f B a period)", bucket, logs, n, float64(logs)/float64(n))
 	assert.LessOrEqual(t, n, reps[0].b.Buckets()+1, "the logs hold the window, no more")
+	// A bucket of 50 replicas, fields as FleetBudget names them.
+	big := reps[0].fb.bucket + "synthetic"
+	for i := range 50 {
+		s.Do(t, "HSET", big, fmt.Sprintf("pod-%02d-abcdef#0123456789ab", i), "12345:67")
+	}
+	t.Logf("bucket key with 50 replica fields: %d B", s.Do(t, "MEMORY", "USAGE", big).(int64))
+	s.Do(t, "DEL", big)
 	assert.Less(t, bucket, int64(400))
 }
 
@@ -652,4 +659,44 @@ func decodeReply(data *[]byte, depth int) any {
 		*data = (*data)[n:]
 		return strings.ToValidUTF8(s, "?")
 	}
+}
+
+// BenchmarkFleetBudgetSync is one sync of a replica among three (one
+// round trip over the unix socket: its current bucket written, the
+// buckets the others and it changed read back), beside the local
+// evaluation it feeds.
+func BenchmarkFleetBudgetSync(b *testing.B) {
+	s := shared.Get(b)
+	clk := clock.NewFake(epoch)
+	svc := fmt.Sprintf("%s#%d", b.Name(), runs.Add(1))
+	var reps []*budgetReplica
+	for i := range 3 {
+		chk, err := governance.New(budgetConfig(clk))
+		require.NoError(b, err)
+		be, err := New(context.Background(), s.Client(b, nil), Config{Clock: clk, Scripts: []*Script{BudgetScript}, Logger: discard()})
+		require.NoError(b, err)
+		fb, err := NewFleetBudget(be.Guard("budget", ClassControl), chk.Budget(), FleetBudgetConfig{Service: svc, ReplicaID: fmt.Sprint("r", i)})
+		require.NoError(b, err)
+		chk.Budget().AttachFleet()
+		reps = append(reps, &budgetReplica{c: chk, b: chk.Budget(), fb: fb})
+	}
+	ctx := context.Background()
+	b.Run("sync", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			r := reps[i%3]
+			r.b.Record(clk.Now(), baldur.Success)
+			if err := r.fb.Sync(ctx); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("status", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = reps[0].b.Status(clk.Now())
+		}
+	})
 }
