@@ -53,15 +53,33 @@ func newBudgetReplica(t *testing.T, c redis.UniversalClient, clk *clock.Fake, se
 	return &budgetReplica{c: chk, b: chk.Budget(), fb: fb, g: g}
 }
 
-// record records calls outcomes at now, failed of them failures.
-func (r *budgetReplica) record(now time.Time, calls, failed int) {
-	for i := range calls {
-		res := baldur.Success
-		if i < failed {
-			res = baldur.Failure
+// record records calls outcomes at now, failed of them failures, in r's
+// budget and in every budget of also (the reference fed the whole fleet).
+func (r *budgetReplica) record(now time.Time, calls, failed int, also ...*governance.Budget) {
+	for _, b := range append([]*governance.Budget{r.b}, also...) {
+		for i := range calls {
+			res := baldur.Success
+			if i < failed {
+				res = baldur.Failure
+			}
+			b.Record(now, res)
 		}
-		r.b.Record(now, res)
 	}
+}
+
+// newFleet makes n replicas of one service (named after t) on s, sharing a
+// fake clock.
+func newFleet(t *testing.T, s *redistest.Server, n int, service string, edit func(*FleetBudgetConfig)) (*clock.Fake, []*budgetReplica) {
+	t.Helper()
+	clk := clock.NewFake(epoch)
+	if service == "" {
+		service = prefix(t)
+	}
+	reps := make([]*budgetReplica, n)
+	for i := range reps {
+		reps[i] = newBudgetReplica(t, s.Client(t, nil), clk, service, fmt.Sprint("r", i), edit)
+	}
+	return clk, reps
 }
 
 // syncRound syncs every replica once, then advances the clock by 1 s.
@@ -96,29 +114,14 @@ func requireFleetEqual(t *testing.T, now time.Time, ref *governance.Budget, reps
 // the last bit) to a single budget fed every call, after two sync rounds.
 func TestFleetBudgetExactAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	s := shared.Get(t)
-	clk := clock.NewFake(epoch)
-	svc := prefix(t)
-	var reps []*budgetReplica
-	for i := range 3 {
-		reps = append(reps, newBudgetReplica(t, s.Client(t, nil), clk, svc, fmt.Sprint("r", i), nil))
-	}
+	clk, reps := newFleet(t, shared.Get(t), 3, "", nil)
 	ref, err := governance.New(budgetConfig(clk))
 	require.NoError(t, err)
 	rates := []int{0, 2, 8} // failures per 1000
 	for phase := range 4 {
-		now := clk.Now()
 		for i, r := range reps {
 			calls := 200 * (i + 1) * (phase + 1)
-			failed := calls * rates[i] / 1000
-			r.record(now, calls, failed)
-			for j := range calls {
-				res := baldur.Success
-				if j < failed {
-					res = baldur.Failure
-				}
-				ref.Budget().Record(now, res)
-			}
+			r.record(clk.Now(), calls, calls*rates[i]/1000, ref.Budget())
 		}
 		syncRound(t, clk, reps)
 		syncRound(t, clk, reps)
@@ -140,13 +143,7 @@ func TestFleetBudgetExactAcrossReplicas(t *testing.T) {
 // gate blocks the tier on every replica, the healthy one included.
 func TestFleetBudgetGateBlocksEveryReplica(t *testing.T) {
 	t.Parallel()
-	s := shared.Get(t)
-	clk := clock.NewFake(epoch)
-	svc := prefix(t)
-	var reps []*budgetReplica
-	for i := range 3 {
-		reps = append(reps, newBudgetReplica(t, s.Client(t, nil), clk, svc, fmt.Sprint("r", i), nil))
-	}
+	clk, reps := newFleet(t, shared.Get(t), 3, "", nil)
 	check := func(r *budgetReplica) baldur.GovernanceResult {
 		return r.c.CheckAll(context.Background(), baldur.GovernanceRequest{Operation: "op", Tier: baldur.TierStandard})
 	}
@@ -184,14 +181,10 @@ func TestFleetBudgetGateBlocksEveryReplica(t *testing.T) {
 // round trip per second, and the fleet view is exact at the end.
 func TestFleetBudgetFlushCadence(t *testing.T) {
 	redistest.NoLeaks(t)
-	s := shared.Get(t)
-	clk := clock.NewFake(epoch)
-	svc := prefix(t)
-	var reps []*budgetReplica
+	clk, reps := newFleet(t, shared.Get(t), 3, "", nil)
 	var mu sync.Mutex
 	synced := 0
-	for i := range 3 {
-		r := newBudgetReplica(t, s.Client(t, nil), clk, svc, fmt.Sprint("r", i), nil)
+	for _, r := range reps {
 		r.fb.onSync = func(err error) {
 			assert.NoError(t, err)
 			mu.Lock()
@@ -199,18 +192,13 @@ func TestFleetBudgetFlushCadence(t *testing.T) {
 			mu.Unlock()
 		}
 		r.fb.Start()
-		reps = append(reps, r)
 	}
 	ref, err := governance.New(budgetConfig(clk))
 	require.NoError(t, err)
 	const seconds, steps = 20, 10
 	for step := range seconds * steps {
 		for i, r := range reps {
-			r.record(clk.Now(), i+1, i)
-			ref.Budget().Record(clk.Now(), baldur.Success)
-			for range i {
-				ref.Budget().Record(clk.Now(), baldur.Failure)
-			}
+			r.record(clk.Now(), i+1, i, ref.Budget())
 		}
 		clk.Advance(time.Second / steps)
 		// Wait for the syncs that came due to finish and re-arm.
@@ -268,24 +256,13 @@ func TestFleetBudgetRedisLost(t *testing.T) {
 		t.Run(fmt.Sprint("aof=", aof), func(t *testing.T) {
 			redistest.NoLeaks(t)
 			s := redistest.Start(t, redistest.Options{AOF: aof})
-			clk := clock.NewFake(epoch)
 			log, buf := newLogger()
-			var reps []*budgetReplica
-			for i := range 3 {
-				reps = append(reps, newBudgetReplica(t, s.Client(t, nil), clk, "shop", fmt.Sprint("r", i), func(c *FleetBudgetConfig) { c.Logger = log }))
-			}
+			clk, reps := newFleet(t, s, 3, "shop", func(c *FleetBudgetConfig) { c.Logger = log })
 			ref, err := governance.New(budgetConfig(clk))
 			require.NoError(t, err)
 			feed := func(calls, failed []int) {
 				for i, r := range reps {
-					r.record(clk.Now(), calls[i], failed[i])
-					for j := range calls[i] {
-						res := baldur.Success
-						if j < failed[i] {
-							res = baldur.Failure
-						}
-						ref.Budget().Record(clk.Now(), res)
-					}
+					r.record(clk.Now(), calls[i], failed[i], ref.Budget())
 				}
 			}
 			feed([]int{500, 500, 500}, []int{0, 2, 8})
@@ -429,10 +406,8 @@ func TestFleetBudgetMalformedData(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := clock.NewFake(epoch)
-			svc := prefix(t)
-			r := newBudgetReplica(t, s.Client(t, nil), clk, svc, "r0", nil)
-			peer := newBudgetReplica(t, s.Client(t, nil), clk, svc, "r1", nil)
+			clk, reps := newFleet(t, s, 2, "", nil)
+			r, peer := reps[0], reps[1]
 			period := clk.Now().UnixNano() / int64(r.b.Bucket())
 			peer.record(clk.Now(), 40, 4)
 			require.NoError(t, peer.fb.Sync(context.Background()))
@@ -470,12 +445,7 @@ func TestFleetBudgetMalformedData(t *testing.T) {
 func TestFleetBudgetMemoryUsage(t *testing.T) {
 	t.Parallel()
 	s := shared.Get(t)
-	clk := clock.NewFake(epoch)
-	svc := prefix(t)
-	var reps []*budgetReplica
-	for i := range 3 {
-		reps = append(reps, newBudgetReplica(t, s.Client(t, nil), clk, svc, fmt.Sprintf("pod-%d-abcdef", i), nil))
-	}
+	clk, reps := newFleet(t, s, 3, "", nil)
 	for range 61 { // a whole window of buckets
 		for _, r := range reps {
 			r.record(clk.Now(), 1000, 3)
