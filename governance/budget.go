@@ -37,6 +37,12 @@ import (
 // late is kept by the ring but missed by the sums; a query for a time
 // before the last one starts the sums over from there (one walk of the
 // ring, like the first query).
+//
+// With a fleet view attached (AttachFleet, fed by a fleet store such as
+// package redisstore's FleetBudget through UpdateFleet), every evaluation
+// adds the other replicas' counts to this replica's own, so the budget,
+// its decider and its burn alerts are the service's; Record is unchanged
+// (budget_fleet.go).
 type Budget struct {
 	target   float64
 	window   time.Duration
@@ -53,6 +59,7 @@ type Budget struct {
 
 	evalMu sync.Mutex
 	ev     evaluator
+	fleet  *fleetView // the other replicas' counts (budget_fleet.go); guarded by evalMu
 }
 
 // stripe is one ring of buckets. Writers pick a stripe at random, so that
@@ -364,11 +371,21 @@ func (b *Budget) evaluateLocked(nowIdx, tolerance int64) []sums {
 	return e.out
 }
 
+// evalLocked is evaluateLocked plus the other replicas' counts when a
+// fresh fleet view is attached (budget_fleet.go).
+func (b *Budget) evalLocked(nowIdx, tolerance int64) []sums {
+	out := b.evaluateLocked(nowIdx, tolerance)
+	if b.fleet != nil {
+		b.addFleetLocked(b.ev.last, out)
+	}
+	return out
+}
+
 // evaluate returns the sums over the SLO window and each of b.windows at
 // now, exactly as a full scan would (but for the late records above).
 func (b *Budget) evaluate(now time.Time, out []sums) {
 	b.evalMu.Lock()
-	copy(out, b.evaluateLocked(now.UnixNano()/b.width, 0))
+	copy(out, b.evalLocked(now.UnixNano()/b.width, 0))
 	b.evalMu.Unlock()
 }
 
@@ -379,7 +396,7 @@ func (b *Budget) tryRemaining(ns int64) (float64, bool) {
 	if !b.evalMu.TryLock() {
 		return 0, false
 	}
-	all := b.evaluateLocked(ns/b.width, math.MaxInt64)[0]
+	all := b.evalLocked(ns/b.width, math.MaxInt64)[0]
 	b.evalMu.Unlock()
 	return b.remainingPct(all), true
 }
@@ -415,7 +432,7 @@ func (b *Budget) RemainingPct(now time.Time) float64 {
 // a walk of the ring).
 func (b *Budget) remainingAt(ns, tolerance int64) float64 {
 	b.evalMu.Lock()
-	all := b.evaluateLocked(ns/b.width, tolerance)[0]
+	all := b.evalLocked(ns/b.width, tolerance)[0]
 	b.evalMu.Unlock()
 	return b.remainingPct(all)
 }

@@ -26,11 +26,11 @@ type throttleReplica struct {
 	th    *throttle.Throttle
 }
 
-func newFleet(t *testing.T, srv *redistest.Server, n int, name string, rate float64, burst int) []*throttleReplica {
-	return newFleetTimeout(t, srv, n, name, rate, burst, DefaultThrottleTimeout)
+func newThrottleFleet(t *testing.T, srv *redistest.Server, n int, name string, rate float64, burst int) []*throttleReplica {
+	return newThrottleFleetTimeout(t, srv, n, name, rate, burst, DefaultThrottleTimeout)
 }
 
-func newFleetTimeout(t *testing.T, srv *redistest.Server, n int, name string, rate float64, burst int, timeout time.Duration) []*throttleReplica {
+func newThrottleFleetTimeout(t *testing.T, srv *redistest.Server, n int, name string, rate float64, burst int, timeout time.Duration) []*throttleReplica {
 	t.Helper()
 	fleet := make([]*throttleReplica, n)
 	for i := range fleet {
@@ -130,7 +130,7 @@ func TestFleetBound(t *testing.T) {
 		run   = 2 * time.Second
 		d     = 50 * time.Millisecond
 	)
-	fleet := newFleetTimeout(t, srv, n, fleetName(t), rate, burst, d)
+	fleet := newThrottleFleetTimeout(t, srv, n, fleetName(t), rate, burst, d)
 	stop := make(chan struct{})
 	var waits []func() []call
 	for _, r := range fleet {
@@ -173,7 +173,7 @@ func TestFleetPausedServer(t *testing.T) {
 		burst = 100
 		pause = 1500 * time.Millisecond
 	)
-	fleet := newFleet(t, srv, n, fleetName(t), rate, burst)
+	fleet := newThrottleFleet(t, srv, n, fleetName(t), rate, burst)
 	phase := func(d time.Duration) [][]call {
 		stop := make(chan struct{})
 		var waits []func() []call
@@ -251,7 +251,7 @@ func TestFleetRestart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			redistest.NoLeaks(t)
 			srv := redistest.Start(t, redistest.Options{AOF: tc.aof})
-			r := newFleet(t, srv, 1, fleetName(t), 1, 10)[0]
+			r := newThrottleFleet(t, srv, 1, fleetName(t), 1, 10)[0]
 			ctx := context.Background()
 			l := mustLimit(t, 0.01, 10) // no refill during the test
 			k := keyOf("restart")
@@ -291,7 +291,7 @@ func TestFleetRestart(t *testing.T) {
 func TestFleetScriptFlush(t *testing.T) {
 	redistest.NoLeaks(t)
 	srv := redistest.Start(t, redistest.Options{})
-	r := newFleet(t, srv, 1, fleetName(t), 1, 10)[0]
+	r := newThrottleFleet(t, srv, 1, fleetName(t), 1, 10)[0]
 	ctx := context.Background()
 	l := mustLimit(t, 1, 10)
 	_, err := r.store.Take(ctx, keyOf("a"), time.Now(), l, 0)
@@ -321,7 +321,7 @@ func TestHotKeyCallRate(t *testing.T) {
 	}{{"below limit", 1e6, 100_000}, {"above limit", 500, 50}} {
 		for _, offered := range []int{1_000, 10_000, 100_000} {
 			t.Run(lim.name+"/"+strconv.Itoa(offered), func(t *testing.T) {
-				r := newFleet(t, srv, 1, fleetName(t), lim.rate, lim.burst)[0]
+				r := newThrottleFleet(t, srv, 1, fleetName(t), lim.rate, lim.burst)[0]
 				ctx := context.Background()
 				start := time.Now()
 				calls := 0
