@@ -13,13 +13,14 @@ var ErrLockNotHeld = errors.New("baldur: recovery lock not held")
 // DistributedRecoveryLock serializes automated recovery across a fleet: one
 // session per namespace (a runbook, a breaker, a rollout) at a time. Locks
 // expire (30 min by default) unless extended, so a crashed holder cannot
-// block recovery for ever. It is the registry's "recovery_lock" slot; its
-// default is NoOpRecoveryLock, which always grants.
+// block recovery for ever. It is not a registry slot: a service that runs
+// recovery takes one as a dependency, and NoOpRecoveryLock, which always
+// grants, stands in where none is given.
 //
-// Fail mode is open: with no lock configured, or
-// when Acquire returns an error (backend unreachable), callers proceed
-// unlocked and log it. A false held with a nil error means another session
-// holds the lock, and the caller skips its run.
+// Fail mode is open: with no lock configured, or when Acquire returns an
+// error (backend unreachable), callers proceed unlocked and log it. A false
+// held with a nil error means another session holds the lock, and the
+// caller skips its run.
 //
 // Implementations must be safe for concurrent use.
 type DistributedRecoveryLock interface {
@@ -37,8 +38,8 @@ type DistributedRecoveryLock interface {
 }
 
 // NoOpRecoveryLock grants every lock and holds nothing: with it every caller
-// runs, as if unlocked. It is the default DistributedRecoveryLock
-// (fail-open), suitable for a single process. Safe for concurrent use.
+// runs, as if unlocked (fail-open), which suits a single process. Safe for
+// concurrent use.
 type NoOpRecoveryLock struct{}
 
 var _ DistributedRecoveryLock = NoOpRecoveryLock{}

@@ -9,7 +9,7 @@
 // Risky actions (chaos experiments, canary stages) are bounded by package
 // blastradius, which is not on the call path.
 //
-// Breakers and ShareCap are gates of kind baldur.StageBlast. Put them in a
+// Breakers and ShareCap are gates of stage baldur.StageBlast. Put them in a
 // Policy in that order: an open breaker rejects for free, while a share-cap
 // permit is a held slot.
 //
