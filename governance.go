@@ -155,19 +155,21 @@ type GovernanceResult struct {
 //
 // Implementations must be safe for concurrent use.
 type GovernanceChecker interface {
-	// CheckAll runs the enabled checks in order and stops at the first block.
+	// CheckAll runs the enabled checks in order and stops at the first
+	// block.
 	CheckAll(ctx context.Context, req GovernanceRequest) GovernanceResult
 	// SystemEnabled reports false while a global kill switch is active.
 	SystemEnabled(ctx context.Context) bool
 	// EmergencyBlocking reports whether the current level is at or above
 	// minLevel (zero: the default), and the current level.
 	EmergencyBlocking(ctx context.Context, minLevel EmergencyLevel) (blocked bool, level EmergencyLevel)
-	// ErrorBudgetBlocking reports whether the error budget blocks the tier in
-	// region, with the remaining and threshold percentages.
+	// ErrorBudgetBlocking reports whether the error budget blocks the tier
+	// in region, with the remaining and threshold percentages.
 	ErrorBudgetBlocking(ctx context.Context, tier Tier, region string) (blocked bool, remainingPct, thresholdPct float64)
-	// InvalidateCache drops the cached evaluation so the next check re-reads
-	// state. Transitions made through the checker need no call; call it when
-	// another process changed the shared state (on a change notification).
+	// InvalidateCache drops the cached evaluation so the next check
+	// re-reads state. Transitions made through the checker need no call;
+	// call it when another process changed the shared state (on a change
+	// notification).
 	InvalidateCache()
 }
 

@@ -24,8 +24,8 @@ var ErrLockNotHeld = errors.New("baldur: recovery lock not held")
 //
 // Implementations must be safe for concurrent use.
 type DistributedRecoveryLock interface {
-	// Acquire takes the lock of namespace for sessionID. Re-acquiring a lock
-	// the session holds succeeds. Without blocking it tries once; with
+	// Acquire takes the lock of namespace for sessionID. Re-acquiring a
+	// lock the session holds succeeds. Without blocking it tries once; with
 	// blocking it retries until the lock is free, its retry budget is spent
 	// (held false) or ctx is done (ctx.Err()).
 	Acquire(ctx context.Context, namespace, sessionID string, blocking bool) (held bool, err error)

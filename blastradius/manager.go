@@ -68,11 +68,14 @@ type Config struct {
 	// GlobalMaxTraffic caps, as a fraction in (0, 1], the traffic that the
 	// active service- and region-scoped actions may touch together,
 	// including the proposed one; instance-scoped actions, whose
-	// TrafficPercent is a share of one instance, do not count. Default 0.10.
+	// TrafficPercent is a share of one instance, do not count. Default
+	// 0.10.
 	GlobalMaxTraffic float64
-	// ApprovalTTL is how long an Approve stays valid for a Begin. Default 1 h.
+	// ApprovalTTL is how long an Approve stays valid for a Begin. Default
+	// one hour.
 	ApprovalTTL time.Duration
-	// Clock tells the time of day for Windows. Nil means baldur.SystemClock().
+	// Clock tells the time of day for Windows. Nil means
+	// baldur.SystemClock().
 	Clock baldur.Clock
 }
 

@@ -71,8 +71,8 @@ func CheckClient(c redis.UniversalClient) error {
 // ServerPolicy is what a state store requires of the server. The zero value
 // requires noeviction and warns when the append-only file is off.
 type ServerPolicy struct {
-	// AllowEviction accepts an evicting maxmemory-policy. Leave it false for
-	// state that must not vanish (kill switches, locks, idempotency).
+	// AllowEviction accepts an evicting maxmemory-policy. Leave it false
+	// for state that must not vanish (kill switches, locks, idempotency).
 	AllowEviction bool
 	// Logger receives the warnings (AOF off, settings that cannot be read).
 	// Nil means slog.Default().
