@@ -33,10 +33,10 @@
 // # Adapters and gates
 //
 // Adapters (HTTP middleware, the outbound transport, gRPC interceptors) see
-// only this package: they build a Call, ask a [Resolver] for the operation's
-// Policy, and map a [Rejection] to a response with [Reason.HTTPStatus] and
-// [Reason.GRPCCode]. Gates implement [Gate]. Adding a gate never edits an
-// adapter.
+// only this package and internal helpers, never a gate: they build a Call, ask
+// a [Resolver] for the operation's Policy, and map a [Rejection] to a response
+// with [Reason.HTTPStatus] and [Reason.GRPCCode]. Gates implement [Gate].
+// Adding a gate never edits an adapter.
 //
 // # Registry slots
 //

@@ -14,15 +14,29 @@ import (
 
 // Violation kinds listed in Decision.Violations.
 const (
-	ViolationUnknownScope    = "unknown_scope"    // the action's scope is not instance, service or region
-	ViolationExcludedService = "excluded_service" // the target service is on the exclusion list
-	ViolationExcludedDomain  = "excluded_domain"  // the target domain is on the exclusion list
-	ViolationInvalidTraffic  = "invalid_traffic"  // TrafficPercent is outside 0..100
-	ViolationMaxTraffic      = "max_traffic"      // TrafficPercent is above the scope's maximum
-	ViolationGlobalTraffic   = "global_traffic"   // the service/region actions together would exceed the global cap
-	ViolationMaxConcurrent   = "max_concurrent"   // the scope already has its maximum of active actions
-	ViolationOutsideWindow   = "outside_window"   // now is outside every allowed window
-	ViolationDuplicateID     = "duplicate_id"     // Begin: an action with this ID is already active
+	// ViolationUnknownScope: the action's scope is not instance, service or
+	// region.
+	ViolationUnknownScope = "unknown_scope"
+	// ViolationExcludedService: the target service is on the exclusion
+	// list.
+	ViolationExcludedService = "excluded_service"
+	// ViolationExcludedDomain: the target domain is on the exclusion list.
+	ViolationExcludedDomain = "excluded_domain"
+	// ViolationInvalidTraffic: TrafficPercent is outside 0..100.
+	ViolationInvalidTraffic = "invalid_traffic"
+	// ViolationMaxTraffic: TrafficPercent is above the scope's maximum.
+	ViolationMaxTraffic = "max_traffic"
+	// ViolationGlobalTraffic: the service/region actions together would
+	// exceed the global cap.
+	ViolationGlobalTraffic = "global_traffic"
+	// ViolationMaxConcurrent: the scope already has its maximum of active
+	// actions.
+	ViolationMaxConcurrent = "max_concurrent"
+	// ViolationOutsideWindow: now is outside every allowed window.
+	ViolationOutsideWindow = "outside_window"
+	// ViolationDuplicateID: an action with this ID is already active
+	// (Begin only).
+	ViolationDuplicateID = "duplicate_id"
 )
 
 // Approval says whether actions of a scope start without a human's approval.

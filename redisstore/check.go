@@ -81,9 +81,12 @@ type ServerPolicy struct {
 
 // ServerSettings is what CheckServer read from one server.
 type ServerSettings struct {
-	Addr            string
-	MaxmemoryPolicy string // empty when it could not be read
-	AppendOnly      string // "yes", "no", or empty when it could not be read
+	Addr string
+	// MaxmemoryPolicy is the server's maxmemory-policy; empty when it
+	// could not be read.
+	MaxmemoryPolicy string
+	// AppendOnly is "yes", "no", or empty when it could not be read.
+	AppendOnly string
 }
 
 // CheckServer reads every primary's maxmemory-policy and appendonly
