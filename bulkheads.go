@@ -25,8 +25,8 @@ type BulkheadState struct {
 type Bulkhead interface {
 	Name() string
 	// Acquire takes a permit, waiting at most the compartment's max wait. A
-	// full compartment is a *Rejection with ReasonBulkheadFull; a done ctx is
-	// ctx.Err().
+	// full compartment is a *Rejection with ReasonBulkheadFull; a done ctx
+	// is ctx.Err().
 	Acquire(ctx context.Context) (Permit, error)
 	// Execute runs fn within a permit.
 	Execute(ctx context.Context, fn func(context.Context) error) error

@@ -9,11 +9,12 @@ import "time"
 // should refer to memory the adapter already has (a route pattern, a header
 // value) rather than be built per call.
 type Call struct {
-	// Operation names what is called: the ServeMux pattern ("GET /items/{id}"),
-	// the gRPC full method ("/pkg.Service/Method") or a name of the caller's
-	// choosing. Policies are resolved by it.
+	// Operation names what is called: the ServeMux pattern
+	// ("GET /items/{id}"), the gRPC full method ("/pkg.Service/Method") or
+	// a name of the caller's choosing. Policies are resolved by it.
 	Operation string
-	// Service is the logical service the call belongs to (kill-switch scope).
+	// Service is the logical service the call belongs to (kill-switch
+	// scope).
 	Service string
 	// Domain is an optional business domain (payments, search).
 	Domain string
@@ -28,8 +29,8 @@ type Call struct {
 	Tier Tier
 	// Deadline is when the caller gives up; zero means no deadline.
 	Deadline time.Time
-	// Now is the one clock reading of this call, taken by the adapter (or by
-	// Policy.Admit when zero) and shared by every gate.
+	// Now is the one clock reading of this call, taken by the adapter (or
+	// by Policy.Admit when zero) and shared by every gate.
 	Now time.Time
 }
 
@@ -63,8 +64,10 @@ func (r Result) String() string {
 // Outcome is what a finished call reports to every gate on release.
 type Outcome struct {
 	Result Result
-	// Latency is the call's duration; zero when the adapter did not measure it.
+	// Latency is the call's duration; zero when the adapter did not measure
+	// it.
 	Latency time.Duration
-	// Status is the HTTP status or gRPC code, when there is one; zero otherwise.
+	// Status is the HTTP status or gRPC code, when there is one; zero
+	// otherwise.
 	Status int
 }

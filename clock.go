@@ -10,8 +10,8 @@ type Clock interface {
 	// Now returns the current time. Gates compute durations with Sub, so a
 	// monotonic reading (as time.Now gives) is preferred.
 	Now() time.Time
-	// AfterFunc calls f in its own goroutine once d has elapsed and returns a
-	// Timer that can stop it. It has the semantics of time.AfterFunc.
+	// AfterFunc calls f in its own goroutine once d has elapsed and returns
+	// a Timer that can stop it. It has the semantics of time.AfterFunc.
 	AfterFunc(d time.Duration, f func()) Timer
 }
 

@@ -14,9 +14,10 @@
 //	}
 //	defer t.Release(outcome)
 //
-// A [Policy] holds gates in a fixed, canonical order: governance, throttle,
-// blast radius, bulkhead. Cheap, stateless checks run first and
-// resource-holding gates last, so a rejected call takes as little as possible.
+// A [Policy] runs its gates in the order of their [Stage]: governance,
+// throttle, blast radius, bulkhead, and any stage a gate package declares
+// between them. Cheap, stateless checks run first and resource-holding gates
+// last, so a rejected call takes as little as possible.
 // The first rejection stops the chain and the permits already taken are
 // released in reverse order. The [Ticket] returned on admission releases every
 // permit exactly once and reports the call's [Outcome] to every gate, so that
@@ -32,10 +33,10 @@
 // # Adapters and gates
 //
 // Adapters (HTTP middleware, the outbound transport, gRPC interceptors) see
-// only this package: they build a Call, ask a [Resolver] for the operation's
-// Policy, and map a [Rejection] to a response with [Reason.HTTPStatus] and
-// [Reason.GRPCCode]. Gates implement [Gate]. Adding a gate never edits an
-// adapter.
+// only this package and internal helpers, never a gate: they build a Call, ask
+// a [Resolver] for the operation's Policy, and map a [Rejection] to a response
+// with [Reason.HTTPStatus] and [Reason.GRPCCode]. Gates implement [Gate].
+// Adding a gate never edits an adapter.
 //
 // # Registry slots
 //
@@ -53,6 +54,6 @@
 // ([KeyReporter], [CompartmentReporter], [BreakerReporter], [BreakerForcer])
 // found by type assertion, as net/http finds http.Flusher, so a new kind of
 // gate shows up in both without a change there. A gate's place in the chain
-// is its [Stage]; stages are spaced so that a new kind of gate declares its
+// is its Stage; stages are spaced so that a new kind of gate declares its
 // own between two others.
 package baldur

@@ -13,8 +13,8 @@ type Gate interface {
 	// own package). It must not change over the gate's life.
 	Stage() Stage
 	// Admit admits c and returns a Permit (possibly the zero Permit when
-	// nothing needs releasing), or rejects it with a *Rejection. A gate that
-	// waits returns ctx.Err() unwrapped when ctx is done first.
+	// nothing needs releasing), or rejects it with a *Rejection. A gate
+	// that waits returns ctx.Err() unwrapped when ctx is done first.
 	Admit(ctx context.Context, c Call) (Permit, error)
 }
 

@@ -155,18 +155,21 @@ type GovernanceResult struct {
 //
 // Implementations must be safe for concurrent use.
 type GovernanceChecker interface {
-	// CheckAll runs the enabled checks in order and stops at the first block.
+	// CheckAll runs the enabled checks in order and stops at the first
+	// block.
 	CheckAll(ctx context.Context, req GovernanceRequest) GovernanceResult
 	// SystemEnabled reports false while a global kill switch is active.
 	SystemEnabled(ctx context.Context) bool
 	// EmergencyBlocking reports whether the current level is at or above
 	// minLevel (zero: the default), and the current level.
 	EmergencyBlocking(ctx context.Context, minLevel EmergencyLevel) (blocked bool, level EmergencyLevel)
-	// ErrorBudgetBlocking reports whether the error budget blocks the tier in
-	// region, with the remaining and threshold percentages.
+	// ErrorBudgetBlocking reports whether the error budget blocks the tier
+	// in region, with the remaining and threshold percentages.
 	ErrorBudgetBlocking(ctx context.Context, tier Tier, region string) (blocked bool, remainingPct, thresholdPct float64)
-	// InvalidateCache drops the cached evaluation so the next check re-reads
-	// state. State transitions call it; event handlers may too.
+	// InvalidateCache drops the cached evaluation so the next check
+	// re-reads state. Transitions made through the checker need no call;
+	// call it when another process changed the shared state (on a change
+	// notification).
 	InvalidateCache()
 }
 
@@ -208,13 +211,14 @@ type EmergencyState struct {
 	// ExpiresAt is when the level returns to NORMAL on its own; zero means
 	// never. Stepping down keeps it: the lower level ends at the same time.
 	ExpiresAt time.Time
-	// Auto is true when the level was raised automatically.
+	// Auto is true when the level was raised by automation rather than by
+	// hand. governance.Emergency raises only by hand and leaves it false.
 	Auto bool
 	// From is the level in force before Level began (a refresh of the same
 	// level keeps it). At LEVEL_3 the throttle keeps the rate factor of
 	// this level, so it is stored with the level: a throttle or checker
-	// rebuilt during the incident applies the same factor. Zero (NORMAL)
-	// in states stored before it existed.
+	// rebuilt during the incident applies the same factor. A stored state
+	// without it reads as NORMAL.
 	From EmergencyLevel
 }
 
@@ -280,7 +284,7 @@ type ErrorBudgetService interface {
 	Status(now time.Time) ErrorBudgetStatus
 }
 
-// ErrorBudgetDecision is the error-budget gate's answer for a tier.
+// ErrorBudgetDecision is an ErrorBudgetDecider's answer for a tier.
 type ErrorBudgetDecision struct {
 	Blocked, Warning bool
 	RemainingPct     float64
@@ -289,7 +293,8 @@ type ErrorBudgetDecision struct {
 }
 
 // ErrorBudgetDecider decides whether the budget blocks a tier in a region,
-// with hysteresis. The registry's "error_budget_gate" slot; unset by default.
+// with hysteresis. The registry's "error_budget_decider" slot; unset by
+// default.
 //
 // Implementations must be safe for concurrent use.
 type ErrorBudgetDecider interface {

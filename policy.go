@@ -15,13 +15,13 @@ type PolicyConfig struct {
 	// Name identifies the policy in errors, metrics and logs. Required.
 	Name string
 	// Gates are the policy's gates in any order; NewPolicy puts them in the
-	// order of their stages (governance, throttle, blast, bulkhead), keeping
-	// the given order within a stage. At most MaxGates. Nil gates are
-	// skipped.
+	// order of their stages (governance, throttle, blast, bulkhead),
+	// keeping the given order within a stage. At most MaxGates. Nil gates
+	// are skipped.
 	Gates []Gate
-	// Shadow lists stages (StageThrottle, ...) whose gates are evaluated and
-	// counted but never enforced: their rejections are recorded and the call
-	// goes on. Nil means every gate enforces.
+	// Shadow lists stages (StageThrottle, ...) whose gates are evaluated
+	// and counted but never enforced: their rejections are recorded and the
+	// call goes on. Nil means every gate enforces.
 	Shadow []Stage
 	// MinTimeLeft rejects a call with ReasonDeadline when its deadline is
 	// closer than this. Zero disables the check.

@@ -19,7 +19,8 @@ type QuotaStatus struct {
 	Quota
 	// Remaining is the number of units left now (the "r" parameter).
 	Remaining int64
-	// Reset is the time until the quota is fully restored (the "t" parameter).
+	// Reset is the time until the quota is fully restored (the "t"
+	// parameter).
 	Reset time.Duration
 }
 
@@ -30,7 +31,8 @@ type QuotaStatus struct {
 type QuotaReporter interface {
 	// Quota returns the quota that applies to calls of tier.
 	Quota(tier Tier) (Quota, bool)
-	// QuotaStatus decodes the status an admitted call's permit token carries.
+	// QuotaStatus decodes the status an admitted call's permit token
+	// carries.
 	QuotaStatus(tier Tier, token uint64) QuotaStatus
 }
 

@@ -25,11 +25,13 @@ const (
 	ReasonErrorBudget
 	// ReasonThrottled: the partition key is over its rate.
 	ReasonThrottled
-	// ReasonShareCap: the partition key holds more than its share of capacity.
+	// ReasonShareCap: the partition key holds more than its share of
+	// capacity.
 	ReasonShareCap
 	// ReasonBreakerOpen: the partition's circuit breaker is open.
 	ReasonBreakerOpen
-	// ReasonBulkheadFull: no bulkhead permit was free within the wait bound.
+	// ReasonBulkheadFull: no bulkhead permit was free within the wait
+	// bound.
 	ReasonBulkheadFull
 	// ReasonDeadline: too little time is left before the deadline to serve.
 	ReasonDeadline
@@ -209,7 +211,7 @@ func Reject(reason Reason, retryAfter time.Duration) *Rejection {
 }
 
 // RejectAtLeast is Reject with the wait raised to at least min. Throttle and
-// breaker rejections use it with one second, per the rejection table.
+// breaker rejections use it with a floor of one second.
 func RejectAtLeast(reason Reason, retryAfter, min time.Duration) *Rejection {
 	if retryAfter < min {
 		retryAfter = min

@@ -17,12 +17,15 @@ type Tier uint8
 const (
 	// TierStandard is ordinary traffic, and the zero value.
 	TierStandard Tier = iota
-	// TierCritical is traffic that is shed last (login, payments, control plane).
+	// TierCritical is traffic that is shed last (login, payments, control
+	// plane).
 	TierCritical
-	// TierNonEssential is traffic that is shed first (recommendations, prefetch).
+	// TierNonEssential is traffic that is shed first (recommendations,
+	// prefetch).
 	TierNonEssential
 
-	// NumTiers is the number of tiers; arrays indexed by Tier have this length.
+	// NumTiers is the number of tiers; arrays indexed by Tier have this
+	// length.
 	NumTiers = 3
 )
 

@@ -21,7 +21,8 @@ const (
 	AccessPublic Access = iota
 	// AccessViewer may read the status.
 	AccessViewer
-	// AccessOperator may throw kill switches and change the emergency level.
+	// AccessOperator may throw kill switches and change the emergency
+	// level.
 	AccessOperator
 	// AccessAdmin is an operator on an unlocked server: break glass, forced
 	// breakers and reloads.

@@ -12,13 +12,12 @@
 // destructive actions (break glass, forcing breakers, reload) stay refused
 // until the server is deliberately started unlocked. With
 // Config.AllowNoKeyFromLoopback a request with no key from a loopback peer
-// is an OPERATOR, as the original system's localhost-bound admin server is,
-// provided its Host is a loopback name or address and it carries neither a
-// forwarding header (Forwarded, X-Forwarded-For, X-Real-IP,
-// X-Forwarded-Host) nor the identity header: a reverse proxy on the same
-// host does not hand out that level to everyone behind it, and a page that
-// rebinds its DNS name to 127.0.0.1 is refused by its Host. A key that
-// matches nothing is refused outright rather than falling back to the
+// is an OPERATOR, provided its Host is a loopback name or address and it
+// carries neither a forwarding header (Forwarded, X-Forwarded-For,
+// X-Real-IP, X-Forwarded-Host) nor the identity header: a reverse proxy on
+// the same host does not hand out that level to everyone behind it, and a
+// page that rebinds its DNS name to 127.0.0.1 is refused by its Host. A key
+// that matches nothing is refused outright rather than falling back to the
 // loopback rule.
 //
 // # Browsers
@@ -61,9 +60,11 @@
 // strings ("90s") or numbers of seconds. Answers are JSON; an error is
 // {"error": ..., "field": ...} with status 400 (bad input), 403 (level too
 // low, or a cross-origin request), 404 (the registry slot the endpoint
-// needs is unset), 409 (the transition is refused: stepping below NORMAL,
-// lowering the level by trigger), 413 (body too large) or 415 (a write that
-// is not application/json).
+// needs is unset, or the governance slot holds a checker that is not a
+// governance.Switchboard), 409 (the transition is refused: stepping below
+// NORMAL, lowering the level by trigger, forcing beyond a breaker's bound
+// of forced partitions), 413 (body too large), 415 (a write that is not
+// application/json) or 500 (the store failed).
 //
 // Mount the handler on its own listener, bound to localhost or reachable
 // only through the authenticating proxy; use http.StripPrefix to serve it

@@ -32,8 +32,9 @@ type slotView struct {
 }
 
 type governanceView struct {
-	// Checker is true when a governance.Checker (with switches an operator
-	// can throw) is installed, false for the NoOp default.
+	// Checker is true when the governance slot holds a checker with
+	// switches an operator can throw (a governance.Switchboard), false for
+	// the NoOp default.
 	Checker       bool             `json:"checker"`
 	SystemEnabled bool             `json:"system_enabled"`
 	BreakGlass    bool             `json:"break_glass"`

@@ -1,7 +1,7 @@
 // Package bench is the benchmark harness of baldur-go. It is its own module so
-// that the peer libraries it compares against (failsafe-go, go-grpc-middleware's
-// ratelimit, a hand-rolled x/time/rate + semaphore + gobreaker chain) never
-// enter the library's go.mod.
+// that the peer libraries it compares against (failsafe-go,
+// go-grpc-middleware's ratelimit, a hand-rolled x/time/rate + semaphore +
+// gobreaker chain) never enter the library's go.mod.
 //
 // Three instruments live here:
 //

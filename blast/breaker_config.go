@@ -16,10 +16,11 @@ import (
 // Negative values are invalid. Counting fields and durations use zero for
 // "the default".
 type BreakerConfig struct {
-	// PartitionBy selects which call fields name a partition. Default ByKey.
+	// PartitionBy selects which call fields name a partition. Default
+	// ByKey.
 	PartitionBy PartitionBy `json:"partition_by,omitempty"`
-	// ConsecutiveFailures trips a closed breaker after this many failures in
-	// a row. Default 5.
+	// ConsecutiveFailures trips a closed breaker after this many failures
+	// in a row. Default 5.
 	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
 	// FailureRatio trips a closed breaker when failures / (successes +
 	// failures) over the window reaches it, once MinRequests outcomes were
@@ -34,8 +35,8 @@ type BreakerConfig struct {
 	// old failures. Default 60 s.
 	Window baldur.Duration `json:"window,omitempty"`
 	// BucketPeriod is the granularity of the rolling window: outcomes leave
-	// the window one bucket at a time. Window is rounded up to a multiple of
-	// it. Default Window/10; at most Window.
+	// the window one bucket at a time. Window is rounded up to a multiple
+	// of it. Default Window/10; at most Window.
 	BucketPeriod baldur.Duration `json:"bucket_period,omitempty"`
 	// OpenTimeout is how long a tripped breaker rejects before it admits
 	// half-open probes. Default 60 s. Any positive duration is valid: the
@@ -43,11 +44,11 @@ type BreakerConfig struct {
 	// wrapping into the past.
 	OpenTimeout baldur.Duration `json:"open_timeout,omitempty"`
 	// HalfOpenProbes is how many probe calls a half-open breaker admits at
-	// once; that many consecutive successes close it and one failure reopens
-	// it. Default 3.
+	// once; that many consecutive successes close it and one failure
+	// reopens it. Default 3.
 	HalfOpenProbes int `json:"half_open_probes,omitempty"`
-	// ForceTTL is how long ForceOpen and ForceClosed hold when called with a
-	// zero TTL. Default 90 min. Like OpenTimeout, the end of a force
+	// ForceTTL is how long ForceOpen and ForceClosed hold when called with
+	// a zero TTL. Default 90 min. Like OpenTimeout, the end of a force
 	// saturates.
 	ForceTTL baldur.Duration `json:"force_ttl,omitempty"`
 	// MaxPartitions bounds the number of partitions kept in memory. Beyond
@@ -64,10 +65,11 @@ type BreakerConfig struct {
 	// it may be evicted. Default 10 min.
 	IdleTimeout baldur.Duration `json:"idle_timeout,omitempty"`
 	// OnStateChange, when set, is called after every state change of a
-	// partition, including forces and their expiry. It runs on the goroutine
-	// that caused the change, after the breaker's lock is released, so it
-	// may call back into the Breakers. Under concurrency, calls for one
-	// partition may be observed out of order; State is the truth.
+	// partition, including forces and their expiry. It runs on the
+	// goroutine that caused the change, after the breaker's lock is
+	// released, so it may call back into the Breakers. Under concurrency,
+	// calls for one partition may be observed out of order; State is the
+	// truth.
 	OnStateChange func(p Partition, from, to State) `json:"-"`
 	// Clock is read by ForceOpen/ForceClosed, by State, and on Release when
 	// a failure or probe outcome must be timed. Admit uses Call.Now. Nil

@@ -16,7 +16,7 @@ import (
 // uses as a gate: a failing partition (an upstream host, a route, a tenant)
 // is cut off by its own breaker while the others keep serving.
 //
-// Breakers implements baldur.Gate with Kind baldur.StageBlast and is safe for
+// Breakers implements baldur.Gate with stage baldur.StageBlast and is safe for
 // concurrent use.
 type Breakers struct {
 	hasher  hasher

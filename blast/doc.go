@@ -9,7 +9,7 @@
 // Risky actions (chaos experiments, canary stages) are bounded by package
 // blastradius, which is not on the call path.
 //
-// Breakers and ShareCap are gates of kind baldur.StageBlast. Put them in a
+// Breakers and ShareCap are gates of stage baldur.StageBlast. Put them in a
 // Policy in that order: an open breaker rejects for free, while a share-cap
 // permit is a held slot.
 //
@@ -50,10 +50,10 @@
 // here every decision uses the call's single clock reading (Call.Now) or the
 // injected Clock, so tests never sleep; and its two-step API allocates a
 // closure and takes the mutex twice per call, while here admission in the
-// closed and open states reads atomics only, a closed-state success is
-// released with one compare-and-swap (the lock is taken only for failures,
-// probes and state changes), and nothing allocates. A differential test feeds a partition and a plain
-// gobreaker the same outcomes and requires the same decisions.
+// closed and open states reads atomics only, a closed-state success is released
+// with one compare-and-swap (the lock is taken only for failures, probes and
+// state changes), and nothing allocates. A differential test feeds a partition
+// and a plain gobreaker the same outcomes and requires the same decisions.
 //
 // An operator can ForceOpen or ForceClosed a partition for a TTL (default
 // 90 min). A force outranks every automatic transition: a forced-open

@@ -13,8 +13,8 @@ import (
 type PartitionBy uint8
 
 const (
-	// ByKey partitions by Call.Key (a tenant, client or upstream host). It is
-	// the zero value and the default.
+	// ByKey partitions by Call.Key (a tenant, client or upstream host). It
+	// is the zero value and the default.
 	ByKey PartitionBy = iota
 	// ByOperation partitions by Call.Operation (a route or gRPC method).
 	ByOperation

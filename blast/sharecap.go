@@ -50,7 +50,7 @@ const (
 // entry is found in a sharded map under a read lock of its shard. Calls
 // with an empty Key are not capped.
 //
-// ShareCap implements baldur.Gate with Kind baldur.StageBlast and is safe for
+// ShareCap implements baldur.Gate with stage baldur.StageBlast and is safe for
 // concurrent use.
 type ShareCap struct {
 	seed     maphash.Seed

@@ -19,7 +19,8 @@ const (
 type Action struct {
 	// ID identifies the action; required to register it.
 	ID string
-	// Kind is "chaos", "canary", "recovery" or another name of the caller's.
+	// Kind is "chaos", "canary", "recovery" or another name of the
+	// caller's.
 	Kind           string
 	Scope          Scope
 	TargetService  string

@@ -14,15 +14,29 @@ import (
 
 // Violation kinds listed in Decision.Violations.
 const (
-	ViolationUnknownScope    = "unknown_scope"    // the action's scope is not instance, service or region
-	ViolationExcludedService = "excluded_service" // the target service is on the exclusion list
-	ViolationExcludedDomain  = "excluded_domain"  // the target domain is on the exclusion list
-	ViolationInvalidTraffic  = "invalid_traffic"  // TrafficPercent is outside 0..100
-	ViolationMaxTraffic      = "max_traffic"      // TrafficPercent is above the scope's maximum
-	ViolationGlobalTraffic   = "global_traffic"   // the service/region actions together would exceed the global cap
-	ViolationMaxConcurrent   = "max_concurrent"   // the scope already has its maximum of active actions
-	ViolationOutsideWindow   = "outside_window"   // now is outside every allowed window
-	ViolationDuplicateID     = "duplicate_id"     // Begin: an action with this ID is already active
+	// ViolationUnknownScope: the action's scope is not instance, service or
+	// region.
+	ViolationUnknownScope = "unknown_scope"
+	// ViolationExcludedService: the target service is on the exclusion
+	// list.
+	ViolationExcludedService = "excluded_service"
+	// ViolationExcludedDomain: the target domain is on the exclusion list.
+	ViolationExcludedDomain = "excluded_domain"
+	// ViolationInvalidTraffic: TrafficPercent is outside 0..100.
+	ViolationInvalidTraffic = "invalid_traffic"
+	// ViolationMaxTraffic: TrafficPercent is above the scope's maximum.
+	ViolationMaxTraffic = "max_traffic"
+	// ViolationGlobalTraffic: the service/region actions together would
+	// exceed the global cap.
+	ViolationGlobalTraffic = "global_traffic"
+	// ViolationMaxConcurrent: the scope already has its maximum of active
+	// actions.
+	ViolationMaxConcurrent = "max_concurrent"
+	// ViolationOutsideWindow: now is outside every allowed window.
+	ViolationOutsideWindow = "outside_window"
+	// ViolationDuplicateID: an action with this ID is already active
+	// (Begin only).
+	ViolationDuplicateID = "duplicate_id"
 )
 
 // Approval says whether actions of a scope start without a human's approval.
@@ -68,11 +82,14 @@ type Config struct {
 	// GlobalMaxTraffic caps, as a fraction in (0, 1], the traffic that the
 	// active service- and region-scoped actions may touch together,
 	// including the proposed one; instance-scoped actions, whose
-	// TrafficPercent is a share of one instance, do not count. Default 0.10.
+	// TrafficPercent is a share of one instance, do not count. Default
+	// 0.10.
 	GlobalMaxTraffic float64
-	// ApprovalTTL is how long an Approve stays valid for a Begin. Default 1 h.
+	// ApprovalTTL is how long an Approve stays valid for a Begin. Default
+	// one hour.
 	ApprovalTTL time.Duration
-	// Clock tells the time of day for Windows. Nil means baldur.SystemClock().
+	// Clock tells the time of day for Windows. Nil means
+	// baldur.SystemClock().
 	Clock baldur.Clock
 }
 

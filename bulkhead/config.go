@@ -18,11 +18,12 @@ const (
 // Config declares a semaphore compartment. The zero value is not valid:
 // Name and MaxConcurrent are required.
 type Config struct {
-	// Name identifies the compartment in errors, states and metrics. Required.
+	// Name identifies the compartment in errors, states and metrics.
+	// Required.
 	Name string `json:"-"`
 	// MaxConcurrent is the number of permits: calls holding one run at the
-	// same time, the others wait or are rejected. Must be > 0. Resize changes
-	// it on a live compartment.
+	// same time, the others wait or are rejected. Must be > 0. Resize
+	// changes it on a live compartment.
 	MaxConcurrent int `json:"max_concurrent,omitempty"`
 	// MaxWait bounds how long a call waits for a permit. It bounds only the
 	// wait, never the call that holds the permit. Zero means fail fast: a
@@ -72,7 +73,8 @@ const (
 // PoolConfig declares a worker-pool compartment. The zero value is not
 // valid: Name and Workers are required.
 type PoolConfig struct {
-	// Name identifies the compartment in errors, states and metrics. Required.
+	// Name identifies the compartment in errors, states and metrics.
+	// Required.
 	Name string `json:"-"`
 	// Workers is the number of worker goroutines, started by NewPool and
 	// stopped by Close: the pool's maximum concurrency. Must be in
@@ -84,10 +86,10 @@ type PoolConfig struct {
 	// 0..1048576 (2^20): the queue is a channel buffer allocated at once,
 	// 8 bytes a slot.
 	QueueSize int `json:"queue_size,omitempty"`
-	// Timeout bounds one execution, counted from enqueue (queueing included).
-	// When it passes, the caller is freed with a *TimeoutError (ErrTimeout)
-	// and the work's context is cancelled with cause ErrTimeout. Zero means
-	// DefaultTimeout (30 s). Must not be negative.
+	// Timeout bounds one execution, counted from enqueue (queueing
+	// included). When it passes, the caller is freed with a *TimeoutError
+	// (ErrTimeout) and the work's context is cancelled with cause
+	// ErrTimeout. Zero means DefaultTimeout (30 s). Must not be negative.
 	Timeout baldur.Duration `json:"timeout,omitempty"`
 	// RetryAfter is advised to rejected callers, rounded up to whole
 	// seconds. Zero means DefaultRetryAfter (1 s). Must not be negative.

@@ -9,7 +9,7 @@
 // MaxWait and is then rejected. MaxWait bounds only the wait, never the call
 // that holds a permit; zero means fail fast.
 //
-//	db, err := bulkhead.New(bulkhead.Config{Name: "db", MaxConcurrent: 12, MaxWait: 50 * time.Millisecond})
+//	db, err := bulkhead.New(bulkhead.Config{Name: "db", MaxConcurrent: 12, MaxWait: baldur.Duration(50 * time.Millisecond)})
 //	err = db.Execute(ctx, func(ctx context.Context) error { return query(ctx) })
 //
 // Admission is a CAS on one atomic word that packs the permits in use and the
@@ -23,7 +23,7 @@
 // Resize changes the limit live; growing wakes waiters at once, shrinking
 // takes effect as permits come back.
 //
-// A Semaphore is a [baldur.Gate] (Kind baldur.StageBulkhead, the last stage of
+// A Semaphore is a [baldur.Gate] (stage baldur.StageBulkhead, the last stage of
 // a policy chain): Admit returns a [baldur.Permit] whose Releaser is the
 // semaphore, so only a granted permit can give one back, and a second
 // Release through the same Permit is a no-op. A full compartment rejects

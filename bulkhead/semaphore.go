@@ -18,7 +18,8 @@ const (
 	waiterOne  = 1 << 32
 	maxPermits = 1<<31 - 1
 
-	// minusWaiter and minusActive are -waiterOne and -1 in two's complement.
+	// minusWaiter and minusActive are -waiterOne and -1 in two's
+	// complement.
 	minusWaiter = ^uint64(waiterOne - 1)
 	minusActive = ^uint64(0)
 )

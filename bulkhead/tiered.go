@@ -11,8 +11,8 @@ import (
 type TierLimit struct {
 	// MaxConcurrent is the tier's permits. Must be > 0.
 	MaxConcurrent int `json:"max_concurrent"`
-	// MaxWait bounds the wait for a permit; zero means fail fast. Must not be
-	// negative.
+	// MaxWait bounds the wait for a permit; zero means fail fast. Must not
+	// be negative.
 	MaxWait baldur.Duration `json:"max_wait,omitempty"`
 }
 
@@ -35,8 +35,8 @@ type TieredConfig struct {
 	// "<Name>.standard", "<Name>.non_essential". Empty means "admission".
 	Name string `json:"-"`
 	// Tiers overrides the default limit (DefaultTierLimit) of the tiers it
-	// lists; an entry replaces both fields, so {MaxConcurrent: 10} means ten
-	// permits and fail fast. Nil means the defaults for every tier.
+	// lists; an entry replaces both fields, so {MaxConcurrent: 10} means
+	// ten permits and fail fast. Nil means the defaults for every tier.
 	Tiers map[baldur.Tier]TierLimit `json:"tiers,omitempty"`
 	// RetryAfter is advised to rejected callers. Zero means
 	// DefaultRetryAfter (1 s). Must not be negative.

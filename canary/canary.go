@@ -111,9 +111,9 @@ type Op struct {
 	BypassReason string
 }
 
-// Rollout is a read-only view of one rollout. Rollouts are built by a
-// Service, never by callers; a value may be a snapshot, so
-// re-read it with Service.Get to observe later changes.
+// Rollout is a read-only view of one rollout. Rollouts are built by a Service,
+// never by callers; a value may be a snapshot, so re-read it with Service.Get
+// to observe later changes.
 //
 // Implementations must be safe for concurrent use.
 type Rollout interface {
@@ -150,10 +150,9 @@ func StallSince(r Rollout) time.Time {
 	return t
 }
 
-// Stalled reports whether r is stalled at now: running for more than
-// twice stage (its stage's duration), or paused for more than maxPaused
-// (30 min is the usual bound). A non-positive bound never
-// reports a stall of that kind.
+// Stalled reports whether r is stalled at now: running for more than twice
+// stage (its stage's duration), or paused for more than maxPaused (30 min is
+// the usual bound). A non-positive bound never reports a stall of that kind.
 func Stalled(r Rollout, now time.Time, stage, maxPaused time.Duration) bool {
 	since := StallSince(r)
 	if since.IsZero() {
@@ -167,14 +166,12 @@ func Stalled(r Rollout, now time.Time, stage, maxPaused time.Duration) bool {
 }
 
 // Service orchestrates canary rollouts. There is no NoOp: canary gates fail
-// closed, so a service that pretends to roll out would be worse than none;
-// where none is configured, admin answers that no rollout service is.
+// closed, so a service that pretends to roll out would be worse than none.
 //
 // Start and Promote pass the kill switch, an emergency level below 2 and the
-// error budget; Resume and Rollback pass the emergency check only. A gate
-// that denies, or cannot be evaluated, returns an error wrapping
-// ErrBlocked unless the Op carries a bypass reason. Every action
-// is audited.
+// error budget; Resume and Rollback pass the emergency check only. A gate that
+// denies, or cannot be evaluated, returns an error wrapping ErrBlocked unless
+// the Op carries a bypass reason. Every action is audited.
 //
 // Implementations must be safe for concurrent use.
 type Service interface {

@@ -67,10 +67,10 @@ type Scheduler interface {
 	KillAll(ctx context.Context, reason string) (stopped int, err error)
 }
 
-// NoOpScheduler is the default Scheduler: chaos disabled. Schedule
-// returns ErrDisabled, so no fault is ever injected (fail-closed);
-// Cancel, Running and KillAll succeed with nothing to do, so emergency
-// controls work unconditionally. Safe for concurrent use.
+// NoOpScheduler stands in where no Scheduler is configured: chaos disabled.
+// Schedule returns ErrDisabled, so no fault is ever injected (fail-closed);
+// Cancel, Running and KillAll succeed with nothing to do, so emergency controls
+// work unconditionally. Safe for concurrent use.
 type NoOpScheduler struct{}
 
 var _ Scheduler = NoOpScheduler{}
@@ -121,17 +121,17 @@ type ReportGenerator interface {
 // SafetyDecision is the SafetyGuard's answer. The zero value denies.
 type SafetyDecision struct {
 	Allowed bool
-	// Reasons lists every failed check when denied; when allowed it may list
-	// the checks that Force waived.
+	// Reasons lists every failed check when denied; when allowed it may
+	// list the checks that Force waived.
 	Reasons []string
 }
 
-// SafetyGuard decides whether a chaos experiment may start: enough error
-// budget (≥ 20 %), the cooldown since the last experiment (30 min), a healthy
-// system, no incident or deploy freeze, the kill switch off. Where none is
-// configured, NoOpSafetyGuard stands in, and denies. The guard fails closed: a check that cannot be evaluated denies,
-// which is why Check returns no error (a caller cannot ignore one into an
-// allow). A done ctx denies too.
+// SafetyGuard decides whether a chaos experiment may start: enough error budget
+// (≥ 20 %), the cooldown since the last experiment (30 min), a healthy system,
+// no incident or deploy freeze, the kill switch off. Where none is configured,
+// NoOpSafetyGuard stands in, and denies. The guard fails closed: a check that
+// cannot be evaluated denies, which is why Check returns no error (a caller
+// cannot ignore one into an allow). A done ctx denies too.
 //
 // Implementations must be safe for concurrent use.
 type SafetyGuard interface {
@@ -141,9 +141,9 @@ type SafetyGuard interface {
 // SafetyReasonNoGuard is NoOpSafetyGuard's denial reason.
 const SafetyReasonNoGuard = "no chaos safety guard configured"
 
-// NoOpSafetyGuard is the default SafetyGuard: it denies every experiment,
-// force or not, since nothing was checked (fail-closed). Safe for concurrent
-// use.
+// NoOpSafetyGuard stands in where no SafetyGuard is configured: it denies every
+// experiment, force or not, since nothing was checked (fail-closed). Safe for
+// concurrent use.
 type NoOpSafetyGuard struct{}
 
 var _ SafetyGuard = NoOpSafetyGuard{}

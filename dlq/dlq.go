@@ -136,10 +136,10 @@ type Repository interface {
 	Get(ctx context.Context, id string) (Entry, error)
 	// List returns the entries f selects, oldest first.
 	List(ctx context.Context, f Filter) ([]Entry, error)
-	// UpdateStatus moves the entry from status from to status to and returns
-	// it updated; ErrConflict when it is not in from. A move from
-	// Replaying to Pending or RequiresReview counts a failed
-	// attempt (Attempts+1).
+	// UpdateStatus moves the entry from status from to status to and
+	// returns it updated; ErrConflict when it is not in from. A move from
+	// Replaying to Pending or RequiresReview counts a failed attempt
+	// (Attempts+1).
 	UpdateStatus(ctx context.Context, id string, from, to Status) (Entry, error)
 	// Delete removes the entry with id; deleting an unknown id is a no-op.
 	Delete(ctx context.Context, id string) error
@@ -166,7 +166,8 @@ type Stats struct {
 	Capacity, DomainCapacity int
 	// AutoReplayArmed reports whether replay on breaker close is armed.
 	AutoReplayArmed bool
-	// Oldest is the capture time of the oldest pending entry; zero when none.
+	// Oldest is the capture time of the oldest pending entry; zero when
+	// none.
 	Oldest time.Time
 }
 

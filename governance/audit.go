@@ -32,8 +32,8 @@ type AuditRecord struct {
 	Actor string
 	// Resource is the caller's free-form context (CheckAll only).
 	Resource map[string]string
-	// Dropped counts the records of this reason suppressed by the rate limit
-	// since the previous record of this reason was written.
+	// Dropped counts the records of this reason suppressed by the rate
+	// limit since the previous record of this reason was written.
 	Dropped uint64
 }
 

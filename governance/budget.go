@@ -18,15 +18,14 @@ import (
 // for concurrent use.
 //
 // Record is lock-free and allocation-free: a call adds one packed counter
-// (calls in the high 32 bits, failures in the low 32) to the bucket of its
-// time with one atomic add, in one of up to four striped rings (chosen at
-// random, so cores rarely contend; memory is stripes × 16 B × buckets,
-// about 2.8 MB for 4 stripes and the 30-day, 1-minute default). A bucket
-// is recycled by the first writer of a new period, which claims it with a
-// CAS; readers skip buckets outside the window, so no reset sweep is ever
-// needed. A writer that meets a bucket
-// being recycled falls back to another stripe (or yields) rather than drop
-// its outcome.
+// (calls in the high 32 bits, failures in the low 32) to the bucket of its time
+// with one atomic add, in one of up to four striped rings (chosen at random, so
+// cores rarely contend; memory is stripes × 16 B × buckets, about 2.8 MB for 4
+// stripes and the 30-day, 1-minute default). A bucket is recycled by the first
+// writer of a new period, which claims it with a CAS; readers skip buckets
+// outside the window, so no reset sweep is ever needed. A writer that meets a
+// bucket being recycled falls back to another stripe (or yields) rather than
+// drop its outcome.
 //
 // Reading is cheap too: running sums over the SLO window and every burn
 // window are kept up to date as buckets age (each bucket is read once when

@@ -77,7 +77,8 @@ type Config struct {
 	// between 0 and 1. Zero means 0.999.
 	SLOTarget float64 `json:"slo_target,omitzero"`
 	// BudgetWindow is the rolling SLO window. Zero means 30 days; at least
-	// one bucket (BudgetBucket) long and at most MaxBudgetWindow (366 days).
+	// one bucket (BudgetBucket) long and at most MaxBudgetWindow (366
+	// days).
 	BudgetWindow baldur.Duration `json:"budget_window,omitzero"`
 	// BudgetBucket is the time resolution of the rolling counters. Zero
 	// means BudgetWindow/60 clamped to 1 s..1 min. The window may hold at
@@ -88,12 +89,12 @@ type Config struct {
 	// does not block a tier. Zero means 100; 1 means no minimum.
 	BudgetMinCalls uint64 `json:"budget_min_calls,omitzero"`
 	// BudgetEvalInterval is how often, at most, recorded outcomes make the
-	// error-budget decider re-evaluate the remaining budget, measured on the
-	// recorded times (Call.Now plus latency for the per-call gate). When a
-	// tier's blocked state flips (a threshold crossed, or recovery past the
-	// hysteresis) the per-call gate follows at once, without waiting for
-	// CacheTTL. Each evaluation costs O(burn windows), run by one recording
-	// goroutine. Zero means 1 s; negative is invalid; at most
+	// error-budget decider re-evaluate the remaining budget, measured on
+	// the recorded times (Call.Now plus latency for the per-call gate).
+	// When a tier's blocked state flips (a threshold crossed, or recovery
+	// past the hysteresis) the per-call gate follows at once, without
+	// waiting for CacheTTL. Each evaluation costs O(burn windows), run by
+	// one recording goroutine. Zero means 1 s; negative is invalid; at most
 	// MaxBudgetEvalInterval (300 s, the longest CacheTTL: every rebuild
 	// re-evaluates anyway).
 	BudgetEvalInterval baldur.Duration `json:"budget_eval_interval,omitzero"`

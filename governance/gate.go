@@ -6,7 +6,7 @@ import (
 	"github.com/baldur-go/baldur"
 )
 
-// Gate is the per-call governance gate of a baldur.Policy (Kind
+// Gate is the per-call governance gate of a baldur.Policy (stage
 // baldur.StageGovernance). Admit takes no lock and does not allocate: it
 // loads the Checker's snapshot with one atomic read and, when nothing is
 // restrictive (no break glass, kill switch, shedding level or blocked

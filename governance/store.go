@@ -27,8 +27,8 @@ type Store interface {
 	// PutKillSwitch stores ks, replacing the switch with the same scope and
 	// pattern.
 	PutKillSwitch(ctx context.Context, ks KillSwitch) error
-	// DeleteKillSwitch removes the switch with scope and pattern and reports
-	// whether there was one.
+	// DeleteKillSwitch removes the switch with scope and pattern and
+	// reports whether there was one.
 	DeleteKillSwitch(ctx context.Context, scope Scope, pattern string) (bool, error)
 
 	// Emergency returns the emergency state; the zero state (NORMAL) when

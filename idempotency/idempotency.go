@@ -7,11 +7,11 @@ import (
 	"github.com/baldur-go/baldur/internal/enum"
 )
 
-// Status is the life cycle of an idempotency key:
-// claimed → succeeded (remembered until expiry) | failed (released).
+// Status is the life cycle of an idempotency key: claimed → succeeded
+// (remembered until expiry) | failed (released).
 //
-// The zero Status is Claimed, so a zero record blocks
-// duplicates: idempotency fails closed.
+// The zero Status is Claimed, so a zero record blocks duplicates: idempotency
+// fails closed.
 type Status uint8
 
 const (
@@ -49,11 +49,11 @@ const TTL = 30 * time.Minute
 // original response is not replayed.
 var ErrDuplicateKey = errors.New("idempotency: duplicate idempotency key")
 
-// Record is the ledger entry of one idempotency key, namespaced by
-// domain and operation. It is a plain value, not an interface: readers route on its fields, and an interface would add
-// getters and an allocation for data with no behaviour. It has no NoOp:
-// there is nothing to default, and the ledger that writes records fails
-// closed when its store is unreachable.
+// Record is the ledger entry of one idempotency key, namespaced by domain and
+// operation. It is a plain value, not an interface: readers route on its
+// fields, and an interface would add getters and an allocation for data with no
+// behaviour. It has no NoOp: there is nothing to default, and the ledger that
+// writes records fails closed when its store is unreachable.
 //
 // A record is a value; copies are independent, so it is safe to share
 // between goroutines once written.

@@ -66,16 +66,16 @@
 // # Keys and tiers
 //
 // By default a server call is keyed by the peer's IP address and is of the
-// standard tier. Metadata ("baldur-key", "baldur-tier"; see
-// WithKeyMetadata, WithTierMetadata) is believed only when the peer address
-// is in a range given to WithTrustedPeers, such as the addresses of an
-// internal gateway, so that a client cannot pick its own partition or
-// promote itself to the critical tier. A peer on a unix socket has no
-// address: its calls get the empty partition key, and its metadata is
-// believed only with WithTrustedLocalSockets (a warning is logged once per
-// process when such calls only ever get the empty key). WithKey and WithTier
-// replace the defaults entirely. A client call is keyed by the ClientConn's target, so
-// per-partition gates (breakers) partition by upstream.
+// standard tier. Metadata ("baldur-key", "baldur-tier"; see WithKeyMetadata,
+// WithTierMetadata) is believed only when the peer address is in a range given
+// to WithTrustedPeers, such as the addresses of an internal gateway, so that a
+// client cannot pick its own partition or promote itself to the critical tier.
+// A peer on a unix socket has no address: its calls get the empty partition
+// key, and its metadata is believed only with WithTrustedLocalSockets (a
+// warning is logged once per process when such calls only ever get the empty
+// key). WithKey and WithTier replace the defaults entirely. A client call is
+// keyed by the ClientConn's target, so per-partition gates (breakers) partition
+// by upstream.
 //
 // # The tap handle
 //

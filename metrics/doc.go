@@ -47,9 +47,10 @@
 // "deadline"), zero until the first rejection, so that rate() works from
 // the first scrape. The governance metrics appear only while their slot is
 // filled: the emergency level with the emergency slot, the budget with the
-// error-budget slot, kill switches and dropped audits while the governance
-// slot holds a *governance.Checker. A gate shared by several policies is
-// reported under each of them.
+// error-budget slot, kill switches while the governance slot holds a
+// governance.Switchboard and dropped audits while it holds a
+// governance.AuditCounter (*governance.Checker is both). A gate shared by
+// several policies is reported under each of them.
 //
 // Handler serves a fresh prometheus.Registry holding the collector and the
 // Go runtime and process collectors:

@@ -16,14 +16,13 @@ import (
 // formatted per call. Interned []string values are shared between
 // responses; the middleware only ever replaces them, never writes into them.
 //
-// The interned values of at most maxInternedQuotas distinct quotas are kept
-// at once. Every reload that tunes a burst or window makes a new quota, so
-// the cache must forget the old ones: when it is full, the quotas not looked
-// up again since they were interned or since the previous sweep are dropped
-// (a second chance for the ones in use), and if all of them were, an
-// arbitrary quarter goes. A dropped quota
-// that comes back is interned afresh. The cache is process-wide and safe for
-// concurrent use.
+// The interned values of at most maxInternedQuotas distinct quotas are kept at
+// once. Every reload that tunes a burst or window makes a new quota, so the
+// cache must forget the old ones: when it is full, the quotas not looked up
+// again since they were interned or since the previous sweep are dropped (a
+// second chance for the ones in use), and if all of them were, an arbitrary
+// quarter goes. A dropped quota that comes back is interned afresh. The cache
+// is process-wide and safe for concurrent use.
 const (
 	internRemaining   = 1024
 	internReset       = 16

@@ -76,12 +76,11 @@ type Result struct {
 	Channels []string
 }
 
-// Manager sends operator notifications through one
-// pipeline: rate limit (per minute and per hour), per-key cooldown
-// (fleet-wide), priority escalation (a floor while in emergency; a noisy
-// source escalated), routing by priority, audit. Where none is configured,
-// NoOp stands in: it delivers nothing and says so (fail-open: a missing notifier never blocks the
-// action being notified).
+// Manager sends operator notifications through one pipeline: rate limit (per
+// minute and per hour), per-key cooldown (fleet-wide), priority escalation (a
+// floor while in emergency; a noisy source escalated), routing by priority,
+// audit. Where none is configured, NoOp stands in: it delivers nothing and says
+// so (fail-open: a missing notifier never blocks the action being notified).
 //
 // Notify returns an error only when every channel chosen failed; a
 // suppressed notification is a result, not an error.
@@ -92,7 +91,7 @@ type Manager interface {
 }
 
 // NoOp drops every notification and reports it suppressed with
-// SuppressDisabled. It is the default Manager. Safe for
+// SuppressDisabled. It stands in where no Manager is configured. Safe for
 // concurrent use.
 type NoOp struct{}
 

@@ -71,8 +71,8 @@ func CheckClient(c redis.UniversalClient) error {
 // ServerPolicy is what a state store requires of the server. The zero value
 // requires noeviction and warns when the append-only file is off.
 type ServerPolicy struct {
-	// AllowEviction accepts an evicting maxmemory-policy. Leave it false for
-	// state that must not vanish (kill switches, locks, idempotency).
+	// AllowEviction accepts an evicting maxmemory-policy. Leave it false
+	// for state that must not vanish (kill switches, locks, idempotency).
 	AllowEviction bool
 	// Logger receives the warnings (AOF off, settings that cannot be read).
 	// Nil means slog.Default().
@@ -81,9 +81,12 @@ type ServerPolicy struct {
 
 // ServerSettings is what CheckServer read from one server.
 type ServerSettings struct {
-	Addr            string
-	MaxmemoryPolicy string // empty when it could not be read
-	AppendOnly      string // "yes", "no", or empty when it could not be read
+	Addr string
+	// MaxmemoryPolicy is the server's maxmemory-policy; empty when it
+	// could not be read.
+	MaxmemoryPolicy string
+	// AppendOnly is "yes", "no", or empty when it could not be read.
+	AppendOnly string
 }
 
 // CheckServer reads every primary's maxmemory-policy and appendonly

@@ -9,14 +9,16 @@
 //
 // # What is shared, what stays local
 //
-// Shared in Redis: operator intent (kill switches, emergency level, break
-// glass), fleet-wide quotas (GCRA buckets), the error budget's counts,
-// recovery locks, idempotency records, DLQ entries, notification claims
-// and fleet membership. Local to each process: every per-call decision
-// that a local state can make (the governance snapshot, a throttle's deny
-// cache and leases), breakers, bulkheads, share caps and metrics. Redis is
-// never awaited on a call's admission path when a local decision can
-// serve.
+// The stores built on this package divide the state this way. In Redis
+// goes what every replica must agree on: operator intent (kill switches,
+// emergency level, break glass), fleet-wide quotas (GCRA buckets), the
+// error budget's counts, recovery locks, idempotency records, DLQ entries,
+// notification claims and fleet membership. Each process keeps every
+// per-call decision that local state can make (the governance snapshot),
+// breakers, bulkheads, share caps and metrics. Redis is never awaited on a
+// call's admission path when a local decision can serve. This package ships
+// the foundation and the GCRA script; each store comes with the service
+// that needs it.
 //
 // # The model
 //
@@ -51,7 +53,7 @@
 // lost, and a throttle take would charge twice). New pings the server: an
 // unreachable address is an *UnavailableError naming it.
 //
-// State stores also call Backend.CheckServer at start-up: an evicting
+// A store of state calls Backend.CheckServer at start-up: an evicting
 // maxmemory-policy is a *baldur.ConfigError (an evicted kill switch reads
 // as "off", an evicted lock as "free"); appendonly no is a warning through
 // slog (state written since the last snapshot is lost on a restart).

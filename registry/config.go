@@ -27,8 +27,8 @@ type Config struct {
 	Service string `json:"service,omitempty"`
 	Region  string `json:"region,omitempty"`
 	// Governance configures the governance checker. When it is present and
-	// the registry's governance slot holds no governance.Checker, Load
-	// builds one and fills the governance, emergency and error-budget slots.
+	// no checker was Set in the registry's governance slot, Load builds one
+	// and fills the governance, emergency and error-budget slots.
 	Governance *governance.Config `json:"governance,omitempty"`
 	// Throttles, Breakers, ShareCaps and Bulkheads are named gates, each
 	// the configuration of its package's gate. A gate's Name and Clock come

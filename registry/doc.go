@@ -3,17 +3,18 @@
 //
 // # Slots
 //
-// A Registry has one typed Slot per role of the toolkit (governance,
-// emergency manager, bulkhead registry, blast-radius manager, canary
-// rollouts, chaos, DLQ, and so on; Slots lists them). Get returns the
-// provider that was Set, else the slot's default; SafeGet also reports
-// whether there is one at all; Override sets a provider for a test and
-// returns the function that restores the previous one. Defaults follow each
-// role's fail mode: governance defaults to a NoOp that allows everything
-// (fail-open), the chaos safety guard to one that refuses every experiment
-// (fail-closed), and slots that exist only with a real implementation (the
-// admin identity resolver) have no default, so SafeGet reports them unset.
-// Reading a slot is one atomic load.
+// A Registry has one typed Slot per role that admin, metrics or the request
+// path read (the governance checker, the emergency manager, the error-budget
+// service and decider, the bulkhead registry, the admin identity resolver;
+// Slots lists them). Get returns the provider that was Set, else the slot's
+// default; SafeGet also reports whether there is one at all; Override sets a
+// provider for a test and returns the function that restores the previous
+// one. Defaults follow each role's fail mode: governance defaults to a NoOp
+// that allows everything (fail-open), and slots that exist only with a real
+// implementation (the admin identity resolver) have no default, so SafeGet
+// reports them unset. Load fills the governance, emergency, error-budget and
+// bulkhead slots from the configuration it builds. Reading a slot is one
+// atomic load.
 //
 // # Policies
 //
@@ -21,7 +22,9 @@
 // baldur.Policy that guards an operation, found by exact route, then by glob
 // route ('*' matches any run of characters), then the default policy. The
 // routes live in an immutable table behind one atomic pointer; a glob
-// result is cached per table, so the hot path takes no lock.
+// result is cached per table, so the hot path takes no lock. Every policy
+// Load builds carries the file's service and region and fills them into
+// calls whose adapter left them empty, so adapters need not be told them.
 //
 // # Configuration and hot reload
 //

@@ -45,8 +45,8 @@ func emptyTable() *table {
 type Spec struct {
 	// Policies are the named policies; names must be unique.
 	Policies []*baldur.Policy
-	// Routes maps an operation (a ServeMux pattern, a gRPC full method, or a
-	// glob with '*' matching any run of characters) to a policy name.
+	// Routes maps an operation (a ServeMux pattern, a gRPC full method, or
+	// a glob with '*' matching any run of characters) to a policy name.
 	Routes map[string]string
 	// Default names the policy of operations no route matches; empty means
 	// such operations are not guarded.

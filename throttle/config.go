@@ -60,7 +60,7 @@ func (k *KeyBy) UnmarshalText(b []byte) error {
 
 // TierLimit is the rate and burst of one tier.
 type TierLimit struct {
-	// Rate is the sustained rate, calls per second; must be in (0, MaxRate].
+	// Rate is the sustained rate, calls per second, in (0, MaxRate].
 	Rate float64 `json:"rate"`
 	// Burst is how many calls a full bucket admits at once; must be >= 1.
 	Burst int `json:"burst"`
@@ -84,8 +84,8 @@ type Config struct {
 	// standard and critical tiers. Required: must be in (0, MaxRate]; NaN
 	// and infinities are errors.
 	Rate float64 `json:"rate"`
-	// Burst is the bucket size: how many calls a full bucket admits at once.
-	// Required: must be >= 1.
+	// Burst is the bucket size: how many calls a full bucket admits at
+	// once. Required: must be >= 1.
 	Burst int `json:"burst"`
 	// Tiers overrides the limits of single tiers. A tier not listed uses
 	// Rate and Burst, except non_essential, which defaults to half of both

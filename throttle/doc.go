@@ -11,20 +11,21 @@
 // the instant at which the bucket will be full again. With one call costing
 // T = 1/r and a tolerance τ = (b-1)·T, a call at now conforms when
 // TAT - now <= τ, and then TAT = max(TAT, now) + T. Both forms make the same
-// decisions, up to nanosecond rounding (a differential test holds this package to x/time/rate's
-// AllowN(now, 1) on random traces), but one word is easy to update under a
-// short lock or in one Redis script, and a bucket whose TAT is in the past
-// is the same as a bucket never seen, which makes eviction lossless.
+// decisions, up to nanosecond rounding (a differential test holds this
+// package to x/time/rate's AllowN(now, 1) on random traces), but one word is
+// easy to update under a short lock or in one Redis script, and a bucket
+// whose TAT is in the past is the same as a bucket never seen, which makes
+// eviction lossless.
 //
 // Decide is that arithmetic as a pure function; a Store applies it
 // atomically to the bucket of a Key. Memory is the in-process store.
 //
-// Call.Now is read before the chain runs, so concurrent calls reach the
-// bucket slightly out of order. x/time/rate decides a call older than its
-// last update at that update's time; Memory does the same with the latest
-// time a call of the key's set was allowed at, so a late arrival is never
-// charged for time that already passed. Decide rounds 1/rate to whole nanoseconds: the rate
-// is exact to 0.5 ns per call (5e-6 relative at 10,000 calls/s).
+// Call.Now is read before the chain runs, so concurrent calls reach the bucket
+// slightly out of order. x/time/rate decides a call older than its last update
+// at that update's time; Memory does the same with the latest time a call of
+// the key's set was allowed at, so a late arrival is never charged for time
+// that already passed. Decide rounds 1/rate to whole nanoseconds: the rate is
+// exact to 0.5 ns per call (5e-6 relative at 10,000 calls/s).
 //
 // # Keys and memory
 //
@@ -41,8 +42,7 @@
 // nothing); only inserting a key takes its set's mutex. A new key takes a
 // free slot of its set or evicts the bucket closest to full, so the table
 // never grows, eviction costs one seven-slot scan on insert and there is no
-// sweep to cause latency spikes. A tracked key costs
-// BytesPerKey (18) bytes.
+// sweep to cause latency spikes. A tracked key costs BytesPerKey (18) bytes.
 //
 // # Tiers and emergencies
 //

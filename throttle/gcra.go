@@ -24,10 +24,11 @@ const maxSpan = int64(100 * 365 * 24 * time.Hour)
 // Limit is a plain value, safe to copy and share.
 type Limit struct {
 	// Cost is what one call takes from the bucket, in nanoseconds of refill
-	// time: 1/rate, divided by the emergency factor. Values below 1 count as 1.
+	// time: 1/rate, divided by the emergency factor. Values below 1 count
+	// as 1.
 	Cost int64
-	// Tolerance is how far ahead of now TAT may be for a call to conform, in
-	// nanoseconds: (burst-1)/rate. Negative values count as zero.
+	// Tolerance is how far ahead of now TAT may be for a call to conform,
+	// in nanoseconds: (burst-1)/rate. Negative values count as zero.
 	Tolerance int64
 }
 

@@ -34,12 +34,12 @@ type Status struct {
 	LastError string
 }
 
-// Watchdog periodically checks the self-healing machinery: it
-// renews the locks of active canary rollouts, detects stalled rollouts
+// Watchdog periodically checks the self-healing machinery: it renews the
+// locks of active canary rollouts, detects stalled rollouts
 // (canary.Stalled), applies the emergency interlock (pause at level 2, roll
 // back at level 3) and pages once per incident. There is no NoOp: a
 // watchdog that silently does nothing would let rollout locks lapse
-// unnoticed; where none is configured, status endpoints say so.
+// unnoticed.
 //
 // Implementations must be safe for concurrent use.
 type Watchdog interface {

@@ -54,9 +54,9 @@ type Subject struct {
 	// Call is the call the suite admits. Its Now should be set from the
 	// gate's (fake) clock, so that admitting reads no clock.
 	Call baldur.Call
-	// InUse reports what the gate holds for admitted calls (permits granted,
-	// in-flight slots, queued waiters). It must be back to zero once every
-	// permit is released. Nil for a gate that holds nothing.
+	// InUse reports what the gate holds for admitted calls (permits
+	// granted, in-flight slots, queued waiters). It must be back to zero
+	// once every permit is released. Nil for a gate that holds nothing.
 	InUse func() int
 	// Limit is the most permits the gate may have granted at once, checked
 	// by the hammer. Zero means unbounded.
@@ -65,9 +65,9 @@ type Subject struct {
 	// makes it return ctx.Err() unwrapped before anything else.
 	Waits bool
 	// WaitClock is the clock a gate times its waits with when a full gate
-	// waits before it rejects (a semaphore with MaxWait). The suite advances
-	// it to end the waits it expects to time out. Nil when rejections do not
-	// wait.
+	// waits before it rejects (a semaphore with MaxWait). The suite
+	// advances it to end the waits it expects to time out. Nil when
+	// rejections do not wait.
 	WaitClock *clock.Fake
 	// Reject, when set, puts the gate in a state where Call is rejected (a
 	// kill switch, a forced-open breaker). When nil the suite admits Call

@@ -9,12 +9,12 @@
 //	RateLimit: "api";r=42;t=3
 //
 // An sf-string holds printable ASCII only, with '"' and '\' escaped by a
-// backslash and no other escape; a byte it cannot hold (a control
-// character, any byte of a non-ASCII character) is written as '_', so that
-// the field stays well-formed whatever the configuration says. An empty
-// name is written as "default". Integers are clamped to the range of an
-// sf-integer that is not negative (0 to 999,999,999,999,999, fifteen digits
-// at most), and the window is at least one second. The functions append to the caller's buffer and
+// backslash and no other escape; a byte it cannot hold (a control character,
+// any byte of a non-ASCII character) is written as '_', so that the field stays
+// well-formed whatever the configuration says. An empty name is written as
+// "default". Integers are clamped to the range of an sf-integer that is not
+// negative (0 to 999,999,999,999,999, fifteen digits at most), and the window
+// is at least one second. The functions append to the caller's buffer and
 // allocate nothing when it has room; they are safe for concurrent use.
 package ratelimit
 

@@ -194,7 +194,9 @@ func verdict(ok bool) string {
 	return "**missed**"
 }
 
-// parse reads one result line: "BenchmarkChain/path=admit/impl=baldur-2  N  X ns/op  B B/op  A allocs/op".
+// parse reads one result line of go test -bench:
+//
+//	BenchmarkChain/path=admit/impl=baldur-2  N  X ns/op  B B/op  A allocs/op
 func parse(line string) (k key, ns, allocs float64, ok bool) {
 	f := strings.Fields(line)
 	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || f[3] != "ns/op" {

@@ -25,8 +25,8 @@ type Mode int
 const (
 	// Admit configures limits that never reject.
 	Admit Mode = iota
-	// Reject exhausts the rate limiter so that every call is rejected by the
-	// first stage.
+	// Reject exhausts the rate limiter so that every call is rejected by
+	// the first stage.
 	Reject
 )
 
