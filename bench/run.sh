@@ -29,6 +29,8 @@ bench_cmd="go test -run '^\$' -bench . -benchmem -benchtime=$benchtime -count=$c
 pkg_cmd="(cd .. && go test -run '^\$' -bench . -benchmem -benchtime=$pkgtime -count=$pkgcount -cpu 1,2 -timeout 30m ./governance ./throttle ./blast ./bulkhead ./middleware ./interceptor ./clock)"
 pkgstat_cmd="go tool benchstat $out/packages.txt"
 load_cmd="go run ./cmd/load -d $loaddur -warmup 300ms -workers 32 -rate 2000"
+fleet_cmd="(cd ../redisstore && BALDUR_REQUIRE_REDIS=1 go test -run '^\$' -bench . -benchmem -benchtime=$pkgtime -count=$pkgcount -cpu 1,2 -timeout 30m .)"
+fleetstat_cmd="go tool benchstat $out/fleet.txt"
 over_cmd="go run ./cmd/overload -d $overdur -c 8 -s 10ms -loads 0.5,1,2,5 -timeout 1s -png overload.png"
 # One benchstat table per peer: the peer is the base, baldur the compared column.
 stat_cmd="go tool benchstat -filter '/impl:(PEER OR baldur)' -col '/impl@(PEER baldur)' $out/bench.txt"
@@ -55,6 +57,10 @@ done
 echo "== package benchmarks ($pkg_cmd)" >&2
 eval "$pkg_cmd" | tee "$out/packages.txt" >&2
 eval "$pkgstat_cmd" >"$out/packages.md" 2>&1 || echo "benchstat failed" >"$out/packages.md"
+
+echo "== fleet benchmarks on a real redis-server ($fleet_cmd)" >&2
+eval "$fleet_cmd" | tee "$out/fleet.txt" >&2
+eval "$fleetstat_cmd" >"$out/fleet.md" 2>&1 || echo "benchstat failed" >"$out/fleet.md"
 
 echo "== load ($load_cmd)" >&2
 eval "$load_cmd" | tee "$out/load.md" >&2
@@ -91,6 +97,8 @@ fi
 	echo "$stat_cmd   # PEER = failsafe, handrolled, ratelimit"
 	echo "$pkg_cmd"
 	echo "$pkgstat_cmd"
+	echo "$fleet_cmd"
+	echo "$fleetstat_cmd"
 	echo "$load_cmd"
 	echo "$over_cmd"
 	echo '```'
@@ -124,6 +132,19 @@ fi
 	echo
 	echo '```'
 	cat "$out/packages.md"
+	echo '```'
+	echo
+	echo "## Fleet stores on Redis"
+	echo
+	echo "The redisstore benchmarks against a real redis-server on a unix socket (started by the test), each beside its"
+	echo "in-memory baseline in the same run: FleetLocalHit is a throttle call answered by the deny cache or a lease"
+	echo "(impl=memory is the in-memory throttle gate), FleetMiss one round trip, GovernanceAdmit the governance gate"
+	echo "over the Redis store vs the memory store, GCRATake the bare script, LockCycle acquire+release, FleetBudgetSync"
+	echo "one budget flush, MembershipReplicas the cached replica count, GuardOpen a call the open breaker answers."
+	echo "Promises and bounds: docs/fleet.md."
+	echo
+	echo '```'
+	cat "$out/fleet.md"
 	echo '```'
 	echo
 	echo "## End-to-end on loopback"
