@@ -10,6 +10,8 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
+require golang.org/x/sync v0.25.0 // indirect
+
 require (
 	github.com/baldur-go/baldur v0.0.0
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
