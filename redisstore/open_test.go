@@ -128,7 +128,7 @@ func TestOpenPassword(t *testing.T) {
 	const pw = "open-test-Pa55word"
 	srv := redistest.Start(t, redistest.Options{})
 	srv.Do(t, "CONFIG", "SET", "requirepass", pw) // after start-up: the harness pings without a password
-	t.Cleanup(func() { // so that the harness's SHUTDOWN NOSAVE is obeyed
+	t.Cleanup(func() {                            // so that the harness's SHUTDOWN NOSAVE is obeyed
 		c := srv.Client(t, func(o *redis.Options) { o.Password = pw })
 		_ = c.ConfigSet(context.Background(), "requirepass", "").Err()
 	})
