@@ -279,11 +279,7 @@ func (d *demo) redisDown() {
 	for _, r := range d.reps {
 		r.checker.InvalidateCache()
 	}
-	var recs []flow
-	for _, r := range d.reps {
-		recs = append(recs, flow{row: r.id + " recs", r: r, path: recsPath, tenant: "c-" + r.id, rate: 20})
-	}
-	t, admitted, w := d.noisy("noisy-c", recs...)
+	t, admitted, w := d.noisy("noisy-c", d.recsFlows("c-")...)
 	t.table().print(d.out)
 	after := d.fallbacks()
 
@@ -342,11 +338,7 @@ func (d *demo) redisBack() {
 	}
 	lifted := d.propagate(d.reps[0], "DELETE", liftBody(recsOp), recsPath, "ok")
 	before := d.fallbacks()
-	var recs []flow
-	for _, r := range d.reps {
-		recs = append(recs, flow{row: r.id + " recs", r: r, path: recsPath, tenant: "d-" + r.id, rate: 20})
-	}
-	t, admitted, w := d.noisy("noisy-d", recs...)
+	t, admitted, w := d.noisy("noisy-d", d.recsFlows("d-")...)
 	t.table().print(d.out)
 	after := d.fallbacks()
 	tb := &table{header: []string{"replica", "recs lift (on replica-1) seen after", "live replicas seen", "local throttle decisions"}}
@@ -368,6 +360,16 @@ func (d *demo) redisBack() {
 	if admitted > hi {
 		d.fail("fleet admitted %d, above the bound %d", admitted, hi)
 	}
+}
+
+// recsFlows returns a flow of GET /api/recs at 20/s per replica, one
+// tenant per replica.
+func (d *demo) recsFlows(tenant string) []flow {
+	var out []flow
+	for _, r := range d.reps {
+		out = append(out, flow{row: r.id + " recs", r: r, path: recsPath, tenant: tenant + r.id, rate: 20})
+	}
+	return out
 }
 
 // printFallbacks prints the local throttle decisions since before: with
