@@ -9,7 +9,7 @@ MODULES := . bench tools redisstore
 # go.mod gains no dependency; go builds it from the module proxy on first use.
 STATICCHECK := $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
-.PHONY: help demo test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check redis-test
+.PHONY: help demo demo-fleet test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check redis-test
 
 help: ## list targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,6 +20,9 @@ help-check: ## fail when a target has no description, which would hide it from m
 
 demo: ## run the quickstart: a guarded server driven through normal, emergency, kill-switch and recovery phases
 	$(GO) run ./examples/quickstart
+
+demo-fleet: ## three quickstart replicas over one redis-server: fleet-wide kill switch and quota, Redis killed and back (not part of test)
+	cd redisstore && $(GO) run ./cmd/demofleet
 
 test: vet race examples bench-build redis-test ## vet, race tests, build and run the examples, build the bench module, the Redis suite (what CI runs)
 

@@ -42,6 +42,11 @@ type Config struct {
 	// DefaultPolicy guards operations no policy names; empty leaves them
 	// unguarded.
 	DefaultPolicy string `json:"default_policy,omitempty"`
+	// Fleet says where the Redis that shares state across the service's
+	// replicas is, and who this replica is (see FleetConfig). The registry
+	// validates and carries it (Registry.Fleet); redisstore.Open reads it.
+	// Absent: a single process, every store in memory.
+	Fleet *FleetConfig `json:"fleet,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own
@@ -85,7 +90,7 @@ func ParseConfig(r io.Reader) (Config, error) {
 	if err := decode(r, &c); err != nil {
 		var ce *baldur.ConfigError
 		if errors.As(err, &ce) {
-			return Config{}, err
+			return Config{}, explainSecretField(err)
 		}
 		return Config{}, fmt.Errorf("registry: parse config: %w", err)
 	}

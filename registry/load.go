@@ -31,11 +31,16 @@ func (r *Registry) Load(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	fleet, err := r.loadFleet(&cfg)
+	if err != nil {
+		return err
+	}
 	// Commit: nothing below can fail.
 	for _, f := range b.commit {
 		f()
 	}
 	r.gates = b.next
+	r.fleet, r.loaded = fleet, true
 	r.settings = settings{service: cfg.Service, region: cfg.Region}
 	t.version = r.table.Load().version + 1
 	r.table.Store(t)

@@ -35,6 +35,8 @@ type Registry struct {
 	ownsBulkheads  bool             // the bulkheads slot holds the registry Load built
 	level          levelSource      // emergency level for throttles, across rebuilds
 	govStore       governance.Store // survives rebuilds of that checker
+	fleet          *FleetConfig     // the loaded fleet section, resolved
+	loaded         bool             // a Load has committed (fleet is fixed)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -58,7 +60,9 @@ func New(opts ...Option) *Registry {
 	if r.clock == nil {
 		r.clock = baldur.SystemClock()
 	}
-	r.govStore = governance.NewMemoryStore()
+	if r.govStore == nil { // WithGovernanceStore sets a shared one
+		r.govStore = governance.NewMemoryStore()
+	}
 	return r
 }
 
