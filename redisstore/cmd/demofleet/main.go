@@ -123,6 +123,11 @@ func run(out io.Writer, st stores) (int, error) {
 
 	fmt.Fprintf(out, "baldur-go fleet demo: %d replicas of service %q, cluster %q, redis-server on %s (AOF on)\n",
 		fleetSize, cfg.Service, cfg.Fleet.Cluster, srv.Socket())
+	if st.Membership != nil {
+		// The fail mode divides the limit by the live replicas each replica
+		// counts: wait until every replica counts the whole fleet.
+		fmt.Fprintf(out, "membership: every replica counts %d live replicas after %s\n", fleetSize, d.awaitMembers())
+	}
 	tb := &table{header: []string{"replica", "service", "admin API", "governance", "fleet throttle", "membership"}}
 	for _, r := range d.reps {
 		tb.add(r.id, r.base, r.adminBase, built(st.Governance != nil), built(st.Throttle != nil), built(st.Membership != nil))
@@ -308,6 +313,26 @@ func (d *demo) redisDown() {
 	}
 }
 
+// awaitMembers waits, up to membersBound, until every replica counts the
+// whole fleet, and says how long it took.
+func (d *demo) awaitMembers() string {
+	t0 := time.Now()
+	for time.Since(t0) < membersBound {
+		all := true
+		for _, r := range d.reps {
+			all = all && r.member.Replicas() == fleetSize
+		}
+		if all {
+			return fmt.Sprintf("%.0f ms", float64(time.Since(t0).Microseconds())/1000)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "more than " + membersBound.String()
+}
+
+// membersBound is four heartbeat intervals of the demo's membership.
+const membersBound = time.Second
+
 // redisBack is phase d.
 func (d *demo) redisBack() {
 	t0 := time.Now()
@@ -336,6 +361,7 @@ func (d *demo) redisBack() {
 	if strings.HasPrefix(converged, "not") {
 		d.fail("the throttle still decides locally %v after Redis came back", reconvergeBound)
 	}
+	fmt.Fprintf(d.out, "   membership: every replica counts %d live replicas again after %s\n", fleetSize, d.awaitMembers())
 	lifted := d.propagate(d.reps[0], "DELETE", liftBody(recsOp), recsPath, "ok")
 	before := d.fallbacks()
 	t, admitted, w := d.noisy("noisy-d", d.recsFlows("d-")...)

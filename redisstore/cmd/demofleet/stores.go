@@ -36,20 +36,56 @@ type stores struct {
 	LeaseWindow time.Duration
 }
 
-// newStores is the one place to change when the stores land:
-//
-//	Governance: func(ctx, b, fc, inv) (governance.Store, error) { return redisstore.NewGovernanceStore(ctx, b, ..., inv) },
-//	Throttle:   func(ctx, b, fc, name, n) (fleetThrottle, error) { return redisstore.NewFleetThrottle(b, ..., name, n) },
-//	Membership: func(ctx, b, fc) (membership, error) { return redisstore.JoinFleet(ctx, b, fc.Cluster, fc.ReplicaID, ...) },
-//	LeaseWindow: <the throttle's lease life>,
+// newStores builds each replica's stores from redisstore: the governance
+// store (its watcher invalidates the replica's checker on a change), one
+// fleet throttle store per throttle (falling back locally at limit ÷ live
+// replicas), and the replica's membership heartbeat.
 func newStores() stores {
 	return stores{
-		Governance:  nil, // not built yet: phases a, c, d are skipped
-		Throttle:    nil, // not built yet: phases b, c, d are skipped
-		Membership:  nil, // not built yet: phases c, d are skipped
-		LeaseWindow: 50 * time.Millisecond,
+		Governance: func(ctx context.Context, b *redisstore.Backend, fc registry.FleetConfig, invalidate func()) (governance.Store, error) {
+			g, err := redisstore.NewGovernance(ctx, b, redisstore.GovernanceConfig{Name: fc.Cluster})
+			if err != nil {
+				return nil, err
+			}
+			go func() { _ = g.Watch(ctx, invalidate) }()
+			return g, nil
+		},
+		Throttle: func(_ context.Context, b *redisstore.Backend, fc registry.FleetConfig, name string, replicas ReplicaCounter) (fleetThrottle, error) {
+			s, err := redisstore.NewThrottleStore(b, redisstore.ThrottleStoreConfig{Name: fc.Cluster + "-" + name, Replicas: replicas})
+			if err != nil {
+				return nil, err
+			}
+			return throttleStore{s}, nil
+		},
+		Membership: func(ctx context.Context, b *redisstore.Backend, fc registry.FleetConfig) (membership, error) {
+			// A demo-scale heartbeat (the default is every 5 s, TTL 15 s),
+			// so the replicas agree on the fleet's size within a second.
+			m, err := redisstore.NewMembership(b, redisstore.MembershipConfig{ID: fc.ReplicaID, Cluster: fc.Cluster,
+				TTL: 2 * time.Second, Interval: 250 * time.Millisecond})
+			if err != nil {
+				return nil, err
+			}
+			if err := m.Start(ctx); err != nil {
+				return nil, err
+			}
+			return member{m}, nil
+		},
+		LeaseWindow: redisstore.DefaultLease,
 	}
 }
+
+// throttleStore counts the fail mode's decisions as the demo reads them.
+type throttleStore struct{ *redisstore.ThrottleStore }
+
+func (s throttleStore) FallbackDecisions() uint64 {
+	st := s.Stats()
+	return st.FallbackAllowed + st.FallbackDenied
+}
+
+// member leaves the fleet at once on Close.
+type member struct{ *redisstore.Membership }
+
+func (m member) Close() error { return m.Membership.Close(context.Background()) }
 
 // ReplicaCounter reports how many replicas of the cluster are alive (fleet
 // membership). The fleet throttle takes one.
