@@ -247,7 +247,7 @@ type Guard struct {
 	name    string
 	timeout time.Duration
 
-	calls, roundTrips, errs, timeouts, rejected, reloads, opens atomic.Uint64
+	calls, roundTrips, errs, timeouts, poolTimeouts, rejected, reloads, opens atomic.Uint64
 }
 
 // Name returns the guard's name (its breaker partition).
@@ -293,6 +293,16 @@ func (g *Guard) classify(ctx context.Context, err error) (baldur.Result, error) 
 		return baldur.Success, err
 	case ctx.Err() != nil:
 		return baldur.Ignored, ctx.Err()
+	case errors.Is(err, redis.ErrPoolTimeout):
+		// Every connection of this process was busy: local congestion,
+		// not a sign of Redis's health. The call fails (its store takes
+		// its fail mode) but the breaker does not count it, so a burst on
+		// a healthy Redis cannot send every store local for a second. A
+		// hung Redis still trips it: the calls holding the connections
+		// end at their deadline, and those count.
+		g.errs.Add(1)
+		g.poolTimeouts.Add(1)
+		return baldur.Ignored, &UnavailableError{Addr: g.b.addr, Store: g.name, Err: err}
 	case isReply(err):
 		g.errs.Add(1)
 		if unavailableReply(err) {
@@ -348,6 +358,9 @@ type Stats struct {
 	Errors uint64
 	// Timeouts counts the errors that were the per-call deadline.
 	Timeouts uint64
+	// PoolTimeouts counts the calls that found every connection busy; the
+	// breaker does not count them (local congestion, not Redis's health).
+	PoolTimeouts uint64
 	// Rejected counts the calls the open breaker answered locally.
 	Rejected uint64
 	// ScriptReloads counts NOSCRIPT recoveries.
@@ -365,6 +378,7 @@ func (g *Guard) Stats() Stats {
 		RoundTrips:    g.roundTrips.Load(),
 		Errors:        g.errs.Load(),
 		Timeouts:      g.timeouts.Load(),
+		PoolTimeouts:  g.poolTimeouts.Load(),
 		Rejected:      g.rejected.Load(),
 		ScriptReloads: g.reloads.Load(),
 		Opens:         g.opens.Load(),

@@ -268,3 +268,36 @@ func TestGuardOpenRejectsWithoutAllocating(t *testing.T) {
 	assert.Zero(t, allocs)
 	f.b.breakers.Unforce(blast.Partition{Key: f.guard.Name()})
 }
+
+// TestGuardPoolTimeoutsKeepBreakerClosed: calls that find every connection
+// of the process busy fail, and are counted, but do not open the breaker:
+// a burst on a healthy Redis is local congestion.
+func TestGuardPoolTimeoutsKeepBreakerClosed(t *testing.T) {
+	redistest.NoLeaks(t)
+	kp := prefix(t)
+	s := shared.Get(t)
+	c := s.Client(t, func(o *redis.Options) { o.PoolSize, o.PoolTimeout = 1, 5*time.Millisecond })
+	f := newFixture(t, c)
+	// Hold the one connection in a blocking pop for the whole test.
+	held := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		close(held)
+		_ = c.BLPop(context.Background(), 2*time.Second, kp+"never").Err()
+	}()
+	<-held
+	require.Eventually(t, func() bool {
+		_, err := f.take(kp + "k")
+		return errors.Is(err, redis.ErrPoolTimeout)
+	}, time.Second, time.Millisecond, "a call waits for the busy pool and times out")
+	for range 10 {
+		_, err := f.take(kp + "k")
+		require.ErrorIs(t, err, ErrUnavailable)
+	}
+	st := f.guard.Stats()
+	assert.GreaterOrEqual(t, st.PoolTimeouts, uint64(10))
+	assert.Equal(t, blast.StateClosed, st.State, "pool timeouts do not open the breaker")
+	s.Do(t, "RPUSH", kp+"never", "x") // free the connection
+	<-done
+}
