@@ -2,10 +2,28 @@
 // one replica decides or writes, every replica of the service sees. It is a
 // module of its own, so the core module never depends on a Redis client.
 //
-// This package is the foundation the stores are built on: a checked client,
-// a breaker and a deadline on every Redis call, and the GCRA script that
-// gives a token bucket shared by the fleet the exact decisions of
-// throttle.Decide.
+// It holds the stores of the fleet and the foundation they share:
+//
+//   - Governance (NewGovernance): kill switches, emergency state and break
+//     glass as a governance.Store, with versioned writes, compare-and-set
+//     of the emergency state, a data epoch and invalidation by pub/sub and
+//     a version poll (Watch);
+//   - ThrottleStore (NewThrottleStore): a throttle.Store shared by the
+//     fleet, deciding exactly as throttle.Decide in Redis behind an exact
+//     deny cache and short token leases, with fail modes local, open and
+//     closed;
+//   - FleetBudget (NewFleetBudget): the error budget's counts per bucket,
+//     shared so every replica evaluates the service's SLO;
+//   - Lock (NewLock): a fenced recovery lock (lock.Fenced);
+//   - Membership (NewMembership): replica heartbeats and the live count the
+//     throttle's local fail mode divides by, and the admin's GET /fleet;
+//   - the foundation: Open and New (a checked client), Guard (a deadline
+//     and a breaker on every call), the GCRA script, and a Prometheus
+//     Collector over every store's counters.
+//
+// docs/fleet.md states what each store promises (exact or bounded, fail
+// mode, round trips, memory per key, restart with and without AOF), each
+// row naming the test that backs it against a real redis-server.
 //
 // # What is shared, what stays local
 //
@@ -16,9 +34,9 @@
 // notification claims and fleet membership. Each process keeps every
 // per-call decision that local state can make (the governance snapshot),
 // breakers, bulkheads, share caps and metrics. Redis is never awaited on a
-// call's admission path when a local decision can serve. This package ships
-// the foundation and the GCRA script; each store comes with the service
-// that needs it.
+// call's admission path when a local decision can serve. Idempotency
+// records, DLQ entries and notification claims join them with the services
+// that need them.
 //
 // # The model
 //
