@@ -25,10 +25,12 @@ func (r *Registry) Load(cfg Config) error {
 	b := &builder{r: r, cfg: &cfg, next: map[string]reusable{}}
 	spec, err := b.build()
 	if err != nil {
+		b.abort()
 		return err
 	}
 	t, err := buildTable(spec)
 	if err != nil {
+		b.abort()
 		return err
 	}
 	// Commit: nothing below can fail.
