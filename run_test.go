@@ -38,13 +38,20 @@ func (g *runGate) Run(ctx context.Context, p *baldur.Permit, fn func(context.Con
 	return fn(ctx)
 }
 
-func TestTicketRunGoesToTheRunner(t *testing.T) {
-	t.Parallel()
+// admitRun admits a call through a policy of one runGate.
+func admitRun(t *testing.T) (*runGate, baldur.Ticket) {
+	t.Helper()
 	g := &runGate{}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "run", Gates: []baldur.Gate{g}})
 	require.NoError(t, err)
 	tk, err := p.Admit(context.Background(), baldur.Call{})
 	require.NoError(t, err)
+	return g, tk
+}
+
+func TestTicketRunGoesToTheRunner(t *testing.T) {
+	t.Parallel()
+	g, tk := admitRun(t)
 	require.True(t, tk.Runs())
 	require.NoError(t, tk.Run(context.Background(), func(context.Context) error { return nil }))
 	assert.Equal(t, 1, g.ran)
@@ -58,11 +65,7 @@ func TestTicketRunGoesToTheRunner(t *testing.T) {
 
 func TestTicketReleasedWithoutRun(t *testing.T) {
 	t.Parallel()
-	g := &runGate{}
-	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "run", Gates: []baldur.Gate{g}})
-	require.NoError(t, err)
-	tk, err := p.Admit(context.Background(), baldur.Call{})
-	require.NoError(t, err)
+	g, tk := admitRun(t)
 	tk.Release(baldur.Outcome{})
 	assert.Equal(t, 0, g.held)
 	assert.Equal(t, 0, g.ran)

@@ -3,12 +3,9 @@ package bulkhead
 import (
 	"context"
 	"errors"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
@@ -182,55 +179,4 @@ func TestPoolRetireIdle(t *testing.T) {
 	p.Retire()
 	require.ErrorIs(t, p.Execute(context.Background(), func(context.Context) error { return nil }), ErrClosed)
 	require.NoError(t, p.Close())
-}
-
-// Many callers admitting through a policy, running, timing out, cancelling
-// and releasing at once never run more than Workers and leave the pool
-// empty.
-func TestPoolTicketHammer(t *testing.T) {
-	t.Parallel()
-	const workers, queue = 3, 2
-	p := mustPool(t, PoolConfig{Name: "hammer", Workers: workers, QueueSize: queue})
-	pol := poolPolicy(t, p)
-	var mu sync.Mutex
-	running, most := 0, 0
-	var wg sync.WaitGroup
-	for g := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 300 {
-				ctx, cancel := context.WithCancel(context.Background())
-				tk, err := pol.Admit(ctx, baldur.Call{})
-				if err != nil {
-					assert.ErrorIs(t, err, ErrFull)
-					cancel()
-					continue
-				}
-				switch (g + i) % 4 {
-				case 0: // released without running
-				case 1: // cancelled before running
-					cancel()
-					assert.ErrorIs(t, tk.Run(ctx, func(context.Context) error { return nil }), context.Canceled)
-				default:
-					_ = tk.Run(ctx, func(ctx context.Context) error {
-						mu.Lock()
-						running++
-						most = max(most, running)
-						mu.Unlock()
-						runtime.Gosched()
-						mu.Lock()
-						running--
-						mu.Unlock()
-						return nil
-					})
-				}
-				tk.Release(baldur.Outcome{})
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	eventually(t, "drained", func() bool { return inFlight(p) == 0 })
-	assert.LessOrEqual(t, most, workers)
 }

@@ -3,7 +3,6 @@ package interceptor
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/bulkhead"
 	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/internal/pooltest"
 )
 
 // hookServer answers UnaryCall with unary, so a test can hold a handler.
@@ -34,30 +34,6 @@ func (s *hookServer) UnaryCall(ctx context.Context, in *testpb.SimpleRequest) (*
 		return nil, err
 	}
 	return &testpb.SimpleResponse{Payload: in.GetPayload()}, nil
-}
-
-func newPool(t testing.TB, cfg bulkhead.PoolConfig) *bulkhead.Pool {
-	t.Helper()
-	p, err := bulkhead.NewPool(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
-	return p
-}
-
-func poolBusy(p *bulkhead.Pool) int {
-	st := p.State()
-	return st.Active + st.Waiting
-}
-
-// waitUntil polls cond; used only to see work end on other goroutines
-// (grpc's, the pool's), never to let time pass.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		require.False(t, time.Now().After(deadline), "timed out waiting for %s", what)
-		runtime.Gosched()
-	}
 }
 
 // poolServer serves hookServer on 127.0.0.1:0 with the unary server
@@ -86,7 +62,7 @@ func requireRetryInfo(t *testing.T, err error) {
 // pool full is rejected at once and never reaches a handler.
 func TestUnaryServerPoolFullRejectsAtOnce(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t, bulkhead.PoolConfig{Name: "handlers", Workers: 1, Timeout: baldur.Duration(time.Hour)})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "handlers", Workers: 1, Timeout: baldur.Duration(time.Hour)})
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	var handled sync.WaitGroup
 	client, g := poolServer(t, pool, func(ctx context.Context) error {
@@ -113,7 +89,7 @@ func TestUnaryServerPoolFullRejectsAtOnce(t *testing.T) {
 
 	close(release)
 	require.NoError(t, <-errc)
-	waitUntil(t, "the worker is free", func() bool { return poolBusy(pool) == 0 })
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 	require.EqualValues(t, 0, g.held())
 	require.Equal(t, baldur.Success, g.lastOutcome(t).Result)
 }
@@ -123,7 +99,7 @@ func TestUnaryServerPoolFullRejectsAtOnce(t *testing.T) {
 func TestUnaryServerPoolTimeoutFreesCaller(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(baldurNow)
-	pool := newPool(t, bulkhead.PoolConfig{Name: "handlers", Workers: 1, Timeout: baldur.Duration(2 * time.Second), RetryAfter: baldur.Duration(3 * time.Second), Clock: fake})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "handlers", Workers: 1, Timeout: baldur.Duration(2 * time.Second), RetryAfter: baldur.Duration(3 * time.Second), Clock: fake})
 	entered, finish, finished := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	client, g := poolServer(t, pool, func(ctx context.Context) error {
 		close(entered)
@@ -148,10 +124,10 @@ func TestUnaryServerPoolTimeoutFreesCaller(t *testing.T) {
 	require.Equal(t, []string{"3000"}, trailer.Get(PushbackTrailer))
 	require.EqualValues(t, 0, g.held(), "the call's permits are back once it is answered")
 	require.Equal(t, baldur.Failure, g.lastOutcome(t).Result)
-	require.Equal(t, 1, poolBusy(pool), "the handler still runs")
+	require.Equal(t, 1, pooltest.InFlight(pool), "the handler still runs")
 	close(finish)
 	require.ErrorIs(t, <-finished, bulkhead.ErrTimeout, "the handler's context cause")
-	waitUntil(t, "the worker is free", func() bool { return poolBusy(pool) == 0 })
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 }
 
 // clientOnPool dials a plain server on 127.0.0.1:0 with the unary client
@@ -171,7 +147,7 @@ func clientOnPool(t *testing.T, pool *bulkhead.Pool, unary func(ctx context.Cont
 func TestUnaryClientPool(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(baldurNow)
-	pool := newPool(t, bulkhead.PoolConfig{Name: "upstream", Workers: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "upstream", Workers: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
 	var mu sync.Mutex
 	calls := 0
 	entered, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
@@ -206,7 +182,7 @@ func TestUnaryClientPool(t *testing.T) {
 	require.ErrorIs(t, err, baldur.ErrRejected)
 	requireRetryInfo(t, err)
 	<-cancelled
-	waitUntil(t, "the worker is free", func() bool { return poolBusy(pool) == 0 })
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 	require.EqualValues(t, 0, g.held())
 	require.Equal(t, baldur.Failure, g.lastOutcome(t).Result)
 
@@ -221,7 +197,7 @@ func TestUnaryClientPool(t *testing.T) {
 // context's status, as without a pool.
 func TestUnaryClientPoolCallerCancel(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t, bulkhead.PoolConfig{Name: "upstream", Workers: 1})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "upstream", Workers: 1})
 	entered := make(chan struct{}, 1)
 	client, g := clientOnPool(t, pool, func(ctx context.Context) error {
 		entered <- struct{}{}
@@ -238,7 +214,7 @@ func TestUnaryClientPoolCallerCancel(t *testing.T) {
 	cancel()
 	err := <-errc
 	require.Equal(t, codes.Canceled, status.Code(err), "%v", err)
-	waitUntil(t, "the worker is free", func() bool { return poolBusy(pool) == 0 })
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 	require.EqualValues(t, 0, g.held())
 	require.Equal(t, baldur.Ignored, g.lastOutcome(t).Result)
 }
@@ -249,23 +225,12 @@ func TestUnaryClientPoolCallerCancel(t *testing.T) {
 func TestUnaryPoolsHammer(t *testing.T) {
 	t.Parallel()
 	const serverWorkers = 2
-	var mu sync.Mutex
-	running, most := 0, 0
-	serverPool := newPool(t, bulkhead.PoolConfig{Name: "handlers", Workers: serverWorkers, QueueSize: 1})
+	var peak pooltest.Peak
+	serverPool := pooltest.New(t, bulkhead.PoolConfig{Name: "handlers", Workers: serverWorkers, QueueSize: 1})
 	sg := newGate(baldur.StageBlast)
 	srv := grpc.NewServer(grpc.UnaryInterceptor(UnaryServerInterceptor(baldur.Static(policyOf(t, sg, serverPool)))))
-	testpb.RegisterTestServiceServer(srv, &hookServer{unary: func(context.Context) error {
-		mu.Lock()
-		running++
-		most = max(most, running)
-		mu.Unlock()
-		runtime.Gosched()
-		mu.Lock()
-		running--
-		mu.Unlock()
-		return nil
-	}})
-	clientPool := newPool(t, bulkhead.PoolConfig{Name: "upstream", Workers: 4, QueueSize: 2})
+	testpb.RegisterTestServiceServer(srv, &hookServer{unary: func(context.Context) error { peak.Inside(); return nil }})
+	clientPool := pooltest.New(t, bulkhead.PoolConfig{Name: "upstream", Workers: 4, QueueSize: 2})
 	cg := newGate(baldur.StageBlast)
 	cc := serve(t, netTCP, srv, grpc.WithUnaryInterceptor(UnaryClientInterceptor(baldur.Static(policyOf(t, cg, clientPool)))))
 	client := testpb.NewTestServiceClient(cc)
@@ -284,8 +249,8 @@ func TestUnaryPoolsHammer(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitUntil(t, "both pools idle", func() bool { return poolBusy(clientPool) == 0 && poolBusy(serverPool) == 0 })
-	waitUntil(t, "server permits back", func() bool { return sg.held() == 0 })
+	pooltest.WaitFor(t, "both pools idle", func() bool { return pooltest.InFlight(clientPool) == 0 && pooltest.InFlight(serverPool) == 0 })
+	pooltest.WaitFor(t, "server permits back", func() bool { return sg.held() == 0 })
 	require.EqualValues(t, 0, cg.held())
-	require.LessOrEqual(t, most, serverWorkers)
+	require.LessOrEqual(t, peak.Most(), serverWorkers)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,29 +16,8 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/bulkhead"
 	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/internal/pooltest"
 )
-
-func trPool(t testing.TB, cfg bulkhead.PoolConfig) *bulkhead.Pool {
-	t.Helper()
-	p, err := bulkhead.NewPool(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Close() })
-	return p
-}
-
-func poolInFlight(p *bulkhead.Pool) int {
-	st := p.State()
-	return st.Active + st.Waiting
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		require.False(t, time.Now().After(deadline), "timed out waiting for %s", what)
-		runtime.Gosched()
-	}
-}
 
 // A request on a pool is sent from a worker; a full pool rejects the next
 // request at once, without I/O; the body stays readable after the worker
@@ -53,14 +31,9 @@ func TestTransportPoolFullRejectsAtOnce(t *testing.T) {
 		<-answer
 		io.WriteString(w, "late but whole")
 	})
-	t.Cleanup(func() {
-		select {
-		case <-answer:
-		default:
-			close(answer)
-		}
-	})
-	pool := trPool(t, bulkhead.PoolConfig{Name: "out", Workers: 1, Timeout: baldur.Duration(time.Hour)})
+	openAnswer := sync.OnceFunc(func() { close(answer) })
+	t.Cleanup(openAnswer) // before the server's Close, which waits for the handler
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "out", Workers: 1, Timeout: baldur.Duration(time.Hour)})
 	g := &trGate{kind: baldur.StageBlast}
 	client := &http.Client{Transport: NewTransport(trPolicy(t, g, pool), TransportConfig{Next: trNext(t)})}
 
@@ -83,11 +56,11 @@ func TestTransportPoolFullRejectsAtOnce(t *testing.T) {
 	require.Equal(t, baldur.ReasonBulkheadFull, rej.Reason())
 	require.EqualValues(t, 1, hits.Load(), "a rejected request did I/O")
 
-	close(answer)
+	openAnswer()
 	r := <-first
 	require.NoError(t, r.err)
 	require.Equal(t, r.resp.Request.URL.Path, "/slow")
-	waitFor(t, "the worker is free", func() bool { return poolInFlight(pool) == 0 })
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 	require.EqualValues(t, 1, g.held(), "the other permits are held until the body is done")
 	b, err := io.ReadAll(r.resp.Body)
 	require.NoError(t, err, "the body is readable after the worker is free")
@@ -109,7 +82,7 @@ func TestTransportPoolTimeoutFreesCaller(t *testing.T) {
 		<-r.Context().Done() // the client gave up the request
 		close(cancelled)
 	})
-	pool := trPool(t, bulkhead.PoolConfig{Name: "slow", Workers: 1, Timeout: baldur.Duration(2 * time.Second), Clock: fake})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "slow", Workers: 1, Timeout: baldur.Duration(2 * time.Second), Clock: fake})
 	g := &trGate{kind: baldur.StageBlast}
 	client := &http.Client{Transport: NewTransport(trPolicy(t, g, pool), TransportConfig{Next: trNext(t)})}
 
@@ -130,7 +103,7 @@ func TestTransportPoolTimeoutFreesCaller(t *testing.T) {
 	var te *bulkhead.TimeoutError
 	require.ErrorAs(t, err, &te)
 	<-cancelled
-	waitFor(t, "the worker is free", func() bool { return poolInFlight(pool) == 0 })
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 	require.EqualValues(t, 0, g.held())
 	require.Equal(t, baldur.Failure, g.lastOutcome(t).Result)
 }
@@ -147,25 +120,20 @@ func TestTransportPoolBodyOutlivesTimeout(t *testing.T) {
 		<-rest
 		io.WriteString(w, "tail")
 	})
-	t.Cleanup(func() {
-		select {
-		case <-rest:
-		default:
-			close(rest)
-		}
-	})
-	pool := trPool(t, bulkhead.PoolConfig{Name: "out", Workers: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
+	openRest := sync.OnceFunc(func() { close(rest) })
+	t.Cleanup(openRest) // before the server's Close, which waits for the handler
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "out", Workers: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
 	client := &http.Client{Transport: NewTransport(trPolicy(t, pool), TransportConfig{Next: trNext(t)})}
 	resp, err := client.Get(srv.URL)
 	require.NoError(t, err)
 	require.Zero(t, fake.Pending(), "the pool's timer outlived Run")
 	fake.Advance(time.Hour)
-	close(rest)
+	openRest()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	require.Equal(t, "head tail", string(b))
 	require.NoError(t, resp.Body.Close())
-	require.Equal(t, 0, poolInFlight(pool))
+	require.Equal(t, 0, pooltest.InFlight(pool))
 }
 
 // A response that arrives after its caller timed out is closed by the
@@ -181,7 +149,7 @@ func TestTransportPoolClosesLateResponse(t *testing.T) {
 		<-answer // ignores its context, as a slow transport may
 		return &http.Response{StatusCode: 200, Body: late, Request: req}, nil
 	})
-	pool := trPool(t, bulkhead.PoolConfig{Name: "out", Workers: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "out", Workers: 1, Timeout: baldur.Duration(time.Second), Clock: fake})
 	g := &trGate{kind: baldur.StageBlast}
 	tr := NewTransport(trPolicy(t, g, pool), TransportConfig{Next: next})
 	errc := make(chan error, 1)
@@ -191,13 +159,13 @@ func TestTransportPoolClosesLateResponse(t *testing.T) {
 		errc <- err
 	}()
 	<-sent
-	waitFor(t, "the pool's timer", func() bool { return fake.Pending() == 1 })
+	pooltest.WaitFor(t, "the pool's timer", func() bool { return fake.Pending() == 1 })
 	fake.Advance(time.Second)
 	require.ErrorIs(t, <-errc, bulkhead.ErrTimeout)
 	require.EqualValues(t, 0, g.held(), "the caller's permits are back at the timeout")
 	close(answer)
-	waitFor(t, "the late body closed", late.closed.Load)
-	waitFor(t, "the worker is free", func() bool { return poolInFlight(pool) == 0 })
+	pooltest.WaitFor(t, "the late body closed", late.closed.Load)
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 }
 
 // The request sent on a worker is a copy carrying the caller's values; the
@@ -210,7 +178,7 @@ func TestTransportPoolKeepsCallersRequest(t *testing.T) {
 		seen = req.Context().Value(key{})
 		return &http.Response{StatusCode: 204, Body: http.NoBody, Request: req}, nil
 	})
-	pool := trPool(t, bulkhead.PoolConfig{Name: "out", Workers: 1})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "out", Workers: 1})
 	tr := NewTransport(trPolicy(t, pool), TransportConfig{Next: next})
 	ctx := context.WithValue(context.Background(), key{}, "trace-9")
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://upstream.test/x", nil)
@@ -219,7 +187,7 @@ func TestTransportPoolKeepsCallersRequest(t *testing.T) {
 	require.Same(t, req, resp.Request)
 	require.Equal(t, "trace-9", seen)
 	require.Same(t, ctx, req.Context(), "the caller's request was changed")
-	waitFor(t, "the worker is free", func() bool { return poolInFlight(pool) == 0 })
+	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 
 	boom := errors.New("dial failed")
 	tr = NewTransport(trPolicy(t, pool), TransportConfig{Next: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, boom })})
@@ -233,20 +201,12 @@ func TestTransportPoolKeepsCallersRequest(t *testing.T) {
 func TestTransportPoolHammer(t *testing.T) {
 	t.Parallel()
 	const workers = 3
-	var mu sync.Mutex
-	inHandler, most := 0, 0
+	var peak pooltest.Peak
 	srv, _ := trServer(t, func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		inHandler++
-		most = max(most, inHandler)
-		mu.Unlock()
-		runtime.Gosched()
-		mu.Lock()
-		inHandler--
-		mu.Unlock()
+		peak.Inside()
 		io.WriteString(w, "ok")
 	})
-	pool := trPool(t, bulkhead.PoolConfig{Name: "out", Workers: workers, QueueSize: 2})
+	pool := pooltest.New(t, bulkhead.PoolConfig{Name: "out", Workers: workers, QueueSize: 2})
 	g := &trGate{kind: baldur.StageBlast}
 	client := &http.Client{Transport: NewTransport(trPolicy(t, g, pool), TransportConfig{Next: trNext(t)})}
 	var wg sync.WaitGroup
@@ -266,9 +226,9 @@ func TestTransportPoolHammer(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, "the pool is idle", func() bool { return poolInFlight(pool) == 0 })
+	pooltest.WaitFor(t, "the pool is idle", func() bool { return pooltest.InFlight(pool) == 0 })
 	require.EqualValues(t, 0, g.held())
-	require.LessOrEqual(t, most, workers)
+	require.LessOrEqual(t, peak.Most(), workers)
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

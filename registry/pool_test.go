@@ -12,6 +12,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/internal/pooltest"
 	"github.com/baldur-go/baldur/registry"
 )
 
@@ -46,11 +47,7 @@ func poolOf(t *testing.T, r *registry.Registry, op string) *bulkhead.Pool {
 // closed pool exit once Close returned, but leave the count a moment later.
 func waitGoroutines(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
-		require.False(t, time.Now().After(deadline), "%d goroutines, want at most %d: a pool's workers leaked", runtime.NumGoroutine(), n)
-		runtime.Gosched()
-	}
+	pooltest.WaitFor(t, "the pools' workers to exit", func() bool { return runtime.NumGoroutine() <= n })
 }
 
 // A bulkhead with a pool section is a worker pool in its policy and in the
