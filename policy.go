@@ -54,7 +54,8 @@ type Policy struct {
 type stage struct {
 	gate   Gate
 	shadow bool
-	quota  bool // the gate reports quotas (QuotaReporter)
+	quota  bool   // the gate reports quotas (QuotaReporter)
+	runner Runner // the gate runs the call's work; nil for most gates
 }
 
 // NewPolicy validates cfg and returns the Policy it declares.
@@ -94,7 +95,8 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 			i--
 		}
 		_, quota := g.(QuotaReporter)
-		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota}
+		runner, _ := g.(Runner)
+		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota, runner: runner}
 		p.n++
 	}
 	return p, nil
@@ -171,6 +173,9 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 			if s.quota && t.quota == 0 {
 				t.quota = t.n
 			}
+			if s.runner != nil && t.run == 0 {
+				t.run, t.runner = t.n, s.runner
+			}
 		}
 	}
 	return t, nil
@@ -202,6 +207,8 @@ type Ticket struct {
 	permits [MaxGates]Permit
 	n       uint8
 	quota   uint8 // 1 + index of the first permit of a quota-reporting gate; 0: none
+	run     uint8 // 1 + index of the permit of the Runner that runs the work; 0: none
+	runner  Runner
 }
 
 // Release hands every permit back in reverse order with the call's outcome.

@@ -58,15 +58,32 @@
 // message), a query, a render into a buffer. Once Timeout frees the caller,
 // the work may still be running, so the work must not touch anything the
 // caller goes on to use, and must itself release what it produces too late
-// (an outbound work closes a response Body when its context is done). In particular two goroutines must never write one
-// http.ResponseWriter: adapters run outbound calls (the client transport)
-// and gRPC unary calls on a pool, but never hand an HTTP server handler's
-// ResponseWriter to pool work. An HTTP server that wants a pool must give
-// the work a private buffered writer and copy it to the real one only if the
-// caller is still waiting; the simpler choice, and this toolkit's, is a
-// Semaphore in front of HTTP handlers (they run on the request goroutine),
-// and pools for outbound and unary calls. gRPC streams hold a semaphore
-// permit for the whole stream instead.
+// (an outbound work closes a response Body that arrives after its caller
+// left). In particular two goroutines must never write one
+// http.ResponseWriter, so an HTTP server handler never runs on a pool.
+//
+// # Pools in a policy
+//
+// A Pool is also a [baldur.Gate] (Stage baldur.StageBulkhead) and a
+// [baldur.Runner]. Admit takes a place in the pool for the call, a worker or
+// a queue slot, in one CAS without allocating; a full pool rejects at once
+// with the interned baldur.Reject(baldur.ReasonBulkheadFull, RetryAfter),
+// which the Policy counts and may shadow. The adapter then hands the call's
+// work to Ticket.Run, which gives it to a worker on the place Admit took
+// (Run never waits for a place and is never rejected), with the timeout and
+// errors of Execute; a permit released without Run gives its place back.
+// The adapters find the pool only through the Ticket, never by this type:
+// the outbound transport (middleware.NewTransport) sends the request from a
+// worker, which is free once the response headers are in (the body is read
+// on the caller's goroutine), and the gRPC unary interceptors, client and
+// server, run the invoker or handler on a worker. Adapters that cannot hand
+// their work to another goroutine (the HTTP server middleware, gRPC
+// streams) never call Run: there a pool's place is held for the whole call,
+// so the pool bounds them like a semaphore of Workers+QueueSize permits.
+//
+// Retire closes a pool once nothing is in flight, returning at once: the
+// calls it admitted, queued or runs finish on it, then its workers exit. A
+// registry reload that replaces or drops a pool retires the old one.
 //
 // Pool.Acquire lends a worker to a caller that runs its own code: the worker
 // parks until the permit is released. It bounds concurrency like a semaphore
@@ -80,6 +97,9 @@
 // *baldur.ConfigError naming the field), Register for compartments built
 // elsewhere (a Tiered gate's), Names and States (max, active, waiting,
 // rejected total, utilization).
+//
+// A [Spec] is a compartment as a configuration file declares it: a
+// semaphore, tiers, or, with a pool section, a worker pool.
 //
 // Invalid configuration (MaxConcurrent or Workers <= 0, negative waits,
 // QueueSize < 0) is a *baldur.ConfigError naming the field, returned by the

@@ -76,3 +76,25 @@ func TestTieredConformance(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolConformance runs the shared gate suite against a worker pool used
+// as a gate: Admit takes a place (a worker or a queue slot) and the permit
+// gives it back when the work never runs.
+func TestPoolConformance(t *testing.T) {
+	gatetest.Run(t, gatetest.Harness{New: func(t testing.TB) *gatetest.Subject {
+		clk := clock.NewFake(conformanceStart)
+		p, err := bulkhead.NewPool(bulkhead.PoolConfig{Name: "conformance", Workers: 2, QueueSize: 2, Clock: clk})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, p.Close()) })
+		return &gatetest.Subject{
+			Gate: p,
+			Call: baldur.Call{Operation: "GET /items/{id}", Tier: baldur.TierStandard, Now: clk.Now()},
+			InUse: func() int {
+				st := p.State()
+				return st.Active + st.Waiting
+			},
+			Limit: 4,
+			Waits: true,
+		}
+	}})
+}

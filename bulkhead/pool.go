@@ -14,7 +14,9 @@ import (
 // Pool is a compartment of a fixed set of worker goroutines fed by a bounded
 // queue. Execute hands work to a worker and waits for it at most Timeout;
 // a call that finds the workers busy and the queue full is rejected at once.
-// It implements baldur.Bulkhead. It is safe for concurrent use.
+// It implements baldur.Bulkhead and, in a Policy, baldur.Gate and
+// baldur.Runner: Admit takes the call's place in the pool and the ticket's
+// Run hands its work to a worker. It is safe for concurrent use.
 type Pool struct {
 	name    string
 	timeout time.Duration
@@ -22,9 +24,10 @@ type Pool struct {
 	rej     *baldur.Rejection
 	cfg     PoolConfig
 
-	// inflight counts accepted calls, queued or running; admission CASes it
-	// below capacity (Workers+QueueSize), so the send on jobs, whose buffer
-	// is that capacity, never blocks.
+	// inflight counts accepted calls: admitted by Admit and not yet run,
+	// queued, or running. Admission CASes it below capacity
+	// (Workers+QueueSize), so the send on jobs, whose buffer is that
+	// capacity, never blocks.
 	inflight atomic.Int64
 	capacity int64
 	active   atomic.Int64
@@ -38,9 +41,15 @@ type Pool struct {
 
 	rejN atomic.Uint64
 	last atomic.Int64
+
+	// retired: close the pool as soon as nothing is in flight.
+	retired atomic.Bool
 }
 
-var _ baldur.Bulkhead = (*Pool)(nil)
+var (
+	_ baldur.Bulkhead = (*Pool)(nil)
+	_ baldur.Runner   = (*Pool)(nil)
+)
 
 // A job is claimed exactly once: by a worker (started) or by its caller
 // giving up first (abandoned), so that work whose caller left never starts
@@ -107,13 +116,22 @@ func (p *Pool) Config() PoolConfig { return p.cfg }
 // fn must not touch anything its caller still owns once its context is done:
 // the caller may already have returned.
 func (p *Pool) Execute(ctx context.Context, fn func(context.Context) error) error {
+	return p.execute(ctx, fn, false)
+}
+
+// execute is Execute for a call that already holds its place in the pool
+// (reserved: Admit took it) or that takes one now.
+func (p *Pool) execute(ctx context.Context, fn func(context.Context) error, reserved bool) error {
 	if err := ctx.Err(); err != nil {
+		if reserved {
+			p.leave()
+		}
 		return err
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	j := &job{ctx: wctx, fn: fn, done: make(chan struct{})}
-	if err := p.submit(j); err != nil {
+	if err := p.submit(j, reserved); err != nil {
 		return err
 	}
 	t := p.clock.AfterFunc(p.timeout, func() { cancel(ErrTimeout) })
@@ -154,7 +172,7 @@ func (p *Pool) Acquire(ctx context.Context) (baldur.Permit, error) {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	j := &job{ctx: wctx, lend: true, done: make(chan struct{}), ret: make(chan struct{})}
-	if err := p.submit(j); err != nil {
+	if err := p.submit(j, false); err != nil {
 		return baldur.Permit{}, err
 	}
 	t := p.clock.AfterFunc(p.timeout, func() { cancel(ErrTimeout) })
@@ -198,34 +216,61 @@ func (p *Pool) gaveUp(ctx, wctx context.Context) error {
 	return wctx.Err()
 }
 
-func (p *Pool) submit(j *job) error {
+// submit queues j for a worker. A reserved job already counts in inflight
+// (Admit took its place); any other takes a place now or is rejected.
+func (p *Pool) submit(j *job, reserved bool) error {
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
+		if reserved {
+			p.leave()
+		}
 		return ErrClosed
 	}
+	if reserved || p.reserve() {
+		p.jobs <- j
+		p.mu.RUnlock()
+		return nil
+	}
+	p.mu.RUnlock()
+	p.noteReject(time.Time{})
+	st := p.State()
+	return &FullError{Name: p.name, Active: st.Active, Max: st.MaxConcurrent, Waiting: st.Waiting, rej: p.rej}
+}
+
+// reserve takes a place in the pool (a worker or a queue slot) if one is
+// free. Callers hold mu shared and have checked closed.
+func (p *Pool) reserve() bool {
 	for {
 		n := p.inflight.Load()
 		if n >= p.capacity {
-			break
+			return false
 		}
 		if p.inflight.CompareAndSwap(n, n+1) {
-			p.jobs <- j
-			p.mu.RUnlock()
-			return nil
+			return true
 		}
 	}
-	p.mu.RUnlock()
+}
+
+// leave gives a place back; the last one out closes a retired pool.
+func (p *Pool) leave() {
+	if p.inflight.Add(-1) == 0 && p.retired.Load() {
+		p.closeIdle()
+	}
+}
+
+func (p *Pool) noteReject(now time.Time) {
+	if now.IsZero() {
+		now = p.clock.Now()
+	}
 	p.rejN.Add(1)
-	p.last.Store(p.clock.Now().UnixNano())
-	st := p.State()
-	return &FullError{Name: p.name, Active: st.Active, Max: st.MaxConcurrent, Waiting: st.Waiting, rej: p.rej}
+	p.last.Store(now.UnixNano())
 }
 
 func (p *Pool) work() error {
 	for j := range p.jobs {
 		if !j.claim.CompareAndSwap(jobPending, jobStarted) {
-			p.inflight.Add(-1)
+			p.leave()
 			continue // the caller gave up before a worker was free
 		}
 		p.active.Add(1)
@@ -240,7 +285,7 @@ func (p *Pool) work() error {
 			p.run(j)
 		}
 		p.active.Add(-1)
-		p.inflight.Add(-1)
+		p.leave()
 	}
 	return nil
 }
@@ -282,9 +327,34 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Retire closes the pool once nothing is in flight, and returns at once:
+// the calls it admitted, queued or runs finish on it, and so does any call
+// still admitted through a policy that holds it; when the last one leaves,
+// the pool closes (new calls get ErrClosed) and its workers exit. A
+// registry retires the pools a reload replaces. Close after Retire waits
+// for the workers.
+func (p *Pool) Retire() {
+	p.retired.Store(true)
+	if p.inflight.Load() == 0 {
+		p.closeIdle()
+	}
+}
+
+// closeIdle closes a retired pool if nothing is in flight. Under mu held
+// exclusively no call can take a place, so an empty pool stays empty.
+func (p *Pool) closeIdle() {
+	p.mu.Lock()
+	if !p.closed && p.inflight.Load() == 0 {
+		p.closed = true
+		close(p.jobs)
+	}
+	p.mu.Unlock()
+}
+
 // State returns the pool's occupancy: MaxConcurrent is Workers, Active the
 // busy workers, Waiting the accepted calls not yet on a worker (including,
-// until a worker skips them, calls whose caller already gave up).
+// until a worker skips them, calls whose caller already gave up, and calls
+// admitted by Admit whose work has not been handed over yet).
 func (p *Pool) State() baldur.BulkheadState {
 	active, workers := int(p.active.Load()), p.cfg.Workers
 	bs := baldur.BulkheadState{

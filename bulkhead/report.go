@@ -5,6 +5,7 @@ import "github.com/baldur-go/baldur"
 var (
 	_ baldur.CompartmentReporter = (*Semaphore)(nil)
 	_ baldur.CompartmentReporter = (*Tiered)(nil)
+	_ baldur.CompartmentReporter = (*Pool)(nil)
 )
 
 // CompartmentStates returns the semaphore's occupancy, for admin views and
@@ -22,4 +23,9 @@ func (g *Tiered) CompartmentStates() []baldur.BulkheadState {
 		out[i] = s.State()
 	}
 	return out
+}
+
+// CompartmentStates returns the pool's occupancy.
+func (p *Pool) CompartmentStates() []baldur.BulkheadState {
+	return []baldur.BulkheadState{p.State()}
 }

@@ -41,6 +41,16 @@ func target(cc *grpc.ClientConn) string {
 // retry does not see it, as interceptors run outside it). The permits are
 // held while the invoker runs, retries included. The interceptor is safe for
 // concurrent use.
+//
+// When the policy holds a worker-pool bulkhead (a baldur.Runner, such as
+// bulkhead.Pool), the invoker runs on one of the pool's workers: a full
+// pool rejects at once (UNAVAILABLE with RetryInfo), and when the pool's
+// Timeout passes first the caller gets a status error with the code,
+// RetryInfo and pushback of a full bulkhead (UNAVAILABLE) and the
+// timeout's message, which matches errors.Is(err, bulkhead.ErrTimeout);
+// the invoker's context is cancelled. Until the invoker sees that, it may
+// still be encoding req or decoding into reply: after a timeout error do
+// not reuse req or read reply (generated clients drop reply on error).
 func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientInterceptor {
 	c := newConfig(opts)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
@@ -55,7 +65,11 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 			return e
 		}
 		defer g.unwind()
-		err = invoker(ctx, method, req, reply, cc, callOpts...)
+		if g.t.Runs() {
+			err = invokeOnPool(ctx, &g.t, method, req, reply, cc, invoker, callOpts)
+		} else {
+			err = invoker(ctx, method, req, reply, cc, callOpts...)
+		}
 		g.end(err)
 		return err
 	}
@@ -68,7 +82,9 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 // caller's context ends (Canceled is ignored, DeadlineExceeded a failure).
 // They are released exactly once, whichever comes first. A stream the
 // caller neither reads to the end nor cancels holds its permits, as it
-// holds grpc's resources. The interceptor is safe for concurrent use.
+// holds grpc's resources. Streams never run on a worker pool: a pool in the
+// policy holds one of its places (Workers+QueueSize) for the whole stream,
+// as a semaphore permit would. The interceptor is safe for concurrent use.
 func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClientInterceptor {
 	c := newConfig(opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {

@@ -14,6 +14,16 @@ import (
 // call never reaches the handler: it gets a status error with RetryInfo and
 // the grpc-retry-pushback-ms trailer. The interceptor is safe for
 // concurrent use and allocates nothing of its own when the policy admits.
+//
+// When the policy holds a worker-pool bulkhead (a baldur.Runner, such as
+// bulkhead.Pool), the handler runs on one of the pool's workers with a
+// context that carries the call's values: a full pool rejects at once, and
+// when the pool's Timeout passes first the call is answered with a status
+// error with the code, RetryInfo and pushback trailer of a full bulkhead
+// (UNAVAILABLE) and the timeout's message, while the handler, its context
+// cancelled, runs on and its late response is dropped. A handler on a pool
+// must not keep using the call (headers, trailers) once its context is
+// done.
 func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerInterceptor {
 	c := newConfig(opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -27,7 +37,12 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 			return nil, rejectUnary(ctx, err)
 		}
 		defer g.unwind()
-		resp, err := handler(ctx, req)
+		var resp any
+		if g.t.Runs() {
+			resp, err = handleOnPool(ctx, &g.t, req, handler)
+		} else {
+			resp, err = handler(ctx, req)
+		}
 		g.end(err)
 		return resp, err
 	}
@@ -36,8 +51,10 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 // StreamServerInterceptor guards streams with the policy r resolves for the
 // stream's full method. The permits are held for the whole stream, until
 // the handler returns, and released with the outcome of its error (also
-// when it panics). A rejected stream never reaches the handler. The
-// interceptor is safe for concurrent use.
+// when it panics). A rejected stream never reaches the handler. Streams
+// never run on a worker pool: a pool in the policy holds one of its places
+// (Workers+QueueSize) for the whole stream, as a semaphore permit would.
+// The interceptor is safe for concurrent use.
 func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServerInterceptor {
 	c := newConfig(opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {

@@ -62,9 +62,27 @@ type TransportConfig struct {
 // timeout or a body that fails mid-read; ignored for a 4xx status and for
 // the caller's cancellation; a success otherwise.
 //
+// When the policy holds a worker-pool bulkhead (a baldur.Runner, such as
+// bulkhead.Pool), the request is sent from one of the pool's workers: the
+// pool's queue bounds the requests waiting to be sent, a full pool rejects
+// at once (ReasonBulkheadFull), and the pool's Timeout bounds the wait for
+// the response headers. A request that overruns it returns the pool's
+// timeout error as the transport error (errors.Is(err, bulkhead.ErrTimeout)
+// and errors.Is(err, baldur.ErrRejected); the outcome is a failure), and
+// the request sent on the worker is cancelled. The worker is free once the
+// headers are in; the response body is read on the caller's goroutine and
+// stays readable after the timeout would have passed, and the policy's
+// other permits are held until it is closed, as without a pool. A response
+// that arrives just as the timeout passes loses: its body is closed and the
+// caller gets the timeout error.
+//
 // The transport never changes the caller's request and never cancels or
-// replaces its context. It is safe for concurrent use, and with a policy
-// whose permits hold nothing it adds no allocation per request.
+// replaces its context; on a pool, what is sent is a shallow copy whose
+// context carries the caller's values and ends with the caller's, at the
+// pool's timeout before the headers, or when the body is closed, and the
+// response's Request is the caller's. It is safe for concurrent use, and
+// with a policy whose permits hold nothing it adds no allocation per
+// request.
 func NewTransport(r baldur.Resolver, cfg TransportConfig) http.RoundTripper {
 	t := &transport{next: cfg.Next, r: r, operation: cfg.Operation, key: cfg.Key, tier: cfg.Tier,
 		clock: cfg.Clock, service: cfg.Service, region: cfg.Region, latency: cfg.Latency, ops: new(opCache)}
@@ -133,8 +151,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 
-	resp, err := t.next.RoundTrip(req)
-	if err == nil && resp == nil {
+	var resp *http.Response
+	var err error
+	var cancel context.CancelCauseFunc // the context of a request sent on a pool
+	if u.ticket.Runs() {
+		resp, cancel, err = t.roundTripOnPool(req, &u.ticket)
+	} else if resp, err = t.next.RoundTrip(req); err == nil && resp == nil {
 		err = errNilResponse // as http.Client would say; never dereference it
 	}
 	if err != nil {
@@ -151,7 +173,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.cool.record(host, t.clock.Now(), resp, probe)
 	}
 	u.probe = false // record settled it
-	if !u.ticket.Held() {
+	if !u.ticket.Held() && cancel == nil {
 		u.done()
 		return resp, nil
 	}
@@ -160,9 +182,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		u.done()
 		o.Latency = t.since(now)
 		u.ticket.Release(o)
+		if cancel != nil {
+			cancel(nil)
+		}
 		return resp, nil
 	}
-	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, ticket: u.ticket}
+	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, ticket: u.ticket, cancel: cancel}
 	u.done() // the body owns the permits now
 	if _, ok := resp.Body.(io.Writer); ok {
 		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
@@ -279,6 +304,7 @@ type body struct {
 	outcome baldur.Outcome
 	done    atomic.Bool // whoever flips it owns ticket
 	ticket  baldur.Ticket
+	cancel  context.CancelCauseFunc // ends the context of a request sent on a pool; nil otherwise
 }
 
 func (b *body) Read(p []byte) (n int, err error) {
@@ -314,6 +340,9 @@ func (b *body) finish(readErr error) {
 	}
 	o.Latency = b.t.since(b.start)
 	b.ticket.Release(o)
+	if b.cancel != nil {
+		b.cancel(nil)
+	}
 }
 
 // readWriteBody keeps the io.Writer of a 101 response's body, which is the

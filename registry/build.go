@@ -96,6 +96,7 @@ func (b *builder) build() (Spec, error) {
 			}
 		}
 	}
+	b.commit = append(b.commit, b.retirePools)
 	// The bulkheads slot shows the compartments Load built, unless the user
 	// put a registry of their own there.
 	if !b.r.Bulkheads.IsSet() || b.r.ownsBulkheads {
@@ -199,6 +200,9 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 	spec := b.cfg.Bulkheads[name]
 	spec.Name, spec.Clock = name, b.r.clock
 	at := "bulkheads." + name
+	if spec.Pooled() {
+		return b.pool(at, spec)
+	}
 	if spec.Tiered() {
 		cfg, err := spec.TieredConfig()
 		if err != nil {
@@ -249,9 +253,56 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 	return s, b.register(s)
 }
 
-func (b *builder) register(s *bulkhead.Semaphore) error {
+// pool builds a worker-pool compartment. An unchanged pool is kept; a
+// changed one is built anew and the old one retired (see retirePools).
+func (b *builder) pool(at string, spec bulkhead.Spec) (baldur.Gate, error) {
+	cfg, err := spec.PoolConfig()
+	if err != nil {
+		return nil, &baldur.ConfigError{Field: at, Reason: err.(*baldur.ConfigError).Reason}
+	}
+	p, err := reuse(b.r, b.next, "bulkhead/"+spec.Name, cfg, func() (*bulkhead.Pool, error) { return bulkhead.NewPool(cfg) })
+	if err != nil {
+		return nil, wrapField(at+".pool", cfg, err)
+	}
+	return p, b.register(p)
+}
+
+func (b *builder) register(s baldur.Bulkhead) error {
 	if _, err := b.bhs.Get(s.Name()); err == nil {
 		return nil // already registered by another policy's reference
 	}
 	return b.bhs.Register(s)
+}
+
+// retirePools, at commit, retires the pools the new table no longer holds:
+// each serves the calls it admitted and closes once they are done, so its
+// workers exit and none is lost.
+func (b *builder) retirePools() {
+	for _, p := range poolsOnlyIn(b.r.gates, b.next) {
+		p.Retire()
+	}
+}
+
+// abort closes the pools this load built when it fails: no call ever
+// reached them.
+func (b *builder) abort() {
+	for _, p := range poolsOnlyIn(b.next, b.r.gates) {
+		_ = p.Close()
+	}
+}
+
+// poolsOnlyIn returns the pools of from that other does not hold.
+func poolsOnlyIn(from, other map[string]reusable) []*bulkhead.Pool {
+	var out []*bulkhead.Pool
+	for key, e := range from {
+		p, ok := e.gate.(*bulkhead.Pool)
+		if !ok {
+			continue
+		}
+		if o, ok := other[key]; ok && o.gate == e.gate {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -17,18 +17,23 @@ func WithClock(c baldur.Clock) Option { return func(r *Registry) { r.clock = c }
 // change are kept with their state (buckets, breaker counts, permits in
 // flight); a bulkhead whose only change is its size is resized in place; any
 // other changed gate is built anew, and calls admitted before the swap
-// release into the instance that admitted them. On error nothing changes
-// and the previous configuration keeps serving.
+// release into the instance that admitted them. A worker pool the new
+// configuration replaces or drops is retired: it closes, and its workers
+// exit, once its last call is done. On error nothing changes, the pools
+// built for the failed load are closed, and the previous configuration
+// keeps serving.
 func (r *Registry) Load(cfg Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := &builder{r: r, cfg: &cfg, next: map[string]reusable{}}
 	spec, err := b.build()
 	if err != nil {
+		b.abort()
 		return err
 	}
 	t, err := buildTable(spec)
 	if err != nil {
+		b.abort()
 		return err
 	}
 	fleet, err := r.loadFleet(&cfg)

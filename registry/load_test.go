@@ -230,6 +230,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(`{"share_caps":{"s":{"capacity":` + v + `,"share":1,"max_per_key":` + v + `,"max_keys":` + v + `}},"policies":[{"name":"p","share_cap":"s"}]}`)
 		f.Add(`{"bulkheads":{"b":{"max_concurrent":` + v + `}},"policies":[{"name":"p","bulkhead":"b"}]}`)
 		f.Add(`{"bulkheads":{"b":{"tiers":{"critical":{"max_concurrent":` + v + `}}}},"policies":[{"name":"p","bulkhead":"b"}]}`)
+		f.Add(`{"bulkheads":{"b":{"pool":{"workers":` + v + `,"queue_size":` + v + `}}},"policies":[{"name":"p","bulkhead":"b"}]}`)
 		f.Add(`{"governance":{"budget_min_calls":` + v + `,"audit_burst":` + v + `,"emergency_min_level":` + v + `},"policies":[{"name":"p","governance":true}]}`)
 	}
 	for _, d := range fuzzEdgeDurations {
@@ -238,6 +239,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(`{"breakers":{"b":{"open_timeout":` + d + `,"force_ttl":` + d + `,"idle_timeout":` + d + `}},"policies":[{"name":"p","breaker":"b"}]}`)
 		f.Add(`{"share_caps":{"s":{"max_per_key":1,"retry_after":` + d + `}},"policies":[{"name":"p","share_cap":"s"}]}`)
 		f.Add(`{"bulkheads":{"b":{"max_concurrent":1,"max_wait":` + d + `,"retry_after":` + d + `}},"policies":[{"name":"p","bulkhead":"b"}]}`)
+		f.Add(`{"bulkheads":{"b":{"pool":{"workers":1,"timeout":` + d + `,"retry_after":` + d + `}}},"policies":[{"name":"p","bulkhead":"b"}]}`)
 		f.Add(`{"governance":{"cache_ttl":` + d + `,"emergency_retry_after":` + d + `,"kill_switch_retry_after":` + d + `,"budget_window":` + d + `,"break_glass_duration":` + d + `,"alert_cooldown":` + d + `},"policies":[{"name":"p","governance":true}]}`)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
@@ -249,6 +251,9 @@ func FuzzLoad(f *testing.F) {
 		if err := r.Load(cfg); err != nil {
 			return
 		}
+		// Loading nothing retires the document's worker pools, whose
+		// workers then exit: fuzzing must not pile them up.
+		defer func() { require.NoError(t, r.Load(registry.Config{})) }()
 		exercise := func() {
 			for _, name := range r.PolicyNames() {
 				p, _ := r.PolicyByName(name)
