@@ -282,7 +282,7 @@ func (d *demo) redisDown() {
 	// As a cache TTL expiring would: every checker reads the store again,
 	// and the read fails.
 	for _, r := range d.reps {
-		r.checker.InvalidateCache()
+		r.reg.Governance.Get().InvalidateCache()
 	}
 	t, admitted, w := d.noisy("noisy-c", d.recsFlows("c-")...)
 	t.table().print(d.out)

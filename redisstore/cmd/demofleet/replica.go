@@ -15,7 +15,6 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/admin"
-	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/middleware"
 	"github.com/baldur-go/baldur/redisstore"
 	"github.com/baldur-go/baldur/registry"
@@ -31,7 +30,6 @@ type replica struct {
 	id       string
 	reg      *registry.Registry
 	backend  *redisstore.Backend
-	checker  *governance.Checker
 	throttle fleetThrottle // nil when the fleet throttle is not built
 	member   membership    // nil when membership is not built
 
@@ -74,11 +72,11 @@ func newReplica(ctx context.Context, n, size int, cfg registry.Config, st stores
 	}
 
 	var opts []registry.Option
-	var checker atomic.Pointer[governance.Checker]
+	var loaded atomic.Pointer[registry.Registry]
 	if st.Governance != nil {
 		invalidate := func() {
-			if c := checker.Load(); c != nil {
-				c.InvalidateCache()
+			if reg := loaded.Load(); reg != nil {
+				reg.Governance.Get().InvalidateCache()
 			}
 		}
 		gs, err := st.Governance(ctx, b, fc, invalidate)
@@ -109,12 +107,11 @@ func newReplica(ctx context.Context, n, size int, cfg registry.Config, st stores
 	if err := reg.Load(cfg); err != nil {
 		return nil, err
 	}
-	c, ok := reg.Governance.Get().(*governance.Checker)
-	if !ok {
+	if _, ok := reg.Governance.SafeGet(); !ok || cfg.Governance == nil {
 		return nil, errors.New("the configuration has no governance section")
 	}
-	checker.Store(c)
-	r.reg, r.checker = reg, c
+	loaded.Store(reg)
+	r.reg = reg
 
 	lb, err := middleware.ParseTrustedProxies("127.0.0.1")
 	if err != nil {
