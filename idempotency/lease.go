@@ -34,7 +34,7 @@ func LeaseLimit(start, deadline time.Time, grace, max time.Duration) time.Time {
 // must not be used again.
 type Keeper struct {
 	ledger Ledger
-	claim  *Claim
+	claim  Claim
 	clock  baldur.Clock
 	limit  time.Time
 	onLost func()
@@ -54,11 +54,12 @@ var keepers = sync.Pool{New: func() any {
 	return k
 }}
 
-// StartKeeper starts renewing c (a Claimed claim) on l until Stop. onLost,
+// StartKeeper starts renewing (a copy of) c, a Claimed claim, on l until
+// Stop. onLost,
 // when not nil, is called once from a timer goroutine if a renewal finds
 // the claim lost (ErrLeaseLost); store errors are retried at the next
 // renewal while the lease lasts.
-func StartKeeper(l Ledger, c *Claim, clock baldur.Clock, limit time.Time, onLost func()) *Keeper {
+func StartKeeper(l Ledger, c Claim, clock baldur.Clock, limit time.Time, onLost func()) *Keeper {
 	k := keepers.Get().(*Keeper)
 	k.ledger, k.claim, k.clock, k.limit, k.onLost = l, c, clock, limit, onLost
 	k.lost.Store(false)
@@ -93,7 +94,7 @@ func (k *Keeper) tick() {
 	lease := min(k.claim.Lease, k.limit.Sub(k.clock.Now()))
 	var err error
 	if lease > 0 {
-		err = k.ledger.Heartbeat(context.Background(), k.claim, lease)
+		err = k.ledger.Heartbeat(context.Background(), &k.claim, lease)
 		k.renewals.Add(1)
 	}
 
@@ -133,7 +134,7 @@ func (k *Keeper) Stop() {
 	k.timer = nil
 	k.mu.Unlock()
 	if reuse {
-		k.ledger, k.claim, k.onLost = nil, nil, nil
+		k.ledger, k.claim, k.onLost = nil, Claim{}, nil
 		keepers.Put(k)
 	}
 }

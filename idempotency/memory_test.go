@@ -80,7 +80,7 @@ func TestKeeperDroppedHeartbeatFreesKey(t *testing.T) {
 	k := idempotency.Key{Domain: "d", Operation: "op", Key: "k"}
 	c, err := m.Claim(ctx, idempotency.ClaimRequest{Key: k, Lease: 3 * time.Second})
 	require.NoError(t, err)
-	keeper := idempotency.StartKeeper(m, &c, clk, epoch.Add(time.Hour), nil)
+	keeper := idempotency.StartKeeper(m, c, clk, epoch.Add(time.Hour), nil)
 	for range 10 { // 10 s of work: well past one lease
 		step(clk, time.Second)
 	}
@@ -112,7 +112,7 @@ func TestKeeperBoundedByDeadline(t *testing.T) {
 	require.NoError(t, err)
 	limit := idempotency.LeaseLimit(epoch, epoch.Add(8*time.Second), 2*time.Second, time.Hour)
 	require.Equal(t, epoch.Add(10*time.Second), limit)
-	keeper := idempotency.StartKeeper(m, &c, clk, limit, nil)
+	keeper := idempotency.StartKeeper(m, c, clk, limit, nil)
 	defer keeper.Stop()
 	for clk.Now().Add(500 * time.Millisecond).Before(limit) {
 		step(clk, 500*time.Millisecond)
@@ -135,7 +135,7 @@ func TestKeeperReportsLostLease(t *testing.T) {
 	k := idempotency.Key{Key: "k"}
 	c, _ := m.Claim(ctx, idempotency.ClaimRequest{Key: k, Lease: 3 * time.Second})
 	lost := make(chan struct{}, 2)
-	keeper := idempotency.StartKeeper(m, &c, clk, epoch.Add(time.Hour), func() { lost <- struct{}{} })
+	keeper := idempotency.StartKeeper(m, c, clk, epoch.Add(time.Hour), func() { lost <- struct{}{} })
 	ok, err := m.ForceRelease(ctx, k)
 	require.NoError(t, err)
 	require.True(t, ok)

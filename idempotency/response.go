@@ -96,8 +96,8 @@ func (d *decoder) uvarint(limit uint64) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("truncated number")
+	if n <= 0 || n != uvarintLen(v) {
+		d.err = errors.New("truncated or non-minimal number")
 		return 0
 	}
 	if v > limit {
