@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,8 +35,13 @@ func TestIdempotencyFleetExactlyOnce(t *testing.T) {
 	})
 	var replicas []http.Handler
 	for range 3 {
-		l := newIdem(t, s.Client(t, nil), IdempotencyConfig{Prefix: kp})
-		mw, err := idempotency.Middleware(idempotency.HTTPOptions{Ledger: l, Domain: "payments", Logger: discard(),
+		// A pool for the burst: with go-redis's default (10 per CPU) most of
+		// the 67 requests per replica would wait for a connection past the
+		// control deadline and get 503, which is the fail mode, not the test.
+		b := newBackend(t, s.Client(t, func(o *redis.Options) { o.PoolSize = 80 }), Config{Scripts: IdempotencyScripts, Logger: discard(), ControlTimeout: 2 * time.Second})
+		l, err := NewIdempotency(t.Context(), b, IdempotencyConfig{Prefix: kp, Server: ServerPolicy{Logger: discard()}})
+		require.NoError(t, err)
+		mw, err := idempotency.Middleware(idempotency.HTTPOptions{Ledger: l, Domain: "payments", Logger: slog.New(slog.NewTextHandler(tlog{t}, nil)),
 			Scope: func(r *http.Request) string { return r.Header.Get("X-Tenant") }})
 		require.NoError(t, err)
 		mux := http.NewServeMux()
@@ -113,3 +119,7 @@ func TestIdempotencyHTTPStoreDown(t *testing.T) {
 	assert.Zero(t, runs.Load(), "the handler never ran")
 	p.Heal()
 }
+
+type tlog struct{ t *testing.T }
+
+func (l tlog) Write(b []byte) (int, error) { l.t.Log(string(b)); return len(b), nil }

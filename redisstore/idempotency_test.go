@@ -32,13 +32,14 @@ func newIdem(t testing.TB, c redis.UniversalClient, cfg IdempotencyConfig) *Idem
 
 // TestIdempotencyConformance runs the ledger suite against a real server;
 // leases and TTLs expire on the server's clock, so the expiry cases wait
-// (200 ms leases).
+// (600 ms leases: a heartbeat at half the lease must land in time on a
+// loaded machine under -race).
 func TestIdempotencyConformance(t *testing.T) {
 	t.Parallel()
 	s := shared.Get(t)
 	ledgertest.Run(t, ledgertest.Harness{New: func(t *testing.T) (idempotency.Ledger, func(time.Duration)) {
 		return newIdem(t, s.Client(t, nil), IdempotencyConfig{}), time.Sleep
-	}})
+	}, Lease: 600 * time.Millisecond})
 }
 
 var idemKey = idempotency.Key{Domain: "payments", Operation: "POST /charges", Scope: "tenant-secret-scope", Key: "raw-key-7c1f"}
