@@ -62,7 +62,9 @@ func NewSteps(l Ledger, cfg StepsConfig) (*Steps, error) {
 
 // DLQKey, CanaryKey and WatchdogKey are the step keys of the toolkit's
 // automation.
-func DLQKey(entryID string, attempt int) string { return "dlq:" + entryID + ":" + strconv.Itoa(attempt) }
+func DLQKey(entryID string, attempt int) string {
+	return "dlq:" + entryID + ":" + strconv.Itoa(attempt)
+}
 
 // CanaryKey is the key of one canary stage apply on one cluster.
 func CanaryKey(rolloutID string, stage int, cluster string) string {
