@@ -69,6 +69,10 @@ type Config struct {
 	// health); nil answers 404. redisstore's Membership.AdminFleet gives one.
 	Fleet Fleet
 
+	// Idempotency, when set, serves GET and DELETE /idempotency/record
+	// (a record's status; releasing a stuck claim); nil answers 404.
+	Idempotency Idempotency
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger

@@ -11,6 +11,7 @@ import (
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
 	"github.com/baldur-go/baldur/governance"
+	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/throttle"
 )
 
@@ -47,6 +48,11 @@ type Config struct {
 	// validates and carries it (Registry.Fleet); redisstore.Open reads it.
 	// Absent: a single process, every store in memory.
 	Fleet *FleetConfig `json:"fleet,omitempty"`
+	// Idempotency is the idempotency middleware's section. The registry
+	// only carries it (it builds no ledger and talks to no store): the
+	// service passes it to idempotency.Middleware with its ledger, which
+	// validates it (idempotency.Config.Validate).
+	Idempotency *idempotency.Config `json:"idempotency,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own

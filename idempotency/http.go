@@ -1,0 +1,459 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"hash"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// HeaderKey is the request field that carries the key; HeaderReplayed marks
+// a replayed response.
+const (
+	HeaderKey      = "Idempotency-Key"
+	HeaderReplayed = "Idempotent-Replayed"
+)
+
+// HTTPOptions configure Middleware: the protocol Config (the JSON
+// section) and the hooks only code can give.
+type HTTPOptions struct {
+	Config
+	// Ledger stores the records. Required.
+	Ledger Ledger
+	// Scope returns the caller a key belongs to (tenant or authenticated
+	// principal): two callers' equal keys are independent records. Never
+	// the client address: it changes between a mobile client's retries.
+	// Required unless Unscoped.
+	Scope func(*http.Request) string
+	// Unscoped accepts a nil Scope: every caller shares one key space
+	// (single-tenant services).
+	Unscoped bool
+	// Operation names the operation (the record's namespace and the
+	// fingerprint's route). Nil means r.Pattern, which ServeMux sets when
+	// the middleware wraps a registered handler, else method and path.
+	Operation func(*http.Request) string
+	// Domain namespaces the records of this service.
+	Domain string
+	// Clock dates leases. Nil means baldur.SystemClock().
+	Clock baldur.Clock
+	// Metrics, when set, counts decisions.
+	Metrics *Metrics
+	// Logger receives ledger errors (never a key or scope). Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+type httpMW struct {
+	cfg     Config
+	o       HTTPOptions
+	methods []string
+	mask    uint16
+	m       *Metrics
+	log     *slog.Logger
+	next    http.Handler
+}
+
+// Middleware returns HTTP server middleware that runs each guarded request
+// (Config.Methods, default POST and PATCH) at most once per
+// Idempotency-Key (an RFC 9651 sf-string, 1–255 printable bytes):
+//
+//   - other methods, Off routes, and requests without a key when none is
+//     required pass through untouched (no allocation);
+//   - a missing required key, a malformed key or several key fields: 400;
+//     a body over MaxBody: 413;
+//   - the first request runs the handler under a lease renewed every
+//     Lease/3 and bounded by its deadline plus Grace; its status, the
+//     allow-listed headers and the body (up to MaxStored) are stored when
+//     it succeeded or failed deterministically (2xx, 3xx, 4xx but 408,
+//     409, 425, 429); a 5xx, one of those four, or a panic releases the
+//     key so that a retry runs;
+//   - a duplicate while the first runs: 409 with Retry-After (the lease
+//     left); after it completed: the stored response, byte-identical, with
+//     Idempotent-Replayed: true (409 in reject mode, or when the response
+//     was too large to store); with another method, route or body: 422;
+//   - the ledger unreachable: 503 and the handler does not run, unless the
+//     route fails open (the handler runs unguarded, counted).
+//
+// The fingerprint is a SHA-256 over method, operation and body. The
+// handler's writer implements http.Flusher; Hijack is not offered (a
+// hijacked response cannot be stored). Safe for concurrent use.
+func Middleware(o HTTPOptions) (func(http.Handler) http.Handler, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Ledger == nil {
+		return nil, &baldur.ConfigError{Field: "Ledger", Reason: "is required"}
+	}
+	if o.Scope == nil && !o.Unscoped {
+		return nil, &baldur.ConfigError{Field: "Scope", Reason: "is required: keys belong to a tenant or principal (set Unscoped for a single-tenant service)"}
+	}
+	h := &httpMW{cfg: o.withDefaults(), o: o, m: o.Metrics, log: o.Logger}
+	h.methods = h.cfg.Methods
+	for _, m := range h.methods {
+		h.mask |= methodBit(m)
+	}
+	if h.o.Clock == nil {
+		h.o.Clock = baldur.SystemClock()
+	}
+	if h.m == nil {
+		h.m = &Metrics{}
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	return func(next http.Handler) http.Handler {
+		c := *h
+		c.next = next
+		return &c
+	}, nil
+}
+
+// methodBits numbers the common methods, so that the pass-through test is
+// one switch and a mask.
+func methodBit(m string) uint16 {
+	switch m {
+	case http.MethodGet:
+		return 1
+	case http.MethodHead:
+		return 2
+	case http.MethodPost:
+		return 4
+	case http.MethodPut:
+		return 8
+	case http.MethodPatch:
+		return 16
+	case http.MethodDelete:
+		return 32
+	case http.MethodOptions:
+		return 64
+	}
+	return 0
+}
+
+func (h *httpMW) guarded(method string) bool {
+	if bit := methodBit(method); bit != 0 {
+		return h.mask&bit != 0
+	}
+	for _, m := range h.methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *httpMW) operation(r *http.Request) string {
+	if h.o.Operation != nil {
+		return h.o.Operation(r)
+	}
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return r.Method + " " + r.URL.Path
+}
+
+// Problem bodies, built once.
+var (
+	bodyMissing     = problem("idempotency_key_missing", "this request requires an Idempotency-Key header")
+	bodyInvalid     = problem("idempotency_key_invalid", "Idempotency-Key must be one sf-string of 1-255 printable characters, e.g. \\\"8e03978e\\\"")
+	bodyTooLarge    = problem("idempotency_body_too_large", "the request body is larger than the idempotency limit")
+	bodyInProgress  = problem("idempotency_in_progress", "a request with this Idempotency-Key is in progress; retry later")
+	bodyMismatch    = problem("idempotency_key_mismatch", "this Idempotency-Key was used with a different request")
+	bodyDuplicate   = problem("idempotency_duplicate", "a request with this Idempotency-Key already completed")
+	bodyUnreplay    = problem("idempotency_not_replayable", "a request with this Idempotency-Key already completed; its response was too large to store: fetch the resource it created instead")
+	bodyUnavailable = problem("idempotency_unavailable", "the idempotency ledger is unavailable; the request was not run")
+)
+
+func problem(code, msg string) []byte {
+	return []byte(`{"code":"` + code + `","message":"` + msg + `"}` + "\n")
+}
+
+func writeProblem(w http.ResponseWriter, status int, body []byte, retryAfter int) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	if retryAfter > 0 {
+		hd.Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// state is one guarded request's working set, pooled.
+type state struct {
+	buf   bytes.Buffer
+	rd    bytes.Reader
+	body  body
+	cw    capture
+	claim Claim
+	hash  hash.Hash
+	fp    Fingerprint
+}
+
+type body struct{ *bytes.Reader }
+
+func (body) Close() error { return nil }
+
+var states = sync.Pool{New: func() any { return &state{hash: sha256.New()} }}
+
+// Fingerprint returns the SHA-256 over method, operation and body, each
+// length-prefixed, as the middleware computes it.
+func fingerprint(hs hash.Hash, method, op string, b []byte) (f Fingerprint) {
+	hs.Reset()
+	var n [8]byte
+	for _, s := range [...]string{method, op} {
+		n[0], n[1], n[2], n[3] = byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s))
+		hs.Write(n[:4])
+		io.WriteString(hs, s)
+	}
+	hs.Write(b)
+	hs.Sum(f[:0])
+	return f
+}
+
+func (h *httpMW) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.guarded(r.Method) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	op := h.operation(r)
+	rl := h.cfg.ruleFor(op)
+	if rl.off {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	vals := r.Header[HeaderKey]
+	if len(vals) == 0 {
+		h.m.Missing.Add(1)
+		if rl.require {
+			writeProblem(w, http.StatusBadRequest, bodyMissing, 0)
+			return
+		}
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	key, err := ParseKey(vals[0])
+	if err != nil || len(vals) > 1 {
+		h.m.Invalid.Add(1)
+		writeProblem(w, http.StatusBadRequest, bodyInvalid, 0)
+		return
+	}
+	st := states.Get().(*state)
+	defer states.Put(st)
+	st.buf.Reset()
+	if r.Body != nil && r.Body != http.NoBody {
+		n, err := st.buf.ReadFrom(io.LimitReader(r.Body, h.cfg.MaxBody+1))
+		if n > h.cfg.MaxBody {
+			h.m.Invalid.Add(1)
+			writeProblem(w, http.StatusRequestEntityTooLarge, bodyTooLarge, 0)
+			return
+		}
+		if err != nil {
+			h.m.Invalid.Add(1)
+			writeProblem(w, http.StatusBadRequest, problem("idempotency_body_unreadable", "the request body could not be read"), 0)
+			return
+		}
+		_ = r.Body.Close()
+	}
+	st.fp = fingerprint(st.hash, r.Method, op, st.buf.Bytes())
+	st.rd.Reset(st.buf.Bytes())
+	st.body.Reader = &st.rd
+	r.Body = st.body
+
+	scope := ""
+	if h.o.Scope != nil {
+		scope = h.o.Scope(r)
+	}
+	ctx := r.Context()
+	st.claim, err = h.o.Ledger.Claim(ctx, ClaimRequest{Key: Key{Domain: h.o.Domain, Operation: op, Scope: scope, Key: key},
+		Fingerprint: st.fp, Lease: h.cfg.Lease.D(), TTL: h.cfg.TTL.D()})
+	if err != nil {
+		if ctx.Err() != nil {
+			return // the client is gone
+		}
+		h.log.LogAttrs(ctx, slog.LevelWarn, "idempotency: ledger unavailable", slog.String("operation", op),
+			slog.Bool("fail_open", rl.failOpen), slog.String("error", err.Error()))
+		if rl.failOpen {
+			h.m.FailOpen.Add(1)
+			h.next.ServeHTTP(w, r)
+			return
+		}
+		h.m.StoreError.Add(1)
+		writeProblem(w, http.StatusServiceUnavailable, bodyUnavailable, 1)
+		return
+	}
+	switch st.claim.Outcome {
+	case Claimed:
+		h.m.First.Add(1)
+		h.run(w, r, st)
+	case Busy:
+		h.m.InFlight.Add(1)
+		writeProblem(w, http.StatusConflict, bodyInProgress, retryAfter(st.claim.Record.ExpiresAt.Sub(h.o.Clock.Now())))
+	case Mismatch:
+		h.m.Mismatch.Add(1)
+		writeProblem(w, http.StatusUnprocessableEntity, bodyMismatch, 0)
+	case Done:
+		switch {
+		case rl.mode == ModeReject:
+			h.m.Duplicate.Add(1)
+			writeProblem(w, http.StatusConflict, bodyDuplicate, 0)
+		case st.claim.Response == nil:
+			h.m.Duplicate.Add(1)
+			writeProblem(w, http.StatusConflict, bodyUnreplay, 0)
+		default:
+			h.m.Replayed.Add(1)
+			replay(w, st.claim.Response)
+		}
+	default:
+		h.m.StoreError.Add(1)
+		writeProblem(w, http.StatusServiceUnavailable, bodyUnavailable, 1)
+	}
+}
+
+// retryAfter is d in whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+func replay(w http.ResponseWriter, resp *Response) {
+	hd := w.Header()
+	for _, f := range resp.Header {
+		hd[f.Name] = append(hd[f.Name], f.Value)
+	}
+	hd[HeaderReplayed] = replayedTrue
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+}
+
+var replayedTrue = []string{"true"}
+
+// Storable reports whether a response of status is remembered: successes,
+// redirects and deterministic 4xx are; 5xx and the transient 4xx (408
+// Request Timeout, 409 Conflict, 425 Too Early, 429 Too Many Requests)
+// release the key so that a retry runs.
+func Storable(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return status < 500
+}
+
+func (h *httpMW) run(w http.ResponseWriter, r *http.Request, st *state) {
+	ctx := r.Context()
+	now := h.o.Clock.Now()
+	dl, _ := ctx.Deadline()
+	k := StartKeeper(h.o.Ledger, st.claim, h.o.Clock, LeaseLimit(now, dl, h.cfg.Grace.D(), h.cfg.TTL.D()), nil)
+	cw := &st.cw
+	cw.reset(w, h.cfg.Headers, h.cfg.MaxStored)
+	done := false
+	defer func() {
+		lost := k.Lost()
+		k.Stop()
+		bg := context.WithoutCancel(ctx)
+		if !done { // panicked
+			h.finish(bg, st, nil, false, lost)
+			cw.w = nil
+			return
+		}
+		if !Storable(cw.status) {
+			h.finish(bg, st, nil, false, lost)
+		} else if cw.over {
+			h.finish(bg, st, nil, true, lost)
+		} else {
+			resp := Response{Status: cw.status, Header: cw.fields, Body: cw.buf}
+			h.finish(bg, st, &resp, true, lost)
+		}
+		cw.w = nil
+	}()
+	h.next.ServeHTTP(cw, r)
+	done = true
+}
+
+func (h *httpMW) finish(ctx context.Context, st *state, resp *Response, store, lost bool) {
+	var err error
+	if store {
+		err = h.o.Ledger.Complete(ctx, &st.claim, resp)
+		if err == nil {
+			h.m.Stored.Add(1)
+		}
+	} else {
+		err = h.o.Ledger.Release(ctx, &st.claim)
+		if err == nil {
+			h.m.Released.Add(1)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrLeaseLost) || (err == nil && lost):
+		h.m.LeaseLost.Add(1)
+	case err != nil:
+		// The record stays in progress until its lease ends.
+		h.log.LogAttrs(ctx, slog.LevelWarn, "idempotency: ledger write failed; the key frees itself when its lease ends",
+			slog.String("operation", st.claim.Key.Operation), slog.Bool("store", store), slog.String("error", err.Error()))
+	}
+}
+
+// capture records what the handler answers while passing it on.
+type capture struct {
+	w      http.ResponseWriter
+	allow  []string
+	max    int
+	status int
+	wrote  bool
+	over   bool
+	buf    []byte
+	fields []HeaderField
+}
+
+func (c *capture) reset(w http.ResponseWriter, allow []string, max int) {
+	c.w, c.allow, c.max, c.status, c.wrote, c.over = w, allow, max, http.StatusOK, false, false
+	c.buf, c.fields = c.buf[:0], c.fields[:0]
+}
+
+func (c *capture) Header() http.Header { return c.w.Header() }
+
+func (c *capture) WriteHeader(code int) {
+	if !c.wrote && code >= 200 {
+		c.wrote, c.status = true, code
+		hd := c.w.Header()
+		for _, name := range c.allow {
+			for _, v := range hd[name] {
+				c.fields = append(c.fields, HeaderField{Name: name, Value: v})
+			}
+		}
+	}
+	c.w.WriteHeader(code)
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	if !c.wrote {
+		c.WriteHeader(http.StatusOK)
+	}
+	if !c.over {
+		if len(c.buf)+len(b) > c.max {
+			c.over, c.buf = true, c.buf[:0]
+		} else {
+			c.buf = append(c.buf, b...)
+		}
+	}
+	return c.w.Write(b)
+}
+
+// Flush forwards to the underlying writer when it can flush.
+func (c *capture) Flush() {
+	if !c.wrote {
+		c.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(c.w).Flush()
+}
+
+// Unwrap returns the underlying writer (http.ResponseController).
+func (c *capture) Unwrap() http.ResponseWriter { return c.w }
