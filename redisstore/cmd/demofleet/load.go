@@ -82,17 +82,6 @@ func (t *tally) sent(row string) int {
 	return n
 }
 
-// sum adds outcome over the rows that start with prefix.
-func (t *tally) sum(prefix, outcome string) int {
-	n := 0
-	for row, m := range t.rows {
-		if strings.HasPrefix(row, prefix) {
-			n += m[outcome]
-		}
-	}
-	return n
-}
-
 // maxInFlight bounds the requests outstanding at once.
 const maxInFlight = 128
 
