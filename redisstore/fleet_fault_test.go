@@ -310,7 +310,8 @@ func TestFleetScriptFlush(t *testing.T) {
 
 // TestHotKeyCallRate offers 1 k, 10 k and 100 k calls/s on one key to one
 // replica, for a key far below its limit and one far above, and counts the
-// guard's round trips: at most 25 per second whatever the rate.
+// guard's round trips: at most 25 per second whatever the rate. The key
+// below its limit has no call denied (the call budget never denies it).
 func TestHotKeyCallRate(t *testing.T) {
 	srv := shared.Get(t)
 	const run = time.Second
@@ -324,11 +325,13 @@ func TestHotKeyCallRate(t *testing.T) {
 				r := newThrottleFleet(t, srv, 1, fleetName(t), lim.rate, lim.burst)[0]
 				ctx := context.Background()
 				start := time.Now()
-				calls := 0
+				calls, denied := 0, 0
 				for time.Since(start) < run {
 					due := int(time.Since(start).Seconds() * float64(offered))
 					for ; calls < due; calls++ {
-						r.th.Admit(ctx, baldur.Call{Now: time.Now()})
+						if _, err := r.th.Admit(ctx, baldur.Call{Now: time.Now()}); err != nil {
+							denied++
+						}
 					}
 					time.Sleep(100 * time.Microsecond)
 				}
@@ -338,6 +341,9 @@ func TestHotKeyCallRate(t *testing.T) {
 				t.Logf("offered %d/s (achieved %.0f/s): %d round trips, %.1f/s; %+v", offered, float64(calls)/el.Seconds(), st.Guard.RoundTrips, perSec, st)
 				assert.LessOrEqual(t, st.Guard.RoundTrips, uint64(3+el/DefaultLease), "round trips")
 				assert.LessOrEqual(t, perSec, 25.0)
+				if lim.rate*run.Seconds() > float64(10*offered) {
+					assert.Zero(t, denied, "calls denied below the limit")
+				}
 			})
 		}
 	}

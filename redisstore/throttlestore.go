@@ -215,7 +215,6 @@ type keyState struct {
 	pending atomic.Int64 // calls waiting on a take
 	grant   atomic.Int64 // tokens the last take granted
 	failed  atomic.Bool  // the last take failed
-	short   atomic.Bool  // the last take was denied or granted less than it asked
 }
 
 // entry is a key's local state after its last take, immutable but for
@@ -347,9 +346,11 @@ func (s *ThrottleStore) local(e *entry, t int64, l throttle.Limit, maxWait int64
 	}
 	if maxWait == 0 {
 		// No token and no cached deny: a take is due, unless the key's
-		// call budget is spent, its last take ran short (the key is at its
-		// limit; under it, the take is an overdraft) and did not fail.
-		if wait := e.ks.budget.Load() - t - s.callTol; wait > 0 && e.ks.short.Load() && !e.ks.failed.Load() {
+		// call budget is spent, e is its newest entry, from a take that ran
+		// short or was denied (the key is at its limit; under it, the take
+		// is an overdraft), and the last take did not fail.
+		if wait := e.ks.budget.Load() - t - s.callTol; wait > 0 && (e.short || e.denied) && !e.ks.failed.Load() &&
+			s.slots[e.hash&s.mask].Load() == e {
 			e.ks.calls.Add(1)
 			s.c.budgetDenies.Add(1)
 			return throttle.Decision{RetryAfter: time.Duration(wait), Reset: nonNeg(e.resetAt - t)}, true
@@ -465,7 +466,7 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 			// The key's last take failed: its calls are the fail mode's
 			// until a take succeeds, budget or not.
 			return &flight{err: ErrUnavailable}
-		case ks.short.Load():
+		case seen != nil && (seen.short || seen.denied):
 			return &flight{budget: true, d: throttle.Decision{RetryAfter: time.Duration(wait)}}
 		}
 		overdraft = true
@@ -482,7 +483,6 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 	}
 	s.c.takes.Add(1)
 	ks.grant.Store(granted)
-	ks.short.Store(granted < want)
 	ne := &entry{hash: k.Hash, tier: k.Tier, ks: ks, cost: l.Cost, tol: l.Tolerance, start: t, resetAt: t + int64(r.Decision.Reset)}
 	d := r.Decision
 	if d.Allowed {
@@ -543,7 +543,6 @@ func (s *ThrottleStore) reserve(ctx context.Context, key string, k throttle.Key,
 		return s.fail(ctx, k, now, l, maxWait, err)
 	}
 	if !r.Decision.Allowed {
-		ks.short.Store(true)
 		s.slots[k.Hash&s.mask].Store(&entry{hash: k.Hash, tier: k.Tier, ks: ks, tol: l.Tolerance, start: t,
 			denied: true, until: t + int64(r.Decision.RetryAfter), resetAt: t + int64(r.Decision.Reset)})
 	}
