@@ -144,9 +144,10 @@ func TestGuardPausedServerConcurrent(t *testing.T) {
 }
 
 // TestGuardProxyLatency puts a delaying proxy between client and server,
-// with a 50 ms deadline (wide enough for a loaded machine): at 4 ms of
-// round trip calls succeed; at 120 ms every call times out, the breaker
-// opens after 3 and the client stops dialing.
+// with a 500 ms deadline: at 4 ms of round trip calls succeed (a 50 ms
+// deadline was missed by a loaded 2-core machine under -race); at 1.2 s
+// every call times out, the breaker opens after 3 and the client stops
+// dialing.
 func TestGuardProxyLatency(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
@@ -154,7 +155,7 @@ func TestGuardProxyLatency(t *testing.T) {
 	p := redistest.NewProxy(t, "unix", s.Socket())
 	c := s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() })
 	f := &fixture{clock: clock.NewFake(epoch)}
-	f.b = newBackend(t, c, Config{Clock: f.clock, ThrottleTimeout: 50 * time.Millisecond, Logger: discard()})
+	f.b = newBackend(t, c, Config{Clock: f.clock, ThrottleTimeout: 500 * time.Millisecond, Logger: discard()})
 	f.guard = f.b.Guard("throttle", ClassThrottle)
 	f.gcra, _ = NewGCRA(f.guard, GCRAConfig{})
 	f.limit, _ = throttle.NewLimit(1e6, 1e6)
@@ -166,7 +167,7 @@ func TestGuardProxyLatency(t *testing.T) {
 		require.GreaterOrEqual(t, d, 4*time.Millisecond)
 	}
 
-	p.Delay(60 * time.Millisecond)
+	p.Delay(600 * time.Millisecond) // each direction: 1.2 s > the deadline whatever the load
 	dials := p.Accepted()
 	for range 50 {
 		_, err := f.take(kp + "lat")
