@@ -154,9 +154,9 @@ type ThrottleStoreConfig struct {
 //   - a per-key call budget of 3 + T/Lease takes per key in any T. A take
 //     due when the budget is spent is made anyway, asking for at least
 //     twice the key's last grant (an overdraft), when that grant was in
-//     full: a key under its limit is never denied for the budget. When
-//     the key's last take ran short (the key is at its limit), the call
-//     is denied locally until the budget allows a take;
+//     full and left as many tokens again in the bucket: a key under its
+//     limit is never denied for the budget. Otherwise (the key is at its
+//     limit) the call is denied locally until the budget allows a take;
 //   - coalesced misses: concurrent misses on a key wait on one take
 //     (singleflight) and then spend the tokens it leased; a miss that
 //     finds them spent tries the key's newest lease before taking again.
@@ -230,6 +230,7 @@ type entry struct {
 	denied  bool  // Redis denied: no call conforms before until
 	until   int64 // denied: local ns of the next conforming call; else the lease's end
 	short   bool  // granted fewer than asked: once tokens are spent, no call conforms before next
+	under   bool  // granted in full with as many tokens again left in the bucket: under its limit
 	next    int64 // short: local ns of the next conforming call
 	resetAt int64 // local ns at which the bucket is full, per the reply
 	tokens  atomic.Int64
@@ -346,10 +347,10 @@ func (s *ThrottleStore) local(e *entry, t int64, l throttle.Limit, maxWait int64
 	}
 	if maxWait == 0 {
 		// No token and no cached deny: a take is due, unless the key's
-		// call budget is spent, e is its newest entry, from a take that ran
-		// short or was denied (the key is at its limit; under it, the take
-		// is an overdraft), and the last take did not fail.
-		if wait := e.ks.budget.Load() - t - s.callTol; wait > 0 && (e.short || e.denied) && !e.ks.failed.Load() &&
+		// call budget is spent, e is its newest entry, from a take that did
+		// not leave the key under its limit (under it, the take is an
+		// overdraft), and the last take did not fail.
+		if wait := e.ks.budget.Load() - t - s.callTol; wait > 0 && !e.under && !e.ks.failed.Load() &&
 			s.slots[e.hash&s.mask].Load() == e {
 			e.ks.calls.Add(1)
 			s.c.budgetDenies.Add(1)
@@ -371,7 +372,7 @@ func (s *ThrottleStore) state(k throttle.Key) *keyState {
 			return e.ks
 		}
 		ks := &keyState{}
-		ks.budget.Store(math.MinInt64)
+		ks.budget.Store(math.MinInt64 / 4) // far in the past, with room to subtract a now without overflow
 		ks.since.Store(math.MinInt64)
 		ks.calls.Store(1)
 		if sl.CompareAndSwap(e, &entry{hash: k.Hash, tier: k.Tier, ks: ks, start: math.MinInt64, until: math.MinInt64}) {
@@ -451,9 +452,9 @@ func (s *ThrottleStore) miss(ctx context.Context, k throttle.Key, now time.Time,
 // lead makes the take that the calls waiting on key share, unless k's
 // entry is no longer seen (a newer take installed one: the calls retry on
 // it). It charges the call budget, sizes the lease, and installs the reply
-// as k's entry. With the budget spent, a key whose last take was granted
-// in full takes anyway (an overdraft) for at least twice that grant; one
-// whose last take ran short is denied.
+// as k's entry. With the budget spent, a key under its limit (its last
+// take granted in full, with as many tokens again left) takes anyway (an
+// overdraft) for at least twice that grant; another is denied.
 func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks *keyState, now time.Time, t int64, l throttle.Limit, seen *entry) *flight {
 	sl := &s.slots[k.Hash&s.mask]
 	if sl.Load() != seen {
@@ -466,7 +467,7 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 			// The key's last take failed: its calls are the fail mode's
 			// until a take succeeds, budget or not.
 			return &flight{err: ErrUnavailable}
-		case seen != nil && (seen.short || seen.denied):
+		case seen == nil || !seen.under:
 			return &flight{budget: true, d: throttle.Decision{RetryAfter: time.Duration(wait)}}
 		}
 		overdraft = true
@@ -493,6 +494,7 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 			ne.short = true
 			ne.next = ne.resetAt - l.Tolerance
 		}
+		ne.under = !ne.short && r.Decision.Remaining >= granted
 		s.c.leased.Add(uint64(granted - 1))
 		d.Remaining += granted - 1
 	} else {
@@ -709,7 +711,7 @@ type ThrottleStoreStats struct {
 	// LeaseHits counts calls admitted with a leased token (no round trip).
 	LeaseHits uint64
 	// BudgetDenies counts calls denied locally by the per-key call budget
-	// (only for a key whose last take ran short: at its limit).
+	// (never for a key under its limit: see Overdrafts).
 	BudgetDenies uint64
 	// Takes counts lease takes Redis answered.
 	Takes uint64
@@ -719,8 +721,9 @@ type ThrottleStoreStats struct {
 	// Coalesced counts calls that waited on another call's take.
 	Coalesced uint64
 	// Overdrafts counts takes made with the call budget spent, for a key
-	// under its limit (its last take granted in full): each asks for at
-	// least twice that grant, up to MaxLease.
+	// under its limit (its last take granted in full, with as many tokens
+	// again left in the bucket): each asks for at least twice that grant,
+	// up to MaxLease.
 	Overdrafts uint64
 	// Starved counts calls that found every one of four flights' tokens
 	// spent by other calls and made an exact take of one token.

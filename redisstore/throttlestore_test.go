@@ -299,8 +299,10 @@ func TestThrottleStoreSpurtAtOneInstant(t *testing.T) {
 			t.Parallel()
 			name := "spurt" + strconv.FormatInt(runs.Add(1), 10)
 			cfg := ThrottleStoreConfig{Name: name, CallerClock: true, KeySlack: time.Hour, MaxLease: tc.maxLease}
-			s, _, _ := newStore(t, srv.Client(t, nil), Config{}, cfg)
-			other, _, _ := newStore(t, srv.Client(t, nil), Config{}, cfg)
+			// A deadline no loaded machine misses: a timed-out take would be
+			// the fail mode's decision, which is not what this test checks.
+			s, _, _ := newStore(t, srv.Client(t, nil), Config{ThrottleTimeout: time.Minute}, cfg)
+			other, _, _ := newStore(t, srv.Client(t, nil), Config{ThrottleTimeout: time.Minute}, cfg)
 			ctx := context.Background()
 			l := mustLimit(t, tc.rate, tc.burst)
 			k := keyOf("spurt")
