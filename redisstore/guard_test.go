@@ -34,8 +34,16 @@ type fixture struct {
 
 func newFixture(t *testing.T, c redis.UniversalClient) *fixture {
 	t.Helper()
+	return newFixtureTimeout(t, c, 0)
+}
+
+// newFixtureTimeout is newFixture with a throttle deadline of d (0: the
+// default 5 ms), for tests whose healthy calls must not time out on a
+// loaded machine.
+func newFixtureTimeout(t *testing.T, c redis.UniversalClient, d time.Duration) *fixture {
+	t.Helper()
 	f := &fixture{clock: clock.NewFake(epoch)}
-	f.b = newBackend(t, c, Config{Clock: f.clock, Scripts: []*Script{GCRAScript}, Logger: discard()})
+	f.b = newBackend(t, c, Config{Clock: f.clock, Scripts: []*Script{GCRAScript}, Logger: discard(), ThrottleTimeout: d})
 	f.guard = f.b.Guard("throttle", ClassThrottle)
 	var err error
 	f.gcra, err = NewGCRA(f.guard, GCRAConfig{})
@@ -182,7 +190,8 @@ func TestGuardProxyLatency(t *testing.T) {
 }
 
 // TestGuardPartitionOneReplica blackholes one replica's proxy: that replica
-// opens its breaker while the other keeps working through its own link.
+// opens its breaker while the other keeps working through its own link
+// (with a 1 s deadline: a loaded machine missed 5 ms on the healthy link).
 func TestGuardPartitionOneReplica(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
@@ -190,7 +199,7 @@ func TestGuardPartitionOneReplica(t *testing.T) {
 	pa := redistest.NewProxy(t, "unix", s.Socket())
 	pb := redistest.NewProxy(t, "unix", s.Socket())
 	a := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", pa.Addr() }))
-	b := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", pb.Addr() }))
+	b := newFixtureTimeout(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", pb.Addr() }), time.Second)
 	pa.Blackhole()
 	for range 10 {
 		_, errA := a.take(kp + "part")
@@ -206,13 +215,15 @@ func TestGuardPartitionOneReplica(t *testing.T) {
 
 // TestGuardResetConnections resets every connection: the pool notices
 // (go-redis checks an idle connection before reusing it) or one call
-// fails, the pool redials, and the breaker stays closed.
+// fails, the pool redials, and the breaker stays closed. The deadline is
+// 1 s: a redial plus a script call missed 5 ms on a loaded machine, which
+// counted as a second failure.
 func TestGuardResetConnections(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
 	s := shared.Get(t)
 	p := redistest.NewProxy(t, "unix", s.Socket())
-	f := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() }))
+	f := newFixtureTimeout(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() }), time.Second)
 	_, err := f.take(kp + "reset")
 	require.NoError(t, err)
 	dials := p.Accepted()
