@@ -154,7 +154,7 @@ type ThrottleStoreConfig struct {
 //   - a per-key call budget of 3 + T/Lease takes per key in any T. A take
 //     due when the budget is spent is made anyway, asking for at least
 //     twice the key's last grant (an overdraft), when that grant was in
-//     full and left as many tokens again in the bucket: a key under its
+//     full and left a conforming token in the bucket: a key under its
 //     limit is never denied for the budget. Otherwise (the key is at its
 //     limit) the call is denied locally until the budget allows a take;
 //   - coalesced misses: concurrent misses on a key wait on one take
@@ -230,7 +230,7 @@ type entry struct {
 	denied  bool  // Redis denied: no call conforms before until
 	until   int64 // denied: local ns of the next conforming call; else the lease's end
 	short   bool  // granted fewer than asked: once tokens are spent, no call conforms before next
-	under   bool  // granted in full with as many tokens again left in the bucket: under its limit
+	under   bool  // granted in full, and a next call conformed at the take: under its limit
 	next    int64 // short: local ns of the next conforming call
 	resetAt int64 // local ns at which the bucket is full, per the reply
 	tokens  atomic.Int64
@@ -453,7 +453,7 @@ func (s *ThrottleStore) miss(ctx context.Context, k throttle.Key, now time.Time,
 // entry is no longer seen (a newer take installed one: the calls retry on
 // it). It charges the call budget, sizes the lease, and installs the reply
 // as k's entry. With the budget spent, a key under its limit (its last
-// take granted in full, with as many tokens again left) takes anyway (an
+// take granted in full, with a conforming token left) takes anyway (an
 // overdraft) for at least twice that grant; another is denied.
 func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks *keyState, now time.Time, t int64, l throttle.Limit, seen *entry) *flight {
 	sl := &s.slots[k.Hash&s.mask]
@@ -494,7 +494,7 @@ func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks
 			ne.short = true
 			ne.next = ne.resetAt - l.Tolerance
 		}
-		ne.under = !ne.short && r.Decision.Remaining >= granted
+		ne.under = !ne.short && r.Decision.Remaining > 0
 		s.c.leased.Add(uint64(granted - 1))
 		d.Remaining += granted - 1
 	} else {
@@ -721,8 +721,8 @@ type ThrottleStoreStats struct {
 	// Coalesced counts calls that waited on another call's take.
 	Coalesced uint64
 	// Overdrafts counts takes made with the call budget spent, for a key
-	// under its limit (its last take granted in full, with as many tokens
-	// again left in the bucket): each asks for at least twice that grant,
+	// under its limit (its last take granted in full, with a conforming
+	// token left in the bucket): each asks for at least twice that grant,
 	// up to MaxLease.
 	Overdrafts uint64
 	// Starved counts calls that found every one of four flights' tokens
