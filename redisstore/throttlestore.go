@@ -307,8 +307,9 @@ func cmp0[T comparable](v, def T) T {
 func (s *ThrottleStore) Guard() *Guard { return s.guard }
 
 // Take implements throttle.Store. A call answered by the local layer
-// allocates nothing and makes no round trip; a miss makes at most one
-// (shared by the concurrent misses of its key).
+// allocates nothing and makes no round trip; a miss waits on a take shared
+// by the concurrent misses of its key (on up to four when other calls spend
+// their tokens first, then on an exact take of its own: Starved).
 func (s *ThrottleStore) Take(ctx context.Context, k throttle.Key, now time.Time, l throttle.Limit, maxWait time.Duration) (throttle.Decision, error) {
 	l = normLimit(l)
 	mw := max(int64(maxWait), 0)
