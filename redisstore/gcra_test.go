@@ -203,7 +203,9 @@ func TestGCRAScriptFlush(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
 	s := shared.Get(t)
-	b := newBackend(t, s.Client(t, nil), Config{Scripts: []*Script{GCRAScript}})
+	// 1 s: the recovering call (NOSCRIPT, then EVAL) missed the 5 ms
+	// default on a loaded machine, and the deadline is not under test.
+	b := newBackend(t, s.Client(t, nil), Config{ThrottleTimeout: time.Second, Scripts: []*Script{GCRAScript}})
 	guard := b.Guard("flush", ClassThrottle)
 	g, err := NewGCRA(guard, GCRAConfig{})
 	require.NoError(t, err)
@@ -257,7 +259,9 @@ func TestGCRARoundTrip(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
 	s := shared.Get(t)
-	b := newBackend(t, s.Client(t, nil), Config{ThrottleTimeout: time.Second, Scripts: []*Script{GCRAScript}})
+	// A latency measurement, not a deadline test: the guard (a control
+	// one) gets 10 s, which no loaded machine misses (250 ms was).
+	b := newBackend(t, s.Client(t, nil), Config{ControlTimeout: 10 * time.Second, Scripts: []*Script{GCRAScript}})
 	g := newGCRA(t, b, "rtt", GCRAConfig{})
 	l, _ := throttle.NewLimit(1e6, 1000)
 	ctx := context.Background()

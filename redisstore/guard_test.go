@@ -34,8 +34,16 @@ type fixture struct {
 
 func newFixture(t *testing.T, c redis.UniversalClient) *fixture {
 	t.Helper()
+	return newFixtureTimeout(t, c, 0)
+}
+
+// newFixtureTimeout is newFixture with a throttle deadline of d (0: the
+// default 5 ms), for tests whose healthy calls must not time out on a
+// loaded machine.
+func newFixtureTimeout(t *testing.T, c redis.UniversalClient, d time.Duration) *fixture {
+	t.Helper()
 	f := &fixture{clock: clock.NewFake(epoch)}
-	f.b = newBackend(t, c, Config{Clock: f.clock, Scripts: []*Script{GCRAScript}, Logger: discard()})
+	f.b = newBackend(t, c, Config{Clock: f.clock, Scripts: []*Script{GCRAScript}, Logger: discard(), ThrottleTimeout: d})
 	f.guard = f.b.Guard("throttle", ClassThrottle)
 	var err error
 	f.gcra, err = NewGCRA(f.guard, GCRAConfig{})
@@ -144,9 +152,10 @@ func TestGuardPausedServerConcurrent(t *testing.T) {
 }
 
 // TestGuardProxyLatency puts a delaying proxy between client and server,
-// with a 50 ms deadline (wide enough for a loaded machine): at 4 ms of
-// round trip calls succeed; at 120 ms every call times out, the breaker
-// opens after 3 and the client stops dialing.
+// with a 500 ms deadline: at 4 ms of round trip calls succeed (a 50 ms
+// deadline was missed by a loaded 2-core machine under -race); at 1.2 s
+// every call times out, the breaker opens after 3 and the client stops
+// dialing.
 func TestGuardProxyLatency(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
@@ -154,7 +163,7 @@ func TestGuardProxyLatency(t *testing.T) {
 	p := redistest.NewProxy(t, "unix", s.Socket())
 	c := s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() })
 	f := &fixture{clock: clock.NewFake(epoch)}
-	f.b = newBackend(t, c, Config{Clock: f.clock, ThrottleTimeout: 50 * time.Millisecond, Logger: discard()})
+	f.b = newBackend(t, c, Config{Clock: f.clock, ThrottleTimeout: 500 * time.Millisecond, Logger: discard()})
 	f.guard = f.b.Guard("throttle", ClassThrottle)
 	f.gcra, _ = NewGCRA(f.guard, GCRAConfig{})
 	f.limit, _ = throttle.NewLimit(1e6, 1e6)
@@ -166,7 +175,7 @@ func TestGuardProxyLatency(t *testing.T) {
 		require.GreaterOrEqual(t, d, 4*time.Millisecond)
 	}
 
-	p.Delay(60 * time.Millisecond)
+	p.Delay(600 * time.Millisecond) // each direction: 1.2 s > the deadline whatever the load
 	dials := p.Accepted()
 	for range 50 {
 		_, err := f.take(kp + "lat")
@@ -181,7 +190,8 @@ func TestGuardProxyLatency(t *testing.T) {
 }
 
 // TestGuardPartitionOneReplica blackholes one replica's proxy: that replica
-// opens its breaker while the other keeps working through its own link.
+// opens its breaker while the other keeps working through its own link
+// (with a 1 s deadline: a loaded machine missed 5 ms on the healthy link).
 func TestGuardPartitionOneReplica(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
@@ -189,7 +199,7 @@ func TestGuardPartitionOneReplica(t *testing.T) {
 	pa := redistest.NewProxy(t, "unix", s.Socket())
 	pb := redistest.NewProxy(t, "unix", s.Socket())
 	a := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", pa.Addr() }))
-	b := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", pb.Addr() }))
+	b := newFixtureTimeout(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", pb.Addr() }), time.Second)
 	pa.Blackhole()
 	for range 10 {
 		_, errA := a.take(kp + "part")
@@ -205,13 +215,15 @@ func TestGuardPartitionOneReplica(t *testing.T) {
 
 // TestGuardResetConnections resets every connection: the pool notices
 // (go-redis checks an idle connection before reusing it) or one call
-// fails, the pool redials, and the breaker stays closed.
+// fails, the pool redials, and the breaker stays closed. The deadline is
+// 1 s: a redial plus a script call missed 5 ms on a loaded machine, which
+// counted as a second failure.
 func TestGuardResetConnections(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
 	s := shared.Get(t)
 	p := redistest.NewProxy(t, "unix", s.Socket())
-	f := newFixture(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() }))
+	f := newFixtureTimeout(t, s.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() }), time.Second)
 	_, err := f.take(kp + "reset")
 	require.NoError(t, err)
 	dials := p.Accepted()
@@ -235,7 +247,7 @@ func TestGuardErrorRepliesKeepBreakerClosed(t *testing.T) {
 	redistest.NoLeaks(t)
 	kp := prefix(t)
 	s := shared.Get(t)
-	f := newFixture(t, s.Client(t, nil))
+	f := newFixtureTimeout(t, s.Client(t, nil), time.Second) // a loaded machine missed 5 ms
 	s.Do(t, "RPUSH", kp+"list", "x")
 	for range 10 {
 		_, err := f.take(kp + "list")

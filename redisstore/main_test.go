@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,14 +29,23 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newBackend builds a Backend on c for t with cfg.
+// newBackend builds a Backend on c for t with cfg. New's start-up ping and
+// script preload each have ControlTimeout (250 ms by default), which a
+// loaded 2-core machine under -race can miss: a test's fixture is not what
+// it tests, so an unavailable Redis is retried for up to 10 s (tests of
+// New itself call it directly).
 func newBackend(t *testing.T, c redis.UniversalClient, cfg Config) *Backend {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := New(ctx, c, cfg)
-	require.NoError(t, err)
-	return b
+	for {
+		b, err := New(ctx, c, cfg)
+		if err == nil || !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+			require.NoError(t, err)
+			return b
+		}
+		t.Logf("new backend: %v; retrying", err)
+	}
 }
 
 // logBuffer is a slog handler target that tests read.

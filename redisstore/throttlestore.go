@@ -85,7 +85,7 @@ func (n StaticReplicas) Replicas() int { return int(n) }
 // Defaults of ThrottleStoreConfig.
 const (
 	DefaultLease            = 50 * time.Millisecond
-	DefaultMaxLease         = 4096
+	DefaultMaxLease         = 1 << 16
 	DefaultLocalKeys        = 4096
 	DefaultClosedRetryAfter = time.Second
 	maxWant                 = 1 << 20 // the lease script's bound on want
@@ -99,12 +99,14 @@ type ThrottleStoreConfig struct {
 	Name string
 	// Lease is the longest a replica spends tokens it took from Redis
 	// before asking again, and the interval of the per-key call budget
-	// (at most 3 + T/Lease Redis calls per key per replica in any T).
+	// (3 + T/Lease takes per key per replica in any T, beyond which a key
+	// under its limit gets geometrically growing leases and a key at its
+	// limit is denied locally).
 	// Default DefaultLease (50 ms); it enters the fleet bound
 	// burst + rate·(window + Lease).
 	Lease time.Duration
 	// MaxLease caps the tokens one take asks for. Default
-	// DefaultMaxLease; at most 2^20.
+	// DefaultMaxLease (65536: 1.5 × 50 ms of 870 k calls/s); at most 2^20.
 	MaxLease int
 	// FailMode is the decision while Redis is unavailable. Default
 	// FailLocal.
@@ -145,14 +147,19 @@ type ThrottleStoreConfig struct {
 //   - token leases: a take asks for as many tokens as the key's local rate
 //     needs over Lease (1.5×, at least the calls waiting on it, at most
 //     MaxLease; 1 on a key's first take) and Redis grants those that
-//     conform now; they are spent
-//     locally for at most Lease and then dropped, never given back, so
-//     admissions trail their grants by at most Lease;
-//   - a per-key call budget: at most 3 + T/Lease takes per key in any T;
-//     a call that finds no token, no cached deny and no budget is denied
-//     locally until the budget allows a take;
+//     conform now; they are spent locally for at most Lease and then
+//     dropped, never given back, so admissions trail their grants by at
+//     most Lease. A take granted fewer tokens than it asked for (the
+//     bucket ran short) also caches the exact deny that follows them;
+//   - a per-key call budget of 3 + T/Lease takes per key in any T. A take
+//     due when the budget is spent is made anyway, asking for at least
+//     twice the key's last grant (an overdraft), when that grant was in
+//     full and left a conforming token in the bucket: a key under its
+//     limit is never denied for the budget. Otherwise (the key is at its
+//     limit) the call is denied locally until the budget allows a take;
 //   - coalesced misses: concurrent misses on a key wait on one take
-//     (singleflight) and then spend the tokens it leased.
+//     (singleflight) and then spend the tokens it leased; a miss that
+//     finds them spent tries the key's newest lease before taking again.
 //
 // Calls that may wait (maxWait > 0, throttle's Wait) use the deny cache and
 // leased tokens too, but otherwise make their own exact reservation (one
@@ -190,7 +197,7 @@ var (
 )
 
 type storeCounters struct {
-	denyHits, leaseHits, budgetDenies, takes, leased, coalesced,
+	denyHits, leaseHits, budgetDenies, takes, leased, coalesced, overdrafts,
 	starved, reservations, fbAllowed, fbDenied, errs, refunds paddedUint64
 }
 
@@ -206,6 +213,7 @@ type keyState struct {
 	calls   atomic.Int64 // calls since the last take
 	since   atomic.Int64 // local ns of the last take
 	pending atomic.Int64 // calls waiting on a take
+	grant   atomic.Int64 // tokens the last take granted
 	failed  atomic.Bool  // the last take failed
 }
 
@@ -221,6 +229,9 @@ type entry struct {
 	granted int64 // tokens the take granted
 	denied  bool  // Redis denied: no call conforms before until
 	until   int64 // denied: local ns of the next conforming call; else the lease's end
+	short   bool  // granted fewer than asked: once tokens are spent, no call conforms before next
+	under   bool  // granted in full, and a next call conformed at the take: under its limit
+	next    int64 // short: local ns of the next conforming call
 	resetAt int64 // local ns at which the bucket is full, per the reply
 	tokens  atomic.Int64
 }
@@ -296,8 +307,9 @@ func cmp0[T comparable](v, def T) T {
 func (s *ThrottleStore) Guard() *Guard { return s.guard }
 
 // Take implements throttle.Store. A call answered by the local layer
-// allocates nothing and makes no round trip; a miss makes at most one
-// (shared by the concurrent misses of its key).
+// allocates nothing and makes no round trip; a miss waits on a take shared
+// by the concurrent misses of its key (on up to four when other calls spend
+// their tokens first, then on an exact take of its own: Starved).
 func (s *ThrottleStore) Take(ctx context.Context, k throttle.Key, now time.Time, l throttle.Limit, maxWait time.Duration) (throttle.Decision, error) {
 	l = normLimit(l)
 	mw := max(int64(maxWait), 0)
@@ -328,10 +340,19 @@ func (s *ThrottleStore) local(e *entry, t int64, l throttle.Limit, maxWait int64
 			return throttle.Decision{Allowed: true, Remaining: left, Reset: nonNeg(e.resetAt - t)}, true
 		}
 	}
+	if e.short && e.tol == l.Tolerance && e.next-t > maxWait {
+		// The take ran short and its tokens are spent: exact as the deny
+		// cache until the next call conforms.
+		s.c.denyHits.Add(1)
+		return throttle.Decision{RetryAfter: time.Duration(e.next - t), Reset: nonNeg(e.resetAt - t)}, true
+	}
 	if maxWait == 0 {
 		// No token and no cached deny: a take is due, unless the key's
-		// call budget is spent (and its last take did not fail).
-		if wait := e.ks.budget.Load() - t - s.callTol; wait > 0 && !e.ks.failed.Load() {
+		// call budget is spent, e is its newest entry, from a take that did
+		// not leave the key under its limit (under it, the take is an
+		// overdraft), and the last take did not fail.
+		if wait := e.ks.budget.Load() - t - s.callTol; wait > 0 && !e.under && !e.ks.failed.Load() &&
+			s.slots[e.hash&s.mask].Load() == e {
 			e.ks.calls.Add(1)
 			s.c.budgetDenies.Add(1)
 			return throttle.Decision{RetryAfter: time.Duration(wait), Reset: nonNeg(e.resetAt - t)}, true
@@ -352,7 +373,7 @@ func (s *ThrottleStore) state(k throttle.Key) *keyState {
 			return e.ks
 		}
 		ks := &keyState{}
-		ks.budget.Store(math.MinInt64)
+		ks.budget.Store(math.MinInt64 / 4) // far in the past, with room to subtract a now without overflow
 		ks.since.Store(math.MinInt64)
 		ks.calls.Store(1)
 		if sl.CompareAndSwap(e, &entry{hash: k.Hash, tier: k.Tier, ks: ks, start: math.MinInt64, until: math.MinInt64}) {
@@ -367,9 +388,12 @@ type flight struct {
 	e      *entry            // the entry the take installed
 	err    error             // Redis failed: each call applies the fail mode
 	budget bool              // no take: the call budget was spent
+	retry  bool              // no take: a newer entry was installed since the call looked
 }
 
-const maxAttempts = 3
+// maxAttempts bounds the flights a miss waits on; a miss that finds every
+// one's tokens spent makes an exact take of one token (Starved).
+const maxAttempts = 4
 
 func (s *ThrottleStore) miss(ctx context.Context, k throttle.Key, now time.Time, t int64, l throttle.Limit, maxWait int64, e *entry) throttle.Decision {
 	if s.breakerOpen() {
@@ -382,60 +406,103 @@ func (s *ThrottleStore) miss(ctx context.Context, k throttle.Key, now time.Time,
 	}
 	ks.pending.Add(1)
 	defer ks.pending.Add(-1)
+	sl := &s.slots[k.Hash&s.mask]
 	for range maxAttempts {
+		// The key's newest entry first: a take another call made since
+		// this one looked may have tokens left.
+		seen := sl.Load()
+		if seen != e && seen != nil && seen.ks == ks {
+			if d, ok := s.local(seen, t, l, 0); ok {
+				return d
+			}
+		}
+		e = seen
 		led := false
 		v, _, _ := s.group.Do(key, func() (any, error) {
 			led = true
-			return s.lead(ctx, key, k, ks, now, t, l), nil
+			return s.lead(ctx, key, k, ks, now, t, l, seen), nil
 		})
 		f := v.(*flight)
 		switch {
 		case f.err != nil:
 			return s.fail(ctx, k, now, l, 0, f.err)
-		case led || f.budget:
+		case f.retry:
+			continue
+		case f.budget:
+			s.c.budgetDenies.Add(1)
+			return f.d
+		case led:
 			return f.d
 		}
 		s.c.coalesced.Add(1)
 		if d, ok := s.local(f.e, t, l, 0); ok {
 			return d
 		}
+		e = f.e
 	}
+	// Every flight's tokens went to other calls: this one asks Redis for
+	// its own token, which decides it exactly.
 	s.c.starved.Add(1)
-	return throttle.Decision{RetryAfter: time.Duration(s.lease)}
+	r, _, err := s.take(ctx, key, now, l, 0, 1)
+	if err != nil {
+		return s.fail(ctx, k, now, l, 0, err)
+	}
+	return r.Decision
 }
 
-// lead makes the take that the calls waiting on key share: it charges the
-// call budget, sizes the lease, and installs the reply as k's entry.
-func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks *keyState, now time.Time, t int64, l throttle.Limit) *flight {
+// lead makes the take that the calls waiting on key share, unless k's
+// entry is no longer seen (a newer take installed one: the calls retry on
+// it). It charges the call budget, sizes the lease, and installs the reply
+// as k's entry. With the budget spent, a key under its limit (its last
+// take granted in full, with a conforming token left) takes anyway (an
+// overdraft) for at least twice that grant; another is denied.
+func (s *ThrottleStore) lead(ctx context.Context, key string, k throttle.Key, ks *keyState, now time.Time, t int64, l throttle.Limit, seen *entry) *flight {
+	sl := &s.slots[k.Hash&s.mask]
+	if sl.Load() != seen {
+		return &flight{retry: true}
+	}
+	overdraft := false
 	if wait, ok := s.charge(ks, t); !ok {
-		if ks.failed.Load() {
+		switch {
+		case ks.failed.Load():
 			// The key's last take failed: its calls are the fail mode's
 			// until a take succeeds, budget or not.
 			return &flight{err: ErrUnavailable}
+		case seen == nil || !seen.under:
+			return &flight{budget: true, d: throttle.Decision{RetryAfter: time.Duration(wait)}}
 		}
-		s.c.budgetDenies.Add(1)
-		return &flight{budget: true, d: throttle.Decision{RetryAfter: time.Duration(wait)}}
+		overdraft = true
 	}
-	want := s.want(ks, s.slots[k.Hash&s.mask].Load(), t)
+	want := s.want(ks, seen, t)
+	if overdraft {
+		s.c.overdrafts.Add(1)
+		want = min(max(want, 2*ks.grant.Load()), s.maxLease)
+	}
 	r, granted, err := s.take(ctx, key, now, l, 0, want)
 	ks.failed.Store(err != nil)
 	if err != nil {
 		return &flight{err: err}
 	}
 	s.c.takes.Add(1)
+	ks.grant.Store(granted)
 	ne := &entry{hash: k.Hash, tier: k.Tier, ks: ks, cost: l.Cost, tol: l.Tolerance, start: t, resetAt: t + int64(r.Decision.Reset)}
 	d := r.Decision
 	if d.Allowed {
 		ne.until = t + s.lease
 		ne.tokens.Store(granted - 1)
 		ne.granted = granted
+		if granted < want { // the next call does not conform: Decide's deny after the grant
+			ne.short = true
+			ne.next = ne.resetAt - l.Tolerance
+		}
+		ne.under = !ne.short && r.Decision.Remaining > 0
 		s.c.leased.Add(uint64(granted - 1))
 		d.Remaining += granted - 1
 	} else {
 		ne.denied = true
 		ne.until = t + int64(d.RetryAfter)
 	}
-	s.slots[k.Hash&s.mask].Store(ne)
+	sl.Store(ne)
 	return &flight{d: d, e: ne}
 }
 
@@ -601,13 +668,14 @@ func parseLease(v any, l throttle.Limit) (GCRAResult, int64, error) {
 }
 
 // Refund implements throttle.Store: one round trip (RefundScript) that
-// moves k's TAT back by l.Cost, and drops k's cached deny. A refund of a
+// moves k's TAT back by l.Cost, and drops k's cached deny (with the
+// tokens left of a lease that ran short, if any). A refund of a
 // reservation made while Redis was unavailable is applied to Redis all
 // the same (at most one call's cost early per cancelled wait).
 func (s *ThrottleStore) Refund(ctx context.Context, k throttle.Key, l throttle.Limit) error {
 	l = normLimit(l)
 	sl := &s.slots[k.Hash&s.mask]
-	if e := sl.Load(); e != nil && e.hash == k.Hash && e.tier == k.Tier && e.denied {
+	if e := sl.Load(); e != nil && e.hash == k.Hash && e.tier == k.Tier && (e.denied || e.short) {
 		sl.CompareAndSwap(e, &entry{hash: k.Hash, tier: k.Tier, ks: e.ks, start: math.MinInt64, until: math.MinInt64})
 	}
 	nowArg, err := s.nowArg(time.Unix(0, s.lastNow.Load()))
@@ -643,8 +711,8 @@ type ThrottleStoreStats struct {
 	DenyHits uint64
 	// LeaseHits counts calls admitted with a leased token (no round trip).
 	LeaseHits uint64
-	// BudgetDenies counts takes refused by the per-key call budget: the
-	// calls that waited on them were denied locally.
+	// BudgetDenies counts calls denied locally by the per-key call budget
+	// (never for a key under its limit: see Overdrafts).
 	BudgetDenies uint64
 	// Takes counts lease takes Redis answered.
 	Takes uint64
@@ -653,8 +721,13 @@ type ThrottleStoreStats struct {
 	Leased uint64
 	// Coalesced counts calls that waited on another call's take.
 	Coalesced uint64
-	// Starved counts coalesced calls that found no token after three
-	// takes and were denied.
+	// Overdrafts counts takes made with the call budget spent, for a key
+	// under its limit (its last take granted in full, with a conforming
+	// token left in the bucket): each asks for at least twice that grant,
+	// up to MaxLease.
+	Overdrafts uint64
+	// Starved counts calls that found every one of four flights' tokens
+	// spent by other calls and made an exact take of one token.
 	Starved uint64
 	// Reservations counts takes of calls that may wait (one round trip
 	// each).
@@ -683,6 +756,7 @@ func (s *ThrottleStore) Stats() ThrottleStoreStats {
 		Takes:           s.c.takes.Load(),
 		Leased:          s.c.leased.Load(),
 		Coalesced:       s.c.coalesced.Load(),
+		Overdrafts:      s.c.overdrafts.Load(),
 		Starved:         s.c.starved.Load(),
 		Reservations:    s.c.reservations.Load(),
 		FallbackAllowed: s.c.fbAllowed.Load(),

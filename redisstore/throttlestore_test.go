@@ -3,15 +3,18 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/redisstore/internal/redistest"
 	"github.com/baldur-go/baldur/throttle"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -229,34 +232,138 @@ func TestThrottleStoreCallBudget(t *testing.T) {
 	require.Greater(t, st.BudgetDenies, uint64(0))
 }
 
-// TestThrottleStoreCoalesces: concurrent misses on one key share one take.
+// TestThrottleStoreCoalesces: 32 concurrent misses on one key, far below
+// its limit, at one instant (the caller's clock), share takes: the first
+// take is held in flight (a blackholed proxy) until all 32 wait on it, and
+// then the 32 calls are admitted with exactly 2 round trips (the key's
+// first take asks for 1 token, the second for the waiters).
 func TestThrottleStoreCoalesces(t *testing.T) {
 	t.Parallel()
 	srv := shared.Get(t)
-	s, _, _ := newStore(t, srv.Client(t, nil), Config{}, ThrottleStoreConfig{})
+	p := redistest.NewProxy(t, "unix", srv.Socket())
+	c := srv.Client(t, func(o *redis.Options) { o.Network, o.Addr = "tcp", p.Addr() })
+	s, _, _ := newStore(t, c, Config{ThrottleTimeout: time.Minute}, ThrottleStoreConfig{CallerClock: true, KeySlack: time.Hour})
 	ctx := context.Background()
 	l := mustLimit(t, 1e6, 1e6)
 	k := keyOf("coalesce")
 	const n = 32
-	start := make(chan struct{})
-	errs := make(chan error, n)
-	allowed := make(chan bool, n)
-	for range n {
-		go func() {
-			<-start
-			d, err := s.Take(ctx, k, time.Now(), l, 0)
-			errs <- err
-			allowed <- d.Allowed
-		}()
+	p.Blackhole()
+	var wg sync.WaitGroup
+	decisions := make([]throttle.Decision, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { decisions[i], errs[i] = s.Take(ctx, k, epoch, l, 0) })
 	}
-	close(start)
-	for range n {
-		require.NoError(t, <-errs)
-		require.True(t, <-allowed)
+	require.Eventually(t, func() bool { return s.state(k).pending.Load() == n }, 30*time.Second, time.Millisecond,
+		"all %d misses wait on the first take", n)
+	p.Heal()
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.True(t, decisions[i].Allowed, "call %d: %+v", i, decisions[i])
 	}
 	st := s.Stats()
 	t.Logf("stats %+v", st)
-	require.Less(t, st.Guard.RoundTrips, uint64(n/2), "misses coalesced")
+	require.Equal(t, uint64(2), st.Guard.RoundTrips, "32 misses coalesced into 2 takes")
+	require.GreaterOrEqual(t, st.Coalesced, uint64(n-1))
+	require.Zero(t, st.BudgetDenies+st.Overdrafts+st.Starved)
+}
+
+// TestThrottleStoreSpurtAtOneInstant: a spurt of concurrent misses on one
+// key at one instant (the caller's clock), more than three takes' worth of
+// leases, is decided as throttle.Decide decides the same calls in a row:
+// all admitted when the key is under its limit (the call budget spent, the
+// takes beyond it are overdrafts), and when it is over, exactly as many
+// admitted as conform and every other call denied with Decide's decision.
+// Another replica's earlier take counts against the key.
+func TestThrottleStoreSpurtAtOneInstant(t *testing.T) {
+	t.Parallel()
+	srv := shared.Get(t)
+	for _, tc := range []struct {
+		name              string
+		rate              float64
+		burst             int
+		goroutines, calls int
+		before            int64 // tokens another replica took first
+		maxLease          int
+	}{
+		{"under, one caller", 1e6, 1e6, 1, 10_000, 0, 0},
+		{"under, 16 callers", 1e6, 1e6, 16, 500, 0, 0},
+		{"under, 32 callers, MaxLease reached", 1e9, 1 << 20, 32, 500, 0, 1024},
+		{"over, one caller", 1, 1000, 1, 1_500, 0, 0},
+		{"over, 16 callers", 1, 1000, 16, 100, 0, 0},
+		{"over, after another replica", 1, 5000, 16, 400, 2000, 0},
+		{"exactly at the limit", 10, 3200, 32, 100, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			name := "spurt" + strconv.FormatInt(runs.Add(1), 10)
+			cfg := ThrottleStoreConfig{Name: name, CallerClock: true, KeySlack: time.Hour, MaxLease: tc.maxLease}
+			// A deadline no loaded machine misses: a timed-out take would be
+			// the fail mode's decision, which is not what this test checks.
+			s, _, _ := newStore(t, srv.Client(t, nil), Config{ThrottleTimeout: time.Minute}, cfg)
+			other, _, _ := newStore(t, srv.Client(t, nil), Config{ThrottleTimeout: time.Minute}, cfg)
+			ctx := context.Background()
+			l := mustLimit(t, tc.rate, tc.burst)
+			k := keyOf("spurt")
+
+			// The model: Decide on the same calls in a row.
+			tat := throttle.Fresh
+			if tc.before > 0 {
+				_, granted, err := other.take(ctx, other.Key(k), epoch, l, 0, tc.before)
+				require.NoError(t, err)
+				require.Equal(t, tc.before, granted)
+				_, tat, _ = modelLease(tat, epoch.UnixNano(), l, 0, tc.before)
+			}
+			n := tc.goroutines * tc.calls
+			wantAllowed := 0
+			var wantDeny throttle.Decision
+			for range n {
+				d, next := throttle.Decide(tat, epoch.UnixNano(), l, 0)
+				if d.Allowed {
+					wantAllowed++
+				} else {
+					wantDeny = d
+				}
+				tat = next
+			}
+
+			var wg sync.WaitGroup
+			got := make([][]throttle.Decision, tc.goroutines)
+			for g := range tc.goroutines {
+				wg.Go(func() {
+					for range tc.calls {
+						d, err := s.Take(ctx, k, epoch, l, 0)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						got[g] = append(got[g], d)
+					}
+				})
+			}
+			wg.Wait()
+			allowed := 0
+			for _, ds := range got {
+				for _, d := range ds {
+					if d.Allowed {
+						allowed++
+					} else {
+						require.Equal(t, wantDeny, d, "a denied call is Decide's deny")
+					}
+				}
+			}
+			st := s.Stats()
+			t.Logf("%d calls: %d admitted (Decide %d); stats %+v", n, allowed, wantAllowed, st)
+			require.Equal(t, wantAllowed, allowed, "admitted calls")
+			require.Zero(t, st.FallbackAllowed+st.FallbackDenied)
+			require.Zero(t, st.BudgetDenies, "no call denied by the call budget at one instant")
+			// Takes: 3 of budget, then overdrafts that at least double the
+			// lease each (up to MaxLease), then one per MaxLease calls.
+			bound := 3 + uint64(math.Ceil(math.Log2(float64(n)))) + uint64(n/cmp0(tc.maxLease, DefaultMaxLease)) + st.Starved
+			require.LessOrEqual(t, st.Guard.RoundTrips, bound, "round trips")
+		})
+	}
 }
 
 // TestThrottleStoreLocalHitAllocs: a deny-cache hit and a lease hit
