@@ -33,7 +33,7 @@ func BenchmarkGCRATake(b *testing.B) {
 func BenchmarkGuardOpen(b *testing.B) {
 	s := shared.Get(b)
 	ctx := context.Background()
-	be, err := New(ctx, s.Client(b, nil), Config{})
+	be, err := New(ctx, s.Client(b, nil), Config{Logger: discard()})
 	if err != nil {
 		b.Fatal(err)
 	}

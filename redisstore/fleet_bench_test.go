@@ -21,7 +21,7 @@ import (
 func BenchmarkFleetLocalHit(b *testing.B) {
 	srv := shared.Get(b)
 	ctx := context.Background()
-	be, err := New(ctx, srv.Client(b, nil), Config{ThrottleTimeout: time.Second, Scripts: fleetScripts})
+	be, err := New(ctx, srv.Client(b, nil), Config{ThrottleTimeout: time.Second, Scripts: fleetScripts, Logger: discard()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func BenchmarkFleetLocalHit(b *testing.B) {
 func BenchmarkFleetMiss(b *testing.B) {
 	srv := shared.Get(b)
 	ctx := context.Background()
-	be, err := New(ctx, srv.Client(b, nil), Config{ThrottleTimeout: time.Second, Scripts: fleetScripts})
+	be, err := New(ctx, srv.Client(b, nil), Config{ThrottleTimeout: time.Second, Scripts: fleetScripts, Logger: discard()})
 	if err != nil {
 		b.Fatal(err)
 	}
