@@ -16,7 +16,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -77,6 +79,7 @@ type Options struct {
 type server struct {
 	o       Options
 	methods map[string]struct{}
+	list    []string
 	ttl     time.Duration
 	lease   time.Duration
 	grace   time.Duration
@@ -135,6 +138,7 @@ func UnaryServerInterceptor(o Options) (grpc.UnaryServerInterceptor, error) {
 		}
 		s.methods[m] = struct{}{}
 	}
+	s.list = slices.Clone(o.Methods)
 	if s.o.Clock == nil {
 		s.o.Clock = baldur.SystemClock()
 	}
@@ -145,6 +149,24 @@ func UnaryServerInterceptor(o Options) (grpc.UnaryServerInterceptor, error) {
 		s.log = slog.Default()
 	}
 	return s.intercept, nil
+}
+
+// guarded reports whether op is configured: every method when none are,
+// else a scan of a short list (cheaper than hashing the name) or the map.
+func (s *server) guarded(op string) bool {
+	if len(s.list) == 0 {
+		return true
+	}
+	if len(s.list) <= 8 {
+		for _, m := range s.list {
+			if m == op {
+				return true
+			}
+		}
+		return false
+	}
+	_, ok := s.methods[op]
+	return ok
 }
 
 func or(d, def time.Duration) time.Duration {
@@ -182,10 +204,8 @@ func Storable(c codes.Code) bool {
 
 func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	op := info.FullMethod
-	if s.methods != nil {
-		if _, ok := s.methods[op]; !ok {
-			return handler(ctx, req)
-		}
+	if !s.guarded(op) {
+		return handler(ctx, req)
 	}
 	rl := s.o.RuleFor(op)
 	if rl.Off {
@@ -278,20 +298,21 @@ func inProgress(left time.Duration) error {
 // fingerprint is the SHA-256 over the length-prefixed full method and the
 // request's deterministic encoding.
 func fingerprint(op string, msg proto.Message) (idempotency.Fingerprint, error) {
-	var f idempotency.Fingerprint
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	b := binary.BigEndian.AppendUint32((*bp)[:0], uint32(len(op)))
+	b = append(b, op...)
+	b, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(b, msg)
 	if err != nil {
-		return f, err
+		return idempotency.Fingerprint{}, err
 	}
-	h := sha256.New()
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(op)))
-	h.Write(n[:])
-	h.Write([]byte(op))
-	h.Write(b)
-	h.Sum(f[:0])
-	return f, nil
+	if cap(b) <= 64<<10 {
+		*bp = b
+	}
+	return sha256.Sum256(b), nil
 }
+
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (s *server) run(ctx context.Context, req any, handler grpc.UnaryHandler, claim *idempotency.Claim) (reply any, err error) {
 	dl, _ := ctx.Deadline()
