@@ -175,6 +175,20 @@ type rule struct {
 	mode                   Mode
 }
 
+// Rule is the resolved rule of one operation: the first Route matching it
+// over Config's Require and Mode.
+type Rule struct {
+	Off, Require, FailOpen bool
+	Mode                   Mode
+}
+
+// RuleFor resolves the rule of op (an HTTP route or a gRPC full method), as
+// the adapters do; other adapters (package idemgrpc) use it.
+func (c *Config) RuleFor(op string) Rule {
+	r := c.ruleFor(op)
+	return Rule{Off: r.off, Require: r.require, FailOpen: r.failOpen, Mode: r.mode}
+}
+
 func (c *Config) ruleFor(op string) rule {
 	r := rule{require: c.Require, mode: c.Mode}
 	for i := range c.Routes {

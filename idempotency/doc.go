@@ -44,6 +44,18 @@
 // handler, unless the route fails open. Methods not configured pass through
 // without allocating.
 //
+// Package idemgrpc (kept apart so that this package does not depend on
+// gRPC) is the unary server interceptor: the key is the idempotency-key
+// metadata entry (ParseKey's rules), the fingerprint a SHA-256 over the
+// full method and the request's deterministic proto encoding; OK replies
+// and deterministic errors (InvalidArgument, NotFound, AlreadyExists,
+// PermissionDenied, FailedPrecondition, OutOfRange, Unimplemented,
+// Unauthenticated) are stored, other codes and panics release. Duplicates
+// in flight get Aborted with a google.rpc.RetryInfo, completed ones the
+// stored reply with trailer idempotent-replayed: true (AlreadyExists in
+// reject mode), mismatches InvalidArgument, and an unreachable ledger
+// Unavailable without running the handler.
+//
 // Steps runs the toolkit's own actions (DLQ replays, canary applies,
 // watchdog actions) once per key (DLQKey, CanaryKey, WatchdogKey), with
 // ErrDuplicateKey after completion.
