@@ -194,6 +194,7 @@ type ThrottleStore struct {
 var (
 	_ throttle.Store           = (*ThrottleStore)(nil)
 	_ throttle.FallbackCounter = (*ThrottleStore)(nil)
+	_ throttle.LocalTaker      = (*ThrottleStore)(nil)
 )
 
 type storeCounters struct {
@@ -322,6 +323,36 @@ func (s *ThrottleStore) Take(ctx context.Context, k throttle.Key, now time.Time,
 		e.ks.calls.Add(1)
 	}
 	return s.miss(ctx, k, now, t, l, mw, e), nil
+}
+
+// TakeLocal implements throttle.LocalTaker: Take's answer from a cached
+// deny or a leased token of the key's entry, found by hash and tier with no
+// Key built. Anything else (the call budget, a miss) is left to Take.
+func (s *ThrottleStore) TakeLocal(hash uint64, tier baldur.Tier, now time.Time, l throttle.Limit) (allowed bool, after time.Duration, hit bool) {
+	e := s.slots[hash&s.mask].Load()
+	if e == nil || e.hash != hash || e.tier != tier {
+		return false, 0, false
+	}
+	l = normLimit(l)
+	t := max(int64(now.Sub(s.base)), e.start) // as in local
+	if e.denied {
+		if e.tol == l.Tolerance && e.until > t {
+			s.c.denyHits.Add(1)
+			return false, time.Duration(e.until - t), true
+		}
+		return false, 0, false
+	}
+	if t < e.until && e.cost == l.Cost && e.tol == l.Tolerance && e.tokens.Load() > 0 {
+		if e.tokens.Add(-1) >= 0 {
+			s.c.leaseHits.Add(1)
+			return true, nonNeg(e.resetAt - t), true
+		}
+	}
+	if e.short && e.tol == l.Tolerance && e.next > t {
+		s.c.denyHits.Add(1)
+		return false, time.Duration(e.next - t), true
+	}
+	return false, 0, false
 }
 
 // local answers from e when it can: a cached deny, or a leased token.

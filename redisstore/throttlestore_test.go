@@ -619,3 +619,59 @@ func FuzzParseLease(f *testing.F) {
 		}
 	})
 }
+
+// TestThrottleStoreTakeLocal: TakeLocal answers what Take's local layer
+// answers (a cached deny, a leased token), counts it alike, and leaves
+// everything else (an unknown key, another tier or limit) to Take.
+func TestThrottleStoreTakeLocal(t *testing.T) {
+	t.Parallel()
+	srv := shared.Get(t)
+	s, _, _ := newStore(t, srv.Client(t, nil), Config{}, ThrottleStoreConfig{CallerClock: true, KeySlack: time.Hour})
+	ctx := context.Background()
+	now := epoch
+	deny, _ := throttle.NewLimit(1, 1)
+	lease, _ := throttle.NewLimit(1e6, 1e6)
+	kd := throttle.Key{Hash: 11, Partition: "takelocal-deny"}
+	kl := throttle.Key{Hash: 12, Partition: "takelocal-lease"}
+
+	_, _, hit := s.TakeLocal(kd.Hash, kd.Tier, now, deny)
+	require.False(t, hit, "unknown key")
+	for range 2 { // allowed, then denied: the deny is cached
+		_, err := s.Take(ctx, kd, now, deny, 0)
+		require.NoError(t, err)
+	}
+	for range 3 { // the first take leases one token; the next grow it
+		_, err := s.Take(ctx, kl, now, lease, 0)
+		require.NoError(t, err)
+	}
+	now = now.Add(time.Millisecond)
+	st := s.Stats()
+	want, err := s.Take(ctx, kd, now, deny, 0)
+	require.NoError(t, err)
+	require.False(t, want.Allowed)
+	allowed, after, hit := s.TakeLocal(kd.Hash, kd.Tier, now, deny)
+	require.True(t, hit, "cached deny")
+	require.False(t, allowed)
+	require.Equal(t, want.RetryAfter, after)
+	require.Equal(t, st.DenyHits+2, s.Stats().DenyHits)
+
+	_, _, hit = s.TakeLocal(kd.Hash, baldur.TierCritical, now, deny)
+	require.False(t, hit, "another tier")
+	_, _, hit = s.TakeLocal(kd.Hash, kd.Tier, now, lease)
+	require.False(t, hit, "another limit")
+
+	want, err = s.Take(ctx, kl, now, lease, 0)
+	require.NoError(t, err)
+	require.True(t, want.Allowed)
+	if s.Stats().LeaseHits == st.LeaseHits {
+		t.Skip("no lease held after warming (grant of one)")
+	}
+	allowed, after, hit = s.TakeLocal(kl.Hash, kl.Tier, now, lease)
+	require.True(t, hit, "leased token")
+	require.True(t, allowed)
+	require.Equal(t, want.Reset, after)
+	require.Equal(t, st.LeaseHits+2, s.Stats().LeaseHits)
+	rt := s.Guard().Stats().RoundTrips
+	_, _, _ = s.TakeLocal(99, 0, now, lease)
+	require.Equal(t, rt, s.Guard().Stats().RoundTrips, "TakeLocal made a round trip")
+}

@@ -40,3 +40,17 @@ type FallbackCounter interface {
 	// Fallbacks returns how many decisions the fail mode made.
 	Fallbacks() uint64
 }
+
+// LocalTaker is implemented by a Store that answers some calls from
+// process-local state it finds by the key hash and tier alone (a fleet
+// store's leased tokens and cached denies). Throttle.Admit asks it first,
+// without building the Key; when it reports no hit, Admit calls Take as
+// usual. Wait never uses it.
+type LocalTaker interface {
+	// TakeLocal decides the call of the bucket with this hash and tier at
+	// now, as Take would with maxWait 0, when local state alone decides it,
+	// and reports hit. after is the Decision's Reset when the call is
+	// allowed, its RetryAfter when it is denied. With hit false nothing was
+	// taken and Take decides the call. TakeLocal must not block.
+	TakeLocal(hash uint64, tier baldur.Tier, now time.Time, l Limit) (allowed bool, after time.Duration, hit bool)
+}

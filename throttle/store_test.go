@@ -102,3 +102,61 @@ func TestStoreFallbacks(t *testing.T) {
 		})
 	}
 }
+
+// localStore is mapStore with a LocalTaker whose answer the test sets.
+type localStore struct {
+	mapStore
+	local      bool // answer the next TakeLocal
+	after      time.Duration
+	allow      bool
+	localCalls int
+	hashes     []uint64
+}
+
+func (s *localStore) TakeLocal(hash uint64, tier baldur.Tier, now time.Time, l Limit) (bool, time.Duration, bool) {
+	s.localCalls++
+	s.hashes = append(s.hashes, hash)
+	if !s.local {
+		return false, 0, false
+	}
+	return s.allow, s.after, true
+}
+
+func TestLocalTakerStore(t *testing.T) {
+	t.Parallel()
+	st := &localStore{mapStore: mapStore{tats: map[Key]int64{}}}
+	th, clk := newTest(t, Config{Rate: 1, Burst: 1, KeyBy: ByKey, Store: st})
+	ctx := context.Background()
+	c := baldur.Call{Key: "tenant-1", Tier: baldur.TierCritical, Now: clk.Now()}
+
+	// No local hit: Take decides, with the full Key and the same hash.
+	_, err := th.Admit(ctx, c)
+	require.NoError(t, err)
+	_, err = th.Admit(ctx, c)
+	require.ErrorIs(t, err, baldur.ErrThrottled, "second call")
+	require.Equal(t, 2, st.localCalls)
+	require.Len(t, st.keys, 2)
+	require.Equal(t, "tenant-1", st.keys[0].Partition)
+	require.Equal(t, baldur.TierCritical, st.keys[0].Tier)
+	require.Equal(t, st.hashes[0], st.keys[0].Hash, "TakeLocal and Take see one hash")
+
+	// Local hits: Take is not asked.
+	st.local, st.allow, st.after = true, true, 0
+	p, err := th.Admit(ctx, c)
+	require.NoError(t, err)
+	require.NotZero(t, p, "permit")
+	st.allow, st.after = false, 3*time.Second
+	_, err = th.Admit(ctx, c)
+	require.ErrorIs(t, err, baldur.ErrThrottled)
+	var rej *baldur.Rejection
+	require.ErrorAs(t, err, &rej)
+	require.Equal(t, 3*time.Second, rej.RetryAfter(), "RetryAfter from TakeLocal")
+	require.Len(t, st.keys, 2, "a local hit reached Take")
+
+	// Store errors on a miss still fail open.
+	st.local = false
+	st.err = errors.New("store down")
+	_, err = th.Admit(ctx, c)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), th.StoreErrors())
+}

@@ -22,8 +22,9 @@ type Throttle struct {
 	applied atomic.Uint32 // index of the last factor applied (see factor)
 	maxWait time.Duration
 	clock   baldur.Clock
-	mem     *Memory // the store, when it is the built-in one
-	store   Store   // the store otherwise
+	mem     *Memory    // the store, when it is the built-in one
+	store   Store      // the store otherwise
+	local   LocalTaker // store, when it answers local hits by hash
 
 	limits [numFactors][baldur.NumTiers]Limit
 	quotas [numFactors][baldur.NumTiers]baldur.Quota
@@ -84,6 +85,7 @@ func New(cfg Config) (*Throttle, error) {
 		clock:   cfg.Clock,
 		store:   cfg.Store,
 	}
+	t.local, _ = cfg.Store.(LocalTaker)
 	for i := range t.keySeed {
 		t.keySeed[i] = maphash.MakeSeed()
 		t.opSeed[i] = maphash.MakeSeed()
@@ -140,11 +142,42 @@ func (t *Throttle) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, err
 		}
 		return baldur.NewPermit(t, encode(fi, tier, v, l)), nil
 	}
+	if t.local != nil {
+		return t.admitLocal(ctx, &c)
+	}
 	d, fi, k := t.take(ctx, &c, c.Now, 0)
 	if !d.Allowed {
 		return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, d.RetryAfter, time.Second)
 	}
 	return baldur.NewPermit(t, encode(fi, k.Tier, int64(d.Reset), t.limits[fi][k.Tier])), nil
+}
+
+// admitLocal is Admit for a LocalTaker store: a local hit is decided from
+// the key hash, with no Key and no Decision; anything else goes to Take.
+func (t *Throttle) admitLocal(ctx context.Context, c *baldur.Call) (baldur.Permit, error) {
+	tier := c.Tier
+	if !tier.Valid() {
+		tier = baldur.TierStandard
+	}
+	fi := t.factor()
+	now := c.Now
+	if now.IsZero() {
+		now = t.clock.Now()
+	}
+	l := t.limits[fi][tier]
+	h := t.hash(c, tier)
+	allowed, after, hit := t.local.TakeLocal(h, tier, now, l)
+	if !hit {
+		d := t.takeStore(ctx, c, &Key{Hash: h, Tier: tier}, now, l, 0)
+		allowed, after = d.Allowed, d.Reset
+		if !allowed {
+			after = d.RetryAfter
+		}
+	}
+	if !allowed {
+		return baldur.Permit{}, baldur.RejectAtLeast(baldur.ReasonThrottled, after, time.Second)
+	}
+	return baldur.NewPermit(t, encode(fi, tier, int64(after), l)), nil
 }
 
 // Wait is Admit that, when no token is free, reserves the next one and
@@ -201,18 +234,23 @@ func (t *Throttle) take(ctx context.Context, c *baldur.Call, now time.Time, maxW
 	if t.mem != nil {
 		return t.mem.take(k.Hash, t.mem.nanos(now), l, int64(maxWait)), fi, k
 	}
+	return t.takeStore(ctx, c, &k, now, l, maxWait), fi, k
+}
+
+// takeStore completes k (hash and tier set) for c and asks the store.
+func (t *Throttle) takeStore(ctx context.Context, c *baldur.Call, k *Key, now time.Time, l Limit, maxWait time.Duration) Decision {
 	if t.keyBy == ByKey || t.keyBy == ByKeyAndOperation {
 		k.Partition = c.Key
 	}
 	if t.keyBy == ByOperation || t.keyBy == ByKeyAndOperation {
 		k.Operation = c.Operation
 	}
-	d, err := t.store.Take(ctx, k, now, l, maxWait)
+	d, err := t.store.Take(ctx, *k, now, l, maxWait)
 	if err != nil {
 		t.storeErrors.Add(1)
-		return Decision{Allowed: true, Remaining: l.Burst() - 1}, fi, k
+		return Decision{Allowed: true, Remaining: l.Burst() - 1}
 	}
-	return d, fi, k
+	return d
 }
 
 func (t *Throttle) refund(ctx context.Context, k Key, l Limit) {
