@@ -19,7 +19,7 @@ var gcraSource string
 
 // GCRAScript is the script GCRA runs. Pass it in Config.Scripts (or to
 // OnConnect) to have it loaded before the first take.
-var GCRAScript = NewScript(gcraSource)
+var GCRAScript = NewScript(nsmathSource + gcraSource)
 
 // GCRA applies throttle.Decide to buckets in Redis, one script call (one
 // round trip) per take, atomically per key. Decisions are exactly those of

@@ -11,39 +11,8 @@
 -- Reply: {allowed (0|1), wait, retry_after, reset, tat, now}, the numbers
 -- as decimal ns strings; tat is '' for a fresh bucket that stayed fresh.
 --
--- Lua numbers are doubles, exact only up to 2^53, while ns since the epoch
--- reach 2^61. Every value is therefore held as a pair {s, n} = s*1e9 + n
--- with 0 <= n < 1e9, on which add, subtract and compare are exact.
-local E = 1000000000
-
-local function num(v)
-  if type(v) ~= 'string' or #v == 0 or #v > 19 or not string.match(v, '^%d+$') then
-    return nil
-  end
-  if #v <= 9 then return {0, tonumber(v)} end
-  return {tonumber(string.sub(v, 1, -10)), tonumber(string.sub(v, -9))}
-end
-
-local function add(a, b)
-  local s, n = a[1] + b[1], a[2] + b[2]
-  if n >= E then return {s + 1, n - E} end
-  return {s, n}
-end
-
-local function sub(a, b)
-  local s, n = a[1] - b[1], a[2] - b[2]
-  if n < 0 then return {s - 1, n + E} end
-  return {s, n}
-end
-
-local function gt(a, b)
-  return a[1] > b[1] or (a[1] == b[1] and a[2] > b[2])
-end
-
-local function str(a)
-  if a[1] == 0 then return string.format('%d', a[2]) end
-  return string.format('%d%09d', a[1], a[2])
-end
+-- The exact arithmetic on nanosecond pairs (num, add, sub, gt, str) is
+-- nsmath.lua, prepended to this script.
 
 local cost, tol, maxw = num(ARGV[1]), num(ARGV[2]), num(ARGV[3])
 local extra = tonumber(ARGV[5])
