@@ -1,9 +1,8 @@
 -- Exact arithmetic on nanosecond values for the fleet scripts (prepended
 -- to gcra.lua, lease.lua and refund.lua). Lua numbers are doubles, exact
 -- only up to 2^53, while ns since the epoch reach 2^61: every value is a
--- pair {s, n} =
--- s*1e9 + n with 0 <= n < 1e9, on which add, subtract, compare and multiply
--- by a small integer are exact.
+-- pair {s, n} = s*1e9 + n with 0 <= n < 1e9, on which add, subtract,
+-- compare and multiply by a small integer are exact.
 local E = 1000000000
 
 local function num(v)
