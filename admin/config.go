@@ -73,6 +73,10 @@ type Config struct {
 	// (a record's status; releasing a stuck claim); nil answers 404.
 	Idempotency Idempotency
 
+	// RateLimit bounds the requests per client to the API and console
+	// (100 per minute by default; see RateLimit).
+	RateLimit RateLimit
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger
@@ -100,6 +104,9 @@ func validate(cfg *Config) error {
 		if !p.IsValid() {
 			return &baldur.ConfigError{Field: "TrustedProxies[" + strconv.Itoa(i) + "]", Value: p.String(), Reason: "is not a valid address prefix"}
 		}
+	}
+	if err := cfg.RateLimit.validate(); err != nil {
+		return err
 	}
 	if cfg.OperatorKey == "" && cfg.ViewerKey == "" && !cfg.AllowNoKeyFromLoopback {
 		return &baldur.ConfigError{Field: "OperatorKey", Reason: "no way in: set OperatorKey, ViewerKey or AllowNoKeyFromLoopback"}

@@ -29,6 +29,9 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	origin  *http.CrossOriginProtection
+	limit   *limiter
+	ring    auditRing
+	rejects rejectionSampler
 }
 
 // New validates cfg and returns the admin server. An invalid field is a
@@ -47,6 +50,7 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.cfg.OperatorKey, s.cfg.ViewerKey = "", "" // only the digests are kept
+	s.limit = newLimiter(cfg.RateLimit, s.clock.Now())
 	s.route("GET /status", AccessViewer, "", maxControlBody, s.status)
 	s.route("GET /fleet", AccessViewer, "", maxControlBody, s.fleet)
 	s.idempotencyRoutes()
@@ -57,11 +61,23 @@ func New(cfg Config) (*Server, error) {
 	s.route("POST /breakglass", AccessAdmin, "breakglass", maxControlBody, s.breakGlass)
 	s.route("POST /breakers/force", AccessAdmin, "breakers.force", maxControlBody, s.forceBreaker)
 	s.route("POST /reload", AccessAdmin, "reload", maxConfigBody, s.reload)
+	s.consoleRoutes()
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every answer forbids framing and
+// carries a Content-Security-Policy (the console's pages their own); the
+// rate limit is checked before anything else.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", apiCSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	if s.rateLimited(w, r) {
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // request is what a handler knows about its caller.
 type request struct {
@@ -147,4 +163,6 @@ func (s *Server) audit(ctx context.Context, req *request, e *apiError, attrs []s
 		all = append(all, slog.String("error", e.cause.Error()))
 	}
 	s.log.LogAttrs(ctx, level, "admin: write", all...)
+	s.ring.add(auditEntry{time: s.clock.Now(), actor: req.actor, action: req.action, access: req.access.String(),
+		outcome: truncate(outcome), attrs: attrs})
 }
