@@ -107,4 +107,3 @@ func viewGate(p *baldur.Policy, g baldur.Gate) gateView {
 	}
 	return v
 }
-

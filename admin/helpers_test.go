@@ -82,7 +82,7 @@ func newEnv(t testing.TB, bare bool, mut func(*admin.Config)) *env {
 		// Tests send many requests from one peer at a frozen time; the
 		// rate limit has its own tests.
 		RateLimit: admin.RateLimit{PerMinute: -1},
-		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if mut != nil {
 		mut(&cfg)
