@@ -45,8 +45,8 @@ type RateLimit struct {
 	// on top of the store's own answer, while Store cannot decide: a Take
 	// that returns an error, or one its fail mode decided (a Store that
 	// implements throttle.FallbackCounter counts those; Redis unreachable,
-	// its breaker open). Zero means DefaultDegradedRateLimit (10); it must
-	// not exceed PerMinute.
+	// its breaker open). Zero means DefaultDegradedRateLimit (10), or
+	// PerMinute when that is lower; it must not exceed PerMinute.
 	DegradedPerMinute int
 }
 
@@ -55,7 +55,7 @@ func (rl *RateLimit) validate() error {
 		rl.PerMinute = DefaultRateLimit
 	}
 	if rl.DegradedPerMinute == 0 {
-		rl.DegradedPerMinute = DefaultDegradedRateLimit
+		rl.DegradedPerMinute = min(DefaultDegradedRateLimit, max(rl.PerMinute, 1))
 	}
 	if rl.PerMinute < 0 {
 		return nil

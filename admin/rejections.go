@@ -68,8 +68,10 @@ type rejectionsView struct {
 }
 
 // rejections answers GET /rejections: per reason, the rejections of every
-// policy since start and over the last one and five minutes (of the
-// history this server sampled).
+// policy since start (total) and over the last one and five minutes:
+// between the oldest sample inside the window and now, so a count never
+// includes a rejection older than its window (and, when the server was not
+// asked for a while, may cover less of it).
 func (s *Server) rejections(_ *http.Request, _ *request) (any, []slog.Attr, *apiError) {
 	reg := s.cfg.Registry
 	reasons := baldur.Reasons()
