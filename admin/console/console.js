@@ -106,10 +106,18 @@
 
   // load fetches path into card c: a 404 shows "not configured", another
   // error its message; otherwise draw(data) returns the card's content.
+  // Reads of one refresh are shared: the header and a view both show
+  // GET /status, and each costs a request against the rate limit.
+  let cycle = new Map();
+  function get(path) {
+    if (!cycle.has(path)) cycle.set(path, api('GET', path));
+    return cycle.get(path);
+  }
+
   async function load(c, path, draw) {
     let r;
     try {
-      r = await api('GET', path);
+      r = await get(path);
     } catch (e) {
       fill(c, el('p', { class: 'error', text: 'unreachable: ' + e.message }));
       return null;
@@ -317,7 +325,7 @@
   // ---- views ----
 
   async function header() {
-    const r = await api('GET', '/status').catch(() => null);
+    const r = await get('/status').catch(() => null);
     if (!r || !r.ok) return;
     const st = r.data;
     $('service').textContent = [st.service, st.region].filter(Boolean).join(' · ');
@@ -610,6 +618,7 @@
   async function refresh() {
     clearTimeout(timer);
     const g = ++generation;
+    cycle = new Map();
     try {
       await header();
       if (refreshView) await refreshView();

@@ -8,20 +8,30 @@
 // rejection counters of GET /metrics. It ends by itself in under 30 seconds.
 //
 //	go run ./examples/quickstart   (or: make demo)
+//
+// With -serve it instead keeps the service, its admin API and the browser
+// console up on fixed loopback ports under a gentle load until interrupted
+// (see serve.go):
+//
+//	go run ./examples/quickstart -serve
 package main
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/baldur-go/baldur"
@@ -38,6 +48,16 @@ func main() {
 	// Governance audits every block through slog, rate limited; keep the
 	// demo's output to its tables.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	flag.Parse()
+	if *serveMode {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/admin"
+	"github.com/baldur-go/baldur/metrics"
+	"github.com/baldur-go/baldur/middleware"
+	"github.com/baldur-go/baldur/registry"
+)
+
+// Serve mode: the shop service and its admin API and console stay up on
+// fixed loopback ports under a gentle load, until interrupted.
+var (
+	serveMode   = flag.Bool("serve", false, "run the shop service, its admin API and console until interrupted, under a gentle built-in load")
+	serviceAddr = flag.String("addr", "127.0.0.1:8480", "serve mode: the shop service's listen address")
+	adminAddr   = flag.String("admin-addr", "127.0.0.1:8481", "serve mode: the admin API and console's listen address")
+)
+
+// The demo's keys: printed, so anyone on this host may use them. A real
+// deployment takes its keys from a secret store.
+const (
+	serveOperatorKey = "quickstart-operator-key-0123456789"
+	serveViewerKey   = "quickstart-viewer-key-0123456789"
+)
+
+// serve runs until ctx is done. Listening on a port in use is an error
+// naming the flag to change.
+func serve(ctx context.Context, out io.Writer) error {
+	cfg, err := registry.ParseConfig(bytes.NewReader(configJSON))
+	if err != nil {
+		return err
+	}
+	reg := registry.New()
+	if err := reg.Load(cfg); err != nil {
+		return err
+	}
+	loadBalancer, err := middleware.ParseTrustedProxies("127.0.0.1")
+	if err != nil {
+		return err
+	}
+	app := newApp()
+	mw := middleware.New(reg,
+		middleware.WithKey(middleware.KeyTrustedHeader("X-Tenant", loadBalancer, nil)),
+		middleware.WithTierRules(
+			middleware.TierRule{Method: "POST", Path: "/api/pay", Tier: baldur.TierCritical},
+			middleware.TierRule{Path: "/api/recs", Tier: baldur.TierNonEssential},
+		),
+	)
+	mux := http.NewServeMux()
+	for pattern, h := range app.routes() {
+		mux.Handle(pattern, mw(h))
+	}
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+
+	// Unlocked, so the console's destructive actions (break glass, forcing
+	// a breaker) can be tried; they still ask for a typed CONFIRM.
+	adm, err := admin.New(admin.Config{Registry: reg, OperatorKey: serveOperatorKey, ViewerKey: serveViewerKey, Unlock: true})
+	if err != nil {
+		return err
+	}
+	svcLn, err := net.Listen("tcp", *serviceAddr)
+	if err != nil {
+		return fmt.Errorf("service listener (change it with -addr): %w", err)
+	}
+	admLn, err := net.Listen("tcp", *adminAddr)
+	if err != nil {
+		_ = svcLn.Close()
+		return fmt.Errorf("admin listener (change it with -admin-addr): %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	admSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(svcLn) }()
+	go func() { errc <- admSrv.Serve(admLn) }()
+
+	svc, ctl := "http://"+svcLn.Addr().String(), "http://"+admLn.Addr().String()
+	fmt.Fprintf(out, `baldur-go quickstart, serving until interrupted (Ctrl-C)
+
+  console   %[2]s/console
+            operator key  %[3]s   (ADMIN: this demo server is unlocked)
+            viewer key    %[4]s
+  service   %[1]s  (policies %[5]v)
+  metrics   %[1]s/metrics
+
+Try:
+  curl -i %[1]s/api/items/1 -H 'X-Tenant: me'
+  curl -s %[2]s/status -H 'X-Baldur-Admin-Key: %[4]s'
+  curl -s %[2]s/killswitch -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
+       -d '{"scope":"operation","pattern":"GET /api/items/{id}","reason":"trying the kill switch"}'
+  curl -i %[1]s/api/items/1 -H 'X-Tenant: me'      # now 503 kill_switch
+  curl -s -X DELETE %[2]s/killswitch -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
+       -d '{"scope":"operation","pattern":"GET /api/items/{id}"}'
+  curl -s %[2]s/emergency/trigger -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
+       -d '{"level":2,"reason":"trying the emergency level","duration":"2m"}'
+
+A built-in load runs: steady traffic on every tier, a noisy tenant throttled
+every 30 s, and an upstream that fails for a few seconds so its breaker opens.
+`, svc, ctl, serveOperatorKey, serveViewerKey, reg.PolicyNames())
+
+	lg := newLoadgen(svc)
+	defer lg.close()
+	go gentleLoad(ctx, lg, app)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shut)
+	_ = admSrv.Shutdown(shut)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintln(out, "\nstopped")
+	return nil
+}
+
+// gentleLoad drives the service in 30 s cycles: steady traffic, then a
+// noisy tenant over its rate, then a failing upstream, until ctx is done.
+func gentleLoad(ctx context.Context, lg *loadgen, app *app) {
+	steady := []flow{
+		{row: "critical", method: "POST", path: "/api/pay", tenant: "a", rate: 2},
+		{row: "standard", method: "GET", path: "/api/items/1", tenant: "b", rate: 4},
+		{row: "standard", method: "GET", path: "/api/shipping", tenant: "c", rate: 2},
+		{row: "standard", method: "GET", path: "/api/inventory", tenant: "e", rate: 3},
+		{row: "non_essential", method: "GET", path: "/api/recs", tenant: "a", rate: 3},
+	}
+	noisy := append(append([]flow(nil), steady...), flow{row: "noisy", method: "GET", path: "/api/items/9", tenant: "noisy", rate: 150})
+	const step = 2 * time.Second
+	for start := time.Now(); ctx.Err() == nil; {
+		switch t := time.Since(start) % (30 * time.Second); {
+		case t < 20*time.Second:
+			lg.drive(steady, step)
+		case t < 24*time.Second:
+			lg.drive(noisy, step)
+		default:
+			app.inventoryFailing.Store(true)
+			lg.drive(steady, step)
+			app.inventoryFailing.Store(false)
+		}
+	}
+}
