@@ -28,7 +28,7 @@
       else if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
       else e.setAttribute(k, v === true ? '' : String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue;
       e.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -97,7 +97,7 @@
     return c;
   }
 
-  function fill(c, ...nodes) { c.body.replaceChildren(...nodes.flat().filter(Boolean)); }
+  function fill(c, ...nodes) { c.body.replaceChildren(...nodes.flat(Infinity).filter(Boolean)); }
 
   function notConfigured(r) {
     const why = r.data && r.data.error ? ' (' + r.data.error + ')' : '';
@@ -149,6 +149,7 @@
       }),
       actions.length ? el('td', { class: 'actions' }, actions.filter((a) => !a.when || a.when(it)).map((a) =>
         el('button', { type: 'button', class: 'small' + (a.destructive ? ' danger' : ''), 'data-action': a.label,
+          'data-read': a.need === 'VIEWER',
           on: { click: () => a.run(it) } }, a.label))) : null));
     return el('table', { class: opts.cls || null }, el('thead', {}, head), el('tbody', {}, rows));
   }
@@ -291,8 +292,10 @@
   function burnChart(rates) {
     if (!rates || rates.length === 0) return null;
     const w = 420, rowH = 26, left = 60, h = rates.length * rowH + 24;
+    // A log scale: 1× (the budget spent exactly over the window) and the
+    // 14.4× of a fast-burn page both stay readable.
     const top = Math.max(14.4, ...rates.map((r) => r.rate));
-    const x = (v) => left + (w - left - 50) * Math.min(v, top) / top;
+    const x = (v) => left + (w - left - 50) * Math.log1p(Math.max(v, 0)) / Math.log1p(top);
     const s = svg('svg', { class: 'chart', viewBox: '0 0 ' + w + ' ' + h, role: 'img', 'aria-label': 'burn rates' });
     rates.forEach((r, i) => {
       const y = i * rowH + 4;
@@ -451,12 +454,12 @@
 
   function dlq(v) {
     const filter = { domain: '', status: '', group: '' };
-    const filterForm = el('form', { class: 'action', on: { submit: (ev) => {
+    const filterForm = el('form', { class: 'filter', on: { submit: (ev) => {
       ev.preventDefault();
       for (const k of Object.keys(filter)) filter[k] = ev.target.elements[k].value.trim();
       refresh();
     } } }, Object.keys(filter).map((k) => el('label', {}, k, el('input', { name: k, type: 'text' }))),
-    el('button', { type: 'submit', class: 'secondary' }, 'Filter'));
+    el('button', { type: 'submit', class: 'secondary', 'data-read': true }, 'Filter'));
     const sel = ['domain', 'group'];
     const selFields = [{ name: 'ids', label: 'ids (comma-separated)' }, { name: 'domain', label: 'or domain' }, { name: 'group', label: 'or group' }];
     const forms = [
