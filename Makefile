@@ -2,14 +2,14 @@
 GO      ?= go
 PKGS    := ./...
 FUZZTIME ?= 5s
-# Every Go module of the repository: the library, the benchmarks and the
-# pinned development tools.
-MODULES := . bench tools redisstore
+# Every Go module of the repository: the library, the benchmarks, the
+# pinned development tools, the Redis stores and the browser tests.
+MODULES := . bench tools redisstore e2e
 # staticcheck is a tool of the tools module (tools/go.mod), so the library's
 # go.mod gains no dependency; go builds it from the module proxy on first use.
 STATICCHECK := $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
-.PHONY: help demo demo-fleet test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check redis-test
+.PHONY: help demo demo-fleet test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check redis-test browser-test console-screenshots
 
 help: ## list targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,7 +24,7 @@ demo: ## run the quickstart: a guarded server driven through normal, emergency, 
 demo-fleet: ## three quickstart replicas over one redis-server: fleet-wide kill switch and quota, Redis killed and back (not part of test)
 	cd redisstore && $(GO) run ./cmd/demofleet
 
-test: vet race examples bench-build redis-test ## vet, race tests, build and run the examples, build the bench module, the Redis suite (what CI runs)
+test: vet race examples bench-build redis-test browser-test ## vet, race tests, build and run the examples, build the bench module, the Redis suite, the browser tests (what CI runs)
 
 vet: ## go vet the library
 	$(GO) vet $(PKGS)
@@ -39,6 +39,12 @@ examples: ## build every example and run the gRPC server and HTTP client ones
 
 redis-test: ## race tests of the redisstore module against real redis-server processes (fails when redis-server is missing)
 	cd redisstore && BALDUR_REQUIRE_REDIS=1 $(GO) test -race -count=1 -timeout 10m ./...
+
+browser-test: ## the console in a real headless Chromium (e2e module; fails when chromium is missing)
+	cd e2e && BALDUR_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 5m ./...
+
+console-screenshots: ## regenerate docs/console/*.png, one per console view, from the browser test
+	cd e2e && BALDUR_REQUIRE_BROWSER=1 BALDUR_SCREENSHOT_DIR=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleScreenshots$$' ./...
 
 bench-build: ## compile and vet the bench module without running benchmarks
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./...
@@ -62,6 +68,7 @@ lint: help-check tidy-check staticcheck ## gofmt, vet, tidy and staticcheck over
 	$(GO) vet $(PKGS)
 	cd bench && $(GO) vet ./...
 	cd redisstore && $(GO) vet ./...
+	cd e2e && $(GO) vet ./...
 
 tidy-check: ## fail when go mod tidy would change go.mod or go.sum of any module
 	@for m in $(MODULES); do \
@@ -69,7 +76,8 @@ tidy-check: ## fail when go mod tidy would change go.mod or go.sum of any module
 	  (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: run go mod tidy"; exit 1; }; \
 	done
 
-staticcheck: ## staticcheck (pinned in tools/go.mod) over the library, the bench and the redisstore modules
+staticcheck: ## staticcheck (pinned in tools/go.mod) over the library, the bench, the redisstore and the e2e modules
 	$(STATICCHECK) ./...
 	cd bench && $(STATICCHECK) ./...
 	cd redisstore && $(STATICCHECK) ./...
+	cd e2e && $(STATICCHECK) ./...
