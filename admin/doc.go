@@ -29,6 +29,20 @@
 // send to another origin without a CORS preflight the server never grants.
 // Requests without those headers, as curl and programs send them, pass.
 //
+// GET /console is an operator console for the browser on the same API
+// (docs/console.md): embedded files, a strict Content-Security-Policy, no
+// inline script, data written as text only, the key kept in the tab's
+// sessionStorage and sent in the key header. Every answer carries
+// X-Frame-Options: DENY.
+//
+// # Rate limit
+//
+// Each client (the actor a trusted proxy vouched for, else the peer's
+// address) may make Config.RateLimit.PerMinute requests a minute (100 by
+// default), API and console together; beyond, 429 with Retry-After. With
+// RateLimit.Store the buckets are shared by the fleet, and while the store
+// cannot decide each replica also holds a client to DegradedPerMinute (10).
+//
 // # Who did it
 //
 // The actor recorded with every change (in the log, in the kill switch, in
@@ -54,12 +68,18 @@
 //	POST   /breakglass          ADMIN     {"on","reason"}
 //	POST   /breakers/force      ADMIN     {"policy","partition_key","operation","state","ttl"}
 //	POST   /reload              ADMIN     {"path"} or a whole configuration document
+//	GET    /console             PUBLIC    the browser console (and /console/assets/{file})
+//	GET    /access              PUBLIC    the caller's level and actor
+//	GET    /audit               VIEWER    the latest writes through this server
+//	GET    /policies            VIEWER    every gate of every policy with its live state
+//	GET    /budget              VIEWER    the error budget per tier
+//	GET    /rejections          VIEWER    rejections per reason over the last minutes
 //
 // Bodies are JSON, read through http.MaxBytesReader and decoded strictly
 // (unknown fields and trailing data are errors). Durations are Go duration
 // strings ("90s") or numbers of seconds. Answers are JSON; an error is
 // {"error": ..., "field": ...} with status 400 (bad input), 403 (level too
-// low, or a cross-origin request), 404 (the registry slot the endpoint
+// low, or a cross-origin request), 429 (rate limited), 404 (the registry slot the endpoint
 // needs is unset, or the governance slot holds a checker that is not a
 // governance.Switchboard), 409 (the transition is refused: stepping below
 // NORMAL, lowering the level by trigger, forcing beyond a breaker's bound
