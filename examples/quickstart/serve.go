@@ -109,12 +109,16 @@ every 30 s, and an upstream that fails for a few seconds so its breaker opens.
 
 	lg := newLoadgen(svc)
 	defer lg.close()
-	go gentleLoad(ctx, lg, app)
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() { defer close(loadDone); gentleLoad(loadCtx, lg, app) }()
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopLoad()
+	<-loadDone // at most one step of load after the interrupt
 	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shut)

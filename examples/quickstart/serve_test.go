@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Serve mode prints its URLs and keys, serves the guarded service, the
+// admin API and the console, and returns nil once interrupted.
+func TestServeModeStaysUpUntilInterrupted(t *testing.T) {
+	*serviceAddr, *adminAddr = "127.0.0.1:0", "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, pw); _ = pw.Close() }()
+
+	urls := map[string]string{}
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && (f[0] == "console" || f[0] == "service") {
+			urls[f[0]] = f[1]
+		}
+		if strings.HasPrefix(sc.Text(), "A built-in load runs") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	require.Contains(t, urls, "console")
+	require.Contains(t, urls, "service")
+
+	get := func(url, key string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		require.NoError(t, err)
+		if key != "" {
+			req.Header.Set("X-Baldur-Admin-Key", key)
+		}
+		req.Header.Set("X-Tenant", "test")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get(urls["console"], "")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "baldur console")
+	code, body = get(strings.TrimSuffix(urls["console"], "/console")+"/status", serveViewerKey)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"service":"shop"`)
+	code, _ = get(urls["service"]+"/api/items/1", "")
+	assert.Equal(t, http.StatusOK, code)
+
+	cancel()
+	require.NoError(t, <-done)
+}
