@@ -277,6 +277,18 @@
     return el('div', {}, form, out);
   }
 
+  // jsonForm posts a JSON document typed by the operator (a rollout's or an
+  // experiment's definition), with the reason the confirmation asks.
+  function jsonForm(title, path, scope) {
+    return actionForm({ need: 'OPERATOR', title, path, scope: () => scope,
+      fields: [{ name: 'doc', label: 'definition (JSON object)', type: 'textarea', placeholder: '{"name": "..."}' }],
+      body: (x) => {
+        const v = JSON.parse(x.doc || 'null');
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('the definition must be a JSON object');
+        return v;
+      } });
+  }
+
   const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
   function selector(v, allowed) {
     const out = {};
@@ -497,11 +509,12 @@
     const r = await api('GET', path).catch((e) => ({ ok: false, status: 0, data: { error: e.message } }));
     if (!r.ok) { out.replaceChildren(el('p', { class: 'error', text: errorText(r) })); return; }
     out.replaceChildren(el('h3', { text: path }), ...[detail(r.data)].flat().filter(Boolean));
-    if (chart) {
-      const headers = key ? { 'X-Baldur-Admin-Key': key } : {};
-      const img = await fetch(base + chart, { headers, credentials: 'omit' }).catch(() => null);
+    const headers = key ? { 'X-Baldur-Admin-Key': key } : {};
+    for (const c of chart || []) {
+      const img = await fetch(base + c, { headers, credentials: 'omit' }).catch(() => null);
       if (img && img.ok && (img.headers.get('Content-Type') || '').startsWith('image/png')) {
         out.append(el('img', { src: URL.createObjectURL(await img.blob()), alt: 'experiment chart', class: 'chart-img' }));
+        break;
       }
     }
   }
@@ -511,7 +524,8 @@
     const panic = can('ADMIN') ? el('div', { class: 'action' }, el('button', { type: 'button', class: 'danger', on: { click: () => act({
       title: 'Panic rollback', destructive: true, path: '/canary/panic-rollback', scope: 'every active rollout of the service' }) } },
     'Panic rollback (all)')) : null;
-    const roll = card('Rollouts', true, panic, out);
+    const create = jsonForm('Start rollout', '/canary/rollouts', 'a new rollout: its configuration document and stages');
+    const roll = card('Rollouts', true, panic, create, out);
     v.append(roll);
     const step = (verb) => ({ label: verb, need: 'OPERATOR', run: (it) => act({ title: verb + ' rollout ' + it.id,
       scope: 'rollout ' + it.id, path: '/canary/rollouts/' + encodeURIComponent(it.id) + '/' + verb }) });
@@ -527,7 +541,8 @@
     const killAll = can('ADMIN') ? el('div', { class: 'action' }, el('button', { type: 'button', class: 'danger', on: { click: () => act({
       title: 'Kill all experiments', destructive: true, path: '/chaos/kill-all', scope: 'every running experiment' }) } },
     'Kill all')) : null;
-    const exps = card('Experiments', true, killAll, out);
+    const create = jsonForm('Create experiment', '/chaos/experiments', 'a new experiment (it still needs approval to start)');
+    const exps = card('Experiments', true, killAll, create, out);
     v.append(exps);
     const step = (verb) => ({ label: verb, need: 'OPERATOR', run: (it) => act({ title: verb + ' experiment ' + it.id,
       scope: 'experiment ' + it.id, path: '/chaos/experiments/' + encodeURIComponent(it.id) + '/' + verb }) });
@@ -535,7 +550,7 @@
       await load(exps, '/chaos/experiments', (x) => table(x.items, { actions: [
         { label: 'report', need: 'VIEWER', run: (it) => {
           const p = '/chaos/experiments/' + encodeURIComponent(it.id);
-          showDetail(out, p + '/report', p + '/report/chart.png');
+          showDetail(out, p + '/report', [p + '/report/chart.png', p + '/chart.png']);
         } },
         step('approve'), step('start'), step('stop')] }));
     };
