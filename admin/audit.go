@@ -87,7 +87,7 @@ func (s *Server) auditList(r *http.Request, req *request) (any, []slog.Attr, *ap
 			switch {
 			case a.Key == "reason":
 				v.Reason = a.Value.String()
-			case operatorOnlyAttrs[a.Key] && req.access < AccessOperator:
+			case operatorOnlyAttrs[a.Key] && req.access < AccessOperator, a.Value.String() == "":
 			default:
 				detail = append(detail, a.Key+"="+a.Value.String())
 			}

@@ -31,6 +31,11 @@ func TestKillSwitchThroughConsoleForm(t *testing.T) {
 	s := newShop(t)
 	ctx := tab(t)
 	open(t, ctx, s, operatorKey, "overview")
+	// The key lives in this tab's sessionStorage only.
+	assert.NotContains(t, eval[string](t, ctx, `location.href`), operatorKey)
+	assert.Zero(t, eval[int](t, ctx, `localStorage.length`))
+	assert.Empty(t, eval[string](t, ctx, `document.cookie`))
+	assert.Equal(t, operatorKey, eval[string](t, ctx, `sessionStorage.getItem('baldur.key')`))
 	const reason = "bad deploy of items"
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS(`#killswitch-form select[name=scope]`), "operation"),
