@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/admin"
+	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/registry"
 )
 
@@ -32,7 +34,7 @@ const (
 const shopConfig = `{
   "service": "shop",
   "region": "eu",
-  "governance": {"budget_window": "10m", "budget_bucket": "10s", "slo_target": 0.99},
+  "governance": {"budget_window": "10m", "budget_bucket": "10s", "slo_target": 0.95},
   "throttles": {"per_tenant": {"rate": 5, "burst": 5, "key_by": "key", "max_keys": 1000}},
   "breakers": {"upstreams": {"partition_by": "operation", "consecutive_failures": 3}},
   "share_caps": {"tenants": {"capacity": 16, "share": 0.25}},
@@ -46,8 +48,9 @@ const shopConfig = `{
 
 // shop is a registry and its admin server on 127.0.0.1:0.
 type shop struct {
-	reg *registry.Registry
-	srv *httptest.Server
+	reg   *registry.Registry
+	srv   *httptest.Server
+	clock *clock.Fake
 }
 
 // newShop starts an unlocked admin server (ADMIN with the operator key)
@@ -56,9 +59,12 @@ func newShop(t *testing.T, wrap ...func(http.Handler) http.Handler) *shop {
 	t.Helper()
 	cfg, err := registry.ParseConfig(strings.NewReader(shopConfig))
 	require.NoError(t, err)
-	reg := registry.New()
+	// The registry and the admin server share a fake clock starting now, so
+	// a test can give the views a history without waiting for it.
+	clk := clock.NewFake(time.Now())
+	reg := registry.New(registry.WithClock(clk))
 	require.NoError(t, reg.Load(cfg))
-	adm, err := admin.New(admin.Config{Registry: reg, OperatorKey: operatorKey, ViewerKey: viewerKey, Unlock: true,
+	adm, err := admin.New(admin.Config{Registry: reg, OperatorKey: operatorKey, ViewerKey: viewerKey, Unlock: true, Clock: clk,
 		// A test loads pages faster than a person: the rate limit has its
 		// own tests in package admin.
 		RateLimit: admin.RateLimit{PerMinute: 100000},
@@ -70,7 +76,7 @@ func newShop(t *testing.T, wrap ...func(http.Handler) http.Handler) *shop {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &shop{reg: reg, srv: srv}
+	return &shop{reg: reg, srv: srv, clock: clk}
 }
 
 // call sends one API request and decodes the answer.
@@ -90,17 +96,34 @@ func (s *shop) call(t *testing.T, method, path, key, body string) (int, map[stri
 	return resp.StatusCode, m
 }
 
-// traffic runs calls through the policies, so that the views have numbers:
-// admissions, throttled calls, a few failures for the budget.
-func (s *shop) traffic(t *testing.T) {
+// history gives the views a few minutes of past: bursts of traffic, each
+// followed by a read of GET /rejections (which samples the counters) and a
+// step of the clock.
+func (s *shop) history(t *testing.T, steps int) {
+	t.Helper()
+	for i := range steps {
+		s.traffic(t, 10+15*(i%4))
+		code, _ := s.call(t, http.MethodGet, "/rejections", viewerKey, "")
+		require.Equal(t, http.StatusOK, code)
+		s.clock.Advance(10 * time.Second)
+	}
+}
+
+// traffic runs n calls through the policies, so that the views have
+// numbers: admissions, throttled calls, a few failures for the budget.
+func (s *shop) traffic(t *testing.T, n int) {
 	t.Helper()
 	ctx := context.Background()
-	for i := range 40 {
+	for i := range n {
 		op := "GET /api/items/{id}"
-		tk, err := s.reg.Policy(op).Admit(ctx, baldur.Call{Operation: op, Key: "noisy", Tier: baldur.TierStandard})
+		key := "tenant-" + strconv.Itoa(i%6) // tenant-0 is the noisy one: it sends most
+		if i%2 == 0 {
+			key = "tenant-0"
+		}
+		tk, err := s.reg.Policy(op).Admit(ctx, baldur.Call{Operation: op, Key: key, Tier: baldur.TierStandard})
 		if err == nil {
 			res := baldur.Success
-			if i%9 == 0 {
+			if n == 55 && i == 1 { // one failure in every fourth burst
 				res = baldur.Failure
 			}
 			tk.Release(baldur.Outcome{Result: res})

@@ -193,9 +193,9 @@ func TestConsoleScreenshots(t *testing.T) {
 		code, body := s.call(t, c.method, c.path, operatorKey, c.body)
 		require.Equal(t, http.StatusOK, code, "%s %s: %v", c.method, c.path, body)
 	}
+	s.history(t, 18) // three minutes
 	ctx := tab(t)
 	open(t, ctx, s, operatorKey, "overview")
-	s.traffic(t) // after the first sample, so the rejections have a history
 	dir := os.Getenv("BALDUR_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()

@@ -323,17 +323,17 @@
 
   function sparkline(series) {
     if (!series || series.length < 2) return el('p', { class: 'muted', text: 'history starts with the first poll; a chart follows after a few.' });
-    const w = 420, h = 80, pad = 14;
+    const w = 420, h = 90, pad = 14, head = 24;
     const top = Math.max(1, ...series.map((p) => p.rejected));
     const pts = series.map((p, i) => {
       const x = pad + (w - 2 * pad) * i / (series.length - 1);
-      const y = h - pad - (h - 2 * pad) * p.rejected / top;
+      const y = h - pad - (h - pad - head) * p.rejected / top;
       return x.toFixed(1) + ',' + y.toFixed(1);
     });
     const s = svg('svg', { class: 'chart', viewBox: '0 0 ' + w + ' ' + h, role: 'img', 'aria-label': 'rejections over time' });
     s.append(svg('line', { class: 'axis', x1: pad, x2: w - pad, y1: h - pad, y2: h - pad }));
     s.append(svg('polyline', { class: 'line', points: pts.join(' ') }));
-    s.append(svg('text', { x: pad, y: 10 }, 'max ' + top + ' per sample'));
+    s.append(svg('text', { x: pad, y: 12 }, 'rejections per sample (max ' + top + ')'));
     return s;
   }
 
@@ -413,7 +413,7 @@
           return out;
         }),
         load(budget, '/budget', (b) => [
-          el('p', { class: 'big', text: fmt(b.remaining_pct) + ' % left' }),
+          el('p', { class: 'big', text: b.remaining_pct.toFixed(1) + ' % left' }),
           el('p', { class: 'muted', text: 'target ' + fmt(b.target) + ' over ' + b.window + ' · ' + b.failed + ' failed of ' + b.total }),
           table(b.items, { columns: ['tier', 'remaining_pct', 'block_pct', 'warn_pct', 'state'] }),
           el('h3', { text: 'burn rates' }), burnChart(b.burn_rates)]),
