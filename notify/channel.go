@@ -32,6 +32,7 @@ type sendError struct {
 	cause      string
 	retryAfter time.Duration
 	permanent  bool // a 4xx other than 429: retrying cannot help
+	rejected   bool // the breaker or the cooldown refused it: no request was sent
 }
 
 func (e *sendError) Error() string {
@@ -136,7 +137,7 @@ func (s *httpSender) send(ctx context.Context, m *Message) error {
 // its Retry-After) and scrubs the URL and the key from anything else.
 func (s *httpSender) transportError(err error) error {
 	if rej, ok := baldur.AsRejection(err); ok {
-		return &sendError{channel: s.name, cause: "rejected: " + string(rej.Reason()), retryAfter: rej.RetryAfter()}
+		return &sendError{channel: s.name, cause: "rejected: " + string(rej.Reason()), retryAfter: rej.RetryAfter(), rejected: true}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &sendError{channel: s.name, cause: "timeout"}

@@ -54,6 +54,7 @@ type channel struct {
 	wake  chan struct{}
 	retry bool // the worker waits for a retry delay
 
+	sending                        atomic.Bool
 	sent, failed, dropped, refused atomic.Uint64
 	lastErr                        atomic.Pointer[string]
 	lastErrAt                      atomic.Int64
@@ -116,6 +117,9 @@ func (c *channel) push(j *job, front bool) (ok bool, dropped *job) {
 
 func (c *channel) pop() *job {
 	c.mu.Lock()
+	if c.n > 0 && !c.retry {
+		c.sending.Store(true) // before the queue shows empty
+	}
 	defer c.mu.Unlock()
 	if c.n == 0 || c.retry {
 		return nil
@@ -145,7 +149,9 @@ func (c *channel) run(ctx context.Context, stop <-chan struct{}) {
 				continue
 			}
 		}
+		c.sending.Store(true)
 		c.deliver(ctx, j)
+		c.sending.Store(false)
 	}
 }
 
@@ -164,15 +170,20 @@ func (c *channel) deliver(ctx context.Context, j *job) {
 	msg := err.Error()
 	c.lastErr.Store(&msg)
 	c.lastErrAt.Store(c.m.clock.Now().UnixNano())
-	j.attempts++
 	var se *sendError
 	wait := c.cfg.RetryDelay.D()
-	permanent := false
+	permanent, rejected := false, false
 	if errors.As(err, &se) {
-		permanent = se.permanent
+		permanent, rejected = se.permanent, se.rejected
 		if se.retryAfter > 0 {
 			wait = max(se.retryAfter, time.Second)
 		}
+	}
+	if !rejected {
+		// A rejection by the breaker or the cooldown sent nothing: the job
+		// waits for the endpoint without spending an attempt, and the
+		// bounded queue sheds the oldest non-CRITICAL meanwhile.
+		j.attempts++
 	}
 	if permanent || j.attempts >= c.cfg.MaxAttempts || ctx.Err() != nil {
 		j.d.done(false)

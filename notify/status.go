@@ -7,11 +7,13 @@ import (
 
 // ChannelStatus is one channel's health, as the admin API shows it.
 type ChannelStatus struct {
-	Name        string    `json:"name"`
-	Type        string    `json:"type"`
-	QueueDepth  int       `json:"queue_depth"`
-	QueueSize   int       `json:"queue_size"`
-	BreakerOpen bool      `json:"breaker_open"`
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	QueueDepth  int    `json:"queue_depth"`
+	QueueSize   int    `json:"queue_size"`
+	BreakerOpen bool   `json:"breaker_open"`
+	// Sending is true while the worker is sending a message.
+	Sending     bool      `json:"sending"`
 	Sent        uint64    `json:"sent"`
 	Failed      uint64    `json:"failed"`
 	Dropped     uint64    `json:"dropped"`
@@ -25,7 +27,7 @@ func (p *Pipeline) Channels() []ChannelStatus {
 	out := make([]ChannelStatus, 0, len(p.channels))
 	for _, c := range p.channels {
 		st := ChannelStatus{Name: c.name, Type: c.kind, QueueDepth: c.depth(), QueueSize: len(c.buf), Sent: c.sent.Load(),
-			Failed: c.failed.Load(), Dropped: c.dropped.Load(), Refused: c.refused.Load()}
+			Failed: c.failed.Load(), Dropped: c.dropped.Load(), Refused: c.refused.Load(), Sending: c.sending.Load()}
 		if c.hs != nil {
 			st.BreakerOpen = c.hs.breakerOpen()
 		}
