@@ -193,12 +193,20 @@ func (p *Pipeline) Close(ctx context.Context) error {
 // the others are answered locally.
 func (p *Pipeline) Notify(ctx context.Context, n Notification) (Result, error) {
 	now := p.clock.Now()
-	r, err := p.notify(ctx, &n, now)
+	var quiet bool
+	r, err := p.notify(ctx, &n, now, &quiet)
+	if quiet {
+		// A repeat within the cooldown is counted, not kept: the ring holds
+		// the first suppression of each cooldown, so a storm of one key
+		// neither costs a lock nor flushes the last results away.
+		p.metrics.result(&r)
+		return r, err
+	}
 	p.record(&n, &r, now, false)
 	return r, err
 }
 
-func (p *Pipeline) notify(ctx context.Context, n *Notification, now time.Time) (Result, error) {
+func (p *Pipeline) notify(ctx context.Context, n *Notification, now time.Time, quiet *bool) (Result, error) {
 	ns := now.UnixNano()
 	// 1. validate
 	if !n.Priority.Valid() || n.Title == "" || len(n.Title) > MaxTitle || len(n.Source) > MaxSource || len(n.Key) > MaxKey {
@@ -246,12 +254,14 @@ func (p *Pipeline) notify(ctx context.Context, n *Notification, now time.Time) (
 		p.metrics.escalations.Add(1)
 	}
 	if e.until > ns && prio <= e.sentPrio {
+		e.quiet++
+		*quiet = e.quiet > 1
 		s.mu.Unlock()
 		return Result{Suppressed: SuppressCooldown, Priority: prio}, nil
 	}
 	e.gen++
 	gen := e.gen
-	e.sentPrio, e.resolvedUntil = prio, 0
+	e.sentPrio, e.resolvedUntil, e.quiet = prio, 0, 0
 	if p.claims != nil {
 		e.until = ns + p.lease
 	} else {

@@ -33,6 +33,7 @@ type entry struct {
 	start int64 // start of the escalation window
 
 	resolvedUntil int64 // a resolve was sent; another within this is not_open
+	quiet         int   // cooldown hits since the last send
 }
 
 func newKeyTable(maxKeys int) *keyTable {
