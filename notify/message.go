@@ -33,8 +33,12 @@ type Message struct {
 
 const maxTitles = 10
 
-// dedupKey is the PagerDuty dedup key of key; it also names the key's fleet
-// claim, so a raw key never reaches Redis.
+// DedupKey is the PagerDuty dedup key of a notification's key (its Key, or
+// Source "/" Title) for service: the first 32 hex digits of
+// sha256(service ":" key). It also names the key's fleet claim, so a raw
+// key never reaches Redis.
+func DedupKey(service, key string) string { return dedupKey(service, key) }
+
 func dedupKey(service, key string) string {
 	s := sha256.Sum256([]byte(service + ":" + key))
 	return hex.EncodeToString(s[:16])
