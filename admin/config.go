@@ -73,6 +73,11 @@ type Config struct {
 	// (a record's status; releasing a stuck claim); nil answers 404.
 	Idempotency Idempotency
 
+	// Notifications, when set, serves /notifications/... (channel health,
+	// last results, silences, test send); nil answers 404. A
+	// *notify.Pipeline gives one.
+	Notifications Notifications
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger
