@@ -239,7 +239,7 @@ func (p *Pipeline) notify(ctx context.Context, n *Notification, now time.Time, q
 		p.metrics.keyOverflow.Add(1)
 		prio = min(prio, PriorityCritical)
 		s.mu.Unlock()
-		return p.afterCooldown(ctx, n, prio, now, nil, 0, "")
+		return p.afterCooldown(ctx, n, prio, now, claim{})
 	}
 	if ns-e.start > p.window {
 		e.start, e.count = ns, 0
@@ -270,15 +270,17 @@ func (p *Pipeline) notify(ctx context.Context, n *Notification, now time.Time, q
 	s.mu.Unlock()
 	if p.claims == nil {
 		p.metrics.localCooldowns.Add(1)
-		return p.afterCooldown(ctx, n, prio, now, e, gen, "")
+		return p.afterCooldown(ctx, n, prio, now, claim{e: e, gen: gen})
 	}
-	key := dedupKey(p.cfg.Service, effectiveKey(n))
+	// One claim per key and priority: an escalated repeat may be sent once
+	// per cooldown over a lower one, fleet-wide as locally.
+	key := claimKey(dedupKey(p.cfg.Service, effectiveKey(n)), prio)
 	c, err := p.claims.Claim(ctx, key, time.Duration(p.lease))
 	if err != nil {
 		// Fleet claims unavailable: fall back to this replica's cooldown.
 		p.metrics.claimErrors.Add(1)
 		p.setUntil(e, gen, ns+p.cooldown)
-		return p.afterCooldown(ctx, n, prio, now, e, gen, "")
+		return p.afterCooldown(ctx, n, prio, now, claim{e: e, gen: gen})
 	}
 	if !c.Granted {
 		p.metrics.fleetCooldowns.Add(1)
@@ -286,8 +288,11 @@ func (p *Pipeline) notify(ctx context.Context, n *Notification, now time.Time, q
 		return Result{Suppressed: SuppressCooldown, Priority: prio}, nil
 	}
 	p.setUntil(e, gen, ns+p.cooldown)
-	return p.afterCooldown(ctx, n, prio, now, e, gen, c.Token)
+	return p.afterCooldown(ctx, n, prio, now, claim{e: e, gen: gen, key: key, token: c.Token})
 }
+
+// claimKey names the fleet claim of a dedup key at a priority.
+func claimKey(dedup string, p Priority) string { return dedup + "." + strconv.Itoa(int(p)) }
 
 func (p *Pipeline) setUntil(e *entry, gen uint64, until int64) {
 	if e == nil {
@@ -350,11 +355,8 @@ func (p *Pipeline) settle(c claim, ok bool) {
 }
 
 // afterCooldown runs grouping, rate limits, routing and enqueue.
-func (p *Pipeline) afterCooldown(ctx context.Context, n *Notification, prio Priority, now time.Time, e *entry, gen uint64, token string) (Result, error) {
-	c := claim{e: e, gen: gen, token: token}
-	if token != "" {
-		c.key = dedupKey(p.cfg.Service, effectiveKey(n))
-	}
+func (p *Pipeline) afterCooldown(ctx context.Context, n *Notification, prio Priority, now time.Time, c claim) (Result, error) {
+	e, gen := c.e, c.gen
 	ns := now.UnixNano()
 	// 7. grouping
 	if prio < PriorityCritical && !p.cfg.NoGrouping {
@@ -482,8 +484,10 @@ func (p *Pipeline) resolve(ctx context.Context, n *Notification, now time.Time) 
 			return Result{Suppressed: SuppressNotOpen, Priority: prio}, nil
 		default:
 			c.key, c.token = "resolved:"+key, cl.Token
-			if err := p.claims.Clear(ctx, key); err != nil {
-				p.metrics.claimErrors.Add(1)
+			for pr := range Priority(NumPriorities) {
+				if err := p.claims.Clear(ctx, claimKey(key, pr)); err != nil {
+					p.metrics.claimErrors.Add(1)
+				}
 			}
 		}
 	}

@@ -40,8 +40,9 @@ type NotifyClaimsConfig struct {
 
 // NotifyClaims is notify.Claims on Redis: the fleet-wide cooldown of the
 // notification pipeline, by claim-before-send. A claim is one key,
-// <prefix>notify:<dedup key> (a hash of the notification's key, never the
-// key itself), holding the claimer's random token:
+// <prefix>notify:<dedup key>.<priority> (a hash of the notification's key,
+// never the key itself; one claim per priority, so an escalated repeat is
+// sent once over a lower one), holding the claimer's random token:
 //
 //   - Claim is SET NX PX lease (one script, one round trip): granted to
 //     exactly one replica; the others learn the holder's PTTL;

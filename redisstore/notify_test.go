@@ -128,7 +128,7 @@ func TestNotifyFleetOneSendPerCooldown(t *testing.T) {
 	}
 	assert.EqualValues(t, 1, round(), "one Notify was delivered")
 	assert.EqualValues(t, 1, hook.sent.Load(), "one send in the first cooldown")
-	key := reps[0].claims.Key(notify.DedupKey("checkout", n.Key))
+	key := reps[0].claims.Key(notify.DedupKey("checkout", n.Key) + ".3")
 	pttl := s.Do(t, "PTTL", key).(int64)
 	assert.Greater(t, pttl, int64(lease/time.Millisecond), "the claim was extended to the cooldown after the send")
 
@@ -172,7 +172,7 @@ func TestNotifyFleetSenderKilledAfterClaim(t *testing.T) {
 	r, err = b.p.Notify(t.Context(), n)
 	require.NoError(t, err)
 	assert.Equal(t, notify.SuppressCooldown, r.Suppressed, "B sees A's claim")
-	key := a.claims.Key(notify.DedupKey("checkout", n.Key))
+	key := a.claims.Key(notify.DedupKey("checkout", n.Key) + ".3")
 	assert.LessOrEqual(t, s.Do(t, "PTTL", key).(int64), int64(lease/time.Millisecond), "only the sending lease")
 	require.Eventually(t, func() bool { return s.Do(t, "EXISTS", key).(int64) == 0 }, 5*time.Second, 5*time.Millisecond)
 	b.clk.Advance(lease)
@@ -196,7 +196,7 @@ func TestNotifyFleetFailedSendReleasesClaim(t *testing.T) {
 	n := notify.Notification{Priority: notify.PriorityCritical, Source: "governance", Key: "k", Title: "t"}
 	r, _ := a.p.Notify(t.Context(), n)
 	require.True(t, r.Delivered)
-	key := a.claims.Key(notify.DedupKey("checkout", n.Key))
+	key := a.claims.Key(notify.DedupKey("checkout", n.Key) + ".3")
 	require.Eventually(t, func() bool { return s.Do(t, "EXISTS", key).(int64) == 0 }, 5*time.Second, time.Millisecond, "released on failure")
 	r, _ = b.p.Notify(t.Context(), n)
 	assert.True(t, r.Delivered)
@@ -283,4 +283,35 @@ func FuzzParseNotifyClaim(f *testing.F) {
 			t.Fatalf("granted %v for %d", granted, g)
 		}
 	})
+}
+
+// TestNotifyClaimsRoundTripsAndMemory: a first send costs 2 round trips
+// (claim, confirm), a repeat in the cooldown none; a claim is a small
+// string key whose name holds only the hash.
+func TestNotifyClaimsRoundTripsAndMemory(t *testing.T) {
+	t.Parallel()
+	s := shared.Get(t)
+	kp := prefix(t)
+	hook := newCountingHook(t)
+	r := newNotifyReplica(t, s, kp, hook.srv.URL, time.Minute, 10*time.Second, nil)
+	// CRITICAL: no escalation step can raise it and break its cooldown.
+	n := notify.Notification{Priority: notify.PriorityCritical, Source: "governance", Key: "tenant-acme:secret-ish", Title: "t"}
+	res, err := r.p.Notify(t.Context(), n)
+	require.NoError(t, err)
+	require.True(t, res.Delivered)
+	waitDrained(t, r.p)
+	require.Eventually(t, func() bool { return r.claims.guard.Stats().Calls >= 2 }, 5*time.Second, time.Millisecond)
+	for range 100 {
+		res, _ = r.p.Notify(t.Context(), n)
+		assert.Equal(t, notify.SuppressCooldown, res.Suppressed)
+	}
+	st := r.claims.guard.Stats()
+	assert.EqualValues(t, 2, st.Calls, "claim + confirm; repeats answered locally")
+	assert.EqualValues(t, 2, st.RoundTrips-st.ScriptReloads, "one round trip each (+1 per NOSCRIPT recovery)")
+	keys := s.Do(t, "KEYS", kp+"*").([]any)
+	require.Len(t, keys, 1)
+	assert.NotContains(t, keys[0], "acme", "the raw key never reaches Redis")
+	mem := s.Do(t, "MEMORY", "USAGE", keys[0], "SAMPLES", "0").(int64)
+	t.Logf("claim %s: %d bytes", keys[0], mem)
+	assert.Less(t, mem, int64(200))
 }
