@@ -62,7 +62,7 @@ func (p *Pipeline) coalesce(n *Notification, _ int64) bool {
 // for another period; an empty window closes.
 func (p *Pipeline) flush(g *group, critical bool) {
 	p.gmu.Lock()
-	if g.count == 0 {
+	if g.count == 0 || p.closed.Load() {
 		if critical {
 			p.crit = nil
 		} else {

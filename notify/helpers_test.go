@@ -148,31 +148,6 @@ func (s *sink) next(t *testing.T) map[string]any {
 	}
 }
 
-// none asserts that nothing more was received by the time the pipeline's
-// queues are drained.
-func (s *sink) none(t *testing.T, p *notify.Pipeline) {
-	t.Helper()
-	drained(t, p)
-	select {
-	case b := <-s.bodies:
-		t.Fatalf("unexpected request %v", b)
-	default:
-	}
-}
-
-// drained waits until every channel's queue is empty.
-func drained(t *testing.T, p *notify.Pipeline) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		for _, c := range p.Channels() {
-			if c.QueueDepth > 0 || c.Sending {
-				return false
-			}
-		}
-		return true
-	}, 10*time.Second, time.Millisecond)
-}
-
 func prio(p notify.Priority) *notify.Priority { return &p }
 
 // promRegistry gathers p's metrics as text.

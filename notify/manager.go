@@ -93,7 +93,10 @@ func New(cfg Config) (*Pipeline, error) {
 		p.byName[ch.Name] = c
 	}
 	p.routes = compileRoutes(d.Routes, p.channels)
-	for _, r := range d.Inhibit {
+	for i, r := range d.Inhibit {
+		if r.When != "" && d.Conditions[r.When] == nil {
+			return nil, &baldur.ConfigError{Field: "inhibit[" + strconv.Itoa(i) + "].when", Value: r.When, Reason: "names no condition set in Config.Conditions"}
+		}
 		p.inhibit = append(p.inhibit, newInhibitRule(r, d.Conditions))
 	}
 	now := p.clock.Now()

@@ -96,17 +96,6 @@ func (t *keyTable) create(s *shard, h uint64, n *Notification, now, window int64
 	return e
 }
 
-func (t *keyTable) len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
-
 func (t *keyTable) hashOf(e *entry) uint64 {
 	return t.hash(&Notification{Key: e.key, Source: e.source, Title: e.title})
 }
