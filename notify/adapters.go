@@ -20,7 +20,10 @@ import (
 // each fail-open alert: HIGH, CRITICAL for a store reset and for a last
 // good state dropped (stale_expired), keyed by kind so that alerts of two
 // kinds never mute each other. Next, when set, also receives every alert
-// (governance.SlogSink keeps the log line). Safe for concurrent use.
+// (governance.SlogSink keeps the log line). The sink must not block, and a
+// notification may cost a Redis round trip (fleet claims), so it is sent
+// from its own goroutine; governance raises at most one alert per kind per
+// cooldown, which bounds them. Safe for concurrent use.
 type GovernanceAlerts struct {
 	Manager Manager
 	Next    governance.AlertSink
@@ -47,8 +50,9 @@ func (g GovernanceAlerts) Alert(ctx context.Context, a governance.Alert) {
 	if a.Suppressed > 0 {
 		body += " (" + strconv.FormatUint(a.Suppressed, 10) + " more since the last alert)"
 	}
-	_, _ = g.Manager.Notify(ctx, Notification{Priority: p, Source: "governance", Key: "governance:" + string(a.Kind),
-		Title: "governance: " + string(a.Kind), Body: body})
+	n := Notification{Priority: p, Source: "governance", Key: "governance:" + string(a.Kind),
+		Title: "governance: " + string(a.Kind), Body: body}
+	go func() { _, _ = g.Manager.Notify(context.WithoutCancel(ctx), n) }()
 }
 
 // KillSwitchOn is the "kill_switch" condition of inhibition rules: true

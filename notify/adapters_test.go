@@ -3,6 +3,8 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,12 +57,16 @@ func TestGovernanceAlertsKeyedByKind(t *testing.T) {
 	var sink governance.AlertSink = notify.GovernanceAlerts{Manager: rec}
 	sink.Alert(context.Background(), governance.Alert{Kind: governance.AlertKillSwitchUnreadable, Err: errors.New("timeout"), Suppressed: 3})
 	sink.Alert(context.Background(), governance.Alert{Kind: governance.AlertStoreReset, StaleSince: t0})
+	<-rec.got
+	<-rec.got
 	n, _ := rec.snapshot()
 	require.Len(t, n, 2)
+	slices.SortFunc(n, func(a, b notify.Notification) int { return strings.Compare(a.Key, b.Key) })
 	assert.Equal(t, notify.PriorityHigh, n[0].Priority)
 	assert.Equal(t, "governance:kill_switch_unreadable", n[0].Key)
 	assert.Contains(t, n[0].Body, "timeout")
 	assert.Contains(t, n[0].Body, "3 more")
+	assert.Equal(t, "governance:store_reset", n[1].Key)
 	assert.Equal(t, notify.PriorityCritical, n[1].Priority)
 	assert.NotEqual(t, n[0].Key, n[1].Key, "kinds never mute each other")
 }
@@ -74,10 +80,10 @@ func TestGovernanceAlertsFromChecker(t *testing.T) {
 	g, err := governance.New(governance.Config{Store: failingStore{governance.NewMemoryStore()}, Alerts: notify.GovernanceAlerts{Manager: rec}})
 	require.NoError(t, err)
 	g.CheckAll(context.Background(), baldur.GovernanceRequest{Operation: "GET /x"})
-	assert.Positive(t, rec.n.Load(), "the checker's fail-open alert reached the pipeline")
-	recent := p.Recent()
-	require.NotEmpty(t, recent)
-	assert.Equal(t, "governance", recent[0].Source)
+	require.Eventually(t, func() bool { return len(p.Recent()) > 0 }, 10*time.Second, time.Millisecond,
+		"the checker's fail-open alert reached the pipeline")
+	assert.Positive(t, rec.n.Load())
+	assert.Equal(t, "governance", p.Recent()[0].Source)
 }
 
 func TestBurnAlertsNotifyOnStartAndResolveOnStop(t *testing.T) {
