@@ -318,6 +318,9 @@ func (c *Config) Validate() error {
 	if c.MaxKeys < 0 || c.MaxKeys > 1<<24 {
 		return &baldur.ConfigError{Field: "max_keys", Value: strconv.Itoa(c.MaxKeys), Reason: "must be between 0 (default 10000) and 16777216"}
 	}
+	if len(c.Channels) > 64 {
+		return &baldur.ConfigError{Field: "channels", Value: strconv.Itoa(len(c.Channels)), Reason: "at most 64 channels"}
+	}
 	names := map[string]bool{}
 	for i, ch := range c.Channels {
 		at := "channels[" + strconv.Itoa(i) + "]"

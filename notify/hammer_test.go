@@ -20,7 +20,7 @@ func TestHammer(t *testing.T) {
 	t.Parallel()
 	hook := newSink(t)
 	p, clk, _ := build(t, notify.Config{Cooldown: baldur.Duration(time.Second), SendingLease: baldur.Duration(time.Second),
-		Rate: notify.Rate{PerMinute: 50, PerHour: 500},
+		Rate:     notify.Rate{PerMinute: 50, PerHour: 500},
 		Channels: []notify.ChannelConfig{{Name: "log", Type: notify.TypeLog}, {Name: "hook", Type: notify.TypeWebhook, URLEnv: "H", QueueSize: 16}}},
 		env{"H": hook.srv.URL})
 	go func() { // drain the sink

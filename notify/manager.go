@@ -67,9 +67,6 @@ func New(cfg Config) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(cfg.Channels) > 64 {
-		return nil, &baldur.ConfigError{Field: "channels", Value: strconv.Itoa(len(cfg.Channels)), Reason: "at most 64 channels"}
-	}
 	d := cfg.withDefaults()
 	p := &Pipeline{cfg: d, clock: d.Clock, log: d.Logger, claims: d.Claims, keys: newKeyTable(d.MaxKeys),
 		byName: map[string]*channel{}, floor: map[string]bool{}, groups: map[string]*group{}, stop: make(chan struct{}),

@@ -156,3 +156,9 @@ func (NoOp) Notify(_ context.Context, n Notification) (Result, error) {
 func (NoOp) Resolve(_ context.Context, n Notification) (Result, error) {
 	return Result{Suppressed: SuppressDisabled, Priority: n.Priority}, nil
 }
+
+// ManagerFunc adapts a function to Manager.
+type ManagerFunc func(ctx context.Context, n Notification) (Result, error)
+
+// Notify calls f.
+func (f ManagerFunc) Notify(ctx context.Context, n Notification) (Result, error) { return f(ctx, n) }
