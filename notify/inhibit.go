@@ -70,7 +70,12 @@ func (r *inhibitRule) fired(n *Notification, prio Priority, now int64) {
 
 // resolved ends the inhibition a resolved notification caused.
 func (r *inhibitRule) resolved(n *Notification) {
-	if r.source == nil || !r.source.Matches(n, max(n.Priority, PriorityCritical)) && !r.source.Matches(n, n.Priority) {
+	if r.source == nil {
+		return
+	}
+	m := *r.source // a resolve may carry another priority than its trigger
+	m.MinPriority, m.MaxPriority = nil, nil
+	if !m.Matches(n, n.Priority) {
 		return
 	}
 	k := ""

@@ -306,6 +306,18 @@ func (p *Pipeline) setUntil(e *entry, gen uint64, until int64) {
 	s.mu.Unlock()
 }
 
+func (p *Pipeline) reopenResolve(e *entry, gen uint64) {
+	if e == nil {
+		return
+	}
+	s := &p.keys.shards[p.keys.hashOf(e)%numShards]
+	s.mu.Lock()
+	if e.gen == gen {
+		e.resolvedUntil = 0
+	}
+	s.mu.Unlock()
+}
+
 func (p *Pipeline) floorOf(n *Notification) Priority {
 	prio := n.Priority
 	if p.cfg.Emergency == nil || !p.floor[n.Source] {
@@ -326,10 +338,11 @@ func (p *Pipeline) floorOf(n *Notification) Priority {
 // claim is a granted cooldown of one send: the key's local entry and its
 // fleet claim, settled when the message's channels are done.
 type claim struct {
-	e     *entry
-	gen   uint64
-	key   string
-	token string
+	e       *entry
+	gen     uint64
+	key     string
+	token   string
+	resolve bool // a resolve's claim: a failure reopens the resolve, not the cooldown
 }
 
 // settle extends the fleet claim to the cooldown after a send that a
@@ -344,7 +357,9 @@ func (p *Pipeline) settle(c claim, ok bool) {
 		}
 		return
 	}
-	if c.e != nil {
+	if c.resolve {
+		p.reopenResolve(c.e, c.gen)
+	} else if c.e != nil {
 		p.setUntil(c.e, c.gen, 0)
 	}
 	if c.token != "" {
@@ -472,9 +487,12 @@ func (p *Pipeline) resolve(ctx context.Context, n *Notification, now time.Time) 
 		e.resolvedUntil, e.until, e.count = ns+p.cooldown, 0, 0
 		e.gen++
 	}
+	c := claim{e: e, resolve: true}
+	if e != nil {
+		c.gen = e.gen
+	}
 	s.mu.Unlock()
 	key := dedupKey(p.cfg.Service, effectiveKey(n))
-	c := claim{}
 	if p.claims != nil {
 		cl, err := p.claims.Claim(ctx, "resolved:"+key, time.Duration(p.lease))
 		switch {

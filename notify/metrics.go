@@ -42,8 +42,6 @@ func (m *metrics) result(r *Result) {
 	m.results[p][i].Add(1)
 }
 
-func (m *metrics) delivered(*channel, bool) {} // counted on the channel itself
-
 // Stats are the pipeline's counters.
 type Stats struct {
 	// Results counts results by priority and reason ("delivered" for

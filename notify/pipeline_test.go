@@ -365,3 +365,27 @@ func TestResolveSendsOnceAndReopens(t *testing.T) {
 	r, _ = p.Notify(ctx, n)
 	assert.True(t, r.Delivered, "a resolve ends the cooldown: the next trigger pages")
 }
+
+// A resolve that every channel failed can be retried: only a resolve that
+// went out closes the key.
+func TestFailedResolveCanBeRetried(t *testing.T) {
+	t.Parallel()
+	pd := newSink(t)
+	p, _, _ := build(t, notify.Config{NoGrouping: true, Rate: notify.Rate{Unlimited: true},
+		Channels: []notify.ChannelConfig{{Name: "pd", Type: notify.TypePagerDuty, URLEnv: "U", RoutingKeyEnv: "K"}}},
+		env{"U": pd.srv.URL, "K": "key"})
+	ctx := context.Background()
+	n := notify.Notification{Priority: notify.PriorityCritical, Source: "watchdog", Key: "w", Title: "t"}
+	_, _ = p.Notify(ctx, n)
+	pd.next(t)
+	pd.set(400, nil) // permanent: not retried by the worker
+	r, _ := p.Resolve(ctx, n)
+	require.True(t, r.Delivered, "queued")
+	require.Eventually(t, func() bool { return p.Channels()[0].Failed == 1 && !p.Channels()[0].Sending }, 10*time.Second, time.Millisecond)
+	pd.set(202, nil)
+	require.Eventually(t, func() bool {
+		r, _ = p.Resolve(ctx, n)
+		return r.Delivered
+	}, 10*time.Second, time.Millisecond, "the failed resolve reopened")
+	assert.Equal(t, "resolve", pd.next(t)["event_action"])
+}

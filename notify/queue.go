@@ -161,12 +161,10 @@ func (c *channel) deliver(ctx context.Context, j *job) {
 	cancel()
 	if err == nil {
 		c.sent.Add(1)
-		c.m.metrics.delivered(c, true)
 		j.d.done(true)
 		return
 	}
 	c.failed.Add(1)
-	c.m.metrics.delivered(c, false)
 	msg := err.Error()
 	c.lastErr.Store(&msg)
 	c.lastErrAt.Store(c.m.clock.Now().UnixNano())
