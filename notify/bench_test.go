@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/notify"
 )
 
@@ -59,6 +61,20 @@ func BenchmarkNotify(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_, _ = m.Notify(ctx, storm)
+		}
+	})
+	b.Run("cooldown_hit_coarse_clock", func(b *testing.B) {
+		// clock.Coarse: the clock read is one atomic load.
+		c, err := clock.NewCoarse(time.Millisecond)
+		require.NoError(b, err)
+		defer c.Stop()
+		p, err := notify.New(notify.Config{Clock: c, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(b, err)
+		defer p.Close(ctx)
+		_, _ = p.Notify(ctx, storm)
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = p.Notify(ctx, storm)
 		}
 	})
 	b.Run("cooldown_hit_parallel", func(b *testing.B) {
