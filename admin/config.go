@@ -76,6 +76,10 @@ type Config struct {
 	// RateLimit bounds the requests per client to the API and console
 	// (100 per minute by default; see RateLimit).
 	RateLimit RateLimit
+	// Notifications, when set, serves /notifications/... (channel health,
+	// last results, silences, test send); nil answers 404. A
+	// *notify.Pipeline gives one.
+	Notifications Notifications
 
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().

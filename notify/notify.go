@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"strings"
 
 	"github.com/baldur-go/baldur/internal/enum"
 )
@@ -24,6 +25,18 @@ const (
 	NumPriorities = 4
 )
 
+// MarshalText implements encoding.TextMarshaler.
+func (p Priority) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *Priority) UnmarshalText(b []byte) error {
+	v, err := ParsePriority(strings.ToUpper(string(b)))
+	if err == nil {
+		*p = v
+	}
+	return err
+}
+
 var priorityNames = enum.New[Priority]("notification priority", "INFO", "WARNING", "HIGH", "CRITICAL")
 
 // String returns "INFO", "WARNING", "HIGH" or "CRITICAL".
@@ -42,14 +55,38 @@ func ParsePriority(s string) (Priority, error) {
 // not an error.
 type SuppressReason string
 
-// Suppression reasons of Result.
+// Suppression reasons of Result, in the order of the pipeline's steps.
 const (
-	SuppressNone        SuppressReason = ""
-	SuppressDisabled    SuppressReason = "disabled"
+	SuppressNone SuppressReason = ""
+	// SuppressInvalid: an invalid priority, an empty or oversized title, or
+	// an oversized source or key.
+	SuppressInvalid  SuppressReason = "invalid"
+	SuppressDisabled SuppressReason = "disabled"
+	// SuppressSilenced: an operator's silence matched it.
+	SuppressSilenced SuppressReason = "silenced"
+	// SuppressInhibited: an inhibition rule held it back (an inhibiting
+	// notification is active, or a condition such as the kill switch holds).
+	SuppressInhibited SuppressReason = "inhibited"
+	// SuppressCooldown: its key was sent within the cooldown, by this
+	// replica or (with fleet claims) by another.
+	SuppressCooldown SuppressReason = "cooldown"
+	// SuppressGrouped: it joined the open group of its source and is sent
+	// in the group's summary at the end of the window: held, not lost.
+	SuppressGrouped SuppressReason = "grouped"
+	// SuppressRateLimited: the global rate limit was spent (never for
+	// CRITICAL, which is coalesced).
 	SuppressRateLimited SuppressReason = "rate_limited"
-	SuppressCooldown    SuppressReason = "cooldown"
+	// SuppressCoalesced: a CRITICAL over the spent rate limit joined the
+	// coalesced message sent at the end of the window: held, not lost.
+	SuppressCoalesced SuppressReason = "coalesced"
 	// SuppressLogOnly: the notification was logged but sent to no channel.
 	SuppressLogOnly SuppressReason = "log_only"
+	// SuppressRefused: every channel chosen refused it (its queue full of
+	// CRITICAL notifications); Notify also returns ErrRefused.
+	SuppressRefused SuppressReason = "refused"
+	// SuppressNotOpen: a resolve of a key already resolved within the
+	// cooldown.
+	SuppressNotOpen SuppressReason = "not_open"
 )
 
 // Notification is one message for operators.
@@ -90,14 +127,38 @@ type Manager interface {
 	Notify(ctx context.Context, n Notification) (Result, error)
 }
 
+// Resolver resolves what an earlier notification of the same key opened:
+// PagerDuty gets a resolve event with the trigger's dedup key, chat and logs
+// one "resolved" line, once per key. The watchdog resolves its incidents
+// with it when the Manager it was given implements it.
+//
+// Implementations must be safe for concurrent use.
+type Resolver interface {
+	Resolve(ctx context.Context, n Notification) (Result, error)
+}
+
 // NoOp drops every notification and reports it suppressed with
 // SuppressDisabled. It stands in where no Manager is configured. Safe for
 // concurrent use.
 type NoOp struct{}
 
-var _ Manager = NoOp{}
+var (
+	_ Manager  = NoOp{}
+	_ Resolver = NoOp{}
+)
 
 // Notify drops n.
 func (NoOp) Notify(_ context.Context, n Notification) (Result, error) {
 	return Result{Suppressed: SuppressDisabled, Priority: n.Priority}, nil
 }
+
+// Resolve drops n.
+func (NoOp) Resolve(_ context.Context, n Notification) (Result, error) {
+	return Result{Suppressed: SuppressDisabled, Priority: n.Priority}, nil
+}
+
+// ManagerFunc adapts a function to Manager.
+type ManagerFunc func(ctx context.Context, n Notification) (Result, error)
+
+// Notify calls f.
+func (f ManagerFunc) Notify(ctx context.Context, n Notification) (Result, error) { return f(ctx, n) }

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,4 +51,27 @@ func ExampleNoOp() {
 	r, err := n.Notify(context.Background(), notify.Notification{Priority: notify.PriorityCritical, Source: "canary", Title: "rollout stalled"})
 	fmt.Println(r.Delivered, r.Suppressed, err)
 	// Output: false disabled <nil>
+}
+
+// A pipeline with one log channel (Slack, webhook and PagerDuty channels read
+// their URLs and keys from the environment): the first notification of a key is sent, repeats are
+// suppressed by the cooldown.
+func ExampleNew() {
+	p, err := notify.New(notify.Config{
+		Service:  "checkout",
+		Channels: []notify.ChannelConfig{{Name: "log", Type: notify.TypeLog}},
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close(context.Background())
+	n := notify.Notification{Priority: notify.PriorityHigh, Source: "governance", Title: "store unreadable"}
+	r, _ := p.Notify(context.Background(), n)
+	fmt.Println(r.Delivered, r.Channels)
+	r, _ = p.Notify(context.Background(), n)
+	fmt.Println(r.Delivered, r.Suppressed)
+	// Output:
+	// true [log]
+	// false cooldown
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/baldur-go/baldur/bulkhead"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/idempotency"
+	"github.com/baldur-go/baldur/notify"
 	"github.com/baldur-go/baldur/throttle"
 )
 
@@ -53,6 +54,11 @@ type Config struct {
 	// service passes it to idempotency.Middleware with its ledger, which
 	// validates it (idempotency.Config.Validate).
 	Idempotency *idempotency.Config `json:"idempotency,omitempty"`
+	// Notifications is the notification pipeline's section. The registry
+	// only carries it: the service passes it to notify.New with its clock,
+	// fleet claims and producers, which validates it
+	// (notify.Config.Validate).
+	Notifications *notify.Config `json:"notifications,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own
