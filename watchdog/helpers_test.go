@@ -27,7 +27,7 @@ type world struct {
 	fail    error           // every action returns it
 	held    map[string]bool
 	page    bool
-	report  bool // findings only: no action
+	report  bool     // findings only: no action
 	applied []string // subject@token of every applied action
 }
 

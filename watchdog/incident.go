@@ -16,10 +16,10 @@ import (
 type Incident struct {
 	// Check is the check's incident key: its name, or name@session for a
 	// LocalCheck, so that replicas' local incidents stay apart.
-	Check   string          `json:"check"`
-	Subject string          `json:"subject"`
-	Title   string          `json:"title"`
-	Detail  string          `json:"detail,omitempty"`
+	Check   string `json:"check"`
+	Subject string `json:"subject"`
+	Title   string `json:"title"`
+	Detail  string `json:"detail,omitempty"`
 	// Priority is the priority it was paged at.
 	Priority notify.Priority `json:"priority"`
 	OpenedAt time.Time       `json:"opened_at"`

@@ -31,11 +31,11 @@ type checkState struct {
 	// brakeStored: the brake's incident is in the store, so its absence
 	// there later means an operator released it.
 	brakeStored bool
-	actions    []time.Time // action times in the last hour, oldest first
-	observed   int
-	open       int
-	lastErr    string
-	acted      map[string]uint64 // actions applied by action name (bounded)
+	actions     []time.Time // action times in the last hour, oldest first
+	observed    int
+	open        int
+	lastErr     string
+	acted       map[string]uint64 // actions applied by action name (bounded)
 }
 
 type subjectBackoff struct {
