@@ -1,0 +1,153 @@
+package watchdog_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/lock"
+	"github.com/baldur-go/baldur/notify"
+	"github.com/baldur-go/baldur/watchdog"
+)
+
+// fencedCheck converges a fenced resource to a desired value; its Apply
+// writes with the watchdog's token, so a stale leader is refused.
+type fencedCheck struct {
+	res     *lock.Guarded[int]
+	desired func() int
+	hook    func() // runs once inside Observe, then is cleared
+}
+
+func (c *fencedCheck) Name() string { return "converge" }
+
+func (c *fencedCheck) Observe(context.Context, time.Time) ([]watchdog.Observation, error) {
+	if h := c.hook; h != nil {
+		c.hook = nil
+		h()
+	}
+	want := c.desired()
+	if v, _ := c.res.Load(); v == want {
+		return nil, nil
+	}
+	return []watchdog.Observation{{Subject: "resource", Action: "set", Page: true, Priority: notify.PriorityWarning,
+		Apply: func(_ context.Context, token uint64) error {
+			return c.res.Write(token, func(v *int) { *v = want })
+		}}}, nil
+}
+
+// TestOnlyTheLeaderActs: two watchdogs on one lock: the first to pass
+// leads and acts; the other stands by and reports what it sees.
+func TestOnlyTheLeaderActs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	lk, err := lock.NewMemory(lock.MemoryConfig{Clock: clk})
+	require.NoError(t, err)
+	incidents := watchdog.NewMemoryIncidents()
+	w := newWorld("s")
+	w.fixes, w.page = false, true
+	pa, pb := &resolvingPager{}, &resolvingPager{}
+	shared := func(p notify.Manager) func(*watchdog.Config) {
+		return func(c *watchdog.Config) { c.Lock, c.Incidents, c.Notifier = lk, incidents, p }
+	}
+	a := newRunner(t, clk, shared(pa), &check{name: "c", w: w})
+	b := newRunner(t, clk, func(c *watchdog.Config) { shared(pb)(c); c.Session = "replica-b" }, &check{name: "c", w: w})
+
+	rep, err := a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acted s", "paged s"}, kinds(rep, "c"))
+	rep, err = b.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"standby s"}, kinds(rep, "c"))
+	assert.Equal(t, watchdog.RoleLeader, a.Status().Checks[0].Role)
+	assert.Equal(t, watchdog.RoleStandby, b.Status().Checks[0].Role)
+	assert.NotZero(t, a.Status().Checks[0].Token)
+	assert.Len(t, w.actions(), 1)
+
+	// a stops passing; once its lease lapses b leads, and does not page
+	// again what a paged.
+	clk.Advance(91 * time.Second)
+	rep, err = b.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acted s"}, kinds(rep, "c"))
+	assert.Equal(t, watchdog.RoleLeader, b.Status().Checks[0].Role)
+	w.set("s", false)
+	clk.Advance(30 * time.Second)
+	rep, err = b.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"resolved s"}, kinds(rep, "c"))
+	assert.Len(t, pa.pages(), 1)
+	assert.Empty(t, pb.pages(), "the new leader did not page again")
+	assert.Len(t, pb.resolves(), 1, "it resolved what the old leader paged")
+}
+
+// TestStaleLeaderFencedOff: a leader whose lease lapsed mid-pass acts with
+// its old token after the new leader acted: the resource refuses it, and
+// the stale leader stands down.
+func TestStaleLeaderFencedOff(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	lk, err := lock.NewMemory(lock.MemoryConfig{Clock: clk})
+	require.NoError(t, err)
+	incidents := watchdog.NewMemoryIncidents()
+	var res lock.Guarded[int]
+	desiredA, desiredB := 1, 2 // what each replica's (stale or fresh) view wants
+	ca := &fencedCheck{res: &res, desired: func() int { return desiredA }}
+	cb := &fencedCheck{res: &res, desired: func() int { return desiredB }}
+	a := newRunner(t, clk, func(c *watchdog.Config) { c.Lock, c.Incidents = lk, incidents }, ca)
+	b := newRunner(t, clk, func(c *watchdog.Config) { c.Lock, c.Incidents, c.Session = lk, incidents, "replica-b" }, cb)
+
+	var bRep watchdog.Report
+	ca.hook = func() {
+		// a's lease is gone (a pause outlasted it) and b takes over and
+		// acts, while a is between taking its lease and acting.
+		require.NoError(t, lk.ReleaseFenced(ctx, "watchdog:converge", "replica-a", 0))
+		bRep, err = b.Tick(ctx)
+		require.NoError(t, err)
+	}
+	rep, err := a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acted resource", "paged resource"}, kinds(bRep, "converge"))
+	assert.Equal(t, []string{"fenced resource"}, kinds(rep, "converge"), "the stale leader's action is refused")
+	v, highest := res.Load()
+	assert.Equal(t, 2, v, "the new leader's write stands")
+	assert.Equal(t, b.Status().Checks[0].Token, highest)
+	assert.Equal(t, watchdog.RoleStandby, a.Status().Checks[0].Role, "fenced off: standing down")
+
+	rep, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"standby resource"}, kinds(rep, "converge"), "the next pass finds b leading")
+}
+
+// TestLocalChecksRunEverywhere: a LocalCheck runs on every replica without
+// the lock, with token 0, and its incidents are kept per replica.
+func TestLocalChecksRunEverywhere(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	lk, err := lock.NewMemory(lock.MemoryConfig{Clock: clk})
+	require.NoError(t, err)
+	incidents := watchdog.NewMemoryIncidents()
+	wa, wb := newWorld("breaker"), newWorld("breaker")
+	wa.page, wb.page = true, true
+	p := &pager{}
+	a := newRunner(t, clk, func(c *watchdog.Config) { c.Lock, c.Incidents, c.Notifier = lk, incidents, p },
+		&localCheck{check{name: "l", w: wa}})
+	b := newRunner(t, clk, func(c *watchdog.Config) { c.Lock, c.Incidents, c.Notifier, c.Session = lk, incidents, p, "replica-b" },
+		&localCheck{check{name: "l", w: wb}})
+	for _, r := range []*watchdog.Runner{a, b} {
+		rep, err := r.Tick(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"acted breaker", "paged breaker"}, kinds(rep, "l"))
+		assert.Equal(t, watchdog.RoleLocal, r.Status().Checks[0].Role)
+	}
+	assert.Len(t, p.pages(), 2, "one incident per replica")
+	checks, err := incidents.Checks(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"l@replica-a", "l@replica-b"}, checks)
+}
