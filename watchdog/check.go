@@ -119,3 +119,11 @@ const (
 	// KindHeartbeatFailed: the heartbeat URL did not answer 2xx.
 	KindHeartbeatFailed = "heartbeat_failed"
 )
+
+// BudgetedCheck is a Check that declares its own action budget per rolling
+// hour, for a check whose actions are routine upkeep rather than
+// remediation (lease renewals). Config.PerCheck overrides it.
+type BudgetedCheck interface {
+	Check
+	MaxActionsPerHour() int
+}

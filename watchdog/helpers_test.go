@@ -57,9 +57,8 @@ func (w *world) actions() []string {
 
 // check is a watchdog.Check over a world.
 type check struct {
-	name  string
-	w     *world
-	local bool
+	name string
+	w    *world
 	// observe, when set, runs at the start of Observe (a hook: block, or
 	// change the world mid-pass).
 	observe func(ctx context.Context) error

@@ -32,15 +32,15 @@ func TestStartStop(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := clock.NewFake(t0)
-	var gate sync.Mutex // held by the test to keep a pass in progress
+	var gate sync.RWMutex // write-locked by the test to keep a pass in progress
 	var inPass atomic.Bool
 	entered := make(chan struct{}, 16)
 	c := &check{name: "c", w: newWorld(), observe: func(context.Context) error {
 		inPass.Store(true)
 		entered <- struct{}{}
-		gate.Lock()
-		gate.Unlock() //nolint:staticcheck // a barrier
+		gate.RLock()
 		inPass.Store(false)
+		gate.RUnlock()
 		return nil
 	}}
 	r := newRunner(t, clk, nil, c)

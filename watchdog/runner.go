@@ -146,6 +146,9 @@ func New(cfg Config) (*Runner, error) {
 			continue
 		}
 		cs := newCheckState(c, r.session, budget)
+		if bc, ok := c.(BudgetedCheck); ok && bc.MaxActionsPerHour() > 0 {
+			cs.maxActions = bc.MaxActionsPerHour()
+		}
 		if pc.MaxActionsPerHour > 0 {
 			cs.maxActions = pc.MaxActionsPerHour
 		}
