@@ -73,6 +73,11 @@ type Config struct {
 	// (a record's status; releasing a stuck claim); nil answers 404.
 	Idempotency Idempotency
 
+	// Watchdog, when set, serves /watchdog/status, /watchdog/tick (a dry
+	// run) and /watchdog/brake/release; nil answers 404. A
+	// *watchdog.Runner is one.
+	Watchdog Watchdog
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger

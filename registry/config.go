@@ -13,6 +13,7 @@ import (
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/throttle"
+	"github.com/baldur-go/baldur/watchdog"
 )
 
 // Config is the registry's file format (JSON): one tree whose sections are
@@ -53,6 +54,10 @@ type Config struct {
 	// service passes it to idempotency.Middleware with its ledger, which
 	// validates it (idempotency.Config.Validate).
 	Idempotency *idempotency.Config `json:"idempotency,omitempty"`
+	// Watchdog is the self-healing watchdog's section. The registry only
+	// carries it: the service adds its checks, lock, incident store and
+	// notifier and passes it to watchdog.New, which validates it.
+	Watchdog *watchdog.Config `json:"watchdog,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own
