@@ -165,22 +165,24 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 		return fs
 	}
 	acting := !dry && (role == RoleLeader || role == RoleLocal)
-	var open map[string]Incident
+	fs = make([]Finding, 0, len(obs)+2)
+	var list []Incident
+	var open map[string]int // subject -> index in list
 	listed := false
 	if acting || dry {
-		list, err := r.incidents.List(ctx, cs.incKey)
-		if err != nil {
+		var err error
+		if list, err = r.incidents.List(ctx, cs.incKey); err != nil {
 			add(KindIncidentError, "", "", "list: "+err.Error())
 		} else {
 			listed = true
-			open = make(map[string]Incident, len(list))
-			for _, inc := range list {
-				open[inc.Subject] = inc
+			open = make(map[string]int, len(list))
+			for i := range list {
+				open[list[i].Subject] = i
 			}
 		}
 	}
 	if acting && listed {
-		r.syncBrake(ctx, cs, open, now, token, add)
+		r.syncBrake(ctx, cs, list, open, now, token, add)
 	}
 	cs.mu.Lock()
 	brake := cs.brake
@@ -272,7 +274,8 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 	}
 	openCount := len(open)
 	if acting && listed && !fenced {
-		for subject, inc := range open {
+		for subject, i := range open {
+			inc := list[i]
 			if subject == "" {
 				continue
 			}
@@ -379,8 +382,12 @@ func (r *Runner) backoffFor(attempts int) time.Duration {
 // opened by an earlier leader engages it here; one resolved by an operator
 // on any replica releases it and starts the budget afresh; a brake whose
 // incident could not be stored is stored (and paged) now.
-func (r *Runner) syncBrake(ctx context.Context, cs *checkState, open map[string]Incident, now time.Time, token uint64, add func(kind, subject, action, detail string)) {
-	inc, inStore := open[""]
+func (r *Runner) syncBrake(ctx context.Context, cs *checkState, list []Incident, open map[string]int, now time.Time, token uint64, add func(kind, subject, action, detail string)) {
+	i, inStore := open[""]
+	var inc Incident
+	if inStore {
+		inc = list[i]
+	}
 	cs.mu.Lock()
 	retry := false
 	switch {
