@@ -10,6 +10,7 @@ import (
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/lock"
 	"github.com/baldur-go/baldur/notify"
+	"github.com/baldur-go/baldur/redisstore/internal/redistest"
 	"github.com/baldur-go/baldur/watchdog"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -275,4 +276,38 @@ func TestWatchdogFleetStaleLeaderFenced(t *testing.T) {
 	rep, err = a.Tick(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{watchdog.KindStandby}, findingKinds(rep))
+}
+
+// TestWatchdogFleetRedisDown: with Redis gone, the watchdog neither acts
+// (its lock is unreachable: role unknown) nor pages, reports why, and the
+// pass still ends; once Redis is back it leads and pages once.
+func TestWatchdogFleetRedisDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := redistest.Start(t, redistest.Options{})
+	clk := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	w := &wdWorld{stuck: true}
+	var res lock.Guarded[string]
+	p := &wdPager{}
+	r := wdReplica(t, s, prefix(t), "pod-a", clk, &wdCheck{w: w, res: &res, want: "a"}, p)
+	s.Kill(t)
+	rep, err := r.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{watchdog.KindLockError, watchdog.KindStandby}, findingKinds(rep), "the lock's error, then the finding held back")
+	assert.Equal(t, watchdog.RoleUnknown, r.Status().Checks[0].Role)
+	assert.NotEmpty(t, r.Status().LastError)
+	pages, _ := p.counts()
+	assert.Zero(t, pages)
+	w.mu.Lock()
+	assert.Empty(t, w.applied, "no action without the lock")
+	w.mu.Unlock()
+
+	s.Restart(t)
+	require.Eventually(t, func() bool {
+		clk.Advance(2 * time.Second) // lets the breaker on Redis half-open
+		rep, err := r.Tick(ctx)
+		return err == nil && r.Status().Checks[0].Role == watchdog.RoleLeader && len(rep.Findings) > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	pages, _ = p.counts()
+	assert.Equal(t, 1, pages)
 }

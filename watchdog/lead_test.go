@@ -2,6 +2,7 @@ package watchdog_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -150,4 +151,30 @@ func TestLocalChecksRunEverywhere(t *testing.T) {
 	checks, err := incidents.Checks(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"l@replica-a", "l@replica-b"}, checks)
+}
+
+// downLock is a lock whose server cannot be reached.
+type downLock struct{ lock.Fenced }
+
+func (downLock) AcquireFenced(context.Context, string, string, time.Duration, bool) (lock.Lease, bool, error) {
+	return lock.Lease{}, false, errors.New("lock server unreachable")
+}
+
+// TestLockUnavailableDoesNotAct: without its lock a replica does not act
+// (two replicas acting at once is what the lock prevents), says why, and
+// pages nothing.
+func TestLockUnavailableDoesNotAct(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld("s")
+	w.page = true
+	p := &pager{}
+	r := newRunner(t, clock.NewFake(t0), func(c *watchdog.Config) { c.Lock, c.Notifier = downLock{}, p }, &check{name: "c", w: w})
+	rep, err := r.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"lock_error ", "standby s"}, kinds(rep, "c"))
+	assert.Equal(t, watchdog.RoleUnknown, r.Status().Checks[0].Role)
+	assert.Equal(t, "c: lock_error: lock server unreachable", r.Status().LastError)
+	assert.Empty(t, w.actions())
+	assert.Empty(t, p.pages())
 }

@@ -165,7 +165,7 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 		return fs
 	}
 	acting := !dry && (role == RoleLeader || role == RoleLocal)
-	fs = make([]Finding, 0, len(obs)+2)
+	fs = append(make([]Finding, 0, len(fs)+len(obs)+2), fs...)
 	var list []Incident
 	var open map[string]int // subject -> index in list
 	listed := false
