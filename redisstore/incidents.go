@@ -158,13 +158,29 @@ func (s *Incidents) List(ctx context.Context, check string) ([]watchdog.Incident
 	}
 	out := make([]watchdog.Incident, 0, len(m))
 	for subject, rec := range m {
-		var inc watchdog.Incident
-		if err := json.Unmarshal([]byte(rec), &inc); err != nil || inc.Subject != subject || inc.Check != check {
-			return nil, fmt.Errorf("%w: %s: incident record of %q", ErrMalformed, s.Key(check), subject)
+		inc, err := decodeIncident(check, subject, rec)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: incident record of %q: %v", ErrMalformed, s.Key(check), subject, err)
 		}
 		out = append(out, inc)
 	}
 	return out, nil
+}
+
+// decodeIncident reads the record stored under (check, subject): a JSON
+// Incident naming both, with a valid priority.
+func decodeIncident(check, subject, rec string) (watchdog.Incident, error) {
+	var inc watchdog.Incident
+	if err := json.Unmarshal([]byte(rec), &inc); err != nil {
+		return watchdog.Incident{}, err
+	}
+	if inc.Subject != subject || inc.Check != check {
+		return watchdog.Incident{}, fmt.Errorf("record names %q/%q", inc.Check, inc.Subject)
+	}
+	if !inc.Priority.Valid() {
+		return watchdog.Incident{}, fmt.Errorf("priority %d", inc.Priority)
+	}
+	return inc, nil
 }
 
 // Checks implements watchdog.IncidentStore: the index, less the checks

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -310,4 +312,51 @@ func TestWatchdogFleetRedisDown(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	pages, _ = p.counts()
 	assert.Equal(t, 1, pages)
+}
+
+// FuzzIncidentRecord: a stored record that is not ours is an error, never
+// a panic, and one that decodes names its key.
+func FuzzIncidentRecord(f *testing.F) {
+	f.Add("c", "s", `{"check":"c","subject":"s","title":"t","priority":3,"opened_at":"2026-01-02T03:04:05Z"}`)
+	f.Add("c", "", `{"check":"c","subject":"","priority":9}`)
+	f.Add("c", "s", `not json`)
+	f.Add("c", "s", `{"check":"c","subject":"other"}`)
+	f.Fuzz(func(t *testing.T, check, subject, rec string) {
+		inc, err := decodeIncident(check, subject, rec)
+		if err == nil {
+			require.Equal(t, check, inc.Check)
+			require.Equal(t, subject, inc.Subject)
+			require.True(t, inc.Priority.Valid())
+		}
+	})
+}
+
+// FuzzIncidentReply: the scripts' replies are read without panicking; a
+// negative code is a stale token, and nothing else is.
+func FuzzIncidentReply(f *testing.F) {
+	f.Add(int64(1), int64(0), 2, true)
+	f.Add(int64(-1), int64(99), 2, true)
+	f.Add(int64(0), int64(0), 3, false)
+	f.Fuzz(func(t *testing.T, code, h int64, size int, ints bool) {
+		var v any = code
+		if size >= 0 && size < 5 {
+			a := make([]any, size)
+			for i := range a {
+				if ints {
+					a[i] = []int64{code, h}[i%2]
+				} else {
+					a[i] = strconv.FormatInt(code, 10)
+				}
+			}
+			v = a
+		}
+		s := &Incidents{prefix: "p:"}
+		n, err := s.fenced(v, "c", 5)
+		if errors.Is(err, lock.ErrStaleToken) {
+			require.Negative(t, code)
+		}
+		if err == nil {
+			require.GreaterOrEqual(t, n, int64(0))
+		}
+	})
 }
