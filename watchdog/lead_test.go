@@ -178,3 +178,69 @@ func TestLockUnavailableDoesNotAct(t *testing.T) {
 	assert.Empty(t, w.actions())
 	assert.Empty(t, p.pages())
 }
+
+// TestBrakeFleetWide: the brake is an incident in the shared store: a new
+// leader inherits it (no action, no second page), and an operator's
+// release on any replica releases it for the leader.
+func TestBrakeFleetWide(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	lk, err := lock.NewMemory(lock.MemoryConfig{Clock: clk})
+	require.NoError(t, err)
+	incidents := watchdog.NewMemoryIncidents()
+	w := newWorld("s1", "s2")
+	p := &resolvingPager{}
+	cfg := func(session string) func(*watchdog.Config) {
+		return func(c *watchdog.Config) {
+			c.Lock, c.Incidents, c.Notifier, c.Session, c.MaxActionsPerHour = lk, incidents, p, session, 1
+		}
+	}
+	a := newRunner(t, clk, cfg("replica-a"), &check{name: "c", w: w})
+	b := newRunner(t, clk, cfg("replica-b"), &check{name: "c", w: w})
+	rep, err := a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, count(rep, watchdog.KindBrakeEngaged))
+	require.Len(t, p.pages(), 1)
+
+	clk.Advance(91 * time.Second) // a's lease lapses; b leads
+	w.set("s3", true)
+	rep, err = b.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, watchdog.RoleLeader, b.Status().Checks[0].Role)
+	assert.Zero(t, count(rep, watchdog.KindActed), "the new leader inherits the brake: %v", kinds(rep, ""))
+	assert.True(t, b.Status().Checks[0].Brake)
+	assert.Len(t, p.pages(), 1, "and does not page it again")
+
+	released, err := a.ReleaseBrake(ctx, "c", "alice", "fixed") // on the replica that does not lead
+	require.NoError(t, err)
+	assert.True(t, released)
+	clk.Advance(30 * time.Second)
+	rep, err = b.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, count(rep, watchdog.KindActed), "the leader sees the release: %v", kinds(rep, ""))
+	assert.Len(t, p.resolves(), 1)
+}
+
+// TestCachedIncidentsRefresh: an incident opened in the store behind the
+// leader's back (not by a write of its own) is resolved within the cache's
+// refresh, not left open for ever.
+func TestCachedIncidentsRefresh(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	incidents := watchdog.NewMemoryIncidents()
+	p := &resolvingPager{}
+	r := newRunner(t, clk, func(c *watchdog.Config) { c.Incidents, c.Notifier = incidents, p }, &check{name: "c", w: newWorld()})
+	_, err := r.Tick(ctx)
+	require.NoError(t, err)
+	_, err = incidents.Open(ctx, watchdog.Incident{Check: "c", Subject: "ghost", Title: "t"}, 0)
+	require.NoError(t, err)
+	resolved := 0
+	for range 11 {
+		rep, err := r.Tick(ctx)
+		require.NoError(t, err)
+		resolved += count(rep, watchdog.KindResolved)
+	}
+	assert.Equal(t, 1, resolved)
+}

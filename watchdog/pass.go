@@ -166,23 +166,9 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 	}
 	acting := !dry && (role == RoleLeader || role == RoleLocal)
 	fs = append(make([]Finding, 0, len(fs)+len(obs)+2), fs...)
-	var list []Incident
-	var open map[string]int // subject -> index in list
-	listed := false
-	if acting || dry {
-		var err error
-		if list, err = r.incidents.List(ctx, cs.incKey); err != nil {
-			add(KindIncidentError, "", "", "list: "+err.Error())
-		} else {
-			listed = true
-			open = make(map[string]int, len(list))
-			for i := range list {
-				open[list[i].Subject] = i
-			}
-		}
-	}
+	open, listed := r.openIncidents(ctx, cs, acting, dry, token, add)
 	if acting && listed {
-		r.syncBrake(ctx, cs, list, open, now, token, add)
+		r.syncBrake(ctx, cs, open, now, token, add)
 	}
 	cs.mu.Lock()
 	brake := cs.brake
@@ -267,15 +253,18 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 		case acting && listed && !fenced && ctx.Err() == nil:
 			inc := Incident{Check: cs.incKey, Subject: o.Subject, Title: title(cs.name, o.Subject), Detail: o.Detail,
 				Priority: o.Priority, OpenedAt: now, Session: r.session}
-			if r.openAndPage(ctx, cs, inc, token, add) == errFenced {
+			switch err := r.openAndPage(ctx, cs, inc, token, add); {
+			case err == nil:
+				open[o.Subject] = inc
+			case err == errFenced:
 				fenced = true
+			default:
+				cs.cache = nil // the store and the cache may differ now
 			}
 		}
 	}
-	openCount := len(open)
 	if acting && listed && !fenced {
-		for subject, i := range open {
-			inc := list[i]
+		for subject, inc := range open {
 			if subject == "" {
 				continue
 			}
@@ -286,17 +275,19 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 				break
 			}
 			resolved, err := r.incidents.Resolve(ctx, inc.Check, subject, token)
-			switch {
-			case err != nil:
+			if err != nil {
 				add(KindIncidentError, subject, "", "resolve: "+err.Error())
+				cs.cache = nil
 				continue
-			case resolved:
+			}
+			delete(open, subject)
+			if resolved {
 				r.sendResolve(ctx, inc)
 				add(KindResolved, subject, "", inc.Title)
 			}
-			openCount--
 		}
 	}
+	openCount := len(open)
 	if !dry && len(cs.backoff) > len(obs) {
 		for subject, b := range cs.backoff {
 			if b.seen != seq {
@@ -308,6 +299,49 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 	cs.observed, cs.open, cs.lastErr = len(obs), openCount, ""
 	cs.mu.Unlock()
 	return fs
+}
+
+// cacheRefresh is how many passes a check's cached open incidents serve
+// before the store is read again.
+const cacheRefresh = 10
+
+// openIncidents returns the check's open incidents by subject, and whether
+// they are known. A dry run reads the store. A replica acting on the check
+// keeps them cached between passes while its token is unchanged: every
+// write to the check's incidents is then its own (a new leader means a new
+// token), except an operator's brake release, which marks the cache stale,
+// and writes the fence let through from an older leader that never saw
+// ours, which the refresh every cacheRefresh passes catches. The brake's
+// incident is read every pass while the brake is engaged, so that a release
+// on another replica is seen at once.
+func (r *Runner) openIncidents(ctx context.Context, cs *checkState, acting, dry bool, token uint64, add func(kind, subject, action, detail string)) (map[string]Incident, bool) {
+	if !acting && !dry {
+		return nil, false
+	}
+	cs.mu.Lock()
+	engaged := cs.brake
+	cs.mu.Unlock()
+	stale := cs.cacheStale.Swap(false)
+	if acting && !stale && !engaged && cs.cache != nil && cs.cacheToken == token && cs.cacheAge < cacheRefresh {
+		cs.cacheAge++
+		return cs.cache, true
+	}
+	list, err := r.incidents.List(ctx, cs.incKey)
+	if err != nil {
+		add(KindIncidentError, "", "", "list: "+err.Error())
+		if acting {
+			cs.cache = nil
+		}
+		return nil, false
+	}
+	open := make(map[string]Incident, len(list))
+	for _, inc := range list {
+		open[inc.Subject] = inc
+	}
+	if acting {
+		cs.cache, cs.cacheToken, cs.cacheAge = open, token, 0
+	}
+	return open, true
 }
 
 // lead settles the runner's role in cs for this pass: local checks lead
@@ -361,6 +395,7 @@ func (cs *checkState) setErr(msg string) {
 // fencedOff drops the leadership a store just refused: another replica
 // holds a newer token. The next pass takes the lock again, or stands by.
 func (r *Runner) fencedOff(ctx context.Context, cs *checkState, token uint64) {
+	cs.cache = nil
 	cs.mu.Lock()
 	if cs.token == token {
 		cs.role, cs.token = RoleStandby, 0
@@ -382,12 +417,8 @@ func (r *Runner) backoffFor(attempts int) time.Duration {
 // opened by an earlier leader engages it here; one resolved by an operator
 // on any replica releases it and starts the budget afresh; a brake whose
 // incident could not be stored is stored (and paged) now.
-func (r *Runner) syncBrake(ctx context.Context, cs *checkState, list []Incident, open map[string]int, now time.Time, token uint64, add func(kind, subject, action, detail string)) {
-	i, inStore := open[""]
-	var inc Incident
-	if inStore {
-		inc = list[i]
-	}
+func (r *Runner) syncBrake(ctx context.Context, cs *checkState, open map[string]Incident, now time.Time, token uint64, add func(kind, subject, action, detail string)) {
+	inc, inStore := open[""]
 	cs.mu.Lock()
 	retry := false
 	switch {
@@ -416,6 +447,7 @@ func (r *Runner) engageBrake(ctx context.Context, cs *checkState, now time.Time,
 	if already {
 		return
 	}
+	cs.cacheStale.Store(true)
 	add(KindBrakeEngaged, "", "", strconv.Itoa(cs.maxActions)+" actions in the last hour")
 	r.log.LogAttrs(ctx, slog.LevelError, "watchdog: brake engaged: the check stops acting until an operator releases it",
 		slog.String("check", cs.name), slog.Int("max_actions_per_hour", cs.maxActions))

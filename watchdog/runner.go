@@ -329,14 +329,17 @@ func (r *Runner) ReleaseBrake(ctx context.Context, check, actor, reason string) 
 	if !ok {
 		return false, fmt.Errorf("watchdog: no check named %q", check)
 	}
+	// The store first: a pass in between still sees the brake engaged
+	// here, reads the store (it does while engaged), and finds it released.
+	cs.cacheStale.Store(true)
+	inStore, err := r.incidents.Resolve(ctx, cs.incKey, "", 0)
+	if err != nil {
+		return false, err
+	}
 	cs.mu.Lock()
 	engaged := cs.brake
 	cs.brake, cs.brakeSince, cs.brakeStored, cs.actions = false, time.Time{}, false, cs.actions[:0]
 	cs.mu.Unlock()
-	inStore, err := r.incidents.Resolve(ctx, cs.incKey, "", 0)
-	if err != nil {
-		return engaged, err
-	}
 	if engaged || inStore {
 		r.log.LogAttrs(ctx, slog.LevelWarn, "watchdog: brake released", slog.String("check", check),
 			slog.String("actor", actor), slog.String("reason", reason))

@@ -21,6 +21,13 @@ type checkState struct {
 
 	backoff map[string]*subjectBackoff
 	seq     uint64 // passes that observed the check
+	// cache holds the open incidents while acting under cacheToken (see
+	// Runner.openIncidents); cacheStale asks the next pass to read the
+	// store again.
+	cache      map[string]Incident
+	cacheToken uint64
+	cacheAge   int
+	cacheStale atomic.Bool
 
 	mu         sync.Mutex
 	role       Role
