@@ -61,11 +61,12 @@ type Observation struct {
 }
 
 // LocalCheck is a Check that watches state of its own process only (its
-// breakers, its bulkheads, the leases of the actions it runs). Its Local
-// returns true: every replica runs it without taking the check's lock, acts
-// with token 0, and keeps its incidents apart from other replicas' (keyed
-// by the check and the watchdog's session). The watchdog finds it by type
+// breakers, its bulkheads, the leases of the actions it runs). When Local
+// returns true every replica runs it without taking the check's lock, acts
+// with token 0, and keys its incidents by the check and the replica. The watchdog finds it by type
 // assertion; a check without it is led by one replica of the fleet.
+// Its incidents are kept in this process (Config.Replica names them), not
+// in the fleet's store.
 type LocalCheck interface {
 	Check
 	Local() bool

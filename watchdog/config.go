@@ -76,16 +76,24 @@ type Config struct {
 	// Lock leads the checks that are not local: lock "watchdog:"+name.
 	// Nil means a lock.Memory on Clock (one process).
 	Lock lock.Fenced `json:"-"`
-	// Incidents keeps the open incidents. Nil means a MemoryIncidents
-	// (per process: a leader change on another replica pages again).
+	// Incidents keeps the open incidents of the led checks. Nil means a
+	// MemoryIncidents (per process: a leader change on another replica
+	// pages again); use redisstore.Incidents for a fleet. Local checks keep
+	// theirs in memory, per replica: they concern this process only.
 	Incidents IncidentStore `json:"-"`
 	// Notifier pages. Nil means notify.NoOp. When it also has
 	// Resolve(ctx, notify.Notification) (notify.Result, error), incidents
 	// resolve through it; otherwise a "resolved" notification is sent.
 	Notifier notify.Manager `json:"-"`
-	// Session identifies this watchdog in locks and incident keys. Empty
+	// Session identifies this watchdog in locks: unique per process. Empty
 	// means hostname-pid.
 	Session string `json:"-"`
+	// Replica names this replica in the keys of its local checks'
+	// incidents, and so in their pages' notification keys: keep it stable
+	// across restarts (a pod name), so that a restarted replica that pages
+	// a local incident again does so under the same key, and resolves it.
+	// Empty means Session when set, else the hostname.
+	Replica string `json:"-"`
 	// HeartbeatURL is the heartbeat URL given in Go; it overrides
 	// HeartbeatURLEnv. Never logged.
 	HeartbeatURL string `json:"-"`

@@ -14,7 +14,7 @@ import (
 // paged once, resolved by key when the subject is no longer observed. The
 // incident of a check's remediation brake has the empty Subject.
 type Incident struct {
-	// Check is the check's incident key: its name, or name@session for a
+	// Check is the check's incident key: its name, or name@replica for a
 	// LocalCheck, so that replicas' local incidents stay apart.
 	Check   string `json:"check"`
 	Subject string `json:"subject"`

@@ -148,9 +148,17 @@ func TestLocalChecksRunEverywhere(t *testing.T) {
 		assert.Equal(t, watchdog.RoleLocal, r.Status().Checks[0].Role)
 	}
 	assert.Len(t, p.pages(), 2, "one incident per replica")
+	assert.Equal(t, "watchdog:l@replica-a:breaker", p.pages()[0].Key)
+	assert.Equal(t, "watchdog:l@replica-b:breaker", p.pages()[1].Key)
 	checks, err := incidents.Checks(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"l@replica-a", "l@replica-b"}, checks)
+	assert.Empty(t, checks, "local incidents stay in their process")
+	for _, r := range []*watchdog.Runner{a, b} {
+		incs, err := r.Incidents(ctx)
+		require.NoError(t, err)
+		require.Len(t, incs, 1)
+		assert.Equal(t, "l@"+r.Session(), incs[0].Check)
+	}
 }
 
 // downLock is a lock whose server cannot be reached.

@@ -274,7 +274,7 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 			if ctx.Err() != nil {
 				break
 			}
-			resolved, err := r.incidents.Resolve(ctx, inc.Check, subject, token)
+			resolved, err := cs.store.Resolve(ctx, inc.Check, subject, token)
 			if err != nil {
 				add(KindIncidentError, subject, "", "resolve: "+err.Error())
 				cs.cache = nil
@@ -326,7 +326,7 @@ func (r *Runner) openIncidents(ctx context.Context, cs *checkState, acting, dry 
 		cs.cacheAge++
 		return cs.cache, true
 	}
-	list, err := r.incidents.List(ctx, cs.incKey)
+	list, err := cs.store.List(ctx, cs.incKey)
 	if err != nil {
 		add(KindIncidentError, "", "", "list: "+err.Error())
 		if acting {
@@ -469,7 +469,7 @@ var errFenced = errors.New("fenced")
 // openAndPage opens inc and pages it when this call opened it. A page that
 // fails gives the incident back, so that the next pass pages again.
 func (r *Runner) openAndPage(ctx context.Context, cs *checkState, inc Incident, token uint64, add func(kind, subject, action, detail string)) error {
-	opened, err := r.incidents.Open(ctx, inc, token)
+	opened, err := cs.store.Open(ctx, inc, token)
 	switch {
 	case errors.Is(err, lock.ErrStaleToken):
 		r.fencedOff(ctx, cs, token)
@@ -484,7 +484,7 @@ func (r *Runner) openAndPage(ctx context.Context, cs *checkState, inc Incident, 
 	n := notify.Notification{Priority: inc.Priority, Source: "watchdog", Title: inc.Title, Body: inc.Detail, Key: incidentKey(inc)}
 	if _, err := r.notifier.Notify(ctx, n); err != nil {
 		add(KindNotifyError, inc.Subject, "", err.Error())
-		if _, rerr := r.incidents.Resolve(ctx, inc.Check, inc.Subject, token); rerr != nil {
+		if _, rerr := cs.store.Resolve(ctx, inc.Check, inc.Subject, token); rerr != nil {
 			r.log.LogAttrs(ctx, slog.LevelWarn, "watchdog: an incident whose page failed stays open", slog.String("check", cs.name),
 				slog.String("subject", inc.Subject), slog.String("error", rerr.Error()))
 		}

@@ -43,7 +43,8 @@ type resolver interface {
 type Runner struct {
 	clock     baldur.Clock
 	lock      lock.Fenced
-	incidents IncidentStore
+	incidents IncidentStore    // led checks'
+	local     *MemoryIncidents // local checks'
 	notifier  notify.Manager
 	resolver  resolver
 	log       *slog.Logger
@@ -96,10 +97,18 @@ func New(cfg Config) (*Runner, error) {
 	if r.incidents == nil {
 		r.incidents = NewMemoryIncidents()
 	}
+	host, _ := os.Hostname()
+	replica := cfg.Replica
+	if replica == "" {
+		replica = cfg.Session
+	}
+	if replica == "" {
+		replica = host
+	}
 	if r.session == "" {
-		host, _ := os.Hostname()
 		r.session = host + "-" + strconv.Itoa(os.Getpid())
 	}
+	r.local = NewMemoryIncidents()
 	r.interval = orDefault(cfg.Interval.D(), DefaultInterval)
 	r.deadline = orDefault(cfg.PassDeadline.D(), r.interval/2)
 	r.leaseTTL = orDefault(cfg.LeaseTTL.D(), 3*r.interval)
@@ -145,7 +154,11 @@ func New(cfg Config) (*Runner, error) {
 		if pc.Disabled {
 			continue
 		}
-		cs := newCheckState(c, r.session, budget)
+		cs := newCheckState(c, replica, budget)
+		cs.store = r.incidents
+		if cs.local {
+			cs.store = r.local
+		}
 		if bc, ok := c.(BudgetedCheck); ok && bc.MaxActionsPerHour() > 0 {
 			cs.maxActions = bc.MaxActionsPerHour()
 		}
@@ -332,7 +345,7 @@ func (r *Runner) ReleaseBrake(ctx context.Context, check, actor, reason string) 
 	// The store first: a pass in between still sees the brake engaged
 	// here, reads the store (it does while engaged), and finds it released.
 	cs.cacheStale.Store(true)
-	inStore, err := r.incidents.Resolve(ctx, cs.incKey, "", 0)
+	inStore, err := cs.store.Resolve(ctx, cs.incKey, "", 0)
 	if err != nil {
 		return false, err
 	}
@@ -349,19 +362,22 @@ func (r *Runner) ReleaseBrake(ctx context.Context, check, actor, reason string) 
 	return engaged || inStore, nil
 }
 
-// Incidents returns the open incidents of every check, from the store.
+// Incidents returns the open incidents of every check: the led checks'
+// from the store (fleet-wide), the local checks' of this replica.
 func (r *Runner) Incidents(ctx context.Context) ([]Incident, error) {
-	keys, err := r.incidents.Checks(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []Incident
-	for _, k := range keys {
-		l, err := r.incidents.List(ctx, k)
+	for _, st := range []IncidentStore{r.local, r.incidents} {
+		keys, err := st.Checks(ctx)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, l...)
+		for _, k := range keys {
+			l, err := st.List(ctx, k)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, l...)
+		}
 	}
 	return out, nil
 }

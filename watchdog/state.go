@@ -15,6 +15,7 @@ type checkState struct {
 	local      bool
 	ns         string // the lock's namespace
 	incKey     string // the incidents' check key
+	store      IncidentStore
 	maxActions int
 
 	busy atomic.Bool // a pass goroutine (maybe abandoned) runs the check
@@ -55,7 +56,7 @@ type subjectBackoff struct {
 // labels); further names count as "other".
 const maxActionNames = 32
 
-func newCheckState(c Check, session string, budget int) *checkState {
+func newCheckState(c Check, replica string, budget int) *checkState {
 	cs := &checkState{check: c, name: c.Name(), ns: "watchdog:" + c.Name(), maxActions: budget,
 		backoff: map[string]*subjectBackoff{}, role: RoleUnknown, acted: map[string]uint64{}}
 	if lc, ok := c.(LocalCheck); ok && lc.Local() {
@@ -63,7 +64,7 @@ func newCheckState(c Check, session string, budget int) *checkState {
 	}
 	cs.incKey = cs.name
 	if cs.local {
-		cs.incKey = cs.name + "@" + session
+		cs.incKey = cs.name + "@" + replica
 	}
 	return cs
 }
