@@ -182,6 +182,10 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 			add(KindInvalid, truncate(o.Subject, 64), o.Action, "subject must be 1 to "+strconv.Itoa(maxSubject)+" bytes")
 			continue
 		}
+		if o.Page && !o.Priority.Valid() {
+			add(KindInvalid, o.Subject, o.Action, "priority "+strconv.Itoa(int(o.Priority))+" is not a notification priority")
+			continue
+		}
 		b := cs.backoff[o.Subject]
 		if !dry {
 			if b == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -417,4 +418,30 @@ func TestResolveWithoutResolver(t *testing.T) {
 	assert.Equal(t, "watchdog c: s", got[0].Title)
 	assert.Equal(t, "resolved: watchdog c: s", got[1].Title)
 	assert.Equal(t, got[0].Key+":resolved", got[1].Key)
+}
+
+// badCheck returns observations the watchdog refuses.
+type badCheck struct{}
+
+func (badCheck) Name() string { return "bad" }
+
+func (badCheck) Observe(context.Context, time.Time) ([]watchdog.Observation, error) {
+	return []watchdog.Observation{
+		{Subject: ""},
+		{Subject: strings.Repeat("x", 513)},
+		{Subject: "p", Page: true, Priority: notify.Priority(9)},
+		{Subject: "ok"},
+	}, nil
+}
+
+// TestInvalidObservations: an empty or oversized subject, or a page at a
+// priority that does not exist, is refused and reported; the rest of the
+// pass goes on.
+func TestInvalidObservations(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, clock.NewFake(t0), nil, badCheck{})
+	rep, err := r.Tick(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"invalid_observation ", "invalid_observation " + strings.Repeat("x", 64), "invalid_observation p", "observed ok"}, kinds(rep, "bad"))
+	assert.Contains(t, r.Status().LastError, "invalid_observation")
 }
