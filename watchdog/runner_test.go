@@ -445,3 +445,45 @@ func TestInvalidObservations(t *testing.T) {
 	assert.Equal(t, []string{"invalid_observation ", "invalid_observation " + strings.Repeat("x", 64), "invalid_observation p", "observed ok"}, kinds(rep, "bad"))
 	assert.Contains(t, r.Status().LastError, "invalid_observation")
 }
+
+// crashCheck's first action panics halfway (a crash in the middle of a
+// pass); the state it left is still wrong.
+type crashCheck struct {
+	w       *world
+	crashed bool
+}
+
+func (c *crashCheck) Name() string { return "crash" }
+
+func (c *crashCheck) Observe(ctx context.Context, now time.Time) ([]watchdog.Observation, error) {
+	obs, err := (&check{name: "crash", w: c.w}).Observe(ctx, now)
+	for i := range obs {
+		apply := obs[i].Apply
+		obs[i].Apply = func(ctx context.Context, token uint64) error {
+			if !c.crashed {
+				c.crashed = true
+				panic("crashed mid-pass")
+			}
+			return apply(ctx, token)
+		}
+	}
+	return obs, err
+}
+
+// TestCrashMidPassConverges: a check that panics mid-pass is reported and
+// the process survives; the next pass sees the same condition and
+// converges.
+func TestCrashMidPassConverges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld("a", "b")
+	r := newRunner(t, clock.NewFake(t0), nil, &crashCheck{w: w})
+	rep, err := r.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, count(rep, watchdog.KindCheckError))
+	assert.Contains(t, rep.Findings[len(rep.Findings)-1].Detail, "panic: crashed mid-pass")
+	rep, err = r.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acted a", "acted b"}, kinds(rep, "crash"))
+	assert.Empty(t, w.stuck)
+}
