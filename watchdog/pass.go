@@ -53,6 +53,7 @@ func (r *Runner) run(ctx context.Context, dry bool) (Report, error) {
 			out <- result{i, fs}
 		}()
 	}
+	cut := false
 wait:
 	for pending > 0 {
 		select {
@@ -60,18 +61,31 @@ wait:
 			results[res.i], started[res.i] = res.findings, false
 			pending--
 		case <-pctx.Done():
+			cut = true
 			break wait
 		}
+	}
+	for pending > 0 { // the checks that finished as the deadline came
+		select {
+		case res := <-out:
+			results[res.i], started[res.i] = res.findings, false
+			pending--
+			continue
+		default:
+		}
+		break
 	}
 	timer.Stop()
 	cause := context.Cause(pctx)
 	cancel(nil)
 	var err error
-	if pending > 0 {
+	if cut {
 		err = cause
 		if !errors.Is(cause, ErrPassDeadline) {
 			err = ctx.Err()
 		}
+	}
+	if pending > 0 {
 		for i, cs := range r.checks {
 			if started[i] {
 				results[i] = []Finding{{Check: cs.name, Kind: KindDeadline, Detail: err.Error()}}
@@ -325,8 +339,7 @@ func (r *Runner) openIncidents(ctx context.Context, cs *checkState, acting, dry 
 	cs.mu.Lock()
 	engaged := cs.brake
 	cs.mu.Unlock()
-	stale := cs.cacheStale.Swap(false)
-	if acting && !stale && !engaged && cs.cache != nil && cs.cacheToken == token && cs.cacheAge < cacheRefresh {
+	if acting && !cs.cacheStale.Swap(false) && !engaged && cs.cache != nil && cs.cacheToken == token && cs.cacheAge < cacheRefresh {
 		cs.cacheAge++
 		return cs.cache, true
 	}
