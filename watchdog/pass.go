@@ -175,7 +175,9 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 	obs, err := cs.check.Observe(ctx, now)
 	if err != nil {
 		add(KindCheckError, "", "", err.Error())
-		cs.setErr(err.Error())
+		if !dry {
+			cs.setErr(err.Error())
+		}
 		return fs
 	}
 	acting := !dry && (role == RoleLeader || role == RoleLocal)
@@ -293,6 +295,11 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 				break
 			}
 			resolved, err := cs.store.Resolve(ctx, inc.Check, subject, token)
+			if errors.Is(err, lock.ErrStaleToken) {
+				r.fencedOff(ctx, cs, token)
+				add(KindFenced, subject, "", "incident: "+err.Error())
+				break
+			}
 			if err != nil {
 				add(KindIncidentError, subject, "", "resolve: "+err.Error())
 				cs.cache = nil
@@ -313,9 +320,11 @@ func (r *Runner) runCheck(ctx context.Context, cs *checkState, now time.Time, dr
 			}
 		}
 	}
-	cs.mu.Lock()
-	cs.observed, cs.open, cs.lastErr = len(obs), openCount, ""
-	cs.mu.Unlock()
+	if !dry {
+		cs.mu.Lock()
+		cs.observed, cs.open, cs.lastErr = len(obs), openCount, ""
+		cs.mu.Unlock()
+	}
 	return fs
 }
 
