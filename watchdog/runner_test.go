@@ -301,6 +301,9 @@ func TestHangingCheckBoundedByDeadline(t *testing.T) {
 		done <- tick{rep, err}
 	}()
 	<-entered
+	// The other check finishes on its own (its status is written as it
+	// returns), while the stuck one holds the pass open.
+	require.Eventually(t, func() bool { return r.Status().Checks[1].Observed == 1 }, 5*time.Second, time.Millisecond)
 	select {
 	case <-done:
 		t.Fatal("the pass ended before its deadline")
