@@ -341,7 +341,7 @@ func TestEmergencyManualLevelNeverOverridden(t *testing.T) {
 	m := gov.Emergency()
 	_, err = m.Trigger(ctx, baldur.EmergencyTrigger{Level: baldur.Level3, Reason: "incident 42", Actor: "alice"})
 	require.NoError(t, err)
-	c, err := watchdog.NewEmergency(watchdog.EmergencyConfig{Manager: m})
+	c, err := watchdog.NewEmergency(watchdog.EmergencyConfig{ManagerFunc: func() baldur.EmergencyManager { return m }})
 	require.NoError(t, err)
 	r := newRunner(t, clk, nil, c)
 	for range 20 {

@@ -16,8 +16,11 @@ const DefaultEmergencyStuckAfter = 30 * time.Minute
 
 // EmergencyConfig configures Emergency.
 type EmergencyConfig struct {
-	// Manager holds the level. Required.
+	// Manager holds the level. Manager or ManagerFunc is required.
 	Manager baldur.EmergencyManager
+	// ManagerFunc is read at every pass instead, for a manager a reload
+	// may replace (reg.Emergency.Get); a nil answer skips the pass.
+	ManagerFunc func() baldur.EmergencyManager
 	// After is how long an automated level may stay. Zero means
 	// DefaultEmergencyStuckAfter.
 	After time.Duration
@@ -41,7 +44,7 @@ type EmergencyConfig struct {
 //
 // Safe for concurrent use.
 type Emergency struct {
-	m     baldur.EmergencyManager
+	m     func() baldur.EmergencyManager
 	after time.Duration
 	actor string
 	local bool
@@ -51,13 +54,16 @@ var _ LocalCheck = (*Emergency)(nil)
 
 // NewEmergency returns the stuck-emergency check.
 func NewEmergency(cfg EmergencyConfig) (*Emergency, error) {
-	if cfg.Manager == nil {
-		return nil, &baldur.ConfigError{Field: "Manager", Reason: "is required"}
+	if cfg.Manager == nil && cfg.ManagerFunc == nil {
+		return nil, &baldur.ConfigError{Field: "Manager", Reason: "is required (or ManagerFunc)"}
 	}
 	if cfg.After < 0 {
 		return nil, &baldur.ConfigError{Field: "After", Value: cfg.After.String(), Reason: "must not be negative (zero means 30m)"}
 	}
-	e := &Emergency{m: cfg.Manager, after: cfg.After, actor: cfg.Actor, local: cfg.Local}
+	e := &Emergency{m: cfg.ManagerFunc, after: cfg.After, actor: cfg.Actor, local: cfg.Local}
+	if m := cfg.Manager; e.m == nil {
+		e.m = func() baldur.EmergencyManager { return m }
+	}
 	if e.after == 0 {
 		e.after = DefaultEmergencyStuckAfter
 	}
@@ -91,7 +97,11 @@ func (e *Emergency) stuck(st baldur.EmergencyState, now time.Time) bool {
 
 // Observe reports a stuck automated level.
 func (e *Emergency) Observe(ctx context.Context, now time.Time) ([]Observation, error) {
-	st, err := e.m.State(ctx)
+	m := e.m()
+	if m == nil {
+		return nil, nil
+	}
+	st, err := m.State(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -103,14 +113,14 @@ func (e *Emergency) Observe(ctx context.Context, now time.Time) ([]Observation, 
 		Apply: func(ctx context.Context, _ uint64) error {
 			// Read again: an operator who took the level over since the
 			// observation wins.
-			cur, err := e.m.State(ctx)
+			cur, err := m.State(ctx)
 			if err != nil {
 				return err
 			}
 			if cur.Level != st.Level || !cur.Since.Equal(st.Since) || !e.automated(cur) {
 				return errSuperseded
 			}
-			_, err = e.m.StepDown(ctx, e.actor, "watchdog: "+st.Level.String()+" raised by automation was stuck")
+			_, err = m.StepDown(ctx, e.actor, "watchdog: "+st.Level.String()+" raised by automation was stuck")
 			return err
 		}}}, nil
 }
