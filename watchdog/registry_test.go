@@ -43,12 +43,15 @@ func TestBuiltInsOnRegistry(t *testing.T) {
 	require.NoError(t, err)
 	permits, err := watchdog.NewPermits(watchdog.PermitsConfig{Policies: reg})
 	require.NoError(t, err)
+	stuck, err := watchdog.NewEmergency(watchdog.EmergencyConfig{ManagerFunc: reg.Emergency.Get}) // unset: skipped
+	require.NoError(t, err)
 	p := &pager{}
-	r := newRunner(t, clk, func(c *watchdog.Config) { c.Notifier = p }, breakers, permits)
+	r := newRunner(t, clk, func(c *watchdog.Config) { c.Notifier = p }, breakers, permits, stuck)
 	for range 7 {
 		rep, err := r.Tick(ctx)
 		require.NoError(t, err)
 		assert.Empty(t, kinds(rep, "breaker_force_expired"), "the operator's force is running")
+		assert.Empty(t, kinds(rep, "emergency_stuck"))
 		clk.Advance(time.Minute)
 	}
 	require.Len(t, p.pages(), 1)
