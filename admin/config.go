@@ -80,6 +80,10 @@ type Config struct {
 	// last results, silences, test send); nil answers 404. A
 	// *notify.Pipeline gives one.
 	Notifications Notifications
+	// Watchdog, when set, serves /watchdog/status, /watchdog/tick (a dry
+	// run) and /watchdog/brake/release; nil answers 404. A
+	// *watchdog.Runner is one.
+	Watchdog Watchdog
 
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().

@@ -55,6 +55,7 @@ func New(cfg Config) (*Server, error) {
 	s.route("GET /fleet", AccessViewer, "", maxControlBody, s.fleet)
 	s.idempotencyRoutes()
 	s.notificationsRoutes()
+	s.watchdogRoutes()
 	s.route("POST /killswitch", AccessOperator, "killswitch.activate", maxControlBody, s.activate)
 	s.route("DELETE /killswitch", AccessOperator, "killswitch.deactivate", maxControlBody, s.deactivate)
 	s.route("POST /emergency/trigger", AccessOperator, "emergency.trigger", maxControlBody, s.trigger)

@@ -14,6 +14,7 @@ import (
 	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/notify"
 	"github.com/baldur-go/baldur/throttle"
+	"github.com/baldur-go/baldur/watchdog"
 )
 
 // Config is the registry's file format (JSON): one tree whose sections are
@@ -59,6 +60,10 @@ type Config struct {
 	// fleet claims and producers, which validates it
 	// (notify.Config.Validate).
 	Notifications *notify.Config `json:"notifications,omitempty"`
+	// Watchdog is the self-healing watchdog's section. The registry only
+	// carries it: the service adds its checks, lock, incident store and
+	// notifier and passes it to watchdog.New, which validates it.
+	Watchdog *watchdog.Config `json:"watchdog,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own

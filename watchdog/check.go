@@ -59,3 +59,72 @@ type Observation struct {
 	// seen. Nil for a finding that only reports or pages.
 	Apply func(ctx context.Context, token uint64) error
 }
+
+// LocalCheck is a Check that watches state of its own process only (its
+// breakers, its bulkheads, the leases of the actions it runs). When Local
+// returns true every replica runs it without taking the check's lock, acts
+// with token 0, and keys its incidents by the check and the replica. The watchdog finds it by type
+// assertion; a check without it is led by one replica of the fleet.
+// Its incidents are kept in this process (Config.Replica names them), not
+// in the fleet's store.
+type LocalCheck interface {
+	Check
+	Local() bool
+}
+
+// Kinds of Finding, in the order a pass may produce them for one
+// observation.
+const (
+	// KindObserved: reported, nothing to apply.
+	KindObserved = "observed"
+	// KindOperatorHeld: an operator holds the subject; never applied.
+	KindOperatorHeld = "operator_held"
+	// KindStandby: another replica leads the check.
+	KindStandby = "standby"
+	// KindBraked: the check's remediation brake holds its actions.
+	KindBraked = "braked"
+	// KindBackoff: the subject was acted on recently; retried later.
+	KindBackoff = "backoff"
+	// KindWouldAct: a dry run found an action it would apply.
+	KindWouldAct = "would_act"
+	// KindActed: the action was applied.
+	KindActed = "acted"
+	// KindActionFailed: the action returned an error (retried after
+	// backoff).
+	KindActionFailed = "action_failed"
+	// KindFenced: the store refused the action's fencing token: another
+	// replica took the check's lock; this one stops acting.
+	KindFenced = "fenced"
+	// KindBrakeEngaged: the action budget was spent; the brake engaged.
+	KindBrakeEngaged = "brake_engaged"
+	// KindPaged and KindResolved: an incident opened (paged once) or
+	// resolved by key; KindWouldPage for a dry run.
+	KindPaged     = "paged"
+	KindWouldPage = "would_page"
+	KindResolved  = "resolved"
+	// KindCheckError: Observe failed; open incidents stay open.
+	KindCheckError = "check_error"
+	// KindInvalid: an observation the watchdog refuses (empty or oversized
+	// subject).
+	KindInvalid = "invalid_observation"
+	// KindLockError, KindIncidentError, KindNotifyError: a dependency
+	// failed; the pass goes on without it.
+	KindLockError     = "lock_error"
+	KindIncidentError = "incident_error"
+	KindNotifyError   = "notify_error"
+	// KindDeadline: the check did not finish within the pass deadline;
+	// KindStillRunning: a check abandoned by an earlier pass has not
+	// returned yet, so it is skipped.
+	KindDeadline     = "deadline_exceeded"
+	KindStillRunning = "still_running"
+	// KindHeartbeatFailed: the heartbeat URL did not answer 2xx.
+	KindHeartbeatFailed = "heartbeat_failed"
+)
+
+// BudgetedCheck is a Check that declares its own action budget per rolling
+// hour, for a check whose actions are routine upkeep rather than
+// remediation (lease renewals). Config.PerCheck overrides it.
+type BudgetedCheck interface {
+	Check
+	MaxActionsPerHour() int
+}

@@ -7,17 +7,26 @@ import (
 
 // Finding is one thing a watchdog pass found or did.
 type Finding struct {
-	// Kind is "canary_stalled", "canary_lock_renewed", "canary_paused",
-	// "canary_rolled_back", "paged", or another name of the implementation.
+	// Check is the check that found it; empty for a finding of the pass
+	// itself (a heartbeat that failed).
+	Check string
+	// Kind is what happened: one of the Kind constants ("acted",
+	// "paged", "standby", ...), or another name of an implementation.
 	Kind string
 	// Subject is what it concerns (a rollout ID, a breaker name).
 	Subject string
-	Detail  string
+	// Action is the observation's action ("renew_lock"), when it had one.
+	Action string
+	Detail string
 }
 
 // Report is the result of one watchdog pass.
 type Report struct {
-	At       time.Time
+	At time.Time
+	// DryRun is true for a pass that only observed.
+	DryRun bool
+	// Duration is how long the pass took on the watchdog's clock.
+	Duration time.Duration
 	Findings []Finding
 }
 
@@ -31,6 +40,51 @@ type Status struct {
 	Passes   uint64
 	LastPass time.Time
 	// LastError is the last pass's error message; empty when it succeeded.
+	LastError string
+	// DryRun is true when scheduled passes only observe.
+	DryRun bool
+	// Session is the identity under which this watchdog takes its locks.
+	Session string
+	// Checks describes each check, in the order the watchdog runs them.
+	Checks []CheckStatus
+}
+
+// Role is a watchdog's part in one check.
+type Role string
+
+// Roles of CheckStatus.
+const (
+	// RoleLeader: this watchdog holds the check's lock and acts.
+	RoleLeader Role = "leader"
+	// RoleStandby: another watchdog holds the lock; this one observes.
+	RoleStandby Role = "standby"
+	// RoleLocal: the check watches this process only and needs no lock.
+	RoleLocal Role = "local"
+	// RoleUnknown: no pass has settled the role yet, or the lock could not
+	// be reached (the watchdog then does not act).
+	RoleUnknown Role = "unknown"
+)
+
+// CheckStatus is one check's state as the watchdog last saw it.
+type CheckStatus struct {
+	Name string
+	Role Role
+	// Token is the fencing token of the lease while leader.
+	Token uint64
+	// Brake is true while the remediation brake holds the check's actions;
+	// BrakeSince is when it engaged.
+	Brake      bool
+	BrakeSince time.Time
+	// ActionsLastHour counts the actions of the last rolling hour, out of
+	// MaxActionsPerHour.
+	ActionsLastHour   int
+	MaxActionsPerHour int
+	// Observed is how many observations the last pass returned.
+	Observed int
+	// OpenIncidents is how many incidents of the check were open at the
+	// last pass.
+	OpenIncidents int
+	// LastError is the last pass's error for this check; empty when none.
 	LastError string
 }
 
