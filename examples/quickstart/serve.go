@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -62,9 +63,19 @@ func serve(ctx context.Context, out io.Writer) error {
 	}
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 
+	// The operator services of the file's sections: their log lines go to
+	// out, beside the banner.
+	svcs, err := newServices(cfg, reg, slog.New(slog.NewTextHandler(out, nil)))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = svcs.stop(context.Background()) }()
+
 	// Unlocked, so the console's destructive actions (break glass, forcing
 	// a breaker) can be tried; they still ask for a typed CONFIRM.
-	adm, err := admin.New(admin.Config{Registry: reg, OperatorKey: serveOperatorKey, ViewerKey: serveViewerKey, Unlock: true})
+	admCfg := admin.Config{Registry: reg, OperatorKey: serveOperatorKey, ViewerKey: serveViewerKey, Unlock: true}
+	svcs.admin(&admCfg)
+	adm, err := admin.New(admCfg)
 	if err != nil {
 		return err
 	}
@@ -107,22 +118,27 @@ A built-in load runs: steady traffic on every tier, a noisy tenant throttled
 every 30 s, and an upstream that fails for a few seconds so its breaker opens.
 `, svc, ctl, serveOperatorKey, serveViewerKey, reg.PolicyNames())
 
-	lg := newLoadgen(svc)
-	defer lg.close()
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	loadDone := make(chan struct{})
-	go func() { defer close(loadDone); gentleLoad(loadCtx, lg, app) }()
+	// The services start once the banner is out, so their first log lines
+	// follow it.
+	if err = svcs.start(ctx, reg, ctl+"/console"); err == nil {
+		lg := newLoadgen(svc)
+		defer lg.close()
+		loadCtx, stopLoad := context.WithCancel(ctx)
+		loadDone := make(chan struct{})
+		go func() { defer close(loadDone); gentleLoad(loadCtx, lg, app) }()
 
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
+		select {
+		case <-ctx.Done():
+		case err = <-errc:
+		}
+		stopLoad()
+		<-loadDone // at most one step of load after the interrupt
 	}
-	stopLoad()
-	<-loadDone // at most one step of load after the interrupt
 	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shut)
 	_ = admSrv.Shutdown(shut)
+	_ = svcs.stop(shut)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,6 +60,31 @@ func TestServeModeStaysUpUntilInterrupted(t *testing.T) {
 	assert.Contains(t, body, `"service":"shop"`)
 	code, _ = get(urls["service"]+"/api/items/1", "")
 	assert.Equal(t, http.StatusOK, code)
+
+	// The operator services are wired: each endpoint the console reads
+	// answers rows, not 404 "not configured". They start right after the
+	// banner, so the first read may come before them.
+	ctl := strings.TrimSuffix(urls["console"], "/console")
+	rows := func(path, list string) []any {
+		code, body := get(ctl+path, serveViewerKey)
+		if code != http.StatusOK {
+			return nil
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(body), &m))
+		l, _ := m[list].([]any)
+		return l
+	}
+	require.Eventually(t, func() bool { return len(rows("/notifications/results", "items")) > 0 }, 10*time.Second, 10*time.Millisecond)
+	res := rows("/notifications/results", "items")[0].(map[string]any)
+	assert.Equal(t, "quickstart serving", res["title"])
+	assert.Equal(t, true, res["delivered"])
+	assert.Equal(t, "log", rows("/notifications/channels", "items")[0].(map[string]any)["name"])
+	var checks []string
+	for _, c := range rows("/watchdog/status", "checks") {
+		checks = append(checks, c.(map[string]any)["name"].(string))
+	}
+	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck"}, checks)
 
 	cancel()
 	require.NoError(t, <-done)

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/baldur-go/baldur/admin"
+	"github.com/baldur-go/baldur/lock"
+	"github.com/baldur-go/baldur/notify"
+	"github.com/baldur-go/baldur/registry"
+	"github.com/baldur-go/baldur/watchdog"
+)
+
+// services are the operator services serve mode runs beside the guarded
+// shop, each built from its section of baldur.json and shown in the
+// console: the notification pipeline (a log channel only: the demo sends
+// nothing off the host) and the watchdog with its built-in checks.
+type services struct {
+	notify   *notify.Pipeline
+	watchdog *watchdog.Runner
+
+	// stops are run in reverse order by stop: the producers first, the
+	// pipeline they send to last.
+	stops []func(context.Context) error
+}
+
+// newServices builds the services of cfg's sections on reg. logger takes the
+// log channel's lines and the services' own records.
+func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logger) (*services, error) {
+	if cfg.Notifications == nil || cfg.Watchdog == nil {
+		return nil, errors.New("serve mode needs the notifications and watchdog sections of baldur.json")
+	}
+	s := &services{}
+	ncfg := *cfg.Notifications
+	ncfg.Logger = logger
+	if em, ok := reg.Emergency.SafeGet(); ok {
+		ncfg.Emergency = em // the emergency floor of governance and watchdog pages
+	}
+	pipe, err := notify.New(ncfg)
+	if err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
+	s.notify = pipe
+	s.stops = append(s.stops, pipe.Close)
+
+	// One process: a memory lock leads every check, and the incidents stay
+	// in the process (watchdog.MemoryIncidents, the default).
+	lk, err := lock.NewMemory(lock.MemoryConfig{})
+	if err != nil {
+		return nil, err
+	}
+	leases, err := watchdog.NewLeases(lk)
+	if err != nil {
+		return nil, err
+	}
+	breakers, err := watchdog.NewBreakers(reg)
+	if err != nil {
+		return nil, err
+	}
+	permits, err := watchdog.NewPermits(watchdog.PermitsConfig{Policies: reg, After: cfg.Watchdog.LeakedPermitAfter.D()})
+	if err != nil {
+		return nil, err
+	}
+	stuck, err := watchdog.NewEmergency(watchdog.EmergencyConfig{ManagerFunc: reg.Emergency.Get,
+		After: cfg.Watchdog.EmergencyStuckAfter.D(), Local: true}) // governance's store is this process's memory
+	if err != nil {
+		return nil, err
+	}
+	wcfg := *cfg.Watchdog
+	wcfg.Checks = []watchdog.Check{leases, breakers, permits, stuck}
+	wcfg.Lock, wcfg.Notifier, wcfg.Logger = lk, pipe, logger
+	wcfg.Replica = "quickstart"
+	wd, err := watchdog.New(wcfg)
+	if err != nil {
+		return nil, fmt.Errorf("watchdog: %w", err)
+	}
+	s.watchdog = wd
+	return s, nil
+}
+
+// admin fills the services' fields of the admin server's configuration.
+func (s *services) admin(c *admin.Config) {
+	c.Notifications = s.notify
+	c.Watchdog = s.watchdog
+}
+
+// start starts the producers and the watchdog; they run until ctx is done
+// or stop is called. The first notification says the demo is up, so the
+// console's results have a row from the start.
+func (s *services) start(ctx context.Context, reg *registry.Registry, console string) error {
+	if em, ok := reg.Emergency.SafeGet(); ok {
+		levels := &notify.EmergencyLevels{Level: em, Manager: s.notify}
+		done := make(chan struct{})
+		lctx, cancel := context.WithCancel(ctx)
+		go func() { defer close(done); levels.Run(lctx, time.Second) }()
+		s.stops = append(s.stops, func(context.Context) error { cancel(); <-done; return nil })
+	}
+	if _, err := s.notify.Notify(ctx, notify.Notification{Priority: notify.PriorityInfo, Source: "quickstart",
+		Title: "quickstart serving", Body: "console at " + console}); err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	if err := s.watchdog.Start(ctx); err != nil {
+		return fmt.Errorf("watchdog: %w", err)
+	}
+	s.stops = append(s.stops, s.watchdog.Stop)
+	return nil
+}
+
+// stop stops what start and newServices started, the last started first.
+func (s *services) stop(ctx context.Context) error {
+	var errs []error
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		errs = append(errs, s.stops[i](ctx))
+	}
+	s.stops = nil
+	return errors.Join(errs...)
+}
