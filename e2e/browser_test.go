@@ -57,6 +57,13 @@ type shop struct {
 // with handler wrappers around it, when given.
 func newShop(t *testing.T, wrap ...func(http.Handler) http.Handler) *shop {
 	t.Helper()
+	return startShop(t, nil, wrap...)
+}
+
+// startShop is newShop with a hook that completes the admin server's
+// configuration (the services it serves) before the server is built.
+func startShop(t *testing.T, configure func(*registry.Registry, *clock.Fake, *admin.Config), wrap ...func(http.Handler) http.Handler) *shop {
+	t.Helper()
 	cfg, err := registry.ParseConfig(strings.NewReader(shopConfig))
 	require.NoError(t, err)
 	// The registry and the admin server share a fake clock starting now, so
@@ -64,11 +71,15 @@ func newShop(t *testing.T, wrap ...func(http.Handler) http.Handler) *shop {
 	clk := clock.NewFake(time.Now())
 	reg := registry.New(registry.WithClock(clk))
 	require.NoError(t, reg.Load(cfg))
-	adm, err := admin.New(admin.Config{Registry: reg, OperatorKey: operatorKey, ViewerKey: viewerKey, Unlock: true, Clock: clk,
+	acfg := admin.Config{Registry: reg, OperatorKey: operatorKey, ViewerKey: viewerKey, Unlock: true, Clock: clk,
 		// A test loads pages faster than a person: the rate limit has its
 		// own tests in package admin.
 		RateLimit: admin.RateLimit{PerMinute: 100000},
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if configure != nil {
+		configure(reg, clk, &acfg)
+	}
+	adm, err := admin.New(acfg)
 	require.NoError(t, err)
 	var h http.Handler = adm
 	for _, w := range wrap {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -181,10 +182,11 @@ func TestServiceViewsRenderListsOrNotConfigured(t *testing.T) {
 		"actions of an unconfigured service are hidden")
 }
 
-// Screenshots of every view, for the test's artifacts and (make
-// console-screenshots) for docs/console.
+// Screenshots of every view, with the services wired, for the test's
+// artifacts and (make console-screenshots) for docs/console.
 func TestConsoleScreenshots(t *testing.T) {
-	s := newShop(t)
+	s, v := newServiceShop(t)
+	v.leak(t, s) // before the kill switch on the reports it leaks from
 	for _, c := range []struct{ method, path, body string }{
 		{http.MethodPost, "/emergency/trigger", `{"level":1,"reason":"payments provider degraded","duration":"30m"}`},
 		{http.MethodPost, "/killswitch", `{"scope":"operation","pattern":"GET /api/reports","reason":"report queries overload the replica","expires_in":"1h"}`},
@@ -193,6 +195,7 @@ func TestConsoleScreenshots(t *testing.T) {
 		code, body := s.call(t, c.method, c.path, operatorKey, c.body)
 		require.Equal(t, http.StatusOK, code, "%s %s: %v", c.method, c.path, body)
 	}
+	v.levels.Check(context.Background())
 	s.history(t, 18) // three minutes
 	ctx := tab(t)
 	open(t, ctx, s, operatorKey, "overview")

@@ -573,13 +573,13 @@
 
   function notifications(v) {
     const create = actionForm({ need: 'OPERATOR', title: 'Add silence', path: '/notifications/silences',
-      fields: [{ name: 'matchers', label: 'matchers (JSON)', type: 'textarea', placeholder: '{"channel":"pager"}' },
+      fields: [{ name: 'matchers', label: 'matchers (JSON)', type: 'textarea', placeholder: '{"source":"watchdog","min_priority":"HIGH"}' },
         { name: 'duration', label: 'duration', placeholder: '1h' }],
       scope: (x) => 'notifications matching ' + x.matchers + ' for ' + x.duration,
       body: (x) => ({ matchers: JSON.parse(x.matchers || 'null'), duration: x.duration }) });
     const test = actionForm({ need: 'OPERATOR', title: 'Send test', path: '/notifications/test',
       fields: [{ name: 'channel', label: 'channel' }], scope: (x) => 'channel ' + x.channel, body: (x) => ({ channel: x.channel }) });
-    const ch = card('Channels', false, test);
+    const ch = card('Channels', true, test); // wide: a channel has a dozen counters
     const si = card('Silences', false, create);
     const res = card('Recent results', true);
     v.append(ch, si, res);
