@@ -1,12 +1,14 @@
 package dlq
 
 import (
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/internal/enum"
 )
 
@@ -120,6 +122,34 @@ type Config struct {
 	ThrottleCapture ThrottleCapture `json:"throttle_capture,omitempty"`
 	// AutoReplay paces replays armed by a breaker closing.
 	AutoReplay AutoReplay `json:"auto_replay,omitempty"`
+
+	// The wiring, set in code.
+
+	// Repository stores the entries. Required.
+	Repository Repository `json:"-"`
+	// Clock dates captures, leases and the retry timer. Nil means
+	// baldur.SystemClock().
+	Clock baldur.Clock `json:"-"`
+	// Governance vets each replay (CheckAll with EmergencyMinLevel 2,
+	// operation "dlq.replay"). Nil means baldur.NoOpGovernance (allow).
+	Governance baldur.GovernanceChecker `json:"-"`
+	// Budget, when set, is asked ReplayAllowed before each replay.
+	Budget baldur.ErrorBudgetDecider `json:"-"`
+	// Policies resolves the policy of an entry's operation: a replay is
+	// admitted by it (its throttle, breaker and bulkhead) like live
+	// traffic. Nil replays unguarded.
+	Policies baldur.Resolver `json:"-"`
+	// Handlers replay entries, by domain; Handler serves the others. A
+	// domain with neither cannot be replayed.
+	Handlers map[string]Handler `json:"-"`
+	Handler  Handler            `json:"-"`
+	// Steps, when set, runs each replay at most once per key
+	// dlq:{id}:{attempt} across the fleet (idempotency.Steps on the
+	// shared ledger).
+	Steps *idempotency.Steps `json:"-"`
+	// Logger receives the writer's and the replays' warnings. Nil means
+	// slog.Default().
+	Logger *slog.Logger `json:"-"`
 }
 
 // Domain is one known domain.

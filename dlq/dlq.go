@@ -156,6 +156,10 @@ type Entry struct {
 	// ExpiresAt is when the entry is dropped (72 h after capture by
 	// default); zero means never.
 	ExpiresAt time.Time
+
+	// pooled is the capture buffer Payload lives in, between Capture and
+	// the writer; nil once the payload is the entry's own.
+	pooled *capture
 }
 
 // Expired reports whether e is past its expiry at now.
