@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/idempotency"
