@@ -150,6 +150,10 @@ type Config struct {
 	// Logger receives the writer's and the replays' warnings. Nil means
 	// slog.Default().
 	Logger *slog.Logger `json:"-"`
+	// OnAutoReplay, when set, is told the result of every auto-replay
+	// batch, and whether the run stopped after it. It runs on the
+	// run's timer goroutine, never under a lock.
+	OnAutoReplay func(domain string, r BatchResult, stopped bool) `json:"-"`
 }
 
 // Domain is one known domain.
