@@ -73,6 +73,11 @@ type Config struct {
 	// (a record's status; releasing a stuck claim); nil answers 404.
 	Idempotency Idempotency
 
+	// DLQ, when set, serves the /dlq endpoints (stats, entries, groups,
+	// replay, redrive, delete, auto-replay); nil answers 404. A
+	// *dlq.Queue is one.
+	DLQ DLQ
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger

@@ -515,6 +515,30 @@ func (q *Queue) ingest() error {
 	}
 }
 
+// ErrBusy: the store goroutine is writing; try again.
+var ErrBusy = &dlqError{msg: "dlq: store busy"}
+
+// Reingest re-ingests the spill now, on the caller's goroutine, when the
+// store goroutine is idle (ErrBusy otherwise); the retry timer does the
+// same every Retry while the repository is down. It returns the first
+// repository error, with what was not taken left in the spill.
+func (q *Queue) Reingest(ctx context.Context) error {
+	if q.spill == nil {
+		return nil
+	}
+	if !q.busy.CompareAndSwap(false, true) {
+		return ErrBusy
+	}
+	defer q.busy.Store(false)
+	if err := q.ingest(); err != nil {
+		q.healthy.Store(false)
+		q.armRetry()
+		return err
+	}
+	q.healthy.Store(true)
+	return ctx.Err()
+}
+
 // SpillDir returns the spill directory ("" without one).
 func (q *Queue) SpillDir() string { return q.cfg.SpillDir }
 

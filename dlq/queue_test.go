@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -161,9 +162,46 @@ func TestRepositoryErrorSpillsThenRecovers(t *testing.T) {
 		_, err := q.Capture(context.Background(), dlq.Entry{Domain: "payments"})
 		require.NoError(t, err)
 	}
+	closeNow(t, q) // drains: every batch after the first failure spills
+	assert.Zero(t, countAll(t, repo.Memory))
 	repo.setFail(nil)
-	closeNow(t, q) // drains; the store is idle and the spill waits for a retry or a restart
 	q2 := newQueue(t, dlq.Config{Repository: repo, Clock: clk, SpillDir: q.SpillDir()})
 	closeNow(t, q2)
 	assert.Equal(t, n, countAll(t, repo.Memory), "nothing lost")
+}
+
+// TestReingestInProcess: while the repository fails, captures spill and a
+// retry is armed on the clock; once it recovers, re-ingestion (what the
+// retry runs) stores every entry without a restart.
+func TestReingestInProcess(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(t0)
+	repo := newHangRepo(clk, false)
+	repo.setFail(errors.New("down"))
+	q := newQueue(t, dlq.Config{Repository: repo, Clock: clk, SpillDir: t.TempDir(), Batch: 8, Outbox: 1000})
+	const n = 100
+	for range n {
+		_, err := q.Capture(context.Background(), dlq.Entry{Domain: "payments"})
+		require.NoError(t, err)
+	}
+	for {
+		s, err := q.Stats(context.Background())
+		require.NoError(t, err)
+		if s.OutboxDepth == 0 && s.Spilled+countAll(t, repo.Memory) >= n-8 {
+			break
+		}
+		runtime.Gosched()
+	}
+	assert.Positive(t, clk.Pending(), "a retry is armed")
+	repo.setFail(nil)
+	for {
+		err := q.Reingest(context.Background())
+		if !errors.Is(err, dlq.ErrBusy) {
+			require.NoError(t, err)
+			break
+		}
+		runtime.Gosched()
+	}
+	closeNow(t, q)
+	assert.Equal(t, n, countAll(t, repo.Memory), "nothing lost, no restart")
 }
