@@ -10,16 +10,12 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/baldur-go/baldur"
 )
 
 // CapturePoint turns the failures the adapters see into captures for
-// one domain: middleware.TransportConfig.DLQ (HTTP) and
-// interceptor.WithDLQ (gRPC unary clients) take it. Throttle rejections
+// one domain: middleware.TransportConfig.DLQ takes it for HTTP, and
+// dlqgrpc.New wraps it for interceptor.WithDLQ (gRPC unary clients). Throttle rejections
 // (throttled, share_cap) are captured by tier: critical always
 // (ThrottleCapture.CriticalOff stops it), standard sampled at
 // ThrottleCapture.StandardSample, non_essential never; every other final
@@ -71,9 +67,6 @@ func failureType(err error, httpStatus int) string {
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
-	}
-	if s, ok := status.FromError(err); ok && err != nil {
-		return "status_" + strings.ToLower(s.Code().String())
 	}
 	return "transport_error"
 }
@@ -130,29 +123,22 @@ func (c *CapturePoint) CaptureRequest(req *http.Request, operation string, tier 
 	_, _ = c.q.Capture(req.Context(), e)
 }
 
-// CaptureCall captures a unary gRPC client call that finally failed
-// (rejected, or the invoker's error). A protobuf request is kept as its
-// protojson form (so that masking applies to its fields); another value
-// keeps the metadata only ("not_replayable").
-func (c *CapturePoint) CaptureCall(ctx context.Context, method string, tier baldur.Tier, req any, err error) {
-	if !c.wants(tier, err) {
-		return
-	}
-	e := Entry{Domain: c.domain, Operation: method, Tier: tier, Origin: OriginGRPC, FailureType: failureType(err, 0)}
-	if err != nil {
-		e.Error = err.Error()
-	}
-	if m, ok := req.(proto.Message); ok {
-		if b, merr := protojson.Marshal(m); merr == nil {
-			e.Payload = b
-		} else {
-			e.PayloadDropped = "not_replayable"
-		}
-	} else if req != nil {
-		e.PayloadDropped = "not_replayable"
-	}
+// Wants reports whether a failure of tier is captured: the tier rule
+// for throttle rejections, true for any other failure. Adapters in other
+// packages (dlqgrpc) call it before building an entry.
+func (c *CapturePoint) Wants(tier baldur.Tier, err error) bool { return c.wants(tier, err) }
+
+// Capture queues e for the capture point's domain (its Domain is set),
+// ignoring a full outbox.
+func (c *CapturePoint) Capture(ctx context.Context, e Entry) {
+	e.Domain = c.domain
 	_, _ = c.q.Capture(ctx, e)
 }
+
+// FailureType names a failure as captures do: the rejection's reason,
+// "http_<status>" for a status without an error, "timeout", "canceled", or
+// "transport_error".
+func FailureType(err error, httpStatus int) string { return failureType(err, httpStatus) }
 
 // HTTPHandler replays HTTP entries with client: the request is rebuilt
 // from Method, URL, Header and Payload, with Idempotency-Key set to the

@@ -20,6 +20,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/dlq"
+	"github.com/baldur-go/baldur/dlq/dlqgrpc"
 	"github.com/baldur-go/baldur/interceptor"
 	"github.com/baldur-go/baldur/middleware"
 )
@@ -93,7 +94,7 @@ func TestInterceptorCapturesFinalFailures(t *testing.T) {
 	g := &gate{}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "up", Gates: []baldur.Gate{g}})
 	require.NoError(t, err)
-	ic := interceptor.UnaryClientInterceptor(baldur.Static(p), interceptor.WithDLQ(q.CapturePoint("payments")),
+	ic := interceptor.UnaryClientInterceptor(baldur.Static(p), interceptor.WithDLQ(dlqgrpc.New(q.CapturePoint("payments"))),
 		interceptor.WithTier(func(context.Context, string) baldur.Tier { return baldur.TierCritical }))
 	req, err := structpb.NewStruct(map[string]any{"order": "7", "token": "t0k"})
 	require.NoError(t, err)

@@ -7,7 +7,7 @@ import (
 )
 
 // DLQ captures the unary client calls that finally failed, for a later
-// replay; dlq.CapturePoint implements it. CaptureCall is called on the
+// replay; dlqgrpc.Capture implements it. CaptureCall is called on the
 // failure path only: for a rejection (err a *baldur.Rejection; nothing was
 // sent) or the invoker's error. It must not block or keep req beyond
 // encoding it. Streams are not captured (they cannot be replayed).
