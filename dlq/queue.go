@@ -416,6 +416,8 @@ func (q *Queue) armRetry() {
 // busy one re-ingests after its write.
 func (q *Queue) kick() {
 	if q.spill == nil {
+		// Nothing to re-ingest: the next batch probes the repository.
+		q.healthy.Store(true)
 		return
 	}
 	if q.busy.CompareAndSwap(false, true) {

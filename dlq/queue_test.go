@@ -205,3 +205,31 @@ func TestReingestInProcess(t *testing.T) {
 	closeNow(t, q)
 	assert.Equal(t, n, countAll(t, repo.Memory), "nothing lost, no restart")
 }
+
+// TestNoSpillRecoversAfterRetry: without a spill directory the batches a
+// failing repository cannot take are dropped and counted; after the retry
+// interval the next batch goes to the repository again.
+func TestNoSpillRecoversAfterRetry(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(t0)
+	repo := newHangRepo(clk, false)
+	repo.setFail(errors.New("down"))
+	q := newQueue(t, dlq.Config{Repository: repo, Clock: clk, Batch: 1, Outbox: 10})
+	_, err := q.Capture(context.Background(), dlq.Entry{Domain: "payments"})
+	require.NoError(t, err)
+	for clk.Pending() == 0 {
+		runtime.Gosched() // the writer's failed batch arms the retry
+	}
+	repo.setFail(nil)
+	clk.Advance(dlq.DefaultRetry)
+	// The retry runs on its timer goroutine; a capture after it is stored.
+	for i := 0; ; i++ {
+		_, err := q.Capture(context.Background(), dlq.Entry{Domain: "payments"})
+		require.NoError(t, err)
+		if countAll(t, repo.Memory) > 0 {
+			break
+		}
+		require.Less(t, i, 1_000_000, "never stored again")
+		runtime.Gosched()
+	}
+}

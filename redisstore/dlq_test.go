@@ -224,3 +224,51 @@ func FuzzDLQDecodeFields(f *testing.F) {
 		assert.GreaterOrEqual(t, e.Attempts, 0)
 	})
 }
+
+// BenchmarkDLQMove measures one status change (a take and a resolve per
+// op) on the real server beside dlq.Memory in the same run.
+func BenchmarkDLQMove(b *testing.B) {
+	ctx := context.Background()
+	s := shared.Get(b)
+	lim := dlq.Limits{Capacity: 10_000_000, DomainCapacity: 10_000_000}
+	for _, tt := range []struct {
+		name string
+		repo func(b *testing.B) dlq.Repository
+	}{
+		{"memory", func(*testing.B) dlq.Repository { return dlq.NewMemory(dlq.MemoryConfig{Limits: lim}) }},
+		{"redis", func(b *testing.B) dlq.Repository {
+			bk, err := New(ctx, s.Client(b, nil), Config{Scripts: DLQScripts, Logger: discard()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := NewDLQ(ctx, bk, DLQConfig{Prefix: fmt.Sprintf("bench%d:", runs.Add(1)), Limits: lim, Server: ServerPolicy{Logger: discard()}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return r
+		}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			r := tt.repo(b)
+			es := make([]dlq.Entry, b.N)
+			for i := range es {
+				es[i] = dlqtest.NewEntry(fmt.Sprintf("m%d", i), "payments", time.Now())
+			}
+			for i := 0; i < len(es); i += 256 {
+				if _, err := r.Add(ctx, es[i:min(i+256, len(es))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := r.Move(ctx, dlq.Move{ID: es[i].ID, From: dlq.Pending, To: dlq.Replaying, Holder: 1, Lease: time.Minute}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.Move(ctx, dlq.Move{ID: es[i].ID, From: dlq.Replaying, To: dlq.Resolved, Holder: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
