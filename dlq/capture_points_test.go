@@ -12,16 +12,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/dlq"
-	"github.com/baldur-go/baldur/dlq/dlqgrpc"
-	"github.com/baldur-go/baldur/interceptor"
 	"github.com/baldur-go/baldur/middleware"
 )
 
@@ -85,37 +79,6 @@ func TestTransportCapturesFinalFailures(t *testing.T) {
 	r := byType["throttled"]
 	assert.Equal(t, baldur.TierCritical, r.Tier)
 	assert.JSONEq(t, `{"amount":10,"password":"[MASKED]"}`, string(r.Payload))
-}
-
-func TestInterceptorCapturesFinalFailures(t *testing.T) {
-	t.Parallel()
-	repo := dlq.NewMemory(dlq.MemoryConfig{Clock: clock.NewFake(t0)})
-	q := newQueue(t, dlq.Config{Repository: repo})
-	g := &gate{}
-	p, err := baldur.NewPolicy(baldur.PolicyConfig{Name: "up", Gates: []baldur.Gate{g}})
-	require.NoError(t, err)
-	ic := interceptor.UnaryClientInterceptor(baldur.Static(p), interceptor.WithDLQ(dlqgrpc.New(q.CapturePoint("payments"))),
-		interceptor.WithTier(func(context.Context, string) baldur.Tier { return baldur.TierCritical }))
-	req, err := structpb.NewStruct(map[string]any{"order": "7", "token": "t0k"})
-	require.NoError(t, err)
-	fail := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
-		return status.Error(codes.Unavailable, "upstream down")
-	}
-	ok := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
-	require.NoError(t, ic(context.Background(), "/pay.v1.Pay/Charge", req, nil, nil, ok))
-	require.Error(t, ic(context.Background(), "/pay.v1.Pay/Charge", req, nil, nil, fail))
-	g.reject.Store(true)
-	require.Error(t, ic(context.Background(), "/pay.v1.Pay/Charge", req, nil, nil, ok))
-	closeNow(t, q)
-	es := allEntries(t, repo)
-	require.Len(t, es, 2)
-	types := []string{es[0].FailureType, es[1].FailureType}
-	assert.ElementsMatch(t, []string{"status_unavailable", "throttled"}, types)
-	for _, e := range es {
-		assert.Equal(t, dlq.OriginGRPC, e.Origin)
-		assert.Equal(t, "/pay.v1.Pay/Charge", e.Operation)
-		assert.JSONEq(t, `{"order":"7","token":"[MASKED]"}`, string(e.Payload), "protojson, masked")
-	}
 }
 
 func TestHTTPHandlerReplaysWithIdempotencyKey(t *testing.T) {
