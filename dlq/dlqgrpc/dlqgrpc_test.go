@@ -61,7 +61,6 @@ func TestInterceptorCapturesFinalFailures(t *testing.T) {
 	}
 }
 
-
 func newQueue(t *testing.T, repo dlq.Repository) *dlq.Queue {
 	q, err := dlq.New(dlq.Config{Repository: repo})
 	require.NoError(t, err)
