@@ -360,10 +360,24 @@ func (r *DLQ) List(ctx context.Context, f dlq.Filter) ([]dlq.Entry, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// One sorted set from its head (a batch replay's page): read only the
+	// page, not the whole set.
+	head := len(domains) == 1 && len(statuses) == 1 && f.After == "" && f.Group == ""
 	var cands []scored
 	var afterScore float64
 	haveAfter := false
 	err := r.guard.Do(ctx, func(ctx context.Context, c redis.UniversalClient) error {
+		if head {
+			if !statuses[0].Valid() {
+				return nil
+			}
+			zs, err := c.ZRangeWithScores(ctx, r.prefix+"z:"+domains[0]+":"+strconv.Itoa(int(statuses[0])), 0, int64(limit-1)).Result()
+			for _, z := range zs {
+				id, _ := z.Member.(string)
+				cands = append(cands, scored{id, z.Score})
+			}
+			return err
+		}
 		p := c.Pipeline()
 		var cmds []*redis.ZSliceCmd
 		for _, d := range domains {
@@ -423,7 +437,7 @@ func (r *DLQ) List(ctx context.Context, f dlq.Filter) ([]dlq.Entry, error) {
 	now := r.clock.Now()
 	var out []dlq.Entry
 	for len(cands) > 0 && len(out) < limit {
-		chunk := cands[:min(len(cands), max(2*(limit-len(out)), 16))]
+		chunk := cands[:min(len(cands), max(2*(limit-len(out)), 16), 1000)]
 		cands = cands[len(chunk):]
 		var cmds []*redis.SliceCmd
 		err := r.guard.Do(ctx, func(ctx context.Context, c redis.UniversalClient) error {
