@@ -3,8 +3,12 @@ package dlq_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 
+	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/dlq"
+	"github.com/baldur-go/baldur/middleware"
 )
 
 // A queue on the memory repository: capture a failed job, then replay it.
@@ -46,4 +50,28 @@ func ExampleNewMasker() {
 	// Output:
 	// {"card":{"number":"[MASKED]"},"note":"ssn [REDACTED]"} true
 	// false
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The outbound transport captures the requests that finally failed.
+func ExampleQueue_CapturePoint() {
+	ctx := context.Background()
+	repo := dlq.NewMemory(dlq.MemoryConfig{})
+	q, _ := dlq.New(dlq.Config{Repository: repo})
+	upstream := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusBadGateway, Body: http.NoBody, Request: r}, nil
+	})
+	client := &http.Client{Transport: middleware.NewTransport(baldur.ResolverFunc(func(string) *baldur.Policy { return nil }),
+		middleware.TransportConfig{Next: upstream, DLQ: q.CapturePoint("payments")})}
+	resp, err := client.Post("https://pay.example/charges", "application/json", strings.NewReader(`{"amount":10,"cvv":"123"}`))
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+	_ = q.Close(ctx)
+	es, _ := repo.List(ctx, dlq.Filter{})
+	fmt.Println(es[0].FailureType, es[0].Method, es[0].URL, string(es[0].Payload))
+	// Output: http_502 POST https://pay.example/charges {"amount":10,"cvv":"[MASKED]"}
 }
