@@ -125,7 +125,8 @@ func (s *Server) dlqStats(r *http.Request, _ *request) (any, []slog.Attr, *apiEr
 		by[dlq.Status(i).String()] = n
 	}
 	out := map[string]any{"total": st.Total, "by_status": by, "by_domain": st.ByDomain, "capacity": st.Capacity,
-		"domain_capacity": st.DomainCapacity, "auto_replay_armed": st.AutoReplayArmed, "outbox_depth": st.OutboxDepth, "spilled": st.Spilled}
+		"domain_capacity": st.DomainCapacity, "auto_replay_armed": st.AutoReplayArmed, "outbox_depth": st.OutboxDepth, "spilled": st.Spilled,
+		"dropped": st.Dropped}
 	if !st.Oldest.IsZero() {
 		out["oldest_pending"] = st.Oldest
 	}

@@ -315,6 +315,9 @@ type Stats struct {
 	// OutboxDepth is the captures waiting for the writer; Spilled the
 	// entries in the spill files.
 	OutboxDepth, Spilled int
+	// Dropped counts what this process dropped since its start, by reason
+	// (overflow, expired, mask_error, outbox_full, spill_full).
+	Dropped map[string]uint64
 }
 
 // Service captures failed calls and replays them through a handler per

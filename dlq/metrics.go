@@ -31,6 +31,19 @@ func (q *Queue) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// dropped sums the dropped counters over the domains, by reason.
+func (q *Queue) dropped() map[string]uint64 {
+	out := make(map[string]uint64, numDrops)
+	for r := range numDrops {
+		var n uint64
+		for i := range q.counters {
+			n += q.counters[i].dropped[r].Load()
+		}
+		out[dropNames[r]] = n
+	}
+	return out
+}
+
 // labels returns the configured domains, then OtherDomain, parallel to
 // q.counters.
 func (q *Queue) labels() []string {

@@ -61,6 +61,8 @@ func TestCaptureNeverBlocksOnHungRepository(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	_ = q.Close(cctx)
+	st, err := q.Stats(ctx)
+	require.NoError(t, err)
 
 	var all []time.Duration
 	accepted, drops := 0, 0
@@ -98,7 +100,11 @@ func TestCaptureNeverBlocksOnHungRepository(t *testing.T) {
 		require.False(t, seen[e.ID], "%s re-ingested twice", e.ID)
 		seen[e.ID] = true
 	}
-	t.Logf("spilled and re-ingested once: %d entries", len(stored))
+	spillFull := int(st.Dropped["spill_full"])
+	t.Logf("spilled and re-ingested once: %d entries; dropped at the spill bound (spill_full): %d", len(stored), spillFull)
 	assert.NotZero(t, len(stored))
+	held := accepted - len(stored) - spillFull
+	assert.True(t, held >= 1 && held <= dlq.DefaultBatch, "every accepted entry is re-ingested, counted spill_full, or in the one batch the hung write holds (%d)", held)
+	assert.Equal(t, drops, int(st.Dropped["outbox_full"]), "outbox drops are counted")
 	assert.Empty(t, segments(t, dir), "the spill is empty after re-ingestion")
 }

@@ -387,7 +387,7 @@ func (q *Queue) spillBatch(entries []Entry) {
 		var err error
 		n, err = q.spill.write(entries)
 		if err == nil {
-			err = q.spill.flush(false)
+			err = q.spill.flush(len(q.outbox) == 0)
 		}
 		if err != nil {
 			q.log.Warn("dlq: spill write failed", slog.String("error", err.Error()))

@@ -375,6 +375,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	if q.spill != nil {
 		s.Spilled = q.spill.count()
 	}
+	s.Dropped = q.dropped()
 	for d, c := range counts {
 		s.ByDomain[d] = c.Total()
 		s.Total += c.Total()

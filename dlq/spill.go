@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // spill is the bounded append-only overflow of the writer: segment files
@@ -47,6 +48,10 @@ type spill struct {
 	entries  int   // entries in every segment
 	unsynced int
 	buf      []byte
+
+	syncReq  chan struct{} // asks the syncer for an fsync
+	syncDone chan struct{} // closed when the syncer exits
+	syncs    atomic.Uint64
 }
 
 type sealedSeg struct {
@@ -65,7 +70,7 @@ func openSpill(dir string, limit int64) (*spill, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &spill{dir: dir, max: limit, segMax: max(limit/8, 64<<10), nextSeq: 1}
+	s := &spill{dir: dir, max: limit, segMax: max(limit/8, 64<<10), nextSeq: 1, syncReq: make(chan struct{}, 1), syncDone: make(chan struct{})}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -88,7 +93,25 @@ func openSpill(dir string, limit int64) (*spill, error) {
 		s.nextSeq = max(s.nextSeq, seq+1)
 	}
 	slices.SortFunc(s.sealed, func(a, b sealedSeg) int { return cmp.Compare(a.seq, b.seq) })
+	go s.syncer(s.syncReq)
 	return s, nil
+}
+
+// syncer fsyncs the current segment when asked, off the writer's path, so
+// that the writer keeps appending while the disk syncs (group commit: one
+// fsync covers every frame written before it started).
+func (s *spill) syncer(req <-chan struct{}) {
+	defer close(s.syncDone)
+	for range req {
+		s.mu.Lock()
+		f := s.cur
+		s.unsynced = 0
+		s.mu.Unlock()
+		if f != nil {
+			_ = f.Sync() // a segment sealed meanwhile was synced by seal
+			s.syncs.Add(1)
+		}
+	}
 }
 
 // write appends entries and returns how many it took (the rest would
@@ -134,12 +157,25 @@ func (s *spill) write(entries []Entry) (int, error) {
 	return len(entries), nil
 }
 
-// flush writes the buffer out, and fsyncs when sync or when 64 entries
-// are unsynced.
-func (s *spill) flush(sync bool) error {
+// flush writes the buffer out to the file and, when 64 entries are
+// unsynced or idle is set (the outbox is empty), asks the syncer for an
+// fsync.
+func (s *spill) flush(idle bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.flushLocked(sync)
+	if s.cur == nil {
+		return nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	if s.unsynced >= 64 || (idle && s.unsynced > 0) {
+		select {
+		case s.syncReq <- struct{}{}:
+		default: // one is pending; it will cover these frames
+		}
+	}
+	return nil
 }
 
 func (s *spill) flushLocked(sync bool) error {
@@ -149,7 +185,7 @@ func (s *spill) flushLocked(sync bool) error {
 	if err := s.w.Flush(); err != nil {
 		return err
 	}
-	if sync || s.unsynced >= 64 {
+	if sync {
 		s.unsynced = 0
 		return s.cur.Sync()
 	}
@@ -262,4 +298,14 @@ func (s *spill) done(seq uint64, n int) error {
 	return nil
 }
 
-func (s *spill) close() error { return s.seal() }
+func (s *spill) close() error {
+	err := s.seal()
+	s.mu.Lock()
+	if s.syncReq != nil {
+		close(s.syncReq)
+		s.syncReq = nil
+	}
+	s.mu.Unlock()
+	<-s.syncDone
+	return err
+}
