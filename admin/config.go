@@ -84,6 +84,10 @@ type Config struct {
 	// run) and /watchdog/brake/release; nil answers 404. A
 	// *watchdog.Runner is one.
 	Watchdog Watchdog
+	// DLQ, when set, serves the /dlq endpoints (stats, entries, groups,
+	// replay, redrive, delete, auto-replay); nil answers 404. A
+	// *dlq.Queue is one.
+	DLQ DLQ
 
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().

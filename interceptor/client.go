@@ -61,6 +61,9 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 		g := guard{c: c, start: c.clock.Now()}
 		var err error
 		if g.t, err = p.Admit(ctx, c.clientCall(ctx, method, target(cc), g.start)); err != nil {
+			if c.dlq != nil {
+				c.captureDLQ(ctx, method, req, err)
+			}
 			_, e := admitError(err)
 			return e
 		}
@@ -71,6 +74,9 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 			err = invoker(ctx, method, req, reply, cc, callOpts...)
 		}
 		g.end(err)
+		if err != nil && c.dlq != nil && ctx.Err() != context.Canceled {
+			c.captureDLQ(ctx, method, req, err)
+		}
 		return err
 	}
 }

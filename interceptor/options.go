@@ -35,6 +35,7 @@ type config struct {
 	tierMD  string
 	keys    *keyCache
 	latency bool
+	dlq     DLQ
 }
 
 func newConfig(opts []Option) *config {

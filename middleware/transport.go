@@ -46,6 +46,11 @@ type TransportConfig struct {
 	// Cooldown configures the per-host cooldown after 429 and 503
 	// responses. The zero Cooldown gives the defaults.
 	Cooldown Cooldown
+
+	// DLQ, when set, captures the requests that finally failed (a
+	// rejection, a transport error, a 5xx response) for a later replay
+	// (dlq.Queue.CapturePoint). Nil captures nothing.
+	DLQ DLQ
 }
 
 // NewTransport returns an http.RoundTripper that guards every request sent
@@ -85,7 +90,7 @@ type TransportConfig struct {
 // request.
 func NewTransport(r baldur.Resolver, cfg TransportConfig) http.RoundTripper {
 	t := &transport{next: cfg.Next, r: r, operation: cfg.Operation, key: cfg.Key, tier: cfg.Tier,
-		clock: cfg.Clock, service: cfg.Service, region: cfg.Region, latency: cfg.Latency, ops: new(opCache)}
+		clock: cfg.Clock, service: cfg.Service, region: cfg.Region, latency: cfg.Latency, ops: new(opCache), dlq: cfg.DLQ}
 	if t.next == nil {
 		t.next = http.DefaultTransport
 	}
@@ -109,6 +114,7 @@ type transport struct {
 	latency   bool
 	ops       *opCache
 	cool      cooldowns
+	dlq       DLQ
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -122,6 +128,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now = t.clock.Now()
 		var err error
 		if probe, err = t.cool.check(host, now); err != nil {
+			if t.dlq != nil {
+				t.captureDLQ(req, t.operationOf(req, host), 0, err)
+			}
 			closeRequestBody(req)
 			return nil, err
 		}
@@ -146,6 +155,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if probe {
 				t.cool.abandon(host)
 			}
+			if t.dlq != nil {
+				t.captureDLQ(req, op, 0, err)
+			}
 			closeRequestBody(req)
 			return nil, err
 		}
@@ -167,12 +179,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if u.ticket.Held() {
 			u.ticket.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
 		}
+		if t.dlq != nil && errResult(req.Context(), err) == baldur.Failure {
+			t.captureDLQ(req, op, 0, err)
+		}
 		return nil, err
 	}
 	if probe || isCooldownStatus(resp.StatusCode) {
 		t.cool.record(host, t.clock.Now(), resp, probe)
 	}
 	u.probe = false // record settled it
+	if resp.StatusCode >= 500 && t.dlq != nil {
+		t.captureDLQ(req, op, resp.StatusCode, nil)
+	}
 	if !u.ticket.Held() && cancel == nil {
 		u.done()
 		return resp, nil

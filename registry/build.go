@@ -180,7 +180,7 @@ func (b *builder) throttle(name string) (baldur.Gate, error) {
 func (b *builder) breaker(name string) (baldur.Gate, error) {
 	cfg := b.cfg.Breakers[name]
 	cfg.Clock = b.r.clock
-	g, err := reuse(b.r, b.next, "breaker/"+name, cfg, func() (*blast.Breakers, error) { return blast.NewBreakers(cfg) })
+	g, err := reuse(b.r, b.next, "breaker/"+name, cfg, func() (*blast.Breakers, error) { return blast.NewBreakers(b.r.hooked(name, cfg)) })
 	if err != nil {
 		return nil, wrapField("breakers."+name, cfg, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/dlq"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/notify"
@@ -64,6 +65,10 @@ type Config struct {
 	// carries it: the service adds its checks, lock, incident store and
 	// notifier and passes it to watchdog.New, which validates it.
 	Watchdog *watchdog.Config `json:"watchdog,omitempty"`
+	// DLQ is the dead-letter queue's section. The registry only carries it:
+	// the service fills its wiring (repository, handlers) and passes it to
+	// dlq.New, which validates it (dlq.Config.Validate).
+	DLQ *dlq.Config `json:"dlq,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own

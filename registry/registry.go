@@ -37,6 +37,7 @@ type Registry struct {
 	govStore       governance.Store // survives rebuilds of that checker
 	fleet          *FleetConfig     // the loaded fleet section, resolved
 	loaded         bool             // a Load has committed (fleet is fixed)
+	breakerHook    BreakerHook      // WithBreakerStateChange
 }
 
 func ptr[T any](v T) *T { return &v }

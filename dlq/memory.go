@@ -1,0 +1,419 @@
+package dlq
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// MemoryConfig configures a Memory repository.
+type MemoryConfig struct {
+	// Limits bounds the entries (Config.Limits gives them from a Config).
+	Limits Limits
+	// Clock dates status changes and decides expiry. Nil means
+	// baldur.SystemClock().
+	Clock baldur.Clock
+}
+
+// Memory is a Repository in the process's memory: per domain, one list per
+// status ordered by capture time (the domain's ring: drop_oldest evicts the
+// oldest head), and one list of all entries ordered by expiry (expired
+// entries are dropped from its head on every write). Entries are lost with
+// the process; use it for one replica, in tests, and as the model of the
+// Redis repository (both pass dlq/dlqtest).
+//
+// The entries it returns share their Payload and Header with the stored
+// entry: do not modify them. Memory is safe for concurrent use.
+type Memory struct {
+	mu      sync.Mutex
+	lim     Limits
+	clock   baldur.Clock
+	byID    map[string]*node
+	all     dlist // by ExpiresAt (zero last), then insertion
+	domains map[string]*domainLists
+}
+
+type node struct {
+	e            Entry
+	gprev, gnext *node
+	sprev, snext *node
+}
+
+type dlist struct {
+	head, tail *node
+	n          int
+}
+
+type domainLists struct {
+	st [NumStatuses]dlist
+	n  int
+}
+
+var _ Repository = (*Memory)(nil)
+
+// NewMemory returns an empty Memory repository.
+func NewMemory(cfg MemoryConfig) *Memory {
+	m := &Memory{lim: cfg.Limits.withDefaults(), clock: cfg.Clock, byID: map[string]*node{}, domains: map[string]*domainLists{}}
+	if m.clock == nil {
+		m.clock = baldur.SystemClock()
+	}
+	return m
+}
+
+func expiresBefore(a, b *Entry) bool {
+	if a.ExpiresAt.IsZero() {
+		return false
+	}
+	return b.ExpiresAt.IsZero() || a.ExpiresAt.Before(b.ExpiresAt)
+}
+
+// insertAll links n into the expiry list, walking from the tail (captures
+// mostly arrive in order).
+func (m *Memory) insertAll(n *node) {
+	l := &m.all
+	at := l.tail
+	for at != nil && expiresBefore(&n.e, &at.e) {
+		at = at.gprev
+	}
+	n.gprev = at
+	if at == nil {
+		n.gnext = l.head
+		l.head = n
+	} else {
+		n.gnext = at.gnext
+		at.gnext = n
+	}
+	if n.gnext == nil {
+		l.tail = n
+	} else {
+		n.gnext.gprev = n
+	}
+	l.n++
+}
+
+func (m *Memory) removeAll(n *node) {
+	l := &m.all
+	if n.gprev == nil {
+		l.head = n.gnext
+	} else {
+		n.gprev.gnext = n.gnext
+	}
+	if n.gnext == nil {
+		l.tail = n.gprev
+	} else {
+		n.gnext.gprev = n.gprev
+	}
+	n.gprev, n.gnext = nil, nil
+	l.n--
+}
+
+func createdBefore(a, b *Entry) bool {
+	return a.CreatedAt.Before(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID
+}
+
+func (l *dlist) insert(n *node) {
+	at := l.tail
+	for at != nil && createdBefore(&n.e, &at.e) {
+		at = at.sprev
+	}
+	n.sprev = at
+	if at == nil {
+		n.snext = l.head
+		l.head = n
+	} else {
+		n.snext = at.snext
+		at.snext = n
+	}
+	if n.snext == nil {
+		l.tail = n
+	} else {
+		n.snext.sprev = n
+	}
+	l.n++
+}
+
+func (l *dlist) remove(n *node) {
+	if n.sprev == nil {
+		l.head = n.snext
+	} else {
+		n.sprev.snext = n.snext
+	}
+	if n.snext == nil {
+		l.tail = n.sprev
+	} else {
+		n.snext.sprev = n.sprev
+	}
+	n.sprev, n.snext = nil, nil
+	l.n--
+}
+
+func (m *Memory) link(n *node) {
+	d := m.domains[n.e.Domain]
+	if d == nil {
+		d = &domainLists{}
+		m.domains[n.e.Domain] = d
+	}
+	d.st[n.e.Status].insert(n)
+	d.n++
+	m.insertAll(n)
+	m.byID[n.e.ID] = n
+}
+
+func (m *Memory) unlink(n *node) {
+	d := m.domains[n.e.Domain]
+	d.st[n.e.Status].remove(n)
+	d.n--
+	if d.n == 0 {
+		delete(m.domains, n.e.Domain)
+	}
+	m.removeAll(n)
+	delete(m.byID, n.e.ID)
+}
+
+// purge drops the expired entries at the head of the expiry list.
+func (m *Memory) purge(now time.Time, expired map[string]int) {
+	for h := m.all.head; h != nil && h.e.Expired(now); h = m.all.head {
+		m.unlink(h)
+		if expired != nil {
+			expired[h.e.Domain]++
+		}
+	}
+}
+
+// oldest returns the domain's entry captured first.
+func (d *domainLists) oldest() *node {
+	var o *node
+	for i := range d.st {
+		if h := d.st[i].head; h != nil && (o == nil || createdBefore(&h.e, &o.e)) {
+			o = h
+		}
+	}
+	return o
+}
+
+// Add implements Repository.
+func (m *Memory) Add(ctx context.Context, entries []Entry) (AddResult, error) {
+	if err := ctx.Err(); err != nil {
+		return AddResult{}, err
+	}
+	now := m.clock.Now()
+	res := AddResult{Status: make([]AddStatus, len(entries)), Evicted: map[string]int{}, Expired: map[string]int{}}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.purge(now, res.Expired)
+	for i := range entries {
+		e := &entries[i]
+		if _, ok := m.byID[e.ID]; ok {
+			res.Status[i] = Duplicate
+			continue
+		}
+		if e.Expired(now) {
+			res.Status[i] = Stale
+			continue
+		}
+		if d := m.domains[e.Domain]; d != nil && d.n >= m.lim.DomainCap(e.Domain) {
+			if m.lim.Overflow == Reject {
+				res.Status[i] = Rejected
+				continue
+			}
+			o := d.oldest()
+			m.unlink(o)
+			res.Evicted[o.e.Domain]++
+		}
+		if m.all.n >= m.lim.Capacity {
+			if m.lim.Overflow == Reject {
+				res.Status[i] = Rejected
+				continue
+			}
+			o := m.all.head
+			m.unlink(o)
+			res.Evicted[o.e.Domain]++
+		}
+		n := &node{e: *e}
+		if n.e.UpdatedAt.IsZero() {
+			n.e.UpdatedAt = now
+		}
+		m.link(n)
+	}
+	return res, nil
+}
+
+// Get implements Repository.
+func (m *Memory) Get(ctx context.Context, id string) (Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, err
+	}
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.byID[id]
+	if !ok || n.e.Expired(now) {
+		return Entry{}, ErrNotFound
+	}
+	return n.e, nil
+}
+
+// List implements Repository.
+func (m *Memory) List(ctx context.Context, f Filter) ([]Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var after *Entry
+	if f.After != "" {
+		n, ok := m.byID[f.After]
+		if !ok {
+			return nil, ErrNotFound
+		}
+		after = &n.e
+	}
+	statuses := f.Statuses
+	if len(statuses) == 0 {
+		statuses = []Status{Pending, Replaying, Resolved, RequiresReview}
+	}
+	keep := func(e *Entry) bool {
+		return !e.Expired(now) && (f.Group == "" || e.Group == f.Group) && (after == nil || createdBefore(after, e))
+	}
+	var out []Entry
+	if f.Domain != "" && len(statuses) == 1 {
+		// One ordered list: walk it and stop at the limit.
+		d := m.domains[f.Domain]
+		if d == nil || !statuses[0].Valid() {
+			return nil, nil
+		}
+		for n := d.st[statuses[0]].head; n != nil && len(out) < limit; n = n.snext {
+			if keep(&n.e) {
+				out = append(out, n.e)
+			}
+		}
+		return out, nil
+	}
+	for name, d := range m.domains {
+		if f.Domain != "" && name != f.Domain {
+			continue
+		}
+		for _, s := range statuses {
+			if !s.Valid() {
+				continue
+			}
+			for n := d.st[s].head; n != nil; n = n.snext {
+				if keep(&n.e) {
+					out = append(out, n.e)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		if createdBefore(&a, &b) {
+			return -1
+		}
+		if createdBefore(&b, &a) {
+			return 1
+		}
+		return 0
+	})
+	if len(out) > limit {
+		out = out[:limit:limit]
+	}
+	return out, nil
+}
+
+// Move implements Repository.
+func (m *Memory) Move(ctx context.Context, mv Move) (Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, err
+	}
+	if !mv.From.Valid() || !mv.To.Valid() {
+		return Entry{}, ErrConflict
+	}
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.byID[mv.ID]
+	if !ok || n.e.Expired(now) {
+		return Entry{}, ErrNotFound
+	}
+	e := &n.e
+	if e.Status != mv.From {
+		return *e, ErrConflict
+	}
+	if mv.From == Replaying {
+		if mv.Expired {
+			if now.Before(e.LeaseUntil) {
+				return *e, ErrConflict
+			}
+		} else if mv.Holder != 0 && e.Holder != mv.Holder {
+			return *e, ErrConflict
+		}
+	}
+	to := mv.To
+	att := e.Attempts
+	if mv.ResetAttempts {
+		att = 0
+	}
+	if mv.Count {
+		att++
+		if mv.ReviewAfter > 0 && att >= mv.ReviewAfter {
+			to = RequiresReview
+		}
+	}
+	d := m.domains[e.Domain]
+	d.st[e.Status].remove(n)
+	e.Status, e.Attempts, e.UpdatedAt = to, att, now
+	if to == Replaying {
+		e.Holder, e.LeaseUntil = mv.Holder, now.Add(mv.Lease)
+	} else {
+		e.Holder, e.LeaseUntil = 0, time.Time{}
+	}
+	d.st[to].insert(n)
+	return *e, nil
+}
+
+// Delete implements Repository.
+func (m *Memory) Delete(ctx context.Context, ids ...string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := 0
+	for _, id := range ids {
+		if n, ok := m.byID[id]; ok {
+			m.unlink(n)
+			k++
+		}
+	}
+	return k, nil
+}
+
+// Counts implements Repository.
+func (m *Memory) Counts(ctx context.Context) (map[string]Counts, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.purge(now, nil)
+	out := make(map[string]Counts, len(m.domains))
+	for name, d := range m.domains {
+		var c Counts
+		for s := range d.st {
+			c.ByStatus[s] = d.st[s].n
+		}
+		if h := d.st[Pending].head; h != nil {
+			c.OldestPending = h.e.CreatedAt
+		}
+		out[name] = c
+	}
+	return out, nil
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package dlq_test
+
+const raceEnabled = true
