@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/admin"
+	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/metrics"
 	"github.com/baldur-go/baldur/middleware"
 	"github.com/baldur-go/baldur/registry"
@@ -41,7 +43,14 @@ func serve(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg := registry.New()
+	// The breakers the file declares tell the services (built next, on the
+	// registry) of their state changes.
+	var svcs atomic.Pointer[services]
+	reg := registry.New(registry.WithBreakerStateChange(func(name string, p blast.Partition, from, to blast.State) {
+		if s := svcs.Load(); s != nil {
+			s.breakerChanged(name, p, from, to)
+		}
+	}))
 	if err := reg.Load(cfg); err != nil {
 		return err
 	}
@@ -57,24 +66,34 @@ func serve(ctx context.Context, out io.Writer) error {
 			middleware.TierRule{Path: "/api/recs", Tier: baldur.TierNonEssential},
 		),
 	)
+	// The operator services of the file's sections: their log lines go to
+	// out, beside the banner.
+	pay, err := startProvider()
+	if err != nil {
+		return err
+	}
+	defer pay.close()
+	s, err := newServices(cfg, reg, slog.New(slog.NewTextHandler(out, nil)), &http.Client{Timeout: 2 * time.Second})
+	if err != nil {
+		return err
+	}
+	svcs.Store(s)
+	defer func() { _ = s.stop(context.Background()) }()
+
 	mux := http.NewServeMux()
-	for pattern, h := range app.routes() {
+	routes := app.routes()
+	// Serve mode's checkout also charges the card at the payment provider,
+	// a call the DLQ captures when it fails.
+	routes["POST /api/pay"] = payHandler(chargeClient(reg, s.dlq.CapturePoint("payments")), pay.url)
+	for pattern, h := range routes {
 		mux.Handle(pattern, mw(h))
 	}
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 
-	// The operator services of the file's sections: their log lines go to
-	// out, beside the banner.
-	svcs, err := newServices(cfg, reg, slog.New(slog.NewTextHandler(out, nil)))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = svcs.stop(context.Background()) }()
-
 	// Unlocked, so the console's destructive actions (break glass, forcing
 	// a breaker) can be tried; they still ask for a typed CONFIRM.
 	admCfg := admin.Config{Registry: reg, OperatorKey: serveOperatorKey, ViewerKey: serveViewerKey, Unlock: true}
-	svcs.admin(&admCfg)
+	s.admin(&admCfg)
 	adm, err := admin.New(admCfg)
 	if err != nil {
 		return err
@@ -102,6 +121,7 @@ func serve(ctx context.Context, out io.Writer) error {
             viewer key    %[4]s
   service   %[1]s  (policies %[5]v)
   metrics   %[1]s/metrics
+  services  %[6]s
 
 Try:
   curl -i %[1]s/api/items/1 -H 'X-Tenant: me'
@@ -113,19 +133,24 @@ Try:
        -d '{"scope":"operation","pattern":"GET /api/items/{id}"}'
   curl -s %[2]s/emergency/trigger -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
        -d '{"level":2,"reason":"trying the emergency level","duration":"2m"}'
+  curl -s '%[2]s/dlq/entries?domain=payments' -H 'X-Baldur-Admin-Key: %[4]s'
+  curl -s %[2]s/dlq/replay -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
+       -d '{"domain":"payments","dry_run":true,"reason":"trying a replay"}'
 
 A built-in load runs: steady traffic on every tier, a noisy tenant throttled
-every 30 s, and an upstream that fails for a few seconds so its breaker opens.
-`, svc, ctl, serveOperatorKey, serveViewerKey, reg.PolicyNames())
+every 30 s, and an upstream and the payment provider that fail for a few
+seconds: the breaker opens (notified), failed charges wait in the DLQ.
+`, svc, ctl, serveOperatorKey, serveViewerKey, reg.PolicyNames(), s.summary())
 
 	// The services start once the banner is out, so their first log lines
 	// follow it.
-	if err = svcs.start(ctx, reg, ctl+"/console"); err == nil {
+	if err = s.start(ctx, reg, ctl+"/console"); err == nil {
 		lg := newLoadgen(svc)
 		defer lg.close()
 		loadCtx, stopLoad := context.WithCancel(ctx)
 		loadDone := make(chan struct{})
-		go func() { defer close(loadDone); gentleLoad(loadCtx, lg, app) }()
+		failing := func(on bool) { app.inventoryFailing.Store(on); pay.failing.Store(on) }
+		go func() { defer close(loadDone); gentleLoad(loadCtx, lg, failing) }()
 
 		select {
 		case <-ctx.Done():
@@ -138,7 +163,7 @@ every 30 s, and an upstream that fails for a few seconds so its breaker opens.
 	defer cancel()
 	_ = srv.Shutdown(shut)
 	_ = admSrv.Shutdown(shut)
-	_ = svcs.stop(shut)
+	_ = s.stop(shut)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -146,9 +171,9 @@ every 30 s, and an upstream that fails for a few seconds so its breaker opens.
 	return nil
 }
 
-// gentleLoad drives the service in 30 s cycles: steady traffic, then a
-// noisy tenant over its rate, then a failing upstream, until ctx is done.
-func gentleLoad(ctx context.Context, lg *loadgen, app *app) {
+// gentleLoad drives the service in 30 s cycles: failing upstreams, then
+// steady traffic, then a noisy tenant over its rate, until ctx is done.
+func gentleLoad(ctx context.Context, lg *loadgen, failing func(bool)) {
 	steady := []flow{
 		{row: "critical", method: "POST", path: "/api/pay", tenant: "a", rate: 2},
 		{row: "standard", method: "GET", path: "/api/items/1", tenant: "b", rate: 4},
@@ -159,15 +184,17 @@ func gentleLoad(ctx context.Context, lg *loadgen, app *app) {
 	noisy := append(append([]flow(nil), steady...), flow{row: "noisy", method: "GET", path: "/api/items/9", tenant: "noisy", rate: 150})
 	const step = 2 * time.Second
 	for start := time.Now(); ctx.Err() == nil; {
+		// The failures come first, so that the console has a breaker
+		// change and dead letters to show from the first seconds.
 		switch t := time.Since(start) % (30 * time.Second); {
-		case t < 20*time.Second:
+		case t < 6*time.Second:
+			failing(true)
 			lg.drive(steady, step)
-		case t < 24*time.Second:
-			lg.drive(noisy, step)
+			failing(false)
+		case t < 26*time.Second:
+			lg.drive(steady, step)
 		default:
-			app.inventoryFailing.Store(true)
-			lg.drive(steady, step)
-			app.inventoryFailing.Store(false)
+			lg.drive(noisy, step)
 		}
 	}
 }

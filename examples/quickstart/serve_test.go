@@ -84,7 +84,19 @@ func TestServeModeStaysUpUntilInterrupted(t *testing.T) {
 	for _, c := range rows("/watchdog/status", "checks") {
 		checks = append(checks, c.(map[string]any)["name"].(string))
 	}
-	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck"}, checks)
+	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay"}, checks)
+
+	// The load starts with the payment provider failing: the charges the
+	// checkout sends it are dead letters, their card numbers masked.
+	require.Eventually(t, func() bool { return len(rows("/dlq/entries?domain=payments", "items")) > 0 }, 10*time.Second, 10*time.Millisecond)
+	e := rows("/dlq/entries?domain=payments", "items")[0].(map[string]any)
+	assert.Equal(t, "POST payments/charges", e["operation"])
+	assert.Equal(t, "http_502", e["failure_type"])
+	code, body = get(ctl+"/dlq/entries/"+e["id"].(string), serveOperatorKey)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `\"card_number\":\"[MASKED]\"`)
+	assert.NotContains(t, body, "4111111111111111")
+	assert.NotEmpty(t, rows("/dlq/groups", "items"))
 
 	cancel()
 	require.NoError(t, <-done)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/baldur-go/baldur/admin"
+	"github.com/baldur-go/baldur/blast"
+	"github.com/baldur-go/baldur/dlq"
 	"github.com/baldur-go/baldur/lock"
 	"github.com/baldur-go/baldur/notify"
 	"github.com/baldur-go/baldur/registry"
@@ -17,10 +20,15 @@ import (
 // services are the operator services serve mode runs beside the guarded
 // shop, each built from its section of baldur.json and shown in the
 // console: the notification pipeline (a log channel only: the demo sends
-// nothing off the host) and the watchdog with its built-in checks.
+// nothing off the host), the watchdog with its built-in checks, and the
+// dead-letter queue (in memory) of the shop's calls to its payment
+// provider.
 type services struct {
 	notify   *notify.Pipeline
 	watchdog *watchdog.Runner
+	dlq      *dlq.Queue
+	// breakers notifies the state changes of the file's breakers.
+	breakers *notify.BreakerChanges
 
 	// stops are run in reverse order by stop: the producers first, the
 	// pipeline they send to last.
@@ -28,12 +36,18 @@ type services struct {
 }
 
 // newServices builds the services of cfg's sections on reg. logger takes the
-// log channel's lines and the services' own records.
-func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logger) (*services, error) {
-	if cfg.Notifications == nil || cfg.Watchdog == nil {
-		return nil, errors.New("serve mode needs the notifications and watchdog sections of baldur.json")
+// log channel's lines and the services' own records; replays go out
+// through replay.
+func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logger, replay *http.Client) (_ *services, err error) {
+	if cfg.Notifications == nil || cfg.Watchdog == nil || cfg.DLQ == nil {
+		return nil, errors.New("serve mode needs the notifications, watchdog and dlq sections of baldur.json")
 	}
 	s := &services{}
+	defer func() {
+		if err != nil {
+			_ = s.stop(context.Background()) // what was built before the error
+		}
+	}()
 	ncfg := *cfg.Notifications
 	ncfg.Logger = logger
 	if em, ok := reg.Emergency.SafeGet(); ok {
@@ -45,6 +59,22 @@ func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logge
 	}
 	s.notify = pipe
 	s.stops = append(s.stops, pipe.Close)
+	s.breakers = &notify.BreakerChanges{Manager: pipe, Name: "upstreams", Priority: notify.PriorityWarning}
+
+	// Replays pass governance, the error budget and the policy of the
+	// captured call's operation, like live traffic.
+	dcfg := *cfg.DLQ
+	dcfg.Repository = dlq.NewMemory(dlq.MemoryConfig{Limits: dcfg.Limits()})
+	dcfg.Handler = dlq.HTTPHandler(replay)
+	dcfg.Governance, dcfg.Policies = reg.Governance.Get(), reg
+	dcfg.Budget, _ = reg.ErrorBudgetDecider.SafeGet()
+	dcfg.Logger = logger
+	q, err := dlq.New(dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("dlq: %w", err)
+	}
+	s.dlq = q
+	s.stops = append(s.stops, q.Close)
 
 	// One process: a memory lock leads every check, and the incidents stay
 	// in the process (watchdog.MemoryIncidents, the default).
@@ -70,7 +100,7 @@ func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logge
 		return nil, err
 	}
 	wcfg := *cfg.Watchdog
-	wcfg.Checks = []watchdog.Check{leases, breakers, permits, stuck}
+	wcfg.Checks = []watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck()}
 	wcfg.Lock, wcfg.Notifier, wcfg.Logger = lk, pipe, logger
 	wcfg.Replica = "quickstart"
 	wd, err := watchdog.New(wcfg)
@@ -85,12 +115,34 @@ func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logge
 func (s *services) admin(c *admin.Config) {
 	c.Notifications = s.notify
 	c.Watchdog = s.watchdog
+	c.DLQ = s.dlq
+}
+
+// summary says what runs, for the banner.
+func (s *services) summary() string {
+	st := s.watchdog.Status()
+	names := make([]string, len(s.notify.Channels()))
+	for i, c := range s.notify.Channels() {
+		names[i] = c.Name
+	}
+	return fmt.Sprintf("notifications (channels %v), watchdog (%d checks every %v), DLQ (in memory)", names, len(st.Checks), st.Interval)
+}
+
+// breakerChanged is the registry's breaker hook: a breaker that opens is
+// notified (and resolved when it closes), and a partition that closes
+// arms the auto-replay of its DLQ domain.
+func (s *services) breakerChanged(_ string, p blast.Partition, from, to blast.State) {
+	s.breakers.Hook(p, from, to)
+	s.dlq.OnBreakerStateChange(p, from, to)
 }
 
 // start starts the producers and the watchdog; they run until ctx is done
 // or stop is called. The first notification says the demo is up, so the
 // console's results have a row from the start.
 func (s *services) start(ctx context.Context, reg *registry.Registry, console string) error {
+	bctx, stopBreakers := context.WithCancel(ctx)
+	s.breakers.Start(bctx)
+	s.stops = append(s.stops, func(context.Context) error { stopBreakers(); return nil })
 	if em, ok := reg.Emergency.SafeGet(); ok {
 		levels := &notify.EmergencyLevels{Level: em, Manager: s.notify}
 		done := make(chan struct{})
