@@ -5,17 +5,22 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/admin"
 	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/dlq"
 	"github.com/baldur-go/baldur/lock"
+	"github.com/baldur-go/baldur/middleware"
 	"github.com/baldur-go/baldur/notify"
 	"github.com/baldur-go/baldur/registry"
 	"github.com/baldur-go/baldur/watchdog"
@@ -27,12 +32,13 @@ import (
 type services struct {
 	notify   *notify.Pipeline
 	watchdog *watchdog.Runner
+	dlq      *dlq.Queue
 	levels   *notify.EmergencyLevels
 }
 
 // newServices builds the notification pipeline (one log channel, into
-// io.Discard) and the watchdog with its built-in checks, and closes them
-// when the test ends.
+// io.Discard), the dead-letter queue (in memory) and the watchdog with its
+// built-in checks and the DLQ's, and closes them when the test ends.
 func newServices(t *testing.T, reg *registry.Registry, clk *clock.Fake) *services {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -42,6 +48,12 @@ func newServices(t *testing.T, reg *registry.Registry, clk *clock.Fake) *service
 		Clock: clk, Emergency: em, Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pipe.Close(context.Background()) })
+
+	q, err := dlq.New(dlq.Config{Repository: dlq.NewMemory(dlq.MemoryConfig{Clock: clk}), Clock: clk,
+		Domains: []dlq.Domain{{Name: "payments"}}, Handler: dlq.HTTPHandler(http.DefaultClient),
+		Governance: reg.Governance.Get(), Policies: reg, Logger: quiet})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = q.Close(context.Background()) })
 
 	lk, err := lock.NewMemory(lock.MemoryConfig{Clock: clk})
 	require.NoError(t, err)
@@ -54,16 +66,42 @@ func newServices(t *testing.T, reg *registry.Registry, clk *clock.Fake) *service
 	stuck, err := watchdog.NewEmergency(watchdog.EmergencyConfig{ManagerFunc: reg.Emergency.Get, Local: true})
 	require.NoError(t, err)
 	wd, err := watchdog.New(watchdog.Config{Interval: baldur.Duration(5 * time.Second),
-		Checks: []watchdog.Check{leases, breakers, permits, stuck}, Lock: lk, Notifier: pipe,
+		Checks: []watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck()}, Lock: lk, Notifier: pipe,
 		Replica: "e2e", Session: "e2e-1", Clock: clk, Logger: quiet})
 	require.NoError(t, err)
-	return &services{notify: pipe, watchdog: wd, levels: &notify.EmergencyLevels{Level: em, Manager: pipe, Clock: clk}}
+	return &services{notify: pipe, watchdog: wd, dlq: q, levels: &notify.EmergencyLevels{Level: em, Manager: pipe, Clock: clk}}
 }
 
 // admin fills the services' fields of an admin configuration.
 func (v *services) admin(c *admin.Config) {
 	c.Notifications = v.notify
 	c.Watchdog = v.watchdog
+	c.DLQ = v.dlq
+}
+
+// deadLetters sends n charges through the toolkit's transport to a payment
+// provider on 127.0.0.1:0 that answers 502, so that the DLQ captures them,
+// and waits for its writer to store them.
+func (v *services) deadLetters(t *testing.T, s *shop, n int) {
+	t.Helper()
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "upstream acquirer unavailable", http.StatusBadGateway)
+	}))
+	defer provider.Close()
+	client := &http.Client{Transport: middleware.NewTransport(s.reg, middleware.TransportConfig{
+		Operation: func(*http.Request) string { return "POST payments/charges" },
+		DLQ:       v.dlq.CapturePoint("payments"), Clock: s.clock})}
+	for i := range n {
+		body := `{"order":` + strconv.Itoa(i) + `,"card_number":"4111111111111111"}`
+		resp, err := client.Post(provider.URL+"/charges", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	}
+	require.Eventually(t, func() bool {
+		st, err := v.dlq.Stats(context.Background())
+		return err == nil && st.Total == n
+	}, 10*time.Second, 5*time.Millisecond, "the DLQ's writer stores every capture")
 }
 
 // newServiceShop is a shop whose admin server serves the services.
@@ -100,22 +138,46 @@ func (v *services) leak(t *testing.T, s *shop) {
 
 // Each wired service view draws real rows from its service: the
 // notification channels and results, the watchdog's checks and the
-// incident it paged. None says "not configured".
+// incident it paged, the DLQ's stats, groups and entries (a dry-run replay
+// through the form). None says "not configured".
 func TestServiceViewsShowRealData(t *testing.T) {
 	s, v := newServiceShop(t)
 	code, _ := s.call(t, http.MethodPost, "/emergency/trigger", operatorKey, `{"level":1,"reason":"payments provider degraded"}`)
 	require.Equal(t, http.StatusOK, code)
 	v.levels.Check(context.Background()) // notifies the level
 	v.leak(t, s)
+	v.deadLetters(t, s, 3)
 	ctx := tab(t)
 	open(t, ctx, s, operatorKey, "watchdog")
 	cells := func(col string) []string {
 		return eval[[]string](t, ctx, `[...document.querySelectorAll('#view td[data-col=`+col+`]')].map(td => td.textContent)`)
 	}
 	assert.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#view .notconfigured').length`))
-	assert.Subset(t, cells("name"), []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck"})
+	assert.Subset(t, cells("name"), []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay"})
 	assert.Contains(t, cells("title"), "watchdog leaked_permits: reports")
 	assert.Contains(t, cells("running"), "no", "started by nobody in this test: the status says so")
+
+	goView(t, ctx, "dlq")
+	assert.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#view .notconfigured').length`))
+	assert.Equal(t, []string{"payments", "payments", "payments"}, cells("domain")[1:], "the group's row, then one per entry")
+	assert.Equal(t, []string{"http_502", "http_502", "http_502", "http_502"}, cells("failure_type"))
+	assert.Contains(t, cells("total"), "3")
+	assert.NotContains(t, eval[string](t, ctx, `document.getElementById('view').textContent`), "4111111111111111")
+	// A dry run through the console's form names what it would replay.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#replay-form input[name=domain]`), "payments"),
+		chromedp.Click(chromedp.CSS(`#replay-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-dialog[open] #confirm-reason`)),
+	))
+	assert.Equal(t, "domain payments (dry run)", eval[string](t, ctx, `document.getElementById('confirm-scope').textContent`))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#confirm-reason`), "provider is back"),
+		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
+	))
+	poll(t, ctx, `[...document.querySelectorAll('#view pre.result')].some(p => JSON.parse(p.textContent).ids.length === 3)`)
+	st, err := v.dlq.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.ByStatus[dlq.Pending], "a dry run replays nothing")
 
 	goView(t, ctx, "notifications")
 	assert.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#view .notconfigured').length`))

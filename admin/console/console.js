@@ -489,7 +489,7 @@
         fields: [selFields[0], selFields[2]], scope: (x) => scopeOf(selector(x, ['group'])), body: (x) => selector(x, ['group']) }),
     ].filter(Boolean);
     const stats = card('DLQ stats', false, forms);
-    const groups = card('Groups');
+    const groups = card('Groups', true); // wide: a group has a dozen columns
     const entries = card('Entries', true, filterForm);
     v.append(stats, groups, entries);
     return async function () {
