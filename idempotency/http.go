@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -88,8 +90,11 @@ type httpMW struct {
 //     route fails open (the handler runs unguarded, counted).
 //
 // The fingerprint is a SHA-256 over method, operation and body. The
-// handler's writer implements http.Flusher; Hijack is not offered (a
-// hijacked response cannot be stored). Safe for concurrent use.
+// handler's writer implements http.Flusher (and FlushError), http.Hijacker
+// and Unwrap, each answering what the server's writer can do: a handler
+// that hijacks the connection answers outside the middleware's view, so its
+// claim is released instead of stored (a retry runs again). Safe for
+// concurrent use.
 func Middleware(o HTTPOptions) (func(http.Handler) http.Handler, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -402,7 +407,7 @@ func (h *httpMW) run(w http.ResponseWriter, r *http.Request, st *state) {
 		st.bg.parent = ctx
 		bg := &st.bg
 		switch {
-		case !done, !Storable(cw.status): // panicked, or failed
+		case !done, !Storable(cw.status), cw.hijacked: // panicked, failed, or answered on a hijacked connection
 			h.finish(bg, st, nil, false, lost)
 		case cw.over:
 			h.finish(bg, st, nil, true, lost)
@@ -448,12 +453,15 @@ type capture struct {
 	status int
 	wrote  bool
 	over   bool
-	buf    []byte
-	fields []HeaderField
+	// hijacked: the handler took the connection; what it wrote there
+	// was not seen, so nothing can be stored.
+	hijacked bool
+	buf      []byte
+	fields   []HeaderField
 }
 
 func (c *capture) reset(w http.ResponseWriter, allow []string, max int) {
-	c.w, c.allow, c.max, c.status, c.wrote, c.over = w, allow, max, http.StatusOK, false, false
+	c.w, c.allow, c.max, c.status, c.wrote, c.over, c.hijacked = w, allow, max, http.StatusOK, false, false, false
 	c.buf, c.fields = c.buf[:0], c.fields[:0]
 }
 
@@ -486,12 +494,31 @@ func (c *capture) Write(b []byte) (int, error) {
 	return c.w.Write(b)
 }
 
-// Flush forwards to the underlying writer when it can flush.
-func (c *capture) Flush() {
+// Flush forwards to the underlying writer when it can flush (http.Flusher).
+func (c *capture) Flush() { _ = c.FlushError() }
+
+// FlushError is Flush with the underlying writer's answer, which
+// http.ResponseController prefers: an error wrapping http.ErrNotSupported
+// when it cannot flush.
+func (c *capture) FlushError() error {
 	if !c.wrote {
 		c.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(c.w).Flush()
+	return http.NewResponseController(c.w).Flush()
+}
+
+// Hijack hands the connection to the handler (http.Hijacker, and
+// http.ResponseController, which finds it before Unwrap) when the
+// underlying writer can; otherwise its error, wrapping
+// http.ErrNotSupported. What the handler writes on a hijacked connection
+// bypasses the capture, so its response cannot be stored: the claim is
+// released when the handler returns, and a retry runs again.
+func (c *capture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(c.w).Hijack()
+	if err == nil {
+		c.hijacked = true
+	}
+	return conn, rw, err
 }
 
 // Unwrap returns the underlying writer (http.ResponseController).
