@@ -90,11 +90,11 @@ type httpMW struct {
 //     route fails open (the handler runs unguarded, counted).
 //
 // The fingerprint is a SHA-256 over method, operation and body. The
-// handler's writer implements http.Flusher (and FlushError), http.Hijacker
-// and Unwrap, each answering what the server's writer can do: a handler
-// that hijacks the connection answers outside the middleware's view, so its
-// claim is released instead of stored (a retry runs again). Safe for
-// concurrent use.
+// handler's writer implements http.Flusher (and FlushError, with the
+// server writer's answer), Unwrap, and http.Hijacker exactly when the
+// server's writer can hijack: a handler that hijacks the connection answers
+// outside the middleware's view, so its claim is released instead of
+// stored (a retry runs again). Safe for concurrent use.
 func Middleware(o HTTPOptions) (func(http.Handler) http.Handler, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -418,7 +418,11 @@ func (h *httpMW) run(w http.ResponseWriter, r *http.Request, st *state) {
 		}
 		cw.w, st.bg.parent = nil, nil
 	}()
-	h.next.ServeHTTP(cw, r)
+	var ww http.ResponseWriter = cw
+	if canHijack(w) {
+		ww = hijackCapture{cw}
+	}
+	h.next.ServeHTTP(ww, r)
 	done = true
 }
 
@@ -507,13 +511,35 @@ func (c *capture) FlushError() error {
 	return http.NewResponseController(c.w).Flush()
 }
 
-// Hijack hands the connection to the handler (http.Hijacker, and
-// http.ResponseController, which finds it before Unwrap) when the
-// underlying writer can; otherwise its error, wrapping
-// http.ErrNotSupported. What the handler writes on a hijacked connection
-// bypasses the capture, so its response cannot be stored: the claim is
-// released when the handler returns, and a retry runs again.
-func (c *capture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+// hijackCapture is the capture of a writer that can hijack: it has Hijack
+// exactly then, so that w.(http.Hijacker) tells the truth (an HTTP/2
+// writer cannot), and http.ResponseController finds it before Unwrap. One
+// pointer: storing it in an interface does not allocate.
+type hijackCapture struct{ *capture }
+
+// Hijack hands the connection to the handler. What the handler writes on a
+// hijacked connection bypasses the capture, so its response cannot be
+// stored: the claim is released when the handler returns, and a retry runs
+// again.
+func (h hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) { return h.hijack() }
+
+// canHijack reports whether w, or a writer it unwraps to, is an
+// http.Hijacker: the walk http.ResponseController makes.
+func canHijack(w http.ResponseWriter) bool {
+	for range 16 {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (c *capture) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(c.w).Hijack()
 	if err == nil {
 		c.hijacked = true

@@ -46,10 +46,19 @@ func TestHTTPHijackReleasesClaim(t *testing.T) {
 		"ResponseController": func(w http.ResponseWriter) (io.ReadWriteCloser, *bufio.ReadWriter, error) {
 			return http.NewResponseController(w).Hijack()
 		},
+		// Another middleware outside wraps the server's writer in one
+		// that only unwraps: the walk still finds the hijacker.
+		"behind an Unwrap-only wrapper": func(w http.ResponseWriter) (io.ReadWriteCloser, *bufio.ReadWriter, error) {
+			return http.NewResponseController(w).Hijack()
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, nil)
+			var outer http.Handler = a.mux
+			if strings.HasPrefix(name, "behind") {
+				outer = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(unwrapOnly{w}, r) })
+			}
 			a.handler = func(w http.ResponseWriter, _ *http.Request) {
 				conn, rw, err := hijack(w)
 				if !assert.NoError(t, err) {
@@ -59,7 +68,7 @@ func TestHTTPHijackReleasesClaim(t *testing.T) {
 				_, _ = rw.WriteString("HTTP/1.1 201 Created\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
 				_ = rw.Flush()
 			}
-			srv := httptest.NewServer(a.mux)
+			srv := httptest.NewServer(outer)
 			defer srv.Close()
 			for i := range 2 {
 				status, body, hd := post(t, srv, `"k-hijack"`)
@@ -74,8 +83,9 @@ func TestHTTPHijackReleasesClaim(t *testing.T) {
 	}
 }
 
-// TestHTTPWriterInterfacesAreHonest: the handler's writer flushes and
-// hijacks only when the server's writer can; a refused hijack wraps
+// TestHTTPWriterInterfacesAreHonest: the handler's writer is an
+// http.Hijacker only when the server's writer can hijack, and its flush
+// reports the server writer's answer; a refused hijack wraps
 // http.ErrNotSupported and leaves the request guarded as usual (stored,
 // then replayed); a flushed response is stored whole.
 func TestHTTPWriterInterfacesAreHonest(t *testing.T) {
@@ -84,9 +94,9 @@ func TestHTTPWriterInterfacesAreHonest(t *testing.T) {
 		t.Parallel()
 		a := newAPI(t, nil)
 		a.handler = func(w http.ResponseWriter, _ *http.Request) {
-			_, _, err := w.(http.Hijacker).Hijack()
-			assert.ErrorIs(t, err, http.ErrNotSupported)
-			_, _, err = http.NewResponseController(w).Hijack()
+			_, ok := w.(http.Hijacker)
+			assert.False(t, ok, "the recorder cannot hijack, so neither can its capture")
+			_, _, err := http.NewResponseController(w).Hijack()
 			assert.ErrorIs(t, err, http.ErrNotSupported)
 			w.WriteHeader(http.StatusCreated)
 			_, _ = io.WriteString(w, "stored")
@@ -130,3 +140,12 @@ func TestHTTPWriterInterfacesAreHonest(t *testing.T) {
 		assert.EqualValues(t, 1, a.runs.Load())
 	})
 }
+
+// unwrapOnly is a writer wrapper of another middleware that offers neither
+// Hijack nor Flush, only Unwrap.
+type unwrapOnly struct{ w http.ResponseWriter }
+
+func (u unwrapOnly) Header() http.Header         { return u.w.Header() }
+func (u unwrapOnly) Write(b []byte) (int, error) { return u.w.Write(b) }
+func (u unwrapOnly) WriteHeader(code int)        { u.w.WriteHeader(code) }
+func (u unwrapOnly) Unwrap() http.ResponseWriter { return u.w }
