@@ -55,10 +55,16 @@ func TestHTTPHijackReleasesClaim(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, nil)
-			var outer http.Handler = a.mux
-			if strings.HasPrefix(name, "behind") {
-				outer = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(unwrapOnly{w}, r) })
-			}
+			// served says the middleware finished (released) a request:
+			// the client may read the hijacked answer before that.
+			served := make(chan struct{}, 2)
+			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(name, "behind") {
+					w = unwrapOnly{w}
+				}
+				a.mux.ServeHTTP(w, r)
+				served <- struct{}{}
+			})
 			a.handler = func(w http.ResponseWriter, _ *http.Request) {
 				conn, rw, err := hijack(w)
 				if !assert.NoError(t, err) {
@@ -75,6 +81,7 @@ func TestHTTPHijackReleasesClaim(t *testing.T) {
 				assert.Equal(t, http.StatusCreated, status, "request %d", i)
 				assert.Equal(t, "hijacked", body)
 				assert.Empty(t, hd.Get("Idempotent-Replayed"), "nothing was stored to replay")
+				<-served
 			}
 			assert.EqualValues(t, 2, a.runs.Load(), "released: the retry ran")
 			assert.EqualValues(t, 2, a.metrics.Released.Load())
