@@ -41,11 +41,12 @@ const memoryShards = 32
 // by Sweep, and by the watchdog check ExpiredClaimsCheck, so many distinct
 // keys do not grow memory past what their TTLs keep alive.
 //
-// Records are map values (no allocation per key) with times kept as
-// offsets from the ledger's creation, which preserves the clock's
-// monotonic reading; a completion allocates its stored copy of the
-// response (two allocations: the response with up to storedInline header
-// lines, and the body).
+// Records are compact entries (times kept as offsets from the ledger's
+// creation, which preserves the clock's monotonic reading) handed out from
+// per-shard slabs and reused once deleted, so a claim allocates nothing
+// (but for a new slab every memSlab keys) and updates its entry in place; a
+// completion allocates its stored copy of the response (two allocations:
+// the response with up to storedInline header lines, and the body).
 //
 // Memory is safe for concurrent use.
 type Memory struct {
@@ -59,9 +60,38 @@ type Memory struct {
 
 type memShard struct {
 	mu      sync.Mutex
-	m       map[Key]memEntry
+	m       map[Key]*memEntry
+	free    []*memEntry // deleted entries, for reuse
+	slab    []memEntry  // the rest of the slab entries are cut from
 	inserts uint32
 	_       [40]byte // keep shards on their own cache lines
+}
+
+// memSlab is how many entries one slab allocation holds.
+const memSlab = 64
+
+// alloc returns a zero entry; s.mu is held.
+func (s *memShard) alloc() *memEntry {
+	if n := len(s.free); n > 0 {
+		e := s.free[n-1]
+		s.free = s.free[:n-1]
+		return e
+	}
+	if len(s.slab) == 0 {
+		s.slab = make([]memEntry, memSlab)
+	}
+	e := &s.slab[0]
+	s.slab = s.slab[1:]
+	return e
+}
+
+// remove deletes k's entry e and keeps it for reuse; s.mu is held.
+func (s *memShard) remove(k Key, e *memEntry) {
+	delete(s.m, k)
+	*e = memEntry{} // drops the stored response
+	if len(s.free) < 4*memSlab {
+		s.free = append(s.free, e)
+	}
 }
 
 // memEntry is one record; its times are offsets from Memory.base.
@@ -111,7 +141,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	}
 	m.tokens.Store(rand.Uint64() >> 1)
 	for i := range m.shards {
-		m.shards[i].m = map[Key]memEntry{}
+		m.shards[i].m = map[Key]*memEntry{}
 	}
 	return m, nil
 }
@@ -156,21 +186,24 @@ func (m *Memory) Claim(_ context.Context, req ClaimRequest) (Claim, error) {
 			c.Outcome = Done
 			c.Response = e.resp
 		}
+		c.Record = m.record(req.Key, e)
 		s.mu.Unlock()
-		c.Record = m.record(req.Key, &e)
 		return c, nil
 	}
 	c.Token = m.tokens.Add(1)
-	e = memEntry{token: c.Token, fp: req.Fingerprint, status: InProgress, claimedAt: now, expires: now + c.Lease}
-	s.m[req.Key] = e
+	if !ok {
+		e = s.alloc()
+		s.m[req.Key] = e
+	}
+	*e = memEntry{token: c.Token, fp: req.Fingerprint, status: InProgress, claimedAt: now, expires: now + c.Lease}
+	c.Outcome = Claimed
+	c.Record = m.record(req.Key, e)
 	if !ok {
 		if s.inserts++; s.inserts%16 == 0 {
 			s.sweep(now, 8)
 		}
 	}
 	s.mu.Unlock()
-	c.Outcome = Claimed
-	c.Record = m.record(req.Key, &e)
 	return c, nil
 }
 
@@ -188,7 +221,7 @@ func (s *memShard) sweep(now time.Duration, n int) int {
 		}
 		n--
 		if now >= e.expires {
-			delete(s.m, k)
+			s.remove(k, e)
 			deleted++
 		}
 	}
@@ -222,16 +255,16 @@ func (m *Memory) Len() int {
 }
 
 // held returns the claim's entry, with its shard locked, while the claim
-// still holds it; the caller writes the entry back (or deletes it) and
+// still holds it; the caller changes the entry (or removes it) and
 // unlocks.
-func (m *Memory) held(c *Claim) (*memShard, memEntry, time.Duration, error) {
+func (m *Memory) held(c *Claim) (*memShard, *memEntry, time.Duration, error) {
 	now := m.now()
 	s := m.shard(&c.Key)
 	s.mu.Lock()
 	e, ok := s.m[c.Key]
 	if !ok || c.Outcome != Claimed || e.token != c.Token || e.status != InProgress || now >= e.expires {
 		s.mu.Unlock()
-		return nil, e, 0, ErrLeaseLost
+		return nil, nil, 0, ErrLeaseLost
 	}
 	return s, e, now, nil
 }
@@ -246,7 +279,6 @@ func (m *Memory) Heartbeat(_ context.Context, c *Claim, lease time.Duration) err
 		return err
 	}
 	e.expires = now + lease
-	s.m[c.Key] = e
 	s.mu.Unlock()
 	return nil
 }
@@ -292,18 +324,17 @@ func (m *Memory) Complete(_ context.Context, c *Claim, resp *Response) error {
 	}
 	e.status, e.completedAt, e.expires = Completed, now, now+c.TTL
 	e.resp, e.stored, e.replayable = stored, int32(min(size, 1<<31-1)), stored != nil
-	s.m[c.Key] = e
 	s.mu.Unlock()
 	return nil
 }
 
 // Release implements Ledger.
 func (m *Memory) Release(_ context.Context, c *Claim) error {
-	s, _, _, err := m.held(c)
+	s, e, _, err := m.held(c)
 	if err != nil {
 		return err
 	}
-	delete(s.m, c.Key)
+	s.remove(c.Key, e)
 	s.mu.Unlock()
 	return nil
 }
@@ -313,12 +344,12 @@ func (m *Memory) Lookup(_ context.Context, k Key) (Record, bool, error) {
 	now := m.now()
 	s := m.shard(&k)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	e, ok := s.m[k]
-	s.mu.Unlock()
 	if !ok || now >= e.expires {
 		return Record{}, false, nil
 	}
-	return m.record(k, &e), true, nil
+	return m.record(k, e), true, nil
 }
 
 // ForceRelease implements Ledger.
@@ -331,6 +362,6 @@ func (m *Memory) ForceRelease(_ context.Context, k Key) (bool, error) {
 	if !ok || now >= e.expires || e.status != InProgress {
 		return false, nil
 	}
-	delete(s.m, k)
+	s.remove(k, e)
 	return true, nil
 }

@@ -113,7 +113,7 @@ func (c *ExpiredClaimsCheck) Observe(ctx context.Context, now time.Time) ([]watc
 		s.mu.Lock()
 		for k, e := range s.m {
 			if e.status == InProgress && e.expires <= cutoff {
-				found = append(found, expiredClaim{key: k, token: e.token, e: e})
+				found = append(found, expiredClaim{key: k, token: e.token, e: *e})
 			}
 		}
 		s.mu.Unlock()
@@ -152,6 +152,6 @@ func (m *Memory) reclaim(k Key, token uint64, seen time.Duration) bool {
 	if !ok || e.token != token || e.status != InProgress || e.expires > seen {
 		return false
 	}
-	delete(s.m, k)
+	s.remove(k, e)
 	return true
 }
