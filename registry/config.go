@@ -52,9 +52,10 @@ type Config struct {
 	// Absent: a single process, every store in memory.
 	Fleet *FleetConfig `json:"fleet,omitempty"`
 	// Idempotency is the idempotency middleware's section. The registry
-	// only carries it (it builds no ledger and talks to no store): the
-	// service passes it to idempotency.Middleware with its ledger, which
-	// validates it (idempotency.Config.Validate).
+	// validates it at Load (idempotency.Config.Validate, errors naming
+	// "idempotency.<field>") and otherwise only carries it (it builds no
+	// ledger and talks to no store): the service passes it to
+	// idempotency.Middleware with its ledger.
 	Idempotency *idempotency.Config `json:"idempotency,omitempty"`
 	// Notifications is the notification pipeline's section. The registry
 	// only carries it: the service passes it to notify.New with its clock,
