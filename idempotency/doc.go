@@ -29,7 +29,12 @@
 //
 // Memory is per process: right for tests and single-replica services, and
 // refused in production mode unless allowed (a retry that reaches another
-// replica would run the work again). redisstore.NewIdempotency is the
+// replica would run the work again). Its records are map values, so a claim
+// allocates nothing and a completion only its copy of the response; an
+// in-progress record whose lease ended (a crashed holder) no longer blocks
+// its key, and ExpiredClaimsCheck is the watchdog check that reports such
+// records (by key digest, never the key) and reclaims them, comparing the
+// claim's token. redisstore.NewIdempotency is the
 // fleet's ledger: one hash per record under the SHA-256 of the key (never
 // the raw key), one script per call, fail closed. Package ledgertest is the
 // conformance suite both pass.
@@ -37,12 +42,17 @@
 // # Adapters
 //
 // Middleware guards HTTP handlers per draft-ietf-httpapi-idempotency-key-
-// header: the Idempotency-Key field is an RFC 9651 sf-string (ParseKey);
-// the fingerprint is a SHA-256 over method, route and body; successes and
-// deterministic 4xx are stored, 5xx, panics and transient 4xx (408, 409,
-// 425, 429) release; the ledger unreachable is 503 without running the
-// handler, unless the route fails open. Methods not configured pass through
-// without allocating.
+// header: the Idempotency-Key field is one RFC 9651 sf-string without
+// parameters (ParseKey; `"abc";p=1` is 400); the fingerprint is a SHA-256
+// over method, route and body; successes and deterministic 4xx are stored,
+// 5xx, panics and transient 4xx (408, 409, 425, 429) release, and so does
+// a handler that hijacks the connection (its answer bypasses the
+// middleware, so there is nothing to store); the ledger unreachable is 503
+// without running the handler, unless the route fails open. Methods not
+// configured pass through after one test of the method's first byte,
+// without allocating; a first request allocates only the ledger's copy of
+// the response (the working set is pooled, the lease keeper re-arms its
+// timer).
 //
 // Package idemgrpc (kept apart so that this package does not depend on
 // gRPC) is the unary server interceptor: the key is the idempotency-key
@@ -54,12 +64,15 @@
 // in flight get Aborted with a google.rpc.RetryInfo, completed ones the
 // stored reply with trailer idempotent-replayed: true (AlreadyExists in
 // reject mode), mismatches InvalidArgument, and an unreachable ledger
-// Unavailable without running the handler.
+// Unavailable without running the handler. Aborted also sets the trailer
+// grpc-retry-pushback-ms to RetryInfo's delay, which grpc-go's retry policy
+// honors.
 //
 // Steps runs the toolkit's own actions (DLQ replays, canary applies,
 // watchdog actions) once per key (DLQKey, CanaryKey, WatchdogKey), with
 // ErrDuplicateKey after completion.
 //
-// Config is the "idempotency" section of the registry's JSON tree; Metrics
-// counts decisions and is a prometheus.Collector.
+// Config is the "idempotency" section of the registry's JSON tree
+// (registry.Load validates it, errors naming "idempotency.<field>");
+// Metrics counts decisions and is a prometheus.Collector.
 package idempotency

@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -53,13 +55,17 @@ type HTTPOptions struct {
 }
 
 type httpMW struct {
-	cfg     Config
-	o       HTTPOptions
-	methods []string
-	mask    uint16
-	m       *Metrics
-	log     *slog.Logger
-	next    http.Handler
+	// initials has bit c&63 set for the first byte c of each guarded
+	// method: a method whose bit is clear passes through after one test.
+	initials uint64
+	cfg      Config
+	o        HTTPOptions
+	methods  []string
+	mask     uint16
+	m        *Metrics
+	log      *slog.Logger
+	next     http.Handler
+	nextFn   http.HandlerFunc // next, when it is a HandlerFunc: one indirect call fewer
 }
 
 // Middleware returns HTTP server middleware that runs each guarded request
@@ -84,8 +90,11 @@ type httpMW struct {
 //     route fails open (the handler runs unguarded, counted).
 //
 // The fingerprint is a SHA-256 over method, operation and body. The
-// handler's writer implements http.Flusher; Hijack is not offered (a
-// hijacked response cannot be stored). Safe for concurrent use.
+// handler's writer implements http.Flusher (and FlushError, with the
+// server writer's answer), Unwrap, and http.Hijacker exactly when the
+// server's writer can hijack: a handler that hijacks the connection answers
+// outside the middleware's view, so its claim is released instead of
+// stored (a retry runs again). Safe for concurrent use.
 func Middleware(o HTTPOptions) (func(http.Handler) http.Handler, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -100,6 +109,7 @@ func Middleware(o HTTPOptions) (func(http.Handler) http.Handler, error) {
 	h.methods = h.cfg.Methods
 	for _, m := range h.methods {
 		h.mask |= methodBit(m)
+		h.initials |= 1 << (m[0] & 63)
 	}
 	if h.o.Clock == nil {
 		h.o.Clock = baldur.SystemClock()
@@ -113,6 +123,7 @@ func Middleware(o HTTPOptions) (func(http.Handler) http.Handler, error) {
 	return func(next http.Handler) http.Handler {
 		c := *h
 		c.next = next
+		c.nextFn, _ = next.(http.HandlerFunc)
 		return &c
 	}, nil
 }
@@ -187,43 +198,76 @@ func writeProblem(w http.ResponseWriter, status int, body []byte, retryAfter int
 	_, _ = w.Write(body)
 }
 
-// state is one guarded request's working set, pooled.
+// state is one guarded request's working set, pooled, so that a first
+// request allocates nothing but the ledger's copy of its response.
 type state struct {
 	buf   bytes.Buffer
+	lr    io.LimitedReader
 	rd    bytes.Reader
 	body  body
 	cw    capture
 	claim Claim
+	resp  Response
+	bg    detached
 	hash  hash.Hash
+	scr   []byte // length prefixes and the digest
 	fp    Fingerprint
 }
+
+// detached is context.WithoutCancel without its allocation: a request's
+// values without its cancellation, for the ledger write after the handler
+// returned (a client that hangs up must not keep its response from being
+// stored).
+type detached struct{ parent context.Context }
+
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detached) Done() <-chan struct{}       { return nil }
+func (detached) Err() error                  { return nil }
+func (d *detached) Value(key any) any        { return d.parent.Value(key) }
+func (d *detached) String() string           { return "idempotency.detached" }
 
 type body struct{ *bytes.Reader }
 
 func (body) Close() error { return nil }
 
-var states = sync.Pool{New: func() any { return &state{hash: sha256.New()} }}
+var states = sync.Pool{New: func() any { return &state{hash: sha256.New(), scr: make([]byte, 0, 128)} }}
 
-// Fingerprint returns the SHA-256 over method, operation and body, each
-// length-prefixed, as the middleware computes it.
-func fingerprint(hs hash.Hash, method, op string, b []byte) (f Fingerprint) {
+// fingerprint sets st.fp to the SHA-256 over method, operation and body,
+// the first two length-prefixed, without allocating.
+func (st *state) fingerprint(method, op string, b []byte) {
+	hs := st.hash
 	hs.Reset()
-	var n [8]byte
+	p := st.scr[:0]
 	for _, s := range [...]string{method, op} {
-		n[0], n[1], n[2], n[3] = byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s))
-		hs.Write(n[:4])
-		io.WriteString(hs, s)
+		p = append(p, byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s)))
+		p = append(p, s...)
 	}
+	hs.Write(p)
 	hs.Write(b)
-	hs.Sum(f[:0])
-	return f
+	p = hs.Sum(p[:0])
+	copy(st.fp[:], p)
+	if cap(p) <= 4<<10 {
+		st.scr = p[:0]
+	}
 }
 
+// ServeHTTP is kept small: a method none of the guarded ones starts with
+// costs one test and the call to the next handler.
 func (h *httpMW) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.guarded(r.Method) {
-		h.next.ServeHTTP(w, r)
+	if m := r.Method; len(m) == 0 || h.initials&(1<<(m[0]&63)) != 0 {
+		if h.guarded(m) {
+			h.serve(w, r)
+			return
+		}
+	}
+	if h.nextFn != nil {
+		h.nextFn(w, r)
 		return
 	}
+	h.next.ServeHTTP(w, r)
+}
+
+func (h *httpMW) serve(w http.ResponseWriter, r *http.Request) {
 	op := h.operation(r)
 	rl := h.cfg.ruleFor(op)
 	if rl.off {
@@ -250,7 +294,9 @@ func (h *httpMW) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer states.Put(st)
 	st.buf.Reset()
 	if r.Body != nil && r.Body != http.NoBody {
-		n, err := st.buf.ReadFrom(io.LimitReader(r.Body, h.cfg.MaxBody+1))
+		st.lr = io.LimitedReader{R: r.Body, N: h.cfg.MaxBody + 1}
+		n, err := st.buf.ReadFrom(&st.lr)
+		st.lr.R = nil
 		if n > h.cfg.MaxBody {
 			h.m.Invalid.Add(1)
 			writeProblem(w, http.StatusRequestEntityTooLarge, bodyTooLarge, 0)
@@ -263,7 +309,7 @@ func (h *httpMW) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = r.Body.Close()
 	}
-	st.fp = fingerprint(st.hash, r.Method, op, st.buf.Bytes())
+	st.fingerprint(r.Method, op, st.buf.Bytes())
 	st.rd.Reset(st.buf.Bytes())
 	st.body.Reader = &st.rd
 	r.Body = st.body
@@ -358,23 +404,25 @@ func (h *httpMW) run(w http.ResponseWriter, r *http.Request, st *state) {
 	defer func() {
 		lost := k.Lost()
 		k.Stop()
-		bg := context.WithoutCancel(ctx)
-		if !done { // panicked
+		st.bg.parent = ctx
+		bg := &st.bg
+		switch {
+		case !done, !Storable(cw.status), cw.hijacked: // panicked, failed, or answered on a hijacked connection
 			h.finish(bg, st, nil, false, lost)
-			cw.w = nil
-			return
-		}
-		if !Storable(cw.status) {
-			h.finish(bg, st, nil, false, lost)
-		} else if cw.over {
+		case cw.over:
 			h.finish(bg, st, nil, true, lost)
-		} else {
-			resp := Response{Status: cw.status, Header: cw.fields, Body: cw.buf}
-			h.finish(bg, st, &resp, true, lost)
+		default:
+			st.resp = Response{Status: cw.status, Header: cw.fields, Body: cw.buf}
+			h.finish(bg, st, &st.resp, true, lost)
+			st.resp = Response{}
 		}
-		cw.w = nil
+		cw.w, st.bg.parent = nil, nil
 	}()
-	h.next.ServeHTTP(cw, r)
+	var ww http.ResponseWriter = cw
+	if canHijack(w) {
+		ww = hijackCapture{cw}
+	}
+	h.next.ServeHTTP(ww, r)
 	done = true
 }
 
@@ -409,12 +457,15 @@ type capture struct {
 	status int
 	wrote  bool
 	over   bool
-	buf    []byte
-	fields []HeaderField
+	// hijacked: the handler took the connection; what it wrote there
+	// was not seen, so nothing can be stored.
+	hijacked bool
+	buf      []byte
+	fields   []HeaderField
 }
 
 func (c *capture) reset(w http.ResponseWriter, allow []string, max int) {
-	c.w, c.allow, c.max, c.status, c.wrote, c.over = w, allow, max, http.StatusOK, false, false
+	c.w, c.allow, c.max, c.status, c.wrote, c.over, c.hijacked = w, allow, max, http.StatusOK, false, false, false
 	c.buf, c.fields = c.buf[:0], c.fields[:0]
 }
 
@@ -447,12 +498,53 @@ func (c *capture) Write(b []byte) (int, error) {
 	return c.w.Write(b)
 }
 
-// Flush forwards to the underlying writer when it can flush.
-func (c *capture) Flush() {
+// Flush forwards to the underlying writer when it can flush (http.Flusher).
+func (c *capture) Flush() { _ = c.FlushError() }
+
+// FlushError is Flush with the underlying writer's answer, which
+// http.ResponseController prefers: an error wrapping http.ErrNotSupported
+// when it cannot flush.
+func (c *capture) FlushError() error {
 	if !c.wrote {
 		c.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(c.w).Flush()
+	return http.NewResponseController(c.w).Flush()
+}
+
+// hijackCapture is the capture of a writer that can hijack: it has Hijack
+// exactly then, so that w.(http.Hijacker) tells the truth (an HTTP/2
+// writer cannot), and http.ResponseController finds it before Unwrap. One
+// pointer: storing it in an interface does not allocate.
+type hijackCapture struct{ *capture }
+
+// Hijack hands the connection to the handler. What the handler writes on a
+// hijacked connection bypasses the capture, so its response cannot be
+// stored: the claim is released when the handler returns, and a retry runs
+// again.
+func (h hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) { return h.hijack() }
+
+// canHijack reports whether w, or a writer it unwraps to, is an
+// http.Hijacker: the walk http.ResponseController makes.
+func canHijack(w http.ResponseWriter) bool {
+	for range 16 {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (c *capture) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(c.w).Hijack()
+	if err == nil {
+		c.hijacked = true
+	}
+	return conn, rw, err
 }
 
 // Unwrap returns the underlying writer (http.ResponseController).

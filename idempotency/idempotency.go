@@ -91,18 +91,20 @@ type Key struct {
 }
 
 // Digest returns the SHA-256 of k's fields, each length-prefixed, so that
-// no two distinct keys share a digest by concatenation.
+// no two distinct keys share a digest by concatenation. It does not
+// allocate for keys whose fields total up to 512 bytes.
 func (k Key) Digest() [32]byte {
-	h := sha256.New()
-	var n [4]byte
-	for _, s := range [...]string{k.Domain, k.Operation, k.Scope, k.Key} {
-		n[0], n[1], n[2], n[3] = byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s))
-		h.Write(n[:])
-		h.Write([]byte(s))
+	fields := [...]string{k.Domain, k.Operation, k.Scope, k.Key}
+	var buf [512]byte
+	b := buf[:0]
+	if n := 16 + len(k.Domain) + len(k.Operation) + len(k.Scope) + len(k.Key); n > len(buf) {
+		b = make([]byte, 0, n)
 	}
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
+	for _, s := range fields {
+		b = append(b, byte(len(s)>>24), byte(len(s)>>16), byte(len(s)>>8), byte(len(s)))
+		b = append(b, s...)
+	}
+	return sha256.Sum256(b)
 }
 
 // Fingerprint identifies the request a key was first used with (a SHA-256

@@ -1,6 +1,9 @@
 package idempotency_test
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,4 +58,32 @@ func TestKeyDigestSeparatesFields(t *testing.T) {
 	b := idempotency.Key{Domain: "ab", Operation: "", Scope: "c", Key: "d"}
 	assert.NotEqual(t, a.Digest(), b.Digest())
 	assert.Equal(t, a.Digest(), a.Digest())
+}
+
+// TestKeyDigestIsTheRecordName: Digest is the SHA-256 of each field's
+// 4-byte big-endian length and bytes, in order (the name Redis records are
+// stored under, so it must not drift), for short keys (a stack buffer) and
+// long ones alike, without allocating for the short.
+func TestKeyDigestIsTheRecordName(t *testing.T) {
+	ref := func(k idempotency.Key) [32]byte {
+		h := sha256.New()
+		for _, s := range []string{k.Domain, k.Operation, k.Scope, k.Key} {
+			var n [4]byte
+			binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+			h.Write(n[:])
+			h.Write([]byte(s))
+		}
+		var d [32]byte
+		h.Sum(d[:0])
+		return d
+	}
+	for _, k := range []idempotency.Key{
+		{},
+		{Domain: "payments", Operation: "POST /charges", Scope: "tenant-1", Key: "8e03978e"},
+		{Domain: strings.Repeat("d", 300), Operation: strings.Repeat("o", 300), Scope: "s", Key: strings.Repeat("k", 255)},
+	} {
+		assert.Equal(t, ref(k), k.Digest())
+	}
+	k := idempotency.Key{Domain: "payments", Operation: "POST /charges", Scope: "tenant-1", Key: "8e03978e"}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = k.Digest() }))
 }

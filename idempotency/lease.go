@@ -44,6 +44,10 @@ type Keeper struct {
 	active   bool
 	inFlight bool
 	timer    baldur.Timer
+	// spare is a stopped or fired system timer bound to tick, kept across
+	// pool uses and re-armed with Reset, so that a keeper on the system
+	// clock allocates no timer per claim.
+	spare    *time.Timer
 	lost     atomic.Bool
 	renewals atomic.Uint64
 }
@@ -73,13 +77,32 @@ func StartKeeper(l Ledger, c Claim, clock baldur.Clock, limit time.Time, onLost 
 
 func (k *Keeper) every() time.Duration { return max(k.claim.Lease/3, time.Millisecond) }
 
+// sysClock is compared with a keeper's clock: only the system clock's
+// timers may be re-armed by Reset (another clock's timers run on its own
+// time).
+var sysClock = baldur.SystemClock()
+
 // arm schedules the next renewal; k.mu is held.
 func (k *Keeper) arm() {
+	k.keepSpare()
 	if !k.clock.Now().Add(k.every()).Before(k.limit) {
-		k.timer = nil // the lease granted last runs to the limit
+		return // the lease granted last runs to the limit
+	}
+	if k.spare != nil && k.clock == sysClock {
+		k.spare.Reset(k.every())
+		k.timer, k.spare = k.spare, nil
 		return
 	}
 	k.timer = k.clock.AfterFunc(k.every(), k.tickFn)
+}
+
+// keepSpare moves a system timer that is no longer armed (stopped, or
+// fired: arm runs from its function) to spare; k.mu is held.
+func (k *Keeper) keepSpare() {
+	if t, ok := k.timer.(*time.Timer); ok {
+		k.spare = t
+	}
+	k.timer = nil
 }
 
 func (k *Keeper) tick() {
@@ -131,7 +154,7 @@ func (k *Keeper) Stop() {
 	if k.timer != nil && !k.timer.Stop() {
 		reuse = false // fired: its goroutine may not have taken the lock yet
 	}
-	k.timer = nil
+	k.keepSpare()
 	k.mu.Unlock()
 	if reuse {
 		k.ledger, k.claim, k.onLost = nil, Claim{}, nil

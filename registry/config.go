@@ -51,23 +51,20 @@ type Config struct {
 	// validates and carries it (Registry.Fleet); redisstore.Open reads it.
 	// Absent: a single process, every store in memory.
 	Fleet *FleetConfig `json:"fleet,omitempty"`
-	// Idempotency is the idempotency middleware's section. The registry
-	// only carries it (it builds no ledger and talks to no store): the
-	// service passes it to idempotency.Middleware with its ledger, which
-	// validates it (idempotency.Config.Validate).
+	// The service sections below are read by their service packages: Load
+	// validates their values (each Config.Validate, errors naming the JSON
+	// path, "idempotency.ttl") and otherwise only carries them; it builds
+	// no ledger, pipeline, watchdog or queue and talks to no store. The
+	// service passes its section, with its wiring (ledger, clock, fleet
+	// claims, checks, repository), to the package's constructor.
+
+	// Idempotency is idempotency.Middleware's section.
 	Idempotency *idempotency.Config `json:"idempotency,omitempty"`
-	// Notifications is the notification pipeline's section. The registry
-	// only carries it: the service passes it to notify.New with its clock,
-	// fleet claims and producers, which validates it
-	// (notify.Config.Validate).
+	// Notifications is notify.New's section.
 	Notifications *notify.Config `json:"notifications,omitempty"`
-	// Watchdog is the self-healing watchdog's section. The registry only
-	// carries it: the service adds its checks, lock, incident store and
-	// notifier and passes it to watchdog.New, which validates it.
+	// Watchdog is watchdog.New's section.
 	Watchdog *watchdog.Config `json:"watchdog,omitempty"`
-	// DLQ is the dead-letter queue's section. The registry only carries it:
-	// the service fills its wiring (repository, handlers) and passes it to
-	// dlq.New, which validates it (dlq.Config.Validate).
+	// DLQ is dlq.New's section.
 	DLQ *dlq.Config `json:"dlq,omitempty"`
 }
 

@@ -23,6 +23,9 @@ func WithClock(c baldur.Clock) Option { return func(r *Registry) { r.clock = c }
 // built for the failed load are closed, and the previous configuration
 // keeps serving.
 func (r *Registry) Load(cfg Config) error {
+	if err := validateSections(&cfg); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := &builder{r: r, cfg: &cfg, next: map[string]reusable{}}

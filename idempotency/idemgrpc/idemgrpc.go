@@ -17,6 +17,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,9 +40,15 @@ import (
 // MetadataKey is the incoming metadata key that carries the idempotency key
 // (an RFC 9651 sf-string, as idempotency.ParseKey takes it); ReplayedTrailer
 // marks a replayed answer with the value "true".
+//
+// PushbackTrailer is gRPC's retry pushback (gRFC A6): on Aborted (a
+// duplicate in flight) it carries the same delay as the RetryInfo detail,
+// in milliseconds, so that a client whose retry policy lists ABORTED waits
+// for the first call's lease instead of its own backoff.
 const (
 	MetadataKey     = "idempotency-key"
 	ReplayedTrailer = "idempotent-replayed"
+	PushbackTrailer = "grpc-retry-pushback-ms"
 )
 
 // Options configure UnaryServerInterceptor.
@@ -101,7 +108,8 @@ type server struct {
 //     status with details); any other code or a panic releases the key so
 //     that a retry runs;
 //   - a duplicate while the first runs: Aborted with a google.rpc.RetryInfo
-//     (the lease left); after it completed: the stored reply or error,
+//     (the lease left) and the same delay in trailer grpc-retry-pushback-ms;
+//     after it completed: the stored reply or error,
 //     with trailer idempotent-replayed: true (AlreadyExists in reject mode,
 //     or when the reply was too large to store); with another request:
 //     InvalidArgument ("key reused with a different request");
@@ -259,7 +267,10 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		return s.run(ctx, req, handler, &claim)
 	case idempotency.Busy:
 		s.m.InFlight.Add(1)
-		return nil, inProgress(claim.Record.ExpiresAt.Sub(s.o.Clock.Now()))
+		d := retryDelay(claim.Record.ExpiresAt.Sub(s.o.Clock.Now()))
+		// fails only outside a grpc server (direct calls)
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackTrailer, strconv.FormatInt(d.Milliseconds(), 10)))
+		return nil, inProgress(d)
 	case idempotency.Mismatch:
 		s.m.Mismatch.Add(1)
 		return nil, errMismatch
@@ -284,10 +295,14 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	return nil, errUnavailable
 }
 
-// inProgress is Aborted with a RetryInfo of the lease left (at least 1 s,
-// rounded up to whole seconds as the HTTP Retry-After is).
-func inProgress(left time.Duration) error {
-	d := max(time.Second, (left+time.Second-1)/time.Second*time.Second)
+// retryDelay is the lease left, rounded up to whole seconds as the HTTP
+// Retry-After is, at least 1 s.
+func retryDelay(left time.Duration) time.Duration {
+	return max(time.Second, (left+time.Second-1)/time.Second*time.Second)
+}
+
+// inProgress is Aborted with a RetryInfo of d.
+func inProgress(d time.Duration) error {
 	st := status.New(codes.Aborted, "idempotency: a call with this idempotency key is in progress; retry later")
 	if ds, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); err == nil {
 		st = ds

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -247,6 +248,9 @@ func TestGRPCMismatch(t *testing.T) {
 	assert.EqualValues(t, 1, f.metrics.Mismatch.Load())
 }
 
+// TestGRPCInFlightAbortedWithRetryInfo: a duplicate in flight gets Aborted
+// with a RetryInfo of the lease left and the same delay in the
+// grpc-retry-pushback-ms trailer; the handler ran once.
 func TestGRPCInFlightAbortedWithRetryInfo(t *testing.T) {
 	t.Parallel()
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -262,7 +266,8 @@ func TestGRPCInFlightAbortedWithRetryInfo(t *testing.T) {
 		done <- err
 	}()
 	<-entered
-	_, err := f.client.Check(withKey("k-busy"), &healthpb.HealthCheckRequest{})
+	var trailer metadata.MD
+	_, err := f.client.Check(withKey("k-busy"), &healthpb.HealthCheckRequest{}, grpc.Trailer(&trailer))
 	close(release)
 	require.NoError(t, <-done)
 	st := status.Convert(err)
@@ -276,6 +281,8 @@ func TestGRPCInFlightAbortedWithRetryInfo(t *testing.T) {
 	require.NotNil(t, ri, "Aborted carries a google.rpc.RetryInfo")
 	assert.GreaterOrEqual(t, ri.GetRetryDelay().AsDuration(), time.Second)
 	assert.LessOrEqual(t, ri.GetRetryDelay().AsDuration(), idempotency.DefaultLease)
+	assert.Equal(t, []string{strconv.FormatInt(ri.GetRetryDelay().AsDuration().Milliseconds(), 10)}, trailer.Get(idemgrpc.PushbackTrailer),
+		"grpc-retry-pushback-ms carries RetryInfo's delay")
 	assert.EqualValues(t, 1, svc.runs.Load())
 }
 
