@@ -73,7 +73,8 @@ func serve(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer pay.close()
-	s, err := newServices(cfg, reg, slog.New(slog.NewTextHandler(out, nil)), &http.Client{Timeout: 2 * time.Second})
+	logger := slog.New(slog.NewTextHandler(out, nil))
+	s, err := newServices(cfg, reg, logger, &http.Client{Timeout: 2 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -83,8 +84,13 @@ func serve(ctx context.Context, out io.Writer) error {
 	mux := http.NewServeMux()
 	routes := app.routes()
 	// Serve mode's checkout also charges the card at the payment provider,
-	// a call the DLQ captures when it fails.
-	routes["POST /api/pay"] = payHandler(chargeClient(reg, s.dlq.CapturePoint("payments")), pay.url)
+	// a call the DLQ captures when it fails, at most once per
+	// Idempotency-Key.
+	idem, err := s.idempotent(cfg.Idempotency, logger)
+	if err != nil {
+		return err
+	}
+	routes["POST /api/pay"] = idem(payHandler(chargeClient(reg, s.dlq.CapturePoint("payments")), pay.url))
 	for pattern, h := range routes {
 		mux.Handle(pattern, mw(h))
 	}
@@ -133,6 +139,7 @@ Try:
        -d '{"scope":"operation","pattern":"GET /api/items/{id}"}'
   curl -s %[2]s/emergency/trigger -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
        -d '{"level":2,"reason":"trying the emergency level","duration":"2m"}'
+  curl -i -X POST %[1]s/api/pay -H 'X-Tenant: me' -H 'Idempotency-Key: "order-1"'   # twice: replayed
   curl -s '%[2]s/dlq/entries?domain=payments' -H 'X-Baldur-Admin-Key: %[4]s'
   curl -s %[2]s/dlq/replay -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
        -d '{"domain":"payments","dry_run":true,"reason":"trying a replay"}'

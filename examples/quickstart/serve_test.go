@@ -84,7 +84,7 @@ func TestServeModeStaysUpUntilInterrupted(t *testing.T) {
 	for _, c := range rows("/watchdog/status", "checks") {
 		checks = append(checks, c.(map[string]any)["name"].(string))
 	}
-	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay"}, checks)
+	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay", "idempotency_expired_claims"}, checks)
 
 	// The load starts with the payment provider failing: the charges the
 	// checkout sends it are dead letters, their card numbers masked.
@@ -97,6 +97,26 @@ func TestServeModeStaysUpUntilInterrupted(t *testing.T) {
 	assert.Contains(t, body, `\"card_number\":\"[MASKED]\"`)
 	assert.NotContains(t, body, "4111111111111111")
 	assert.NotEmpty(t, rows("/dlq/groups", "items"))
+
+	// The checkout runs once per Idempotency-Key: the second order is the
+	// first one's answer, replayed.
+	pay := func() (string, string) {
+		req, err := http.NewRequest(http.MethodPost, urls["service"]+"/api/pay", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Tenant", "test")
+		req.Header.Set("Idempotency-Key", `"order-1"`)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+		return string(b), resp.Header.Get("Idempotent-Replayed")
+	}
+	first, replayed := pay()
+	assert.Empty(t, replayed)
+	second, replayed := pay()
+	assert.Equal(t, "true", replayed)
+	assert.Equal(t, first, second)
 
 	cancel()
 	require.NoError(t, <-done)

@@ -11,6 +11,7 @@ import (
 	"github.com/baldur-go/baldur/admin"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/dlq"
+	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/lock"
 	"github.com/baldur-go/baldur/notify"
 	"github.com/baldur-go/baldur/registry"
@@ -27,6 +28,8 @@ type services struct {
 	notify   *notify.Pipeline
 	watchdog *watchdog.Runner
 	dlq      *dlq.Queue
+	// ledger is the idempotency ledger of the checkout (in memory).
+	ledger *idempotency.Memory
 	// breakers notifies the state changes of the file's breakers.
 	breakers *notify.BreakerChanges
 
@@ -39,8 +42,8 @@ type services struct {
 // log channel's lines and the services' own records; replays go out
 // through replay.
 func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logger, replay *http.Client) (_ *services, err error) {
-	if cfg.Notifications == nil || cfg.Watchdog == nil || cfg.DLQ == nil {
-		return nil, errors.New("serve mode needs the notifications, watchdog and dlq sections of baldur.json")
+	if cfg.Notifications == nil || cfg.Watchdog == nil || cfg.DLQ == nil || cfg.Idempotency == nil {
+		return nil, errors.New("serve mode needs the notifications, watchdog, dlq and idempotency sections of baldur.json")
 	}
 	s := &services{}
 	defer func() {
@@ -76,6 +79,15 @@ func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logge
 	s.dlq = q
 	s.stops = append(s.stops, q.Close)
 
+	s.ledger, err = idempotency.NewMemory(idempotency.MemoryConfig{Lease: cfg.Idempotency.Lease.D(), TTL: cfg.Idempotency.TTL.D(), Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: %w", err)
+	}
+	claims, err := idempotency.NewExpiredClaimsCheck(idempotency.ExpiredClaimsConfig{Ledger: s.ledger})
+	if err != nil {
+		return nil, err
+	}
+
 	// One process: a memory lock leads every check, and the incidents stay
 	// in the process (watchdog.MemoryIncidents, the default).
 	lk, err := lock.NewMemory(lock.MemoryConfig{})
@@ -100,7 +112,7 @@ func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logge
 		return nil, err
 	}
 	wcfg := *cfg.Watchdog
-	wcfg.Checks = []watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck()}
+	wcfg.Checks = []watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck(), claims}
 	wcfg.Lock, wcfg.Notifier, wcfg.Logger = lk, pipe, logger
 	wcfg.Replica = "quickstart"
 	wd, err := watchdog.New(wcfg)
@@ -116,6 +128,14 @@ func (s *services) admin(c *admin.Config) {
 	c.Notifications = s.notify
 	c.Watchdog = s.watchdog
 	c.DLQ = s.dlq
+	c.Idempotency = s.ledger
+}
+
+// idempotent runs the checkout at most once per Idempotency-Key and
+// tenant; requests without a key pass through.
+func (s *services) idempotent(cfg *idempotency.Config, logger *slog.Logger) (func(http.Handler) http.Handler, error) {
+	return idempotency.Middleware(idempotency.HTTPOptions{Config: *cfg, Ledger: s.ledger, Domain: "shop", Logger: logger,
+		Scope: func(r *http.Request) string { return r.Header.Get("X-Tenant") }})
 }
 
 // summary says what runs, for the banner.
@@ -125,7 +145,7 @@ func (s *services) summary() string {
 	for i, c := range s.notify.Channels() {
 		names[i] = c.Name
 	}
-	return fmt.Sprintf("notifications (channels %v), watchdog (%d checks every %v), DLQ (in memory)", names, len(st.Checks), st.Interval)
+	return fmt.Sprintf("notifications (channels %v), watchdog (%d checks every %v), DLQ and idempotency ledger (in memory)", names, len(st.Checks), st.Interval)
 }
 
 // breakerChanged is the registry's breaker hook: a breaker that opens is
