@@ -185,4 +185,20 @@ func TestServiceViewsShowRealData(t *testing.T) {
 	titles := cells("title")
 	assert.Contains(t, titles, "watchdog leaked_permits: reports")
 	assert.Contains(t, titles, "emergency level LEVEL_1")
+
+	// A silence added through the console's form is the pipeline's.
+	const form = `#view form.action:has(textarea[name=matchers])`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(form+` textarea[name=matchers]`), `{"source":"watchdog","min_priority":"HIGH"}`),
+		chromedp.SetValue(chromedp.CSS(form+` input[name=duration]`), "1h"),
+		chromedp.Click(chromedp.CSS(form+` button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-dialog[open] #confirm-reason`)),
+		chromedp.SetValue(chromedp.CSS(`#confirm-reason`), "known leak, fix deploying"),
+		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
+	))
+	poll(t, ctx, `[...document.querySelectorAll('#view td[data-col=reason]')].some(td => td.textContent === 'known leak, fix deploying')`)
+	sil := v.notify.Silences()
+	require.Len(t, sil, 1)
+	assert.Equal(t, "watchdog", sil[0].Matcher.Source)
+	assert.Equal(t, 1, eval[int](t, ctx, `document.querySelectorAll('#view button[data-action=Delete]').length`), "an ADMIN may delete it")
 }

@@ -586,7 +586,7 @@
     return async function () {
       await Promise.all([
         load(ch, '/notifications/channels', (x) => table(x.items)),
-        load(si, '/notifications/silences', (x) => table(x.items, { actions: [{ label: 'Delete', need: 'OPERATOR',
+        load(si, '/notifications/silences', (x) => table(x.items, { actions: [{ label: 'Delete', need: 'ADMIN',
           run: (it) => act({ title: 'Delete silence ' + it.id, scope: 'silence ' + it.id, method: 'DELETE',
             path: '/notifications/silences/' + encodeURIComponent(it.id) }) }] })),
         load(res, '/notifications/results', (x) => table(x.items)),
