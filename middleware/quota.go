@@ -11,9 +11,13 @@ import (
 )
 
 // Header values are interned so that writing the RateLimit fields on every
-// admitted call allocates nothing for the common values: remaining counts
-// below internRemaining and resets below internReset seconds. Others are
-// formatted per call. Interned []string values are shared between
+// admitted call allocates nothing: remaining counts below internRemaining
+// and resets below internReset seconds have a slot each; a quota larger than
+// that (a burst of 100,000) also keeps the last values of other counts in a
+// direct-mapped table of hotSlots, where the counts a busy quota reports
+// (many partitions near full, a hot one counting down) stay until another
+// count of the same slot replaces them. Only a count seen for the first time
+// in its slot, or a reset of internReset seconds or more, is formatted. Interned []string values are shared between
 // responses; the middleware only ever replaces them, never writes into them.
 //
 // The interned values of at most maxInternedQuotas distinct quotas are kept at
@@ -27,6 +31,7 @@ const (
 	internRemaining   = 1024
 	internReset       = 16
 	maxInternedQuotas = 256
+	hotSlots          = 2048 // a power of two
 )
 
 // quotaValues are the interned header values of one quota. rows has one
@@ -39,6 +44,13 @@ type quotaValues struct {
 	legacyLimit []string
 	used        atomic.Bool // looked up again since it was interned or swept
 	rows        []atomic.Pointer[resetRow]
+	hot         []atomic.Pointer[hotValue] // counts past rows; nil for a small quota
+}
+
+// hotValue is the RateLimit value of one remaining count and reset.
+type hotValue struct {
+	remaining, reset int64
+	v                []string
 }
 
 // resetRow holds the RateLimit values of one remaining count, by reset.
@@ -105,6 +117,9 @@ func loadValues(q baldur.Quota) (*quotaValues, bool) {
 		legacyLimit: []string{strconv.FormatInt(q.Limit, 10)},
 		rows:        make([]atomic.Pointer[resetRow], rows),
 	}
+	if q.Limit >= internRemaining {
+		qv.hot = make([]atomic.Pointer[hotValue], hotSlots)
+	}
 	c.m[q] = qv
 	return qv, true
 }
@@ -136,8 +151,11 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	if remaining < 0 {
 		remaining = 0
 	}
-	if remaining >= int64(len(qv.rows)) || reset < 0 || reset >= internReset {
+	if reset < 0 || reset >= internReset {
 		return []string{FormatRateLimit(name, remaining, reset)}
+	}
+	if remaining >= int64(len(qv.rows)) {
+		return qv.hotValue(name, remaining, reset)
 	}
 	rp := &qv.rows[remaining]
 	row := rp.Load()
@@ -154,6 +172,21 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	v := []string{FormatRateLimit(name, remaining, reset)}
 	slot.Store(&v)
 	return v
+}
+
+// hotValue returns the value of a count past the quota's rows from its
+// slot of qv.hot, formatting it when the slot holds another.
+func (qv *quotaValues) hotValue(name string, remaining, reset int64) []string {
+	if qv.hot == nil { // a count above the quota's limit: not worth keeping
+		return []string{FormatRateLimit(name, remaining, reset)}
+	}
+	slot := &qv.hot[uint64(remaining*internReset+reset)&(hotSlots-1)]
+	if h := slot.Load(); h != nil && h.remaining == remaining && h.reset == reset {
+		return h.v
+	}
+	h := &hotValue{remaining: remaining, reset: reset, v: []string{FormatRateLimit(name, remaining, reset)}}
+	slot.Store(h)
+	return h.v
 }
 
 func intValue(n int64) []string {

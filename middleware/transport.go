@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/coarse"
 	"github.com/baldur-go/baldur/internal/memo"
 )
 
@@ -36,7 +37,9 @@ type TransportConfig struct {
 	Region string
 
 	// Clock is read at admission and by the cooldowns. Nil means the
-	// system clock.
+	// system clock for the cooldowns and, unless Latency is set, the
+	// process's coarse clock at admission (a reading at most about 1 ms
+	// old for one atomic load: the gates need no finer time).
 	Clock baldur.Clock
 	// Latency reports each request's latency, from admission to the end of
 	// its response body, in Outcome.Latency, at the cost of a second clock
@@ -91,6 +94,7 @@ func NewTransport(r baldur.Resolver, cfg TransportConfig) http.RoundTripper {
 	}
 	if t.clock == nil {
 		t.clock = baldur.SystemClock()
+		t.coarse = !cfg.Latency
 	}
 	t.cool.cfg = cfg.Cooldown
 	t.cool.init(t.clock.Now())
@@ -107,6 +111,7 @@ type transport struct {
 	service   string
 	region    string
 	latency   bool
+	coarse    bool // Call.Now is read from the coarse clock (no Clock, no Latency)
 	ops       *opCache
 	cool      cooldowns
 }
@@ -137,11 +142,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	op := t.operationOf(req, host)
 	if p := t.r.Policy(op); p != nil {
 		if now.IsZero() {
-			now = t.clock.Now()
+			now = t.admissionTime()
 		}
 		u.now = now
-		var err error
-		if u.ticket, err = p.Admit(req.Context(), t.call(req, op, host, now)); err != nil {
+		call := t.call(req, op, host, now)
+		if err := p.AdmitInto(req.Context(), &call, &u.ticket); err != nil {
 			u.done()
 			if probe {
 				t.cool.abandon(host)
@@ -255,6 +260,16 @@ func (t *transport) call(req *http.Request, op, host string, now time.Time) bald
 		c.Deadline = d
 	}
 	return c
+}
+
+// admissionTime is Call.Now of a request whose host is not cooling down:
+// the process's coarse clock unless a Clock was given or latency is
+// measured (see internal/coarse for why its tick is all the gates need).
+func (t *transport) admissionTime() time.Time {
+	if t.coarse {
+		return coarse.Now()
+	}
+	return t.clock.Now()
 }
 
 func (t *transport) since(start time.Time) time.Duration {
