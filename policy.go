@@ -56,7 +56,7 @@ type stage struct {
 	shadow bool
 	quota  bool          // the gate reports quotas (QuotaReporter)
 	qr     QuotaReporter // the gate as a QuotaReporter, asserted once; nil when it is not one
-	runner Runner // the gate runs the call's work; nil for most gates
+	runner Runner        // the gate runs the call's work; nil for most gates
 }
 
 // NewPolicy validates cfg and returns the Policy it declares.
