@@ -13,11 +13,12 @@ import (
 // Header values are interned so that writing the RateLimit fields on every
 // admitted call allocates nothing: remaining counts below internRemaining
 // and resets below internReset seconds have a slot each; a quota larger than
-// that (a burst of 100,000) also keeps the last values of other counts in a
-// direct-mapped table of hotSlots, where the counts a busy quota reports
-// (many partitions near full, a hot one counting down) stay until another
-// count of the same slot replaces them. Only a count seen for the first time
-// in its slot, or a reset of internReset seconds or more, is formatted. Interned []string values are shared between
+// that (a burst of 100,000) also keeps the values of other counts in a
+// direct-mapped table of hotSlots rows, count mod hotSlots, so that the
+// counts a busy quota reports (many partitions near full, a hot one counting
+// down: runs of consecutive counts) stay until a count hotSlots away takes
+// the slot. Only a count seen for the first time in its slot, or a reset of
+// internReset seconds or more, is formatted. Interned []string values are shared between
 // responses; the middleware only ever replaces them, never writes into them.
 //
 // The interned values of at most maxInternedQuotas distinct quotas are kept at
@@ -31,7 +32,7 @@ const (
 	internRemaining   = 1024
 	internReset       = 16
 	maxInternedQuotas = 256
-	hotSlots          = 2048 // a power of two
+	hotSlots          = 1024 // a power of two
 )
 
 // quotaValues are the interned header values of one quota. rows has one
@@ -44,13 +45,15 @@ type quotaValues struct {
 	legacyLimit []string
 	used        atomic.Bool // looked up again since it was interned or swept
 	rows        []atomic.Pointer[resetRow]
-	hot         []atomic.Pointer[hotValue] // counts past rows; nil for a small quota
+	hot         []atomic.Pointer[hotRow] // counts past rows, by count mod hotSlots; nil for a small quota
 }
 
-// hotValue is the RateLimit value of one remaining count and reset.
-type hotValue struct {
-	remaining, reset int64
-	v                []string
+// hotRow holds the values of one remaining count past a quota's rows: its
+// RateLimit values by reset, and its X-RateLimit-Remaining value.
+type hotRow struct {
+	remaining int64
+	resets    resetRow
+	legacy    atomic.Pointer[[]string]
 }
 
 // resetRow holds the RateLimit values of one remaining count, by reset.
@@ -118,7 +121,7 @@ func loadValues(q baldur.Quota) (*quotaValues, bool) {
 		rows:        make([]atomic.Pointer[resetRow], rows),
 	}
 	if q.Limit >= internRemaining {
-		qv.hot = make([]atomic.Pointer[hotValue], hotSlots)
+		qv.hot = make([]atomic.Pointer[hotRow], hotSlots)
 	}
 	c.m[q] = qv
 	return qv, true
@@ -154,15 +157,20 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	if reset < 0 || reset >= internReset {
 		return []string{FormatRateLimit(name, remaining, reset)}
 	}
+	var row *resetRow
 	if remaining >= int64(len(qv.rows)) {
-		return qv.hotValue(name, remaining, reset)
-	}
-	rp := &qv.rows[remaining]
-	row := rp.Load()
-	if row == nil {
-		row = new(resetRow)
-		if !rp.CompareAndSwap(nil, row) {
-			row = rp.Load()
+		hr := qv.hotRow(remaining)
+		if hr == nil {
+			return []string{FormatRateLimit(name, remaining, reset)}
+		}
+		row = &hr.resets
+	} else {
+		rp := &qv.rows[remaining]
+		if row = rp.Load(); row == nil {
+			row = new(resetRow)
+			if !rp.CompareAndSwap(nil, row) {
+				row = rp.Load()
+			}
 		}
 	}
 	slot := &row[reset]
@@ -174,19 +182,39 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	return v
 }
 
-// hotValue returns the value of a count past the quota's rows from its
-// slot of qv.hot, formatting it when the slot holds another.
-func (qv *quotaValues) hotValue(name string, remaining, reset int64) []string {
+// hotRow returns the row of a count past the quota's rows, from its slot
+// of qv.hot: the slot of count mod hotSlots, so that any hotSlots
+// consecutive counts (the partitions near full, one counting down) keep
+// their rows at once. Nil when the quota has no hot table.
+func (qv *quotaValues) hotRow(remaining int64) *hotRow {
 	if qv.hot == nil { // a count above the quota's limit: not worth keeping
-		return []string{FormatRateLimit(name, remaining, reset)}
+		return nil
 	}
-	slot := &qv.hot[uint64(remaining*internReset+reset)&(hotSlots-1)]
-	if h := slot.Load(); h != nil && h.remaining == remaining && h.reset == reset {
-		return h.v
+	slot := &qv.hot[uint64(remaining)&(hotSlots-1)]
+	hr := slot.Load()
+	if hr == nil || hr.remaining != remaining {
+		hr = &hotRow{remaining: remaining}
+		slot.Store(hr)
 	}
-	h := &hotValue{remaining: remaining, reset: reset, v: []string{FormatRateLimit(name, remaining, reset)}}
-	slot.Store(h)
-	return h.v
+	return hr
+}
+
+// remainingValue is the X-RateLimit-Remaining value of n: interned below
+// internRemaining, else kept in the quota's hot rows.
+func (qv *quotaValues) remainingValue(n int64) []string {
+	if n < internRemaining {
+		return intValue(n)
+	}
+	hr := qv.hotRow(n)
+	if hr == nil {
+		return intValue(n)
+	}
+	if p := hr.legacy.Load(); p != nil {
+		return *p
+	}
+	v := []string{strconv.FormatInt(n, 10)}
+	hr.legacy.Store(&v)
+	return v
 }
 
 func intValue(n int64) []string {
@@ -216,7 +244,7 @@ func (s *server) writeQuota(h http.Header, q baldur.QuotaStatus) {
 	}
 	if s.legacyHeaders {
 		h["X-Ratelimit-Limit"] = qv.legacyLimit
-		h["X-Ratelimit-Remaining"] = intValue(max(q.Remaining, 0))
+		h["X-Ratelimit-Remaining"] = qv.remainingValue(max(q.Remaining, 0))
 		h["X-Ratelimit-Reset"] = intValue(reset)
 	}
 }
