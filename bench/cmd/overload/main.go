@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur/bench/internal/chart"
@@ -258,8 +259,8 @@ func draw(path string, names []string, results map[string][]point, capacity floa
 // rounds is how many rounds of compute take the service time on one core.
 var rounds int
 
-// sink keeps compute's result alive.
-var sink uint64
+// sink keeps compute's results alive.
+var sink atomic.Uint64
 
 // compute does n rounds of arithmetic that the compiler cannot drop.
 func compute(n int) {
@@ -269,7 +270,7 @@ func compute(n int) {
 		x ^= x >> 7
 		x ^= x << 17
 	}
-	sink += x
+	sink.Add(x)
 }
 
 // calibrate sets rounds so that compute(rounds) takes about d, measured
