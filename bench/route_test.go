@@ -147,8 +147,10 @@ func drainTenants(once func(first int) (rejected bool)) {
 	}
 }
 
-// checkPath fails an admit path that rejected and a reject path that admitted
-// more than 5 % of the calls (the bucket's refill between calls).
+// checkPath fails an admit path that rejected, and a reject path that
+// admitted more than 20 % of the calls: the bucket's refill of 10,000 a
+// second admits a fraction of a percent of calls that take a microsecond,
+// more on a machine so loaded that calls take tens of them.
 func checkPath(b *testing.B, m peer.Mode, rejected int64) {
 	b.Helper()
 	switch m {
@@ -158,7 +160,7 @@ func checkPath(b *testing.B, m peer.Mode, rejected int64) {
 		if b.N < 10_000 {
 			return // the refill dominates a short run
 		}
-		require.GreaterOrEqual(b, float64(rejected), 0.95*float64(b.N), "reject path admitted more than 5 %% of %d calls", b.N)
+		require.GreaterOrEqual(b, float64(rejected), 0.8*float64(b.N), "reject path admitted more than 20 %% of %d calls", b.N)
 	}
 }
 
