@@ -80,13 +80,16 @@ func main() {
 	}
 	if *work == "cpu" {
 		calibrate(*service)
-		fmt.Printf("CPU-bound service: each call computes for %s (calibrated: %d rounds), %d at once = capacity %.0f req/s; none runs every call at once. ",
-			*service, rounds, *conc, capacity)
+		fmt.Printf("CPU-bound service: each call computes for %s (calibrated: %d rounds). ", *service, rounds)
 	}
 	fmt.Printf("Service: %d slots x %s = capacity %.0f req/s. Open-loop arrivals at a fixed rate, %s per phase, client timeout %s, bulkhead max wait %s, GOMAXPROCS=%d.\n\n",
 		*conc, *service, capacity, *dur, *timeout, *maxWait, runtime.GOMAXPROCS(0))
-	fmt.Printf("baldur = %s. failsafe = failsafe-go bulkhead (%d slots, max wait %s) via failsafehttp.NewHandler. none = the service's own slot queue.\n\n",
-		strings.Join(ours.OverloadParts, " "), *conc, *maxWait)
+	none := "the service's own slot queue"
+	if *work == "cpu" {
+		none = "no limit, every call computes at once"
+	}
+	fmt.Printf("baldur = %s. failsafe = failsafe-go bulkhead (%d slots, max wait %s) via failsafehttp.NewHandler. none = %s.\n\n",
+		strings.Join(ours.OverloadParts, " "), *conc, *maxWait, none)
 	fmt.Println("| config | offered | offered (req/s) | goodput (req/s) | goodput / capacity | accepted p50 (ms) | accepted p99 (ms) | rejected | timed out | failed | dropped |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	results := map[string][]point{}
