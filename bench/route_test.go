@@ -287,7 +287,15 @@ func (eofBody) Close() error             { return nil }
 // transport's partition key.
 const tenantHeader = "X-Tenant"
 
-func tenantKey(r *http.Request) string { return r.Header.Get(tenantHeader) }
+// tenantKey reads the header by its canonical name, as a key function on a
+// hot path should: Header.Get would validate and canonicalize the name on
+// every call.
+func tenantKey(r *http.Request) string {
+	if v := r.Header[tenantHeader]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 func routeTransport(tb testing.TB, impl string, burst int, m peer.Mode, clk baldur.Clock) http.RoundTripper {
 	switch impl {

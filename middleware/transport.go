@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -192,7 +193,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
-	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, ticket: u.ticket, cancel: cancel}
+	held := tickets.Get().(*heldTicket)
+	held.t = u.ticket
+	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, held: held, cancel: cancel}
 	u.done() // the body owns the permits now
 	if _, ok := resp.Body.(io.Writer); ok {
 		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
@@ -317,10 +320,19 @@ type body struct {
 	ctx     context.Context
 	start   time.Time
 	outcome baldur.Outcome
-	done    atomic.Bool // whoever flips it owns ticket
-	ticket  baldur.Ticket
+	done    atomic.Bool             // whoever flips it owns held
+	held    *heldTicket             // the permits, from tickets; given back by the owner of done
 	cancel  context.CancelCauseFunc // ends the context of a request sent on a pool; nil otherwise
 }
+
+// heldTicket holds the permits of a response being read. The ticket (168
+// bytes) lives in a pooled holder rather than in the body, so that the one
+// allocation a guarded response adds, the body wrapper, stays small: the
+// wrapper cannot be pooled (the caller keeps it after Close), its holder
+// can, because only the goroutine that finishes the body touches it.
+type heldTicket struct{ t baldur.Ticket }
+
+var tickets = sync.Pool{New: func() any { return new(heldTicket) }}
 
 func (b *body) Read(p []byte) (n int, err error) {
 	returned := false
@@ -354,7 +366,11 @@ func (b *body) finish(readErr error) {
 		o.Result = errResult(b.ctx, readErr)
 	}
 	o.Latency = b.t.since(b.start)
-	b.ticket.Release(o)
+	h := b.held
+	b.held = nil
+	h.t.Release(o)
+	h.t = baldur.Ticket{}
+	tickets.Put(h)
 	if b.cancel != nil {
 		b.cancel(nil)
 	}
