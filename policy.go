@@ -54,8 +54,9 @@ type Policy struct {
 type stage struct {
 	gate   Gate
 	shadow bool
-	quota  bool   // the gate reports quotas (QuotaReporter)
-	runner Runner // the gate runs the call's work; nil for most gates
+	quota  bool          // the gate reports quotas (QuotaReporter)
+	qr     QuotaReporter // the gate as a QuotaReporter, asserted once; nil when it is not one
+	runner Runner        // the gate runs the call's work; nil for most gates
 }
 
 // NewPolicy validates cfg and returns the Policy it declares.
@@ -94,9 +95,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 			p.stages[i] = p.stages[i-1]
 			i--
 		}
-		_, quota := g.(QuotaReporter)
+		qr, quota := g.(QuotaReporter)
 		runner, _ := g.(Runner)
-		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota, runner: runner}
+		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota, qr: qr, runner: runner}
 		p.n++
 	}
 	return p, nil
@@ -135,8 +136,19 @@ func (p *Policy) Gates() []Gate {
 // *Rejection (or ctx.Err(), unwrapped, when a waiting gate saw ctx end) after
 // releasing, in reverse order, the permits already taken.
 func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
+	var t Ticket
+	err := p.AdmitInto(ctx, &c, &t)
+	return t, err
+}
+
+// AdmitInto is Admit for adapters on a hot path: it reads the call through
+// c and fills the ticket in place, so that neither value is copied on the
+// way in or out. It may fill c's empty Now, Service and Region as Admit
+// would; t must be empty (a zero Ticket or one released), and is left
+// empty on error.
+func (p *Policy) AdmitInto(ctx context.Context, c *Call, t *Ticket) error {
 	if p == nil || p.n == 0 {
-		return Ticket{}, nil
+		return nil
 	}
 	if c.Now.IsZero() {
 		c.Now = p.clock.Now()
@@ -149,12 +161,11 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 	}
 	if p.minTimeLeft > 0 && !c.Deadline.IsZero() && c.Deadline.Sub(c.Now) < p.minTimeLeft {
 		p.rejected[ReasonDeadline].add()
-		return Ticket{}, Reject(ReasonDeadline, 0)
+		return Reject(ReasonDeadline, 0)
 	}
-	var t Ticket
 	for i := 0; i < p.n; i++ {
 		s := &p.stages[i]
-		permit, err := s.gate.Admit(ctx, c)
+		permit, err := s.gate.Admit(ctx, *c)
 		if err != nil {
 			rej, isRej := err.(*Rejection)
 			if isRej && s.shadow {
@@ -165,7 +176,8 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 				p.rejected[rej.reason].add()
 			}
 			t.Release(Outcome{Result: Ignored})
-			return Ticket{}, err
+			*t = Ticket{}
+			return err
 		}
 		if permit.r != nil {
 			t.permits[t.n] = permit
@@ -178,7 +190,7 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 			}
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // Rejected returns how many calls the policy rejected for reason.

@@ -59,7 +59,7 @@ func (p *Policy) Quota(tier Tier) (Quota, bool) {
 	}
 	for i := 0; i < p.n; i++ {
 		if p.stages[i].quota {
-			return p.stages[i].gate.(QuotaReporter).Quota(tier)
+			return p.stages[i].qr.Quota(tier)
 		}
 	}
 	return Quota{}, false

@@ -32,6 +32,9 @@ load_cmd="go run ./cmd/load -d $loaddur -warmup 300ms -workers 32 -rate 2000"
 fleet_cmd="(cd ../redisstore && BALDUR_REQUIRE_REDIS=1 go test -run '^\$' -bench . -benchmem -benchtime=$pkgtime -count=$pkgcount -cpu 1,2 -timeout 30m .)"
 fleetstat_cmd="go tool benchstat $out/fleet.txt"
 over_cmd="go run ./cmd/overload -d $overdur -c 8 -s 10ms -loads 0.5,1,2,5 -timeout 1s -png overload.png"
+# CPU-bound: one core's worth of 5 ms computations (the other core serves
+# HTTP and the load generator) offered 1x and 20x.
+overcpu_cmd="go run ./cmd/overload -work cpu -d $overdur -c 1 -s 5ms -loads 1,20 -timeout 1s"
 # One benchstat table per peer: the peer is the base, baldur the compared column.
 stat_cmd="go tool benchstat -filter '/impl:(PEER OR baldur)' -col '/impl@(PEER baldur)' $out/bench.txt"
 
@@ -68,6 +71,9 @@ eval "$load_cmd" | tee "$out/load.md" >&2
 echo "== overload ($over_cmd)" >&2
 eval "$over_cmd" | tee "$out/overload.md" >&2
 
+echo "== overload, CPU-bound ($overcpu_cmd)" >&2
+eval "$overcpu_cmd" | tee "$out/overload-cpu.md" >&2
+
 elapsed=$((SECONDS - t0))
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -101,6 +107,7 @@ fi
 	echo "$fleetstat_cmd"
 	echo "$load_cmd"
 	echo "$over_cmd"
+	echo "$overcpu_cmd"
 	echo '```'
 	echo
 	echo "A load average near or above the CPU count means other work shared the machine and the numbers are noisy."
@@ -156,6 +163,13 @@ fi
 	echo "![overload chart](overload.png)"
 	echo
 	cat "$out/overload.md"
+	echo
+	echo "### CPU-bound service at 20x"
+	echo
+	echo "The service computes instead of waiting, so every rejected request costs CPU the accepted ones needed: its"
+	echo "HTTP round trip and the guard's reject path. Goodput at 20x is the share of that CPU left to the service."
+	echo
+	cat "$out/overload-cpu.md"
 	echo
 	echo "## Raw benchmark output"
 	echo

@@ -58,7 +58,7 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 		if p == nil {
 			return invoker(ctx, method, req, reply, cc, callOpts...)
 		}
-		g := guard{c: c, start: c.clock.Now()}
+		g := guard{c: c, start: c.now()}
 		var err error
 		if g.t, err = p.Admit(ctx, c.clientCall(ctx, method, target(cc), g.start)); err != nil {
 			if c.dlq != nil {
@@ -98,7 +98,7 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 		if p == nil {
 			return streamer(ctx, desc, cc, method, callOpts...)
 		}
-		g := guard{c: c, start: c.clock.Now()}
+		g := guard{c: c, start: c.now()}
 		var err error
 		if g.t, err = p.Admit(ctx, c.clientCall(ctx, method, target(cc), g.start)); err != nil {
 			_, e := admitError(err)

@@ -39,7 +39,7 @@ func (l *Limiter) Limit(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	t, err := p.Admit(ctx, l.c.serverCall(ctx, method, l.c.clock.Now()))
+	t, err := p.Admit(ctx, l.c.serverCall(ctx, method, l.c.now()))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/coarse"
 	"github.com/baldur-go/baldur/internal/trust"
 )
 
@@ -39,14 +40,11 @@ type config struct {
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{clock: baldur.SystemClock(), keyMD: MetadataKey, tierMD: MetadataTier, keys: new(keyCache)}
+	c := &config{keyMD: MetadataKey, tierMD: MetadataTier, keys: new(keyCache)}
 	for _, o := range opts {
 		if o != nil {
 			o(c)
 		}
-	}
-	if c.clock == nil {
-		c.clock = baldur.SystemClock()
 	}
 	return c
 }
@@ -96,7 +94,10 @@ func WithKeyMetadata(name string) Option { return func(c *config) { c.keyMD = lo
 func WithTierMetadata(name string) Option { return func(c *config) { c.tierMD = lower(name) } }
 
 // WithClock sets the clock read at admission and at release (for the
-// latency). Default: the system clock.
+// latency). Default: the process's coarse clock, a reading at most about
+// 1 ms old that costs one atomic load (the gates need no finer time: token
+// buckets refill in steps of a tick and hold their rate, budgets and
+// breakers count in seconds), or the system clock with WithLatency.
 func WithClock(clk baldur.Clock) Option { return func(c *config) { c.clock = clk } }
 
 // WithLatency makes the interceptors read the clock a second time when a
@@ -112,7 +113,20 @@ func (c *config) since(start time.Time) time.Duration {
 	if !c.latency {
 		return 0
 	}
-	return c.clock.Now().Sub(start)
+	return c.now().Sub(start)
+}
+
+// now is the one clock reading of a call at admission (and, with
+// WithLatency, the second at its end): the clock of WithClock, else the
+// process's coarse clock, or the system clock when latency is measured.
+func (c *config) now() time.Time {
+	switch {
+	case c.clock != nil:
+		return c.clock.Now()
+	case c.latency:
+		return time.Now()
+	}
+	return coarse.Now()
 }
 
 // WithService sets Call.Service (the kill-switch scope) of every call.

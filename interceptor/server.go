@@ -31,13 +31,14 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 		if p == nil {
 			return handler(ctx, req)
 		}
-		g := guard{c: c, start: c.clock.Now()}
-		var err error
-		if g.t, err = p.Admit(ctx, c.serverCall(ctx, info.FullMethod, g.start)); err != nil {
+		g := guard{c: c, start: c.now()}
+		call := c.serverCall(ctx, info.FullMethod, g.start)
+		if err := p.AdmitInto(ctx, &call, &g.t); err != nil {
 			return nil, rejectUnary(ctx, err)
 		}
 		defer g.unwind()
 		var resp any
+		var err error
 		if g.t.Runs() {
 			resp, err = handleOnPool(ctx, &g.t, req, handler)
 		} else {
@@ -63,7 +64,7 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 			return handler(srv, ss)
 		}
 		ctx := ss.Context()
-		g := guard{c: c, start: c.clock.Now()}
+		g := guard{c: c, start: c.now()}
 		var err error
 		if g.t, err = p.Admit(ctx, c.serverCall(ctx, info.FullMethod, g.start)); err != nil {
 			md, e := admitError(err)

@@ -25,7 +25,7 @@ func InHandle(r baldur.Resolver, opts ...Option) tap.ServerInHandle {
 		if p == nil {
 			return ctx, nil
 		}
-		t, err := p.Admit(ctx, c.serverCall(ctx, info.FullMethodName, c.clock.Now()))
+		t, err := p.Admit(ctx, c.serverCall(ctx, info.FullMethodName, c.now()))
 		if err != nil {
 			_, e := admitError(err)
 			return ctx, e

@@ -81,7 +81,11 @@ func WithRateLimitHeaders(on bool) Option { return func(s *server) { s.ietfHeade
 // for clients that predate the IETF fields. Off by default.
 func WithLegacyRateLimitHeaders(on bool) Option { return func(s *server) { s.legacyHeaders = on } }
 
-// WithClock sets the clock read once per request. Default: system clock.
+// WithClock sets the clock read once per request (twice with WithLatency).
+// Default: the process's coarse clock, a reading at most about 1 ms old
+// that costs one atomic load (the gates need no finer time: token buckets
+// refill in steps of a tick and hold their rate, budgets and breakers count
+// in seconds), or the system clock with WithLatency.
 func WithClock(c baldur.Clock) Option { return func(s *server) { s.clock = c } }
 
 // TierRule maps requests to a tier by method and path.

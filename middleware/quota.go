@@ -11,9 +11,14 @@ import (
 )
 
 // Header values are interned so that writing the RateLimit fields on every
-// admitted call allocates nothing for the common values: remaining counts
-// below internRemaining and resets below internReset seconds. Others are
-// formatted per call. Interned []string values are shared between
+// admitted call allocates nothing: remaining counts below internRemaining
+// and resets below internReset seconds have a slot each; a quota larger than
+// that (a burst of 100,000) also keeps the values of other counts in a
+// direct-mapped table of hotSlots rows, count mod hotSlots, so that the
+// counts a busy quota reports (many partitions near full, a hot one counting
+// down: runs of consecutive counts) stay until a count hotSlots away takes
+// the slot. Only a count seen for the first time in its slot, or a reset of
+// internReset seconds or more, is formatted. Interned []string values are shared between
 // responses; the middleware only ever replaces them, never writes into them.
 //
 // The interned values of at most maxInternedQuotas distinct quotas are kept at
@@ -27,6 +32,7 @@ const (
 	internRemaining   = 1024
 	internReset       = 16
 	maxInternedQuotas = 256
+	hotSlots          = 1024 // a power of two
 )
 
 // quotaValues are the interned header values of one quota. rows has one
@@ -39,6 +45,15 @@ type quotaValues struct {
 	legacyLimit []string
 	used        atomic.Bool // looked up again since it was interned or swept
 	rows        []atomic.Pointer[resetRow]
+	hot         []atomic.Pointer[hotRow] // counts past rows, by count mod hotSlots; nil for a small quota
+}
+
+// hotRow holds the values of one remaining count past a quota's rows: its
+// RateLimit values by reset, and its X-RateLimit-Remaining value.
+type hotRow struct {
+	remaining int64
+	resets    resetRow
+	legacy    atomic.Pointer[[]string]
 }
 
 // resetRow holds the RateLimit values of one remaining count, by reset.
@@ -105,6 +120,9 @@ func loadValues(q baldur.Quota) (*quotaValues, bool) {
 		legacyLimit: []string{strconv.FormatInt(q.Limit, 10)},
 		rows:        make([]atomic.Pointer[resetRow], rows),
 	}
+	if q.Limit >= internRemaining {
+		qv.hot = make([]atomic.Pointer[hotRow], hotSlots)
+	}
 	c.m[q] = qv
 	return qv, true
 }
@@ -136,15 +154,23 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	if remaining < 0 {
 		remaining = 0
 	}
-	if remaining >= int64(len(qv.rows)) || reset < 0 || reset >= internReset {
+	if reset < 0 || reset >= internReset {
 		return []string{FormatRateLimit(name, remaining, reset)}
 	}
-	rp := &qv.rows[remaining]
-	row := rp.Load()
-	if row == nil {
-		row = new(resetRow)
-		if !rp.CompareAndSwap(nil, row) {
-			row = rp.Load()
+	var row *resetRow
+	if remaining >= int64(len(qv.rows)) {
+		hr := qv.hotRow(remaining)
+		if hr == nil {
+			return []string{FormatRateLimit(name, remaining, reset)}
+		}
+		row = &hr.resets
+	} else {
+		rp := &qv.rows[remaining]
+		if row = rp.Load(); row == nil {
+			row = new(resetRow)
+			if !rp.CompareAndSwap(nil, row) {
+				row = rp.Load()
+			}
 		}
 	}
 	slot := &row[reset]
@@ -153,6 +179,41 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	}
 	v := []string{FormatRateLimit(name, remaining, reset)}
 	slot.Store(&v)
+	return v
+}
+
+// hotRow returns the row of a count past the quota's rows, from its slot
+// of qv.hot: the slot of count mod hotSlots, so that any hotSlots
+// consecutive counts (the partitions near full, one counting down) keep
+// their rows at once. Nil when the quota has no hot table.
+func (qv *quotaValues) hotRow(remaining int64) *hotRow {
+	if qv.hot == nil { // a count above the quota's limit: not worth keeping
+		return nil
+	}
+	slot := &qv.hot[uint64(remaining)&(hotSlots-1)]
+	hr := slot.Load()
+	if hr == nil || hr.remaining != remaining {
+		hr = &hotRow{remaining: remaining}
+		slot.Store(hr)
+	}
+	return hr
+}
+
+// remainingValue is the X-RateLimit-Remaining value of n: interned below
+// internRemaining, else kept in the quota's hot rows.
+func (qv *quotaValues) remainingValue(n int64) []string {
+	if n < internRemaining {
+		return intValue(n)
+	}
+	hr := qv.hotRow(n)
+	if hr == nil {
+		return intValue(n)
+	}
+	if p := hr.legacy.Load(); p != nil {
+		return *p
+	}
+	v := []string{strconv.FormatInt(n, 10)}
+	hr.legacy.Store(&v)
 	return v
 }
 
@@ -183,7 +244,7 @@ func (s *server) writeQuota(h http.Header, q baldur.QuotaStatus) {
 	}
 	if s.legacyHeaders {
 		h["X-Ratelimit-Limit"] = qv.legacyLimit
-		h["X-Ratelimit-Remaining"] = intValue(max(q.Remaining, 0))
+		h["X-Ratelimit-Remaining"] = qv.remainingValue(max(q.Remaining, 0))
 		h["X-Ratelimit-Reset"] = intValue(reset)
 	}
 }

@@ -82,3 +82,36 @@ func TestQuotaValuesCorrectUnderChurn(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeQuotaValuesAllocateNothing: a quota far past the interned range
+// (a burst of 100,000) reports the counts of many partitions near full, and
+// of one counting down, without formatting them per call once seen, and
+// every value is the formatted one.
+func TestLargeQuotaValuesAllocateNothing(t *testing.T) {
+	q := baldur.Quota{Name: "tenant", Limit: 100_000, Window: 10 * time.Second}
+	qv := valuesFor(q)
+	counts := make([]int64, 0, 300)
+	for i := range int64(200) { // partitions near full
+		counts = append(counts, q.Limit-1-i%50)
+	}
+	for i := range int64(100) { // a hot one counting down
+		counts = append(counts, 60_000-i)
+	}
+	for _, legacy := range []bool{false, true} {
+		for _, r := range counts {
+			want := FormatRateLimit(q.Name, r, 1)
+			require.Equal(t, want, qv.rateLimitValue(q.Name, r, 1)[0])
+			require.Equal(t, strconv.FormatInt(r, 10), qv.remainingValue(r)[0])
+		}
+		i := 0
+		allocs := testing.AllocsPerRun(len(counts), func() {
+			r := counts[i%len(counts)]
+			i++
+			_ = qv.rateLimitValue(q.Name, r, 1)
+			if legacy {
+				_ = qv.remainingValue(r)
+			}
+		})
+		assert.Zero(t, allocs, "allocs per value (legacy fields %v)", legacy)
+	}
+}

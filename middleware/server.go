@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/coarse"
 )
 
 type server struct {
@@ -25,7 +27,8 @@ type server struct {
 	tierHeader    string
 	ietfHeaders   bool
 	legacyHeaders bool
-	clock         baldur.Clock
+	clock         baldur.Clock // nil: coarse.Now, or time.Now when latency is measured
+	defaultKey    bool         // key is the client IP of trusted
 }
 
 // New returns HTTP server middleware that guards every request with the
@@ -41,7 +44,7 @@ type server struct {
 // The middleware is safe for concurrent use; the handler it returns may be
 // shared by every request.
 func New(r baldur.Resolver, opts ...Option) func(http.Handler) http.Handler {
-	cfg := server{resolver: r, ietfHeaders: true, clock: baldur.SystemClock()}
+	cfg := server{resolver: r, ietfHeaders: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -49,7 +52,7 @@ func New(r baldur.Resolver, opts ...Option) func(http.Handler) http.Handler {
 		cfg.operation = func(r *http.Request) string { return r.Pattern }
 	}
 	if cfg.key == nil {
-		cfg.key = cfg.trusted.ClientIP
+		cfg.key, cfg.defaultKey = cfg.trusted.ClientIP, true
 	}
 	if cfg.tierHeader != "" {
 		cfg.tierHeader = http.CanonicalHeaderKey(cfg.tierHeader)
@@ -59,6 +62,20 @@ func New(r baldur.Resolver, opts ...Option) func(http.Handler) http.Handler {
 		s.next = next
 		return &s
 	}
+}
+
+// now is the one clock reading of a request (and, with WithLatency, the
+// second one at its end): the clock of WithClock, else the process's coarse
+// clock (a tick of 1 ms is all the gates need, see internal/coarse), or the
+// system clock when latency is measured.
+func (s *server) now() time.Time {
+	switch {
+	case s.clock != nil:
+		return s.clock.Now()
+	case s.latency:
+		return time.Now()
+	}
+	return coarse.Now()
 }
 
 func (s *server) tier(r *http.Request) baldur.Tier {
@@ -90,15 +107,19 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Service:   s.service,
 		Domain:    s.domain,
 		Region:    s.region,
-		Key:       s.key(r),
 		Tier:      s.tier(r),
-		Now:       s.clock.Now(),
+		Now:       s.now(),
+	}
+	if s.defaultKey {
+		call.Key = s.trusted.ClientIP(r) // a direct call: the method value would not inline
+	} else {
+		call.Key = s.key(r)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		call.Deadline = d
 	}
-	t, err := p.Admit(ctx, call)
-	if err != nil {
+	var t baldur.Ticket
+	if err := p.AdmitInto(ctx, &call, &t); err != nil {
 		if rej, ok := err.(*baldur.Rejection); ok {
 			s.reject(w, p, call.Tier, rej)
 			return
@@ -125,7 +146,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		o := baldur.Outcome{Status: rw.status}
 		if s.latency {
-			o.Latency = s.clock.Now().Sub(call.Now)
+			o.Latency = s.now().Sub(call.Now)
 		}
 		if v := recover(); v != nil {
 			o.Result = baldur.Failure

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/coarse"
 	"github.com/baldur-go/baldur/internal/memo"
 )
 
@@ -36,7 +38,9 @@ type TransportConfig struct {
 	Region string
 
 	// Clock is read at admission and by the cooldowns. Nil means the
-	// system clock.
+	// system clock for the cooldowns and, unless Latency is set, the
+	// process's coarse clock at admission (a reading at most about 1 ms
+	// old for one atomic load: the gates need no finer time).
 	Clock baldur.Clock
 	// Latency reports each request's latency, from admission to the end of
 	// its response body, in Outcome.Latency, at the cost of a second clock
@@ -96,6 +100,7 @@ func NewTransport(r baldur.Resolver, cfg TransportConfig) http.RoundTripper {
 	}
 	if t.clock == nil {
 		t.clock = baldur.SystemClock()
+		t.coarse = !cfg.Latency
 	}
 	t.cool.cfg = cfg.Cooldown
 	t.cool.init(t.clock.Now())
@@ -112,6 +117,7 @@ type transport struct {
 	service   string
 	region    string
 	latency   bool
+	coarse    bool // Call.Now is read from the coarse clock (no Clock, no Latency)
 	ops       *opCache
 	cool      cooldowns
 	dlq       DLQ
@@ -146,11 +152,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	op := t.operationOf(req, host)
 	if p := t.r.Policy(op); p != nil {
 		if now.IsZero() {
-			now = t.clock.Now()
+			now = t.admissionTime()
 		}
 		u.now = now
-		var err error
-		if u.ticket, err = p.Admit(req.Context(), t.call(req, op, host, now)); err != nil {
+		call := t.call(req, op, host, now)
+		if err := p.AdmitInto(req.Context(), &call, &u.ticket); err != nil {
 			u.done()
 			if probe {
 				t.cool.abandon(host)
@@ -205,7 +211,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
-	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, ticket: u.ticket, cancel: cancel}
+	held := tickets.Get().(*heldTicket)
+	held.t = u.ticket
+	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, held: held, cancel: cancel}
 	u.done() // the body owns the permits now
 	if _, ok := resp.Body.(io.Writer); ok {
 		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
@@ -275,6 +283,16 @@ func (t *transport) call(req *http.Request, op, host string, now time.Time) bald
 	return c
 }
 
+// admissionTime is Call.Now of a request whose host is not cooling down:
+// the process's coarse clock unless a Clock was given or latency is
+// measured (see internal/coarse for why its tick is all the gates need).
+func (t *transport) admissionTime() time.Time {
+	if t.coarse {
+		return coarse.Now()
+	}
+	return t.clock.Now()
+}
+
 func (t *transport) since(start time.Time) time.Duration {
 	if !t.latency {
 		return 0
@@ -320,10 +338,19 @@ type body struct {
 	ctx     context.Context
 	start   time.Time
 	outcome baldur.Outcome
-	done    atomic.Bool // whoever flips it owns ticket
-	ticket  baldur.Ticket
+	done    atomic.Bool             // whoever flips it owns held
+	held    *heldTicket             // the permits, from tickets; given back by the owner of done
 	cancel  context.CancelCauseFunc // ends the context of a request sent on a pool; nil otherwise
 }
+
+// heldTicket holds the permits of a response being read. The ticket (168
+// bytes) lives in a pooled holder rather than in the body, so that the one
+// allocation a guarded response adds, the body wrapper, stays small: the
+// wrapper cannot be pooled (the caller keeps it after Close), its holder
+// can, because only the goroutine that finishes the body touches it.
+type heldTicket struct{ t baldur.Ticket }
+
+var tickets = sync.Pool{New: func() any { return new(heldTicket) }}
 
 func (b *body) Read(p []byte) (n int, err error) {
 	returned := false
@@ -357,7 +384,11 @@ func (b *body) finish(readErr error) {
 		o.Result = errResult(b.ctx, readErr)
 	}
 	o.Latency = b.t.since(b.start)
-	b.ticket.Release(o)
+	h := b.held
+	b.held = nil
+	h.t.Release(o)
+	h.t = baldur.Ticket{}
+	tickets.Put(h)
 	if b.cancel != nil {
 		b.cancel(nil)
 	}

@@ -5,8 +5,10 @@ package memo
 
 import "sync/atomic"
 
-// Slots is the number of slots of a Table.
-const Slots = 256
+// Slots is the number of slots of a Table: enough for the peers of a busy
+// server (a gRPC server keys calls by the text of their peer's address, one
+// per connection) to stay without evicting each other, at 32 KiB a table.
+const Slots = 4096
 
 // Table maps keys to the strings built from them. It is direct-mapped and
 // fixed in size: a key lives in the slot its hash picks, and a key hashed

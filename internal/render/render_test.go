@@ -105,3 +105,21 @@ func TestCacheRace(t *testing.T) {
 		assert.Equal(t, kept.text, r.text)
 	}
 }
+
+// TestCacheFrontSlotSharedByTwoRejections: two interned rejections whose
+// front slot is the same each get their own rendering, every time, and the
+// second is served (by the map) without evicting the first.
+func TestCacheFrontSlotSharedByTwoRejections(t *testing.T) {
+	t.Parallel()
+	a := baldur.Reject(baldur.ReasonThrottled, 4*time.Second)
+	b := baldur.Reject(baldur.ReasonThrottled, (4+frontSlots)*time.Second)
+	require.Equal(t, frontIndex(a), frontIndex(b), "the test needs one slot for both")
+	var builds atomic.Int64
+	c := newCache(&builds)
+	for range 3 {
+		assert.Equal(t, a.Error(), c.Get(a).text)
+		assert.Equal(t, b.Error(), c.Get(b).text)
+	}
+	assert.EqualValues(t, 2, builds.Load(), "one build per rejection")
+	assert.Same(t, a, c.front[frontIndex(a)].Load().rej, "the slot keeps the first")
+}

@@ -12,6 +12,13 @@
 // It reports goodput (successful responses per second; every response the
 // client waited for came within its -timeout), accepted p50/p99, and the
 // share rejected or timed out, as a Markdown table, and draws -png.
+//
+// With -work cpu the service is CPU-bound instead: each call computes for
+// -s on its goroutine (no sleeping), -c is the number of calls computing at
+// once that the machine can serve (its cores), and "none" runs every call
+// at once. There every rejection is CPU taken from the accepted calls (its
+// HTTP round trip and the guard's own cost), so at a high multiple of
+// capacity (-loads 20) what a rejection costs decides the goodput.
 package main
 
 import (
@@ -26,6 +33,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur/bench/internal/chart"
@@ -44,6 +52,7 @@ var (
 	timeout  = flag.Duration("timeout", time.Second, "client timeout: a call not answered by then is given up")
 	maxWait  = flag.Duration("maxwait", 0, "bulkhead max wait (baldur and failsafe); 0 means half the service time")
 	pngPath  = flag.String("png", "", "write the chart to this PNG file")
+	work     = flag.String("work", "sleep", "what a call does for -s: sleep (a slot held while waiting) or cpu (computing)")
 )
 
 type point struct {
@@ -66,10 +75,21 @@ func main() {
 		}
 		loads = append(loads, v)
 	}
+	if *work != "sleep" && *work != "cpu" {
+		log.Fatalf("bad -work %q: want sleep or cpu", *work)
+	}
+	if *work == "cpu" {
+		calibrate(*service)
+		fmt.Printf("CPU-bound service: each call computes for %s (calibrated: %d rounds). ", *service, rounds)
+	}
 	fmt.Printf("Service: %d slots x %s = capacity %.0f req/s. Open-loop arrivals at a fixed rate, %s per phase, client timeout %s, bulkhead max wait %s, GOMAXPROCS=%d.\n\n",
 		*conc, *service, capacity, *dur, *timeout, *maxWait, runtime.GOMAXPROCS(0))
-	fmt.Printf("baldur = %s. failsafe = failsafe-go bulkhead (%d slots, max wait %s) via failsafehttp.NewHandler. none = the service's own slot queue.\n\n",
-		strings.Join(ours.OverloadParts, " "), *conc, *maxWait)
+	none := "the service's own slot queue"
+	if *work == "cpu" {
+		none = "no limit, every call computes at once"
+	}
+	fmt.Printf("baldur = %s. failsafe = failsafe-go bulkhead (%d slots, max wait %s) via failsafehttp.NewHandler. none = %s.\n\n",
+		strings.Join(ours.OverloadParts, " "), *conc, *maxWait, none)
 	fmt.Println("| config | offered | offered (req/s) | goodput (req/s) | goodput / capacity | accepted p50 (ms) | accepted p99 (ms) | rejected | timed out | failed | dropped |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	results := map[string][]point{}
@@ -153,6 +173,12 @@ func phase(cfg string, capacity, load float64) (loadgen.Result, error) {
 		<-slots
 		w.WriteHeader(http.StatusOK)
 	})
+	if *work == "cpu" {
+		svc = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			compute(rounds)
+			w.WriteHeader(http.StatusOK)
+		})
+	}
 	var h http.Handler
 	switch cfg {
 	case "none":
@@ -231,4 +257,36 @@ func draw(path string, names []string, results map[string][]point, capacity floa
 		return err
 	}
 	return f.Close()
+}
+
+// rounds is how many rounds of compute take the service time on one core.
+var rounds int
+
+// sink keeps compute's results alive.
+var sink atomic.Uint64
+
+// compute does n rounds of arithmetic that the compiler cannot drop.
+func compute(n int) {
+	x := uint64(n) | 1
+	for i := 0; i < n; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	sink.Add(x)
+}
+
+// calibrate sets rounds so that compute(rounds) takes about d, measured
+// with nothing else running.
+func calibrate(d time.Duration) {
+	n := 1 << 16
+	for {
+		start := time.Now()
+		compute(n)
+		if el := time.Since(start); el >= 20*time.Millisecond {
+			rounds = int(float64(n) * float64(d) / float64(el))
+			return
+		}
+		n *= 2
+	}
 }

@@ -12,20 +12,23 @@ func TestParse(t *testing.T) {
 		line       string
 		want       key
 		ns, allocs float64
+		cpu        float64
 		ok         bool
 	}{
-		{"BenchmarkChain/path=admit/impl=baldur-2   \t 591518\t 390.1 ns/op\t 0 B/op\t 0 allocs/op", key{"Chain/path=admit", "baldur", 2}, 390.1, 0, true},
-		{"BenchmarkChain/path=admit/impl=baldur-fake \t 3458204\t 66.42 ns/op\t 0 B/op\t 0 allocs/op", key{"Chain/path=admit", "baldur-fake", 1}, 66.42, 0, true},
-		{"BenchmarkGate/gate=throttle/path=admit-2 1000000 415.8 ns/op 0 B/op 0 allocs/op", key{"Gate/gate=throttle/path=admit", "", 2}, 415.8, 0, true},
-		{"BenchmarkHTTP/path=admit/impl=failsafe-2 94545 2564 ns/op 1288 B/op 24 allocs/op", key{"HTTP/path=admit", "failsafe", 2}, 2564, 24, true},
-		{"PASS", key{}, 0, 0, false},
-		{"goos: linux", key{}, 0, 0, false},
+		{"BenchmarkChain/path=admit/impl=baldur-2   \t 591518\t 390.1 ns/op\t 0 B/op\t 0 allocs/op", key{"Chain/path=admit", "baldur", 2}, 390.1, 0, 0, true},
+		{"BenchmarkChain/path=admit/impl=baldur-fake \t 3458204\t 66.42 ns/op\t 0 B/op\t 0 allocs/op", key{"Chain/path=admit", "baldur-fake", 1}, 66.42, 0, 0, true},
+		{"BenchmarkGate/gate=throttle/path=admit-2 1000000 415.8 ns/op 0 B/op 0 allocs/op", key{"Gate/gate=throttle/path=admit", "", 2}, 415.8, 0, 0, true},
+		{"BenchmarkHTTP/path=admit/impl=failsafe-2 94545 2564 ns/op 1288 B/op 24 allocs/op", key{"HTTP/path=admit", "failsafe", 2}, 2564, 24, 0, true},
+		{"BenchmarkRouteHTTP/path=admit/impl=baldur \t 469286\t 522.9 ns/op\t 521.6 cpu-ns/op\t 31 B/op\t 1 allocs/op", key{"RouteHTTP/path=admit", "baldur", 1}, 522.9, 1, 521.6, true},
+		{"PASS", key{}, 0, 0, 0, false},
+		{"goos: linux", key{}, 0, 0, 0, false},
 	} {
-		k, ns, allocs, ok := parse(tc.line)
+		k, ns, allocs, cpu, ok := parse(tc.line)
 		if assert.Equal(t, tc.ok, ok, "parse(%q) ok", tc.line) && ok {
 			assert.Equal(t, tc.want, k, "parse(%q) key", tc.line)
 			assert.Equal(t, tc.ns, ns, "parse(%q) ns/op", tc.line)
 			assert.Equal(t, tc.allocs, allocs, "parse(%q) allocs/op", tc.line)
+			assert.Equal(t, tc.cpu, cpu, "parse(%q) cpu-ns/op", tc.line)
 		}
 	}
 }

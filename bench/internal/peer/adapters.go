@@ -90,3 +90,9 @@ func BareUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 func FailsafeHTTPWith(next http.Handler, policies ...failsafe.Policy[*http.Response]) http.Handler {
 	return failsafehttp.NewHandler(next, policies...)
 }
+
+// FailsafeRoundTripper wraps next in failsafehttp's RoundTripper with
+// FailsafePolicies.
+func FailsafeRoundTripper(next http.RoundTripper, m Mode) http.RoundTripper {
+	return failsafehttp.NewRoundTripper(next, FailsafePolicies[*http.Response](m)...)
+}
