@@ -140,9 +140,11 @@ Try:
   curl -s %[2]s/emergency/trigger -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
        -d '{"level":2,"reason":"trying the emergency level","duration":"2m"}'
   curl -i -X POST %[1]s/api/pay -H 'X-Tenant: me' -H 'Idempotency-Key: "order-1"'   # twice: replayed
+  curl -s %[2]s/killswitch -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
+       -d '{"scope":"operation","pattern":"POST payments/charges","reason":"stop charging"}'   # charges wait in the DLQ
   curl -s '%[2]s/dlq/entries?domain=payments' -H 'X-Baldur-Admin-Key: %[4]s'
   curl -s %[2]s/dlq/replay -H 'X-Baldur-Admin-Key: %[3]s' -H 'Content-Type: application/json' \
-       -d '{"domain":"payments","dry_run":true,"reason":"trying a replay"}'
+       -d '{"domain":"payments","dry_run":true,"reason":"trying a replay"}'   # after lifting the switch
 
 A built-in load runs: steady traffic on every tier, a noisy tenant throttled
 every 30 s, and an upstream and the payment provider that fail for a few
@@ -178,8 +180,8 @@ seconds: the breaker opens (notified), failed charges wait in the DLQ.
 	return nil
 }
 
-// gentleLoad drives the service in 30 s cycles: failing upstreams, then
-// steady traffic, then a noisy tenant over its rate, until ctx is done.
+// gentleLoad drives the service in 30 s cycles: steady traffic, then a
+// noisy tenant over its rate, then failing upstreams, until ctx is done.
 func gentleLoad(ctx context.Context, lg *loadgen, failing func(bool)) {
 	steady := []flow{
 		{row: "critical", method: "POST", path: "/api/pay", tenant: "a", rate: 2},
@@ -191,17 +193,18 @@ func gentleLoad(ctx context.Context, lg *loadgen, failing func(bool)) {
 	noisy := append(append([]flow(nil), steady...), flow{row: "noisy", method: "GET", path: "/api/items/9", tenant: "noisy", rate: 150})
 	const step = 2 * time.Second
 	for start := time.Now(); ctx.Err() == nil; {
-		// The failures come first, so that the console has a breaker
-		// change and dead letters to show from the first seconds.
+		// The failures come last: the error budget needs the calls of the
+		// steady phase to absorb them (at the start, with few calls, they
+		// would spend it at once).
 		switch t := time.Since(start) % (30 * time.Second); {
-		case t < 6*time.Second:
+		case t < 20*time.Second:
+			lg.drive(steady, step)
+		case t < 24*time.Second:
+			lg.drive(noisy, step)
+		default:
 			failing(true)
 			lg.drive(steady, step)
 			failing(false)
-		case t < 26*time.Second:
-			lg.drive(steady, step)
-		default:
-			lg.drive(noisy, step)
 		}
 	}
 }

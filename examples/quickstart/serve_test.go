@@ -86,37 +86,64 @@ func TestServeModeStaysUpUntilInterrupted(t *testing.T) {
 	}
 	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay", "idempotency_expired_claims"}, checks)
 
-	// The load starts with the payment provider failing: the charges the
-	// checkout sends it are dead letters, their card numbers masked.
-	require.Eventually(t, func() bool { return len(rows("/dlq/entries?domain=payments", "items")) > 0 }, 10*time.Second, 10*time.Millisecond)
-	e := rows("/dlq/entries?domain=payments", "items")[0].(map[string]any)
+	// An operator stops the charges with a kill switch on their operation:
+	// orders are still taken, and their charges wait in the DLQ, card
+	// numbers masked. The checkout runs once per Idempotency-Key: the
+	// second order is the first one's answer, replayed.
+	send := func(method, url, key string, header map[string]string, body string) (int, http.Header, string) {
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		require.NoError(t, err)
+		if key != "" {
+			req.Header.Set("X-Baldur-Admin-Key", key)
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	const charges = `{"scope":"operation","pattern":"POST payments/charges","reason":"provider double-charging"}`
+	code, _, body = send(http.MethodPost, ctl+"/killswitch", serveOperatorKey, nil, charges)
+	require.Equal(t, http.StatusOK, code, body)
+	order := map[string]string{"X-Tenant": "test", "Idempotency-Key": `"order-1"`}
+	code, hdr, first := send(http.MethodPost, urls["service"]+"/api/pay", "", order, "")
+	require.Equal(t, http.StatusOK, code, first)
+	assert.Contains(t, first, "charge deferred")
+	assert.Empty(t, hdr.Get("Idempotent-Replayed"))
+	code, hdr, second := send(http.MethodPost, urls["service"]+"/api/pay", "", order, "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "true", hdr.Get("Idempotent-Replayed"))
+	assert.Equal(t, first, second)
+
+	var e map[string]any
+	require.Eventually(t, func() bool {
+		for _, x := range rows("/dlq/entries?domain=payments", "items") {
+			if x.(map[string]any)["failure_type"] == "kill_switch" {
+				e = x.(map[string]any)
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "POST payments/charges", e["operation"])
-	assert.Equal(t, "http_502", e["failure_type"])
-	code, body = get(ctl+"/dlq/entries/"+e["id"].(string), serveOperatorKey)
+	code, _, body = send(http.MethodGet, ctl+"/dlq/entries/"+e["id"].(string), serveOperatorKey, nil, "")
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, `\"card_number\":\"[MASKED]\"`)
 	assert.NotContains(t, body, "4111111111111111")
 	assert.NotEmpty(t, rows("/dlq/groups", "items"))
 
-	// The checkout runs once per Idempotency-Key: the second order is the
-	// first one's answer, replayed.
-	pay := func() (string, string) {
-		req, err := http.NewRequest(http.MethodPost, urls["service"]+"/api/pay", nil)
-		require.NoError(t, err)
-		req.Header.Set("X-Tenant", "test")
-		req.Header.Set("Idempotency-Key", `"order-1"`)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
-		return string(b), resp.Header.Get("Idempotent-Replayed")
-	}
-	first, replayed := pay()
-	assert.Empty(t, replayed)
-	second, replayed := pay()
-	assert.Equal(t, "true", replayed)
-	assert.Equal(t, first, second)
+	// Switch lifted, the charge replays against the provider.
+	code, _, body = send(http.MethodDelete, ctl+"/killswitch", serveOperatorKey, nil, `{"scope":"operation","pattern":"POST payments/charges"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, _, body = send(http.MethodPost, ctl+"/dlq/replay", serveOperatorKey, nil, `{"ids":["`+e["id"].(string)+`"],"reason":"switch lifted"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	var replayed map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &replayed))
+	assert.Equal(t, float64(1), replayed["resolved"], body)
 
 	cancel()
 	require.NoError(t, <-done)
