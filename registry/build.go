@@ -141,6 +141,9 @@ func (b *builder) policy(at string, pc PolicyConfig) (*baldur.Policy, error) {
 		}
 		gates = append(gates, g)
 	}
+	if b.extra != nil {
+		gates = append(gates, b.extra)
+	}
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{
 		Name:        pc.Name,
 		Gates:       gates,
