@@ -26,26 +26,6 @@ type cohorts struct {
 	hash      string
 }
 
-// CohortSpec is a canary split of the policy table: Share of the partition
-// keys (by a stable hash salted with Salt) resolve in the candidate's
-// table, the others in the running one.
-type CohortSpec struct {
-	// Candidate is the candidate configuration document (JSON, as
-	// ParseConfig reads it). It may change gates and policies only: its
-	// service, region, governance, fleet and idempotency sections must
-	// equal the running configuration's.
-	Candidate []byte
-	// Salt seeds the key hash (the rollout's ID), so that each rollout
-	// picks its own keys.
-	Salt string
-	// Share is the fraction of keys on the candidate, in [0, 1].
-	Share float64
-	// BaselineGate and CandidateGate, when not nil, are appended to every
-	// policy of the baseline's and the candidate's cohort table (an
-	// observe gate that records the cohort's outcomes).
-	BaselineGate, CandidateGate baldur.Gate
-}
-
 // Document returns the configuration of the last successful Load as a
 // canonical JSON document (map keys sorted), or nil before any Load. A
 // rollback that Loads it restores the configuration byte for byte.
@@ -144,25 +124,33 @@ func sameSettings(running, cand *Config) error {
 	return nil
 }
 
-// StartCohorts validates spec.Candidate and installs the split: from then
-// on PolicyFor resolves a Share of the keys in the candidate's table. The
-// running table, and Policy, are unchanged. A split already installed is
-// replaced. On error nothing changes.
-func (r *Registry) StartCohorts(spec CohortSpec) error {
+// StartCohorts validates the candidate document and installs the split:
+// from then on PolicyFor resolves share (a fraction in [0, 1]) of the keys,
+// picked by a stable hash salted with salt (the rollout's ID), in the
+// candidate's table and the others in an observed copy of the running
+// table. The candidate may change gates and policies only: its service,
+// region, governance, fleet and idempotency sections must equal the running
+// configuration's. Both tables share every gate whose configuration the
+// candidate did not change, so the split does not double a bulkhead or
+// give a tenant a second bucket. baselineGate and candidateGate, when not
+// nil, are appended to every policy of their cohort's table (the observe
+// gates that record each cohort's outcomes). The running table, and Policy,
+// are unchanged. A split already installed is replaced. On error nothing
+// changes.
+func (r *Registry) StartCohorts(candidate []byte, salt string, share float64, baselineGate, candidateGate baldur.Gate) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cand, b, err := r.buildCandidateLocked(spec.Candidate, spec.CandidateGate)
+	cand, b, err := r.buildCandidateLocked(candidate, candidateGate)
 	if err != nil {
 		return err
 	}
-	base, bb, err := r.buildCandidateLocked(r.documentLocked(), spec.BaselineGate)
+	base, _, err := r.buildCandidateLocked(r.documentLocked(), baselineGate)
 	if err != nil {
 		b.abort()
 		return err
 	}
-	_ = bb // the running gates only: nothing of its own to retire
-	c := &cohorts{candidate: cand, baseline: base, seed: cohort.Seed(spec.Salt), next: b.next}
-	c.setShare(spec.Share)
+	c := &cohorts{candidate: cand, baseline: base, seed: cohort.Seed(salt), next: b.next}
+	c.setShare(share)
 	if old := r.cohorts.Swap(c); old != nil {
 		r.retireCohortsLocked(old)
 	}

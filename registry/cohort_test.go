@@ -82,7 +82,7 @@ func TestValidateCandidate(t *testing.T) {
 				require.True(t, errors.As(err, &ce), "%v", err)
 				assert.Equal(t, tt.field, ce.Field)
 			}
-			assert.Error(t, r.StartCohorts(registry.CohortSpec{Candidate: tt.doc, Salt: "r", Share: 1}))
+			assert.Error(t, r.StartCohorts(tt.doc, "r", 1, nil, nil))
 			_, installed := r.CohortShare()
 			assert.False(t, installed, "an invalid candidate installs nothing")
 		})
@@ -98,7 +98,7 @@ func TestPolicyForSplitsByCohort(t *testing.T) {
 	running := r.Policy(op)
 	assert.Same(t, running, r.PolicyFor(op, "tenant-1"), "no split: the running policy")
 
-	require.NoError(t, r.StartCohorts(registry.CohortSpec{Candidate: tightCandidate(t), Salt: "r1", Share: 0.25}))
+	require.NoError(t, r.StartCohorts(tightCandidate(t), "r1", 0.25, nil, nil))
 	share, ok := r.CohortShare()
 	require.True(t, ok)
 	assert.Equal(t, 0.25, share)
@@ -143,7 +143,7 @@ func TestStartCohortsAppendsObserveGates(t *testing.T) {
 	t.Parallel()
 	r, _ := loadExample(t)
 	base, cand := &countingGate{}, &countingGate{}
-	require.NoError(t, r.StartCohorts(registry.CohortSpec{Candidate: r.Document(), Salt: "r", Share: 0.5, BaselineGate: base, CandidateGate: cand}))
+	require.NoError(t, r.StartCohorts(r.Document(), "r", 0.5, base, cand))
 	ctx := context.Background()
 	for i := range 200 {
 		key := strconv.Itoa(i)
@@ -163,7 +163,7 @@ func TestStartCohortsAppendsObserveGates(t *testing.T) {
 
 func TestPolicyForAllocatesNothing(t *testing.T) {
 	r, _ := loadExample(t)
-	require.NoError(t, r.StartCohorts(registry.CohortSpec{Candidate: tightCandidate(t), Salt: "r1", Share: 0.05}))
+	require.NoError(t, r.StartCohorts(tightCandidate(t), "r1", 0.05, nil, nil))
 	n := testing.AllocsPerRun(1000, func() {
 		_ = r.PolicyFor("GET /api/items/{id}", "tenant-42")
 		_ = r.PolicyFor("GET /unrouted", "tenant-7")
@@ -189,7 +189,7 @@ func BenchmarkPolicyFor(b *testing.B) {
 			_ = r.PolicyFor(op, key)
 		}
 	})
-	require.NoError(b, r.StartCohorts(registry.CohortSpec{Candidate: tightCandidate(b), Salt: "r1", Share: 0.05}))
+	require.NoError(b, r.StartCohorts(tightCandidate(b), "r1", 0.05, nil, nil))
 	b.Run("policy_for/split", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -1,0 +1,672 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/blastradius"
+	"github.com/baldur-go/baldur/idempotency"
+	"github.com/baldur-go/baldur/lock"
+	"github.com/baldur-go/baldur/notify"
+)
+
+// Trigger is who moved a rollout: "operator", "judge", "interlock",
+// "watchdog" or "panic".
+type Trigger string
+
+// Triggers of transitions.
+const (
+	TriggerOperator  Trigger = "operator"
+	TriggerJudge     Trigger = "judge"
+	TriggerInterlock Trigger = "interlock"
+	TriggerPanic     Trigger = "panic"
+)
+
+// Status is a snapshot of one rollout. It implements Rollout.
+type Status struct {
+	RolloutID string `json:"id"`
+	Type      string `json:"config_type"`
+	Current   State  `json:"state"`
+	// StageIndex is the current stage, from 0; Stages is how many the plan
+	// has; Share is the current stage's candidate share.
+	StageIndex int     `json:"stage"`
+	Stages     int     `json:"stages"`
+	Share      float64 `json:"share"`
+	Created    time.Time `json:"created_at"`
+	Paused     time.Time `json:"paused_at,omitzero"`
+	// StageStarted is when the current stage was acknowledged by the
+	// replicas; its observation windows start there.
+	StageStarted time.Time `json:"stage_started_at,omitzero"`
+	// Applied is true once MinAck of the live replicas report the stage.
+	Applied bool `json:"applied"`
+	// Blocked says why the rollout cannot go on (an acknowledgement
+	// timeout); empty when it can.
+	Blocked string `json:"blocked,omitempty"`
+	// PausedBy is the trigger of the last pause.
+	PausedBy Trigger `json:"paused_by,omitempty"`
+	// CandidateHash and BaselineHash are the ConfigHash of the candidate
+	// and of the rollback snapshot.
+	CandidateHash string `json:"candidate_hash"`
+	BaselineHash  string `json:"baseline_hash"`
+	// Acks are what the live replicas reported at the last check, and
+	// AckRatio the fraction that run the current stage.
+	Acks     []Ack   `json:"acks,omitempty"`
+	AckRatio float64 `json:"ack_ratio"`
+	// Verdict is the last window's judgement; nil before the first.
+	Verdict *Judgement `json:"verdict,omitempty"`
+	// Fails and Inconclusive count consecutive windows of each verdict.
+	Fails        int `json:"consecutive_fails"`
+	Inconclusive int `json:"consecutive_inconclusive"`
+	// Token is the fencing token of the rollout's lock (0 when not held).
+	Token uint64 `json:"fence_token"`
+	// Version counts the rollout's changes.
+	Version uint64 `json:"version"`
+}
+
+func (s Status) ID() string                { return s.RolloutID }
+func (s Status) ConfigType() string        { return s.Type }
+func (s Status) State() State              { return s.Current }
+func (s Status) Stage() int                { return s.StageIndex }
+func (s Status) CreatedAt() time.Time      { return s.Created }
+func (s Status) PausedAt() time.Time       { return s.Paused }
+func (s Status) StageStartedAt() time.Time { return s.StageStarted }
+
+var _ Rollout = Status{}
+
+type rollout struct {
+	st         Status
+	plan       Plan
+	snapshot   []byte
+	applyAt    time.Time // when the current stage's apply was sent
+	judged     int64     // the last window judged
+	ready      bool      // "ready to promote" was notified for this stage
+	blastID    string    // the blast-radius action of the current stage
+}
+
+// Service runs canary rollouts of configuration: it validates a candidate
+// before anything starts, snapshots the baseline, applies stage by stage
+// under a fenced lock per config type, counts a stage applied only when the
+// replicas acknowledge it, judges each window of the calls themselves, and
+// pauses, rolls back or promotes by the configured verdict policy.
+//
+// Actions are serialized (one at a time per service); reads (Get, List) do
+// not wait for them. No lock is held while the Applier, the lock, the
+// governance checker or the notifier is called. Safe for concurrent use.
+type Service struct {
+	cfg     Config
+	clock   baldur.Clock
+	acks    AckSource
+	windows WindowStore
+	notify  notify.Manager
+	lock    lock.Fenced
+	session string
+	crit    Criteria
+
+	op sync.Mutex // serializes actions
+
+	mu     sync.Mutex // guards the fields below
+	byID   map[string]*rollout
+	active map[string]string // config type -> rollout ID
+	seq    uint64
+	stats  Stats
+}
+
+// Stats are the service's counters, for metrics.
+type Stats struct {
+	// Transitions counts transitions by target state and trigger.
+	Transitions map[string]uint64 // "rolled_back/judge"
+	// Verdicts counts judged windows by verdict.
+	Verdicts [NumVerdicts]uint64
+}
+
+// New returns a Service; invalid settings are a *baldur.ConfigError.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Applier == nil {
+		return nil, &baldur.ConfigError{Field: "Applier", Reason: "is required"}
+	}
+	s := &Service{cfg: cfg, clock: cfg.Clock, acks: cfg.Acks, windows: cfg.Windows, notify: cfg.Notify,
+		lock: cfg.Lock, session: cfg.Session, crit: cfg.criteria(), byID: map[string]*rollout{}, active: map[string]string{},
+		stats: Stats{Transitions: map[string]uint64{}}}
+	if s.clock == nil {
+		s.clock = baldur.SystemClock()
+	}
+	if s.acks == nil {
+		a, ok := cfg.Applier.(AckSource)
+		if !ok {
+			return nil, &baldur.ConfigError{Field: "Acks", Reason: "is required when the Applier reports no acknowledgements"}
+		}
+		s.acks = a
+	}
+	if s.windows == nil {
+		s.windows = NewMemoryWindows()
+	}
+	if s.notify == nil {
+		s.notify = notify.NoOp{}
+	}
+	if s.lock == nil {
+		m, err := lock.NewMemory(lock.MemoryConfig{Clock: s.clock})
+		if err != nil {
+			return nil, err
+		}
+		s.lock = m
+	}
+	if s.session == "" {
+		s.session = "canary-" + strconv.Itoa(os.Getpid())
+	}
+	return s, nil
+}
+
+// Settings returns the service's settings with defaults applied.
+func (s *Service) Settings() Config { return s.cfg }
+
+func lockNamespace(configType string) string { return "canary:" + configType }
+
+// Get returns the rollout with id, or an error matching ErrNotFound.
+func (s *Service) Get(_ context.Context, id string) (Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.byID[id]
+	if !ok {
+		return Status{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return r.status(), nil
+}
+
+func (r *rollout) status() Status {
+	st := r.st
+	st.Acks = append([]Ack(nil), r.st.Acks...)
+	if r.st.Verdict != nil {
+		v := *r.st.Verdict
+		st.Verdict = &v
+	}
+	return st
+}
+
+// List returns every rollout, newest first.
+func (s *Service) List(context.Context) []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(s.byID))
+	for _, r := range s.byID {
+		out = append(out, r.status())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RolloutID > out[j].RolloutID })
+	return out
+}
+
+// Active returns the running and paused rollouts.
+func (s *Service) Active(ctx context.Context) []Status {
+	var out []Status
+	for _, st := range s.List(ctx) {
+		if st.Current.Active() {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// Stats returns a copy of the counters.
+func (s *Service) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Stats{Transitions: make(map[string]uint64, len(s.stats.Transitions)), Verdicts: s.stats.Verdicts}
+	for k, v := range s.stats.Transitions {
+		out.Transitions[k] = v
+	}
+	return out
+}
+
+// Create validates plan and its candidate and records a rollout in
+// Created, with the running configuration snapshotted for rollback.
+// Nothing is applied; an invalid candidate records nothing.
+func (s *Service) Create(ctx context.Context, plan Plan, op Op) (Status, error) {
+	if err := checkOp(op); err != nil {
+		return Status{}, err
+	}
+	if err := plan.Validate(s.cfg.ConfigTypes); err != nil {
+		return Status{}, err
+	}
+	if err := s.cfg.Applier.Validate(ctx, plan.Candidate); err != nil {
+		return Status{}, fmt.Errorf("canary: candidate: %w", err)
+	}
+	snap, err := s.cfg.Applier.Snapshot(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("canary: snapshot: %w", err)
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	s.seq++
+	id := fmt.Sprintf("r%d-%d", now.Unix(), s.seq)
+	r := &rollout{plan: plan, snapshot: snap, judged: -1, st: Status{RolloutID: id, Type: plan.ConfigType, Current: Created,
+		Stages: len(plan.Stages), Share: 0, Created: now, CandidateHash: ConfigHash(plan.Candidate), BaselineHash: ConfigHash(snap), Version: 1}}
+	s.byID[id] = r
+	st := r.status()
+	s.mu.Unlock()
+	s.audit(st, "create", op, TriggerOperator)
+	return st, nil
+}
+
+// Start applies stage 0 of a created rollout, behind the governance gates,
+// the config type's lock and the blast-radius manager. On error the
+// rollout stays in Created and nothing is applied.
+func (s *Service) Start(ctx context.Context, id string, op Op) (Status, error) {
+	if err := checkOp(op); err != nil {
+		return Status{}, err
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	r, err := s.expect(id, Created)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := s.gates(ctx, op, true); err != nil {
+		return Status{}, err
+	}
+	ns := lockNamespace(r.plan.ConfigType)
+	lease, held, err := s.lock.AcquireFenced(ctx, ns, s.session, s.cfg.LockTTL.D(), false)
+	switch {
+	case err != nil:
+		// Canary fails closed: without the lock there is no fence.
+		return Status{}, fmt.Errorf("%w: lock %s: %v", ErrBlocked, ns, err)
+	case !held:
+		return Status{}, fmt.Errorf("%w: another rollout of %s is active", ErrConflict, r.plan.ConfigType)
+	}
+	s.mu.Lock()
+	if other, busy := s.active[r.plan.ConfigType]; busy && other != id {
+		s.mu.Unlock()
+		_ = s.lock.ReleaseFenced(ctx, ns, s.session, lease.Token)
+		return Status{}, fmt.Errorf("%w: rollout %s of %s is active", ErrConflict, other, r.plan.ConfigType)
+	}
+	r.st.Token = lease.Token
+	s.mu.Unlock()
+	if err := s.applyStage(ctx, r, 0, op); err != nil {
+		_ = s.lock.ReleaseFenced(ctx, ns, s.session, lease.Token)
+		s.mu.Lock()
+		r.st.Token = 0
+		s.mu.Unlock()
+		return Status{}, err
+	}
+	s.mu.Lock()
+	s.active[r.plan.ConfigType] = id
+	st := s.transitionLocked(r, Running, TriggerOperator)
+	s.mu.Unlock()
+	s.audit(st, "start", op, TriggerOperator)
+	return st, nil
+}
+
+// applyStage begins stage i's blast-radius action and applies it, fenced.
+func (s *Service) applyStage(ctx context.Context, r *rollout, i int, op Op) error {
+	share := r.plan.Stages[i].Share
+	blastID := r.st.RolloutID + "/" + strconv.Itoa(i)
+	if s.cfg.Blast != nil {
+		if r.blastID != "" {
+			_ = s.cfg.Blast.End(ctx, r.blastID)
+		}
+		d, err := s.cfg.Blast.Begin(ctx, blastradius.Action{ID: blastID, Kind: "canary", Scope: blastradius.ScopeService,
+			TargetService: s.cfg.Service, TrafficPercent: 100 * share})
+		if err == nil && !d.Allowed && op.BypassReason != "" {
+			d.Allowed = true
+		}
+		if err != nil || !d.Allowed {
+			if r.blastID != "" { // keep the previous stage's registration
+				_, _ = s.cfg.Blast.Begin(ctx, blastradius.Action{ID: r.blastID, Kind: "canary", Scope: blastradius.ScopeService,
+					TargetService: s.cfg.Service, TrafficPercent: 100 * r.st.Share})
+			}
+			if err != nil {
+				return fmt.Errorf("%w: blast radius: %v", ErrBlocked, err)
+			}
+			return fmt.Errorf("%w: blast radius denies %.0f %% of traffic: %v", ErrBlocked, 100*share, d.Violations)
+		}
+	}
+	d := s.desired(r, PhaseCanary, i)
+	if err := s.cfg.Applier.Apply(ctx, d); err != nil {
+		if s.cfg.Blast != nil {
+			_ = s.cfg.Blast.End(ctx, blastID)
+		}
+		return fmt.Errorf("%w: apply stage %d: %w", ErrBlocked, i, err)
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	r.blastID = blastID
+	r.st.StageIndex, r.st.Share = i, share
+	r.st.Applied, r.st.Blocked, r.st.StageStarted = false, "", time.Time{}
+	r.st.Fails, r.st.Inconclusive, r.ready = 0, 0, false
+	r.applyAt = now
+	r.st.Version++
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Service) desired(r *rollout, ph Phase, stage int) Desired {
+	d := Desired{Rollout: r.st.RolloutID, ConfigType: r.plan.ConfigType, Stage: stage, Phase: ph, Candidate: r.plan.Candidate,
+		Snapshot: r.snapshot, Token: r.st.Token}
+	if ph == PhaseCanary {
+		d.Share = r.plan.Stages[stage].Share
+	}
+	d.Key = idempotency.CanaryKey(r.st.RolloutID, stage, "fleet") + ":" + ph.String()
+	return d
+}
+
+// Promote applies the next stage, or completes the rollout after its last
+// stage. The stage must be acknowledged and its last window passed (unless
+// op bypasses), the governance gates must pass and the lock must still be
+// held: a controller that lost it cannot apply.
+func (s *Service) Promote(ctx context.Context, id string, op Op) (Status, error) {
+	if err := checkOp(op); err != nil {
+		return Status{}, err
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	return s.promoteLocked(ctx, id, op, TriggerOperator)
+}
+
+func (s *Service) promoteLocked(ctx context.Context, id string, op Op, by Trigger) (Status, error) {
+	r, err := s.expect(id, Running)
+	if err != nil {
+		return Status{}, err
+	}
+	s.mu.Lock()
+	applied, blocked, verdict := r.st.Applied, r.st.Blocked, r.st.Verdict
+	s.mu.Unlock()
+	if !applied {
+		why := "the stage is not acknowledged by the replicas"
+		if blocked != "" {
+			why = blocked
+		}
+		return Status{}, fmt.Errorf("%w: %s", ErrBlocked, why)
+	}
+	if op.BypassReason == "" && (verdict == nil || verdict.Verdict != Pass) {
+		v := "none yet"
+		if verdict != nil {
+			v = verdict.Verdict.String()
+		}
+		return Status{}, fmt.Errorf("%w: the last verdict is %s, not pass", ErrBlocked, v)
+	}
+	if err := s.gates(ctx, op, true); err != nil {
+		return Status{}, err
+	}
+	if err := s.renew(ctx, r); err != nil {
+		return Status{}, err
+	}
+	next := r.st.StageIndex + 1
+	if next < len(r.plan.Stages) {
+		if err := s.applyStage(ctx, r, next, op); err != nil {
+			return Status{}, err
+		}
+		s.mu.Lock()
+		st := r.status()
+		s.mu.Unlock()
+		s.audit(st, "promote", op, by)
+		s.send(notify.PriorityInfo, st, fmt.Sprintf("canary %s promoted to stage %d (%.0f %%)", st.RolloutID, next, 100*st.Share), "")
+		return st, nil
+	}
+	if err := s.cfg.Applier.Apply(ctx, s.desired(r, PhaseComplete, r.st.StageIndex)); err != nil {
+		return Status{}, fmt.Errorf("%w: complete: %w", ErrBlocked, err)
+	}
+	s.mu.Lock()
+	st := s.transitionLocked(r, Completed, by)
+	s.mu.Unlock()
+	s.finish(ctx, r)
+	s.audit(st, "complete", op, by)
+	return st, nil
+}
+
+// renew checks, and extends, the rollout's lease; a lost lease blocks.
+func (s *Service) renew(ctx context.Context, r *rollout) error {
+	ns := lockNamespace(r.plan.ConfigType)
+	s.mu.Lock()
+	token := r.st.Token
+	s.mu.Unlock()
+	if token == 0 {
+		return fmt.Errorf("%w: lock %s: %w", ErrBlocked, ns, lock.ErrNotHeld)
+	}
+	if _, err := s.lock.ExtendFenced(ctx, ns, s.session, token, s.cfg.LockTTL.D()); err != nil {
+		return fmt.Errorf("%w: lock %s: %w", ErrBlocked, ns, err)
+	}
+	return nil
+}
+
+// Pause holds a running rollout at its stage. It never resumes by itself.
+func (s *Service) Pause(_ context.Context, id string, op Op) (Status, error) {
+	if err := checkOp(op); err != nil {
+		return Status{}, err
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	st, err := s.pauseLocked(id, TriggerOperator)
+	if err == nil {
+		s.audit(st, "pause", op, TriggerOperator)
+	}
+	return st, err
+}
+
+func (s *Service) pauseLocked(id string, by Trigger) (Status, error) {
+	r, err := s.expect(id, Running)
+	if err != nil {
+		return Status{}, err
+	}
+	s.mu.Lock()
+	r.st.Paused, r.st.PausedBy = s.clock.Now(), by
+	st := s.transitionLocked(r, Paused, by)
+	s.mu.Unlock()
+	return st, nil
+}
+
+// Resume continues a paused rollout at its stage, behind the emergency
+// gate; its observation starts afresh.
+func (s *Service) Resume(ctx context.Context, id string, op Op) (Status, error) {
+	if err := checkOp(op); err != nil {
+		return Status{}, err
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	r, err := s.expect(id, Paused)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := s.gates(ctx, op, false); err != nil {
+		return Status{}, err
+	}
+	if err := s.renew(ctx, r); err != nil {
+		return Status{}, err
+	}
+	s.mu.Lock()
+	if r.st.Applied {
+		r.st.StageStarted = s.clock.Now()
+	}
+	r.st.Fails, r.st.Inconclusive, r.ready = 0, 0, false
+	st := s.transitionLocked(r, Running, TriggerOperator)
+	s.mu.Unlock()
+	s.audit(st, "resume", op, TriggerOperator)
+	return st, nil
+}
+
+// Rollback restores the snapshot of an active rollout, fenced by its lock;
+// a rollout still in Created is cancelled. It passes no gate: it only
+// moves toward the snapshot.
+func (s *Service) Rollback(ctx context.Context, id string, op Op) (Status, error) {
+	if err := checkOp(op); err != nil {
+		return Status{}, err
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	st, err := s.rollbackLocked(ctx, id, TriggerOperator, false)
+	if err == nil {
+		s.audit(st, "rollback", op, TriggerOperator)
+	}
+	return st, err
+}
+
+func (s *Service) rollbackLocked(ctx context.Context, id string, by Trigger, panicking bool) (Status, error) {
+	r, err := s.expect(id, Created, Running, Paused)
+	if err != nil {
+		return Status{}, err
+	}
+	if r.st.Current == Created {
+		s.mu.Lock()
+		st := s.transitionLocked(r, Cancelled, by)
+		s.mu.Unlock()
+		return st, nil
+	}
+	d := s.desired(r, PhaseRestore, r.st.StageIndex)
+	d.Panic = panicking
+	if err := s.cfg.Applier.Apply(ctx, d); err != nil {
+		return Status{}, fmt.Errorf("canary: rollback %s: %w", id, err)
+	}
+	s.mu.Lock()
+	st := s.transitionLocked(r, RolledBack, by)
+	s.mu.Unlock()
+	s.finish(ctx, r)
+	return st, nil
+}
+
+// PanicRollback rolls back every active rollout without gates or fences,
+// keeps going past failures, and returns the IDs rolled back with the
+// failures joined.
+func (s *Service) PanicRollback(ctx context.Context, op Op) ([]string, error) {
+	if err := checkOp(op); err != nil {
+		return nil, err
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	var done []string
+	var errs []error
+	for _, st := range s.Active(ctx) {
+		got, err := s.rollbackLocked(ctx, st.RolloutID, TriggerPanic, true)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.audit(got, "panic_rollback", op, TriggerPanic)
+		done = append(done, st.RolloutID)
+	}
+	return done, errors.Join(errs...)
+}
+
+// finish releases what a terminal rollout held: its lock, its blast-radius
+// action and its windows.
+func (s *Service) finish(ctx context.Context, r *rollout) {
+	s.mu.Lock()
+	token, blastID := r.st.Token, r.blastID
+	r.st.Token, r.blastID = 0, ""
+	if s.active[r.plan.ConfigType] == r.st.RolloutID {
+		delete(s.active, r.plan.ConfigType)
+	}
+	s.mu.Unlock()
+	if token != 0 {
+		_ = s.lock.ReleaseFenced(ctx, lockNamespace(r.plan.ConfigType), s.session, token)
+	}
+	if blastID != "" && s.cfg.Blast != nil {
+		_ = s.cfg.Blast.End(ctx, blastID)
+	}
+	_ = s.windows.Drop(ctx, r.st.RolloutID)
+}
+
+// expect returns the rollout when it is in one of states, else an error
+// matching ErrNotFound or ErrTransition.
+func (s *Service) expect(id string, states ...State) (*rollout, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	for _, st := range states {
+		if r.st.Current == st {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: rollout %s is %v", ErrTransition, id, r.st.Current)
+}
+
+// transitionLocked moves r to state and counts it; s.mu is held. The
+// caller audits and notifies after releasing it.
+func (s *Service) transitionLocked(r *rollout, to State, by Trigger) Status {
+	r.st.Current = to
+	r.st.Version++
+	s.stats.Transitions[to.String()+"/"+string(by)]++
+	return r.status()
+}
+
+// gates runs the fail-closed governance checks: the kill switch, the
+// emergency level (below 2) and, for start and promote (full), the error
+// budget. A bypass reason skips them.
+func (s *Service) gates(ctx context.Context, op Op, full bool) error {
+	if op.BypassReason != "" {
+		return nil
+	}
+	g := s.cfg.Governance
+	if g == nil {
+		return fmt.Errorf("%w: no governance checker configured", ErrBlocked)
+	}
+	if full && !g.SystemEnabled(ctx) {
+		return fmt.Errorf("%w: the global kill switch is active", ErrBlocked)
+	}
+	blocked, level := g.EmergencyBlocking(ctx, baldur.Level2)
+	if blocked || level < baldur.LevelNormal || level >= baldur.Level2 {
+		return fmt.Errorf("%w: emergency level %v", ErrBlocked, level)
+	}
+	if full {
+		if blocked, left, threshold := g.ErrorBudgetBlocking(ctx, baldur.TierStandard, ""); blocked {
+			return fmt.Errorf("%w: error budget %.1f %% left, below %.1f %%", ErrBlocked, left, threshold)
+		}
+	}
+	return nil
+}
+
+func checkOp(op Op) error {
+	if op.BypassReason != "" && len(op.BypassReason) < MinBypassReason {
+		return &baldur.ConfigError{Field: "bypass_reason", Reason: fmt.Sprintf("at least %d characters", MinBypassReason)}
+	}
+	if len(op.Reason) > 512 || len(op.BypassReason) > 512 {
+		return &baldur.ConfigError{Field: "reason", Reason: "at most 512 bytes"}
+	}
+	return nil
+}
+
+// audit logs an operator-visible transition once, and notifies it.
+func (s *Service) audit(st Status, action string, op Op, by Trigger) {
+	actor := op.Actor
+	if actor == "" {
+		actor = baldur.AnonymousActor
+	}
+	slog.Info("canary", "action", action, "rollout", st.RolloutID, "config_type", st.Type, "state", st.Current.String(),
+		"stage", st.StageIndex, "share", st.Share, "actor", actor, "reason", op.Reason, "bypass_reason", op.BypassReason, "trigger", string(by))
+	p := notify.PriorityInfo
+	switch st.Current {
+	case Paused:
+		p = notify.PriorityWarning
+	case RolledBack:
+		p = notify.PriorityHigh
+	}
+	if op.BypassReason != "" {
+		p = max(p, notify.PriorityWarning)
+	}
+	body := ""
+	if st.Verdict != nil && len(st.Verdict.Reasons) > 0 {
+		body = fmt.Sprint(st.Verdict.Reasons)
+	}
+	if action == "promote" {
+		return // Promote sends its own line
+	}
+	s.send(p, st, fmt.Sprintf("canary %s %s (%s, %s)", st.RolloutID, action, st.Current, by), body)
+}
+
+func (s *Service) send(p notify.Priority, st Status, title, body string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = s.notify.Notify(ctx, notify.Notification{Priority: p, Source: "canary", Title: title, Body: body,
+		Key: "canary:" + st.RolloutID + ":" + title})
+}
