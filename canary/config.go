@@ -2,6 +2,7 @@ package canary
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"time"
@@ -99,6 +100,9 @@ type Config struct {
 	Notify notify.Manager `json:"-"`
 	// Clock is the service's clock. Nil means baldur.SystemClock.
 	Clock baldur.Clock `json:"-"`
+	// Logger receives one audit record per transition. Nil means
+	// slog.Default().
+	Logger *slog.Logger `json:"-"`
 }
 
 var configTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)

@@ -48,14 +48,16 @@ type Recorder struct {
 	s [stripes]stripe
 }
 
+// stripe holds one histogram per result; a call without a measured
+// latency counts in bucket 0 of its result's histogram, so that a release
+// is one atomic add.
 type stripe struct {
-	success, failure atomic.Uint64
-	hist             [HistogramBuckets]atomic.Uint64
-	_                [64]byte
+	hist [2][HistogramBuckets]atomic.Uint64 // [0]: success, [1]: failure
+	_    [64]byte
 }
 
 // Gate returns the observe gate that records into r: add it last to each
-// policy of the cohort's table (registry.CohortSpec does).
+// policy of the cohort's table (registry.StartCohorts does).
 func (r *Recorder) Gate() baldur.Gate { return (*observeGate)(r) }
 
 type observeGate Recorder
@@ -63,30 +65,35 @@ type observeGate Recorder
 func (*observeGate) Stage() baldur.Stage { return StageObserve }
 
 // Admit grants every call a permit whose token picks the counters' stripe
-// from the call's clock reading.
+// from the call's key and clock reading, so that concurrent calls of
+// different tenants rarely share a cache line.
 func (g *observeGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
-	return baldur.NewPermit(g, uint64(c.Now.UnixNano()>>10)), nil
+	t := uint64(c.Now.UnixNano()>>10) + uint64(len(c.Key))
+	if len(c.Key) > 0 {
+		t += uint64(c.Key[len(c.Key)-1])
+	}
+	return baldur.NewPermit(g, t), nil
 }
 
-// Release records the outcome: one counter and one histogram bucket.
+// Release records the outcome.
 func (g *observeGate) Release(token uint64, o baldur.Outcome) {
 	(*Recorder)(g).Record(token, o)
 }
 
-// Record counts o in the stripe chosen by token.
+// Record counts o in the stripe chosen by token: one atomic add.
 func (r *Recorder) Record(token uint64, o baldur.Outcome) {
 	if o.Injected || o.Result == baldur.Ignored {
 		return
 	}
-	s := &r.s[token%stripes]
+	res := 0
 	if o.Result == baldur.Failure {
-		s.failure.Add(1)
-	} else {
-		s.success.Add(1)
+		res = 1
 	}
+	b := 0
 	if o.Latency > 0 {
-		s.hist[bucketOf(o.Latency)].Add(1)
+		b = bucketOf(o.Latency)
 	}
+	r.s[token%stripes].hist[res][b].Add(1)
 }
 
 // Snapshot returns the cumulative counts.
@@ -94,33 +101,44 @@ func (r *Recorder) Snapshot() Counts {
 	var c Counts
 	for i := range r.s {
 		s := &r.s[i]
-		c.Success += s.success.Load()
-		c.Failure += s.failure.Load()
-		for b := range s.hist {
-			c.Latency[b] += s.hist[b].Load()
+		for res := range s.hist {
+			for b := range s.hist[res] {
+				n := s.hist[res][b].Load()
+				if res == 0 {
+					c.Success += n
+				} else {
+					c.Failure += n
+				}
+				if b > 0 {
+					c.Latency[b] += n
+				}
+			}
 		}
 	}
 	return c
 }
 
-// HistogramBuckets is the number of latency buckets: 16 per power of two of
-// microseconds, so a bucket is at most 1/16 (6.25 %) wide.
-const HistogramBuckets = 16 * 38
+// HistogramBuckets is the number of latency buckets: bucket 0 for calls
+// without a latency (never counted in Counts.Latency), then 16 per power of
+// two of microseconds, so a bucket is at most 1/16 (6.25 %) wide.
+const HistogramBuckets = 1 + 16*38
 
-// bucketOf returns the bucket of d: exact below 16 µs, then 16 linear
-// sub-buckets per power of two, the last bucket open-ended.
+// bucketOf returns the bucket of a positive d: 1 + exact microseconds
+// below 16 µs, then 16 linear sub-buckets per power of two, the last
+// bucket open-ended. Bucket 0 counts calls without a latency.
 func bucketOf(d time.Duration) int {
 	v := uint64(d / time.Microsecond)
 	if v < 16 {
-		return int(v)
+		return 1 + int(v)
 	}
 	e := bits.Len64(v) - 5 // v>>e is in [16, 32)
 	i := (e+1)*16 + int(v>>e) - 16
-	return min(i, HistogramBuckets-1)
+	return 1 + min(i, HistogramBuckets-2)
 }
 
-// bucketUpper returns the largest latency bucket i holds.
-func bucketUpper(i int) time.Duration {
+// bucketUpper returns the largest latency bucket b holds.
+func bucketUpper(b int) time.Duration {
+	i := b - 1
 	if i < 16 {
 		return time.Duration(i+1)*time.Microsecond - 1
 	}

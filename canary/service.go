@@ -89,6 +89,7 @@ type rollout struct {
 	judged     int64     // the last window judged
 	ready      bool      // "ready to promote" was notified for this stage
 	blastID    string    // the blast-radius action of the current stage
+	lastBase   *Window   // the last baseline window with enough calls
 }
 
 // Service runs canary rollouts of configuration: it validates a candidate
@@ -109,6 +110,7 @@ type Service struct {
 	lock    lock.Fenced
 	session string
 	crit    Criteria
+	log     *slog.Logger
 
 	op sync.Mutex // serializes actions
 
@@ -161,6 +163,9 @@ func New(cfg Config) (*Service, error) {
 			return nil, err
 		}
 		s.lock = m
+	}
+	if s.log = cfg.Logger; s.log == nil {
+		s.log = slog.Default()
 	}
 	if s.session == "" {
 		s.session = "canary-" + strconv.Itoa(os.Getpid())
@@ -642,7 +647,7 @@ func (s *Service) audit(st Status, action string, op Op, by Trigger) {
 	if actor == "" {
 		actor = baldur.AnonymousActor
 	}
-	slog.Info("canary", "action", action, "rollout", st.RolloutID, "config_type", st.Type, "state", st.Current.String(),
+	s.log.Info("canary", "action", action, "rollout", st.RolloutID, "config_type", st.Type, "state", st.Current.String(),
 		"stage", st.StageIndex, "share", st.Share, "actor", actor, "reason", op.Reason, "bypass_reason", op.BypassReason, "trigger", string(by))
 	p := notify.PriorityInfo
 	switch st.Current {

@@ -86,6 +86,16 @@ func (s *Service) tickOne(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("canary: read window of %s: %w", id, err)
 		}
+		// A stage of the whole traffic has no baseline cohort: it is
+		// compared with the baseline as last observed.
+		s.mu.Lock()
+		if base.Requests() == 0 && r.st.Share >= 1 && r.lastBase != nil {
+			base = *r.lastBase
+		} else if base.Requests() >= s.crit.withDefaults().MinRequests {
+			b := base
+			r.lastBase = &b
+		}
+		s.mu.Unlock()
 		j := Judge(s.crit, cand, base)
 		if done := s.verdict(ctx, r, k, j, now); done {
 			return nil
