@@ -2,9 +2,9 @@ package canary_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
-	"encoding/json"
 	"strconv"
 	"sync"
 	"testing"
@@ -33,7 +33,7 @@ func document(t testing.TB, rate float64, burst int) []byte {
 		"service":   "shop",
 		"throttles": map[string]any{"per_tenant": map[string]any{"rate": rate, "burst": burst}},
 		"bulkheads": map[string]any{"api": map[string]any{"max_concurrent": 10000}},
-		"policies": []any{map[string]any{"name": "api", "operations": []string{op}, "throttle": "per_tenant", "bulkhead": "api"}},
+		"policies":  []any{map[string]any{"name": "api", "operations": []string{op}, "throttle": "per_tenant", "bulkhead": "api"}},
 	}
 	b, err := json.Marshal(doc)
 	require.NoError(t, err)
@@ -53,7 +53,11 @@ func (g *fakeGov) set(f func(*fakeGov)) { g.mu.Lock(); f(g); g.mu.Unlock() }
 func (g *fakeGov) CheckAll(context.Context, baldur.GovernanceRequest) baldur.GovernanceResult {
 	return baldur.GovernanceResult{}
 }
-func (g *fakeGov) SystemEnabled(context.Context) bool { g.mu.Lock(); defer g.mu.Unlock(); return !g.killed }
+func (g *fakeGov) SystemEnabled(context.Context) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.killed
+}
 func (g *fakeGov) EmergencyBlocking(_ context.Context, min baldur.EmergencyLevel) (bool, baldur.EmergencyLevel) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

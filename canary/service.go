@@ -37,9 +37,9 @@ type Status struct {
 	Current   State  `json:"state"`
 	// StageIndex is the current stage, from 0; Stages is how many the plan
 	// has; Share is the current stage's candidate share.
-	StageIndex int     `json:"stage"`
-	Stages     int     `json:"stages"`
-	Share      float64 `json:"share"`
+	StageIndex int       `json:"stage"`
+	Stages     int       `json:"stages"`
+	Share      float64   `json:"share"`
 	Created    time.Time `json:"created_at"`
 	Paused     time.Time `json:"paused_at,omitzero"`
 	// StageStarted is when the current stage was acknowledged by the
@@ -82,14 +82,14 @@ func (s Status) StageStartedAt() time.Time { return s.StageStarted }
 var _ Rollout = Status{}
 
 type rollout struct {
-	st         Status
-	plan       Plan
-	snapshot   []byte
-	applyAt    time.Time // when the current stage's apply was sent
-	judged     int64     // the last window judged
-	ready      bool      // "ready to promote" was notified for this stage
-	blastID    string    // the blast-radius action of the current stage
-	lastBase   *Window   // the last baseline window with enough calls
+	st       Status
+	plan     Plan
+	snapshot []byte
+	applyAt  time.Time // when the current stage's apply was sent
+	judged   int64     // the last window judged
+	ready    bool      // "ready to promote" was notified for this stage
+	blastID  string    // the blast-radius action of the current stage
+	lastBase *Window   // the last baseline window with enough calls
 }
 
 // Service runs canary rollouts of configuration: it validates a candidate

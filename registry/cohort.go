@@ -272,4 +272,5 @@ func (r *Registry) CohortPolicies() (candidate, baseline map[string]*baldur.Poli
 
 func floatBits(f float64) uint64 { return math.Float64bits(f) }
 func floatFrom(b uint64) float64 { return math.Float64frombits(b) }
+
 var _ baldur.KeyedResolver = (*Registry)(nil)

@@ -197,4 +197,3 @@ func BenchmarkPolicyFor(b *testing.B) {
 		}
 	})
 }
-
