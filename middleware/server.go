@@ -12,6 +12,7 @@ import (
 
 type server struct {
 	resolver      baldur.Resolver
+	keyed         baldur.KeyedResolver // resolver, when it resolves per key
 	next          http.Handler
 	operation     func(*http.Request) string
 	key           KeyFunc
@@ -42,6 +43,7 @@ type server struct {
 // shared by every request.
 func New(r baldur.Resolver, opts ...Option) func(http.Handler) http.Handler {
 	cfg := server{resolver: r, ietfHeaders: true, clock: baldur.SystemClock()}
+	cfg.keyed, _ = r.(baldur.KeyedResolver)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -79,7 +81,7 @@ func (s *server) tier(r *http.Request) baldur.Tier {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := s.operation(r)
-	p := s.resolver.Policy(op)
+	key, p := s.resolve(op, r)
 	if p == nil {
 		s.next.ServeHTTP(w, r)
 		return
@@ -90,7 +92,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Service:   s.service,
 		Domain:    s.domain,
 		Region:    s.region,
-		Key:       s.key(r),
+		Key:       key,
 		Tier:      s.tier(r),
 		Now:       s.clock.Now(),
 	}
