@@ -114,6 +114,7 @@ func sameSettings(running, cand *Config) error {
 		{"governance", running.Governance, cand.Governance},
 		{"fleet", running.Fleet, cand.Fleet},
 		{"idempotency", running.Idempotency, cand.Idempotency},
+		{"canary", running.Canary, cand.Canary},
 	} {
 		x, _ := json.Marshal(s.a)
 		y, _ := json.Marshal(s.b)
@@ -129,7 +130,7 @@ func sameSettings(running, cand *Config) error {
 // picked by a stable hash salted with salt (the rollout's ID), in the
 // candidate's table and the others in an observed copy of the running
 // table. The candidate may change gates and policies only: its service,
-// region, governance, fleet and idempotency sections must equal the running
+// region, governance, fleet, idempotency and canary sections must equal the running
 // configuration's. Both tables share every gate whose configuration the
 // candidate did not change, so the split does not double a bulkhead or
 // give a tenant a second bucket. baselineGate and candidateGate, when not

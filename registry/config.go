@@ -10,6 +10,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/canary"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/throttle"
@@ -53,6 +54,10 @@ type Config struct {
 	// service passes it to idempotency.Middleware with its ledger, which
 	// validates it (idempotency.Config.Validate).
 	Idempotency *idempotency.Config `json:"idempotency,omitempty"`
+	// Canary is the canary rollouts' section. The registry only carries
+	// it: the service passes it to canary.New with its dependencies, which
+	// validates it.
+	Canary *canary.Config `json:"canary,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own
