@@ -73,6 +73,11 @@ type Config struct {
 	// (a record's status; releasing a stuck claim); nil answers 404.
 	Idempotency Idempotency
 
+	// Canary, when set, serves /canary/rollouts (list, status, create,
+	// promote, pause, resume, rollback) and POST /canary/panic-rollback;
+	// nil answers 404. *canary.Service is one.
+	Canary Canary
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger
