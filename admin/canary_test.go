@@ -17,7 +17,7 @@ import (
 func canaryEnv(t *testing.T, unlock bool) *env {
 	t.Helper()
 	e := newEnv(t, false, nil)
-	local, err := canary.NewLocal(e.reg, "r1")
+	local, err := canary.NewLocal(canary.LocalConfig{Target: e.reg, Replica: "r1"})
 	require.NoError(t, err)
 	svc, err := canary.New(canary.Config{Applier: local, Governance: e.reg.Governance.Get(), Clock: e.clock,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -89,7 +89,7 @@ func newEnv(t testing.TB, edit func(*canary.Config)) *env {
 	e.reg = registry.New(registry.WithClock(e.clk))
 	require.NoError(t, e.reg.LoadDocument(document(t, 1000, 1000)))
 	var err error
-	e.local, err = canary.NewLocal(e.reg, "replica-1")
+	e.local, err = canary.NewLocal(canary.LocalConfig{Target: e.reg, Replica: "replica-1"})
 	require.NoError(t, err)
 	e.lock, err = lock.NewMemory(lock.MemoryConfig{Clock: e.clk})
 	require.NoError(t, err)

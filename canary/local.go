@@ -38,8 +38,9 @@ type Target interface {
 //
 // Local is safe for concurrent use.
 type Local struct {
-	target  Target
-	replica string
+	target    Target
+	replica   string
+	onApplied func(ack string)
 
 	mu      sync.Mutex
 	fences  map[string]*lock.Fence
@@ -50,15 +51,28 @@ type Local struct {
 	last    [NumCohorts]Window // cumulative counts at the last flush
 }
 
-// NewLocal returns the applier of target, reporting as replica.
-func NewLocal(target Target, replica string) (*Local, error) {
-	if target == nil {
+// LocalConfig configures a Local applier.
+type LocalConfig struct {
+	// Target is the registry changed. Required.
+	Target Target
+	// Replica names this replica in Acks. Empty means "local".
+	Replica string
+	// OnApplied, when set, is called with the Ack of each state applied,
+	// after the apply and outside any lock: hand it to the fleet's
+	// membership heartbeat (redisstore.Membership.SetCanary), so that the
+	// controller sees this replica acknowledge the stage.
+	OnApplied func(ack string)
+}
+
+// NewLocal returns the applier of cfg.Target.
+func NewLocal(cfg LocalConfig) (*Local, error) {
+	if cfg.Target == nil {
 		return nil, &baldur.ConfigError{Field: "Target", Reason: "is required"}
 	}
-	if replica == "" {
-		replica = "local"
+	if cfg.Replica == "" {
+		cfg.Replica = "local"
 	}
-	return &Local{target: target, replica: replica, fences: map[string]*lock.Fence{}, done: map[string]struct{}{}}, nil
+	return &Local{target: cfg.Target, replica: cfg.Replica, onApplied: cfg.OnApplied, fences: map[string]*lock.Fence{}, done: map[string]struct{}{}}, nil
 }
 
 // Snapshot returns the target's running document.
@@ -81,6 +95,14 @@ const maxDoneKeys = 4096
 
 // Apply makes d the running state of the target.
 func (l *Local) Apply(_ context.Context, d Desired) error {
+	ack, err := l.apply(d)
+	if err == nil && l.onApplied != nil {
+		l.onApplied(ack)
+	}
+	return err
+}
+
+func (l *Local) apply(d Desired) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !d.Panic {
@@ -90,11 +112,11 @@ func (l *Local) Apply(_ context.Context, d Desired) error {
 			l.fences[d.ConfigType] = f
 		}
 		if err := f.Admit(d.Token); err != nil {
-			return fmt.Errorf("canary: apply %s stage %d: %w", d.Rollout, d.Stage, err)
+			return "", fmt.Errorf("canary: apply %s stage %d: %w", d.Rollout, d.Stage, err)
 		}
 	}
 	if _, ok := l.done[d.Key]; ok && d.Key != "" {
-		return nil
+		return l.applied, nil
 	}
 	switch d.Phase {
 	case PhaseCanary:
@@ -103,12 +125,12 @@ func (l *Local) Apply(_ context.Context, d Desired) error {
 		}
 		rec := new([NumCohorts]Recorder)
 		if err := l.target.StartCohorts(d.Candidate, d.Rollout, d.Share, rec[Baseline].Gate(), rec[Candidate].Gate()); err != nil {
-			return err
+			return "", err
 		}
 		l.rollout, l.rec, l.last = d.Rollout, rec, [NumCohorts]Window{}
 	case PhaseComplete:
 		if err := l.target.LoadDocument(d.Candidate); err != nil {
-			return err
+			return "", err
 		}
 		l.target.StopCohorts()
 		l.rollout, l.rec = "", nil
@@ -116,12 +138,12 @@ func (l *Local) Apply(_ context.Context, d Desired) error {
 		l.target.StopCohorts()
 		if !bytes.Equal(l.target.Document(), d.Snapshot) {
 			if err := l.target.LoadDocument(d.Snapshot); err != nil {
-				return err
+				return "", err
 			}
 		}
 		l.rollout, l.rec = "", nil
 	default:
-		return fmt.Errorf("canary: apply %s: unknown phase %v", d.Rollout, d.Phase)
+		return "", fmt.Errorf("canary: apply %s: unknown phase %v", d.Rollout, d.Phase)
 	}
 	if len(l.done) >= maxDoneKeys {
 		clear(l.done)
@@ -130,7 +152,7 @@ func (l *Local) Apply(_ context.Context, d Desired) error {
 		l.done[d.Key] = struct{}{}
 	}
 	l.applied = d.Ack()
-	return nil
+	return l.applied, nil
 }
 
 // Acks reports this replica.

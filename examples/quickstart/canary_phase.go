@@ -33,7 +33,7 @@ func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
 	if err != nil {
 		return failed(err)
 	}
-	local, err := canary.NewLocal(reg, "quickstart")
+	local, err := canary.NewLocal(canary.LocalConfig{Target: reg, Replica: "quickstart"})
 	if err != nil {
 		return failed(err)
 	}

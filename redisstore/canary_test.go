@@ -1,0 +1,101 @@
+package redisstore
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/canary"
+)
+
+// TestCanaryWindowsSumTheFleet: two replicas flush their counts of one
+// window; the judge reads the exact sum per cohort; Drop forgets the
+// rollout.
+func TestCanaryWindowsSumTheFleet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := shared.Get(t)
+	b := newBackend(t, s.Client(t, nil), Config{Logger: discard()})
+	ws, err := NewCanaryWindows(b, CanaryWindowsConfig{Prefix: prefix(t)})
+	require.NoError(t, err)
+	flush := func(success, failure, throttled uint64, lat time.Duration) canary.Window {
+		var r canary.Recorder
+		for range success {
+			r.Record(0, baldur.Outcome{Result: baldur.Success, Latency: lat})
+		}
+		for range failure {
+			r.Record(1, baldur.Outcome{Result: baldur.Failure, Latency: lat})
+		}
+		return canary.Window{Counts: r.Snapshot(), Rejected: map[string]uint64{"throttled": throttled}}
+	}
+	require.NoError(t, ws.AddWindow(ctx, "r1", 42, canary.Candidate, flush(90, 10, 50, 20*time.Millisecond)))
+	require.NoError(t, ws.AddWindow(ctx, "r1", 42, canary.Candidate, flush(80, 0, 25, 40*time.Millisecond)))
+	require.NoError(t, ws.AddWindow(ctx, "r1", 42, canary.Baseline, flush(1000, 5, 0, 20*time.Millisecond)))
+
+	got, err := ws.Window(ctx, "r1", 42, canary.Candidate)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(170), got.Success)
+	assert.Equal(t, uint64(10), got.Failure)
+	assert.Equal(t, uint64(75), got.Rejected["throttled"])
+	assert.Equal(t, uint64(180), got.Latency.Total())
+	p99, _ := got.Latency.Quantile(0.99)
+	assert.InDelta(t, float64(40*time.Millisecond), float64(p99), 0.07*float64(40*time.Millisecond))
+	base, err := ws.Window(ctx, "r1", 42, canary.Baseline)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1005), base.Requests())
+	empty, err := ws.Window(ctx, "r1", 43, canary.Candidate)
+	require.NoError(t, err)
+	assert.Zero(t, empty.Requests())
+
+	j := canary.Judge(canary.Criteria{}, got, base)
+	assert.Equal(t, canary.Fail, j.Verdict, "the fleet's sums are judged: %v", j.Reasons)
+
+	require.NoError(t, ws.Drop(ctx, "r1"))
+	got, err = ws.Window(ctx, "r1", 42, canary.Candidate)
+	require.NoError(t, err)
+	assert.Zero(t, got.Requests(), "dropped")
+}
+
+// TestCanaryAcksFromHeartbeats: each replica's heartbeat carries the canary
+// state it applied; a member that did not apply the stage is listed
+// without it, so the controller cannot count it as applied.
+func TestCanaryAcksFromHeartbeats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := shared.Get(t)
+	kp := prefix(t)
+	a := newMembership(t, s.Client(t, nil), kp, "pod-a", nil)
+	b := newMembership(t, s.Client(t, nil), kp, "pod-b", nil)
+	a.SetCanary("r1:0:canary:abc")
+	require.NoError(t, a.Heartbeat(ctx))
+	require.NoError(t, b.Heartbeat(ctx))
+	acks, err := CanaryAcks(a).Acks(ctx)
+	require.NoError(t, err)
+	sort.Slice(acks, func(i, j int) bool { return acks[i].Replica < acks[j].Replica })
+	assert.Equal(t, []canary.Ack{{Replica: "pod-a", Applied: "r1:0:canary:abc"}, {Replica: "pod-b"}}, acks)
+	b.SetCanary("r1:0:canary:abc")
+	require.NoError(t, b.Heartbeat(ctx))
+	acks, err = CanaryAcks(b).Acks(ctx)
+	require.NoError(t, err)
+	for _, x := range acks {
+		assert.Equal(t, "r1:0:canary:abc", x.Applied, x.Replica)
+	}
+}
+
+func FuzzParseCanaryWindow(f *testing.F) {
+	f.Add("s", "12", "h40", "3", "r:throttled", "9")
+	f.Add("h0", "1", "x", "2", "r:", "-1")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3 string) {
+		w, err := parseCanaryWindow(map[string]string{k1: v1, k2: v2, k3: v3})
+		if err != nil {
+			return
+		}
+		_ = w.Requests()
+		_, _ = w.Latency.Quantile(0.95)
+	})
+}
