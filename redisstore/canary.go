@@ -2,6 +2,9 @@ package redisstore
 
 import (
 	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baldur-go/baldur/canary"
+	"github.com/baldur-go/baldur/lock"
 )
 
 // CanaryAcks returns the canary.AckSource of a fleet: the live members of
@@ -166,3 +170,96 @@ func (s *CanaryWindows) Drop(ctx context.Context, rollout string) error {
 }
 
 var _ canary.WindowStore = (*CanaryWindows)(nil)
+
+//go:embed canary_desired.lua
+var canaryDesiredSource string
+
+// CanaryDesiredScript is the fenced publish of CanaryDesired; pass it in
+// Config.Scripts to have it loaded before the first publish.
+var CanaryDesiredScript = NewScript(canaryDesiredSource)
+
+// CanaryDesired is the fleet's canary.DesiredStore: the controller
+// publishes each apply, every replica's canary.Agent reads it. One hash per
+// config type, <prefix>{canary-desired:<type>} (fields token and doc, the
+// Desired as JSON, up to the candidate's and the snapshot's 1 MiB each),
+// written by one script that refuses a token smaller than the stored one
+// (lock.ErrStaleToken), so a controller that lost its lease cannot publish.
+// The key has no TTL: it is the fleet's desired state until the next
+// publish.
+//
+// Safe for concurrent use.
+type CanaryDesired struct {
+	guard  *Guard
+	prefix string
+}
+
+// NewCanaryDesired returns the store on b; an empty prefix means
+// DefaultPrefix.
+func NewCanaryDesired(b *Backend, prefix string) (*CanaryDesired, error) {
+	if b == nil {
+		return nil, fmt.Errorf("redisstore: canary desired state: Backend is required")
+	}
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &CanaryDesired{guard: b.Guard("canary", ClassControl), prefix: prefix}, nil
+}
+
+func (s *CanaryDesired) key(configType string) string {
+	return s.prefix + "{canary-desired:" + configType + "}"
+}
+
+// Publish stores d unless its token is stale.
+func (s *CanaryDesired) Publish(ctx context.Context, d canary.Desired) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	panicking := "0"
+	if d.Panic {
+		panicking = "1"
+	}
+	key := s.key(d.ConfigType)
+	v, err := s.guard.Run(ctx, CanaryDesiredScript, []string{key}, strconv.FormatUint(d.Token, 10), panicking, b)
+	if err != nil {
+		if isReply(err) && foreignData(err) {
+			return fmt.Errorf("%w: %s: %v", ErrMalformed, key, err)
+		}
+		return err
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) != 2 {
+		return fmt.Errorf("%w: canary publish reply %T", ErrMalformed, v)
+	}
+	if n, _ := a[0].(int64); n != 1 {
+		return fmt.Errorf("redisstore: canary publish %s: token %d < %v: %w", d.Rollout, d.Token, a[1], lock.ErrStaleToken)
+	}
+	return nil
+}
+
+// Desired returns the stored state of configType.
+func (s *CanaryDesired) Desired(ctx context.Context, configType string) (canary.Desired, bool, error) {
+	key := s.key(configType)
+	var doc string
+	err := s.guard.Do(ctx, func(ctx context.Context, rc redis.UniversalClient) error {
+		var err error
+		doc, err = rc.HGet(ctx, key, "doc").Result()
+		return err
+	})
+	switch {
+	case errors.Is(err, redis.Nil):
+		return canary.Desired{}, false, nil
+	case err != nil:
+		if isReply(err) && foreignData(err) {
+			return canary.Desired{}, false, fmt.Errorf("%w: %s: %v", ErrMalformed, key, err)
+		}
+		return canary.Desired{}, false, err
+	}
+	var d canary.Desired
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return canary.Desired{}, false, fmt.Errorf("%w: %s: %v", ErrMalformed, key, err)
+	}
+	return d, true, nil
+}
+
+var _ canary.DesiredStore = (*CanaryDesired)(nil)

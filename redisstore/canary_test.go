@@ -11,6 +11,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/canary"
+	"github.com/baldur-go/baldur/lock"
 )
 
 // TestCanaryWindowsSumTheFleet: two replicas flush their counts of one
@@ -98,4 +99,46 @@ func FuzzParseCanaryWindow(f *testing.F) {
 		_ = w.Requests()
 		_, _ = w.Latency.Quantile(0.95)
 	})
+}
+
+// TestCanaryDesiredIsFenced: the controller's publishes are read back by
+// a replica's agent; a publish under an older lease is refused and changes
+// nothing; a panic restore is admitted and keeps the fence's height; data
+// that is not ours is ErrMalformed.
+func TestCanaryDesiredIsFenced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := shared.Get(t)
+	c := s.Client(t, nil)
+	b := newBackend(t, c, Config{Logger: discard(), Scripts: []*Script{CanaryDesiredScript}})
+	kp := prefix(t)
+	st, err := NewCanaryDesired(b, kp)
+	require.NoError(t, err)
+	_, ok, err := st.Desired(ctx, "registry")
+	require.NoError(t, err)
+	assert.False(t, ok)
+
+	d := canary.Desired{Rollout: "r1", ConfigType: "registry", Stage: 1, Phase: canary.PhaseCanary, Share: 0.05,
+		Candidate: []byte(`{"policies":[]}`), Snapshot: []byte(`{"service":"x"}`), Token: 1_700_000_000_000_100, Key: "k1"}
+	require.NoError(t, st.Publish(ctx, d))
+	got, ok, err := st.Desired(ctx, "registry")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, d, got)
+
+	stale := d
+	stale.Rollout, stale.Token = "old", d.Token-1
+	assert.ErrorIs(t, st.Publish(ctx, stale), lock.ErrStaleToken)
+	got, _, _ = st.Desired(ctx, "registry")
+	assert.Equal(t, "r1", got.Rollout, "a stale publish changes nothing")
+
+	restore := stale
+	restore.Phase, restore.Panic = canary.PhaseRestore, true
+	require.NoError(t, st.Publish(ctx, restore), "a panic restore is always admitted")
+	assert.ErrorIs(t, st.Publish(ctx, stale), lock.ErrStaleToken, "and the fence did not go down")
+	require.NoError(t, c.Set(ctx, kp+"{canary-desired:bad}", "x", 0).Err())
+	assert.ErrorIs(t, st.Publish(ctx, canary.Desired{ConfigType: "bad", Token: 5}), ErrMalformed)
+	require.NoError(t, c.HSet(ctx, kp+"{canary-desired:junk}", "token", "1", "doc", "{").Err())
+	_, _, err = st.Desired(ctx, "junk")
+	assert.ErrorIs(t, err, ErrMalformed)
 }
