@@ -23,7 +23,6 @@ type cohorts struct {
 	threshold atomic.Uint64
 	share     atomic.Uint64       // math.Float64bits of the share, for reports
 	next      map[string]reusable // the candidate's gates, to retire its pools
-	hash      string
 }
 
 // Document returns the configuration of the last successful Load as a
