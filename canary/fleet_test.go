@@ -2,6 +2,7 @@ package canary_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -104,4 +105,39 @@ func TestFleetFollowsTheController(t *testing.T) {
 	assert.ErrorIs(t, err, lock.ErrStaleToken, "a publish under an older lease is refused")
 	_, err = canary.NewAgent(canary.AgentConfig{Local: otherLocal})
 	assert.Error(t, err)
+}
+
+// brokenWindows is a window store whose reads fail while broken.
+type brokenWindows struct {
+	*canary.MemoryWindows
+	broken bool
+}
+
+func (b *brokenWindows) Window(ctx context.Context, rollout string, w int64, c canary.Cohort) (canary.Window, error) {
+	if b.broken {
+		return canary.Window{}, errors.New("store down")
+	}
+	return b.MemoryWindows.Window(ctx, rollout, w, c)
+}
+
+// TestUnreadableWindowsAreNotJudged: while the fleet's windows cannot be
+// read, Tick reports it and no verdict is reached (nothing passes, nothing
+// promotes); once they can, the missed windows are judged.
+func TestUnreadableWindowsAreNotJudged(t *testing.T) {
+	t.Parallel()
+	ws := &brokenWindows{MemoryWindows: canary.NewMemoryWindows(), broken: true}
+	e := newEnv(t, func(c *canary.Config) { c.Windows, c.AutoPromote = ws, true })
+	e.started(t, document(t, 1000, 999), 0.25, 1)
+	e.drive(t, 2000, 2, same(time.Millisecond))
+	require.NoError(t, e.svc.Tick(ctx))
+	e.clk.Advance(61 * time.Second)
+	assert.Error(t, e.svc.Tick(ctx))
+	st := e.svc.List(ctx)[0]
+	assert.Nil(t, st.Verdict)
+	assert.Equal(t, 0, st.StageIndex)
+	ws.broken = false
+	require.NoError(t, e.svc.Tick(ctx))
+	st = e.svc.List(ctx)[0]
+	require.NotNil(t, st.Verdict, "the missed window is judged once readable")
+	assert.Equal(t, canary.Pass, st.Verdict.Verdict)
 }
