@@ -244,3 +244,21 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkJudge judges two windows of 50 000 calls each.
+func BenchmarkJudge(b *testing.B) {
+	mk := func(lat time.Duration) canary.Window {
+		var r canary.Recorder
+		for i := range 50_000 {
+			r.Record(uint64(i), baldur.Outcome{Result: baldur.Success, Latency: lat + time.Duration(i%997)*time.Microsecond})
+		}
+		return canary.Window{Counts: r.Snapshot(), Rejected: map[string]uint64{"throttled": 10}}
+	}
+	cand, base := mk(22*time.Millisecond), mk(20*time.Millisecond)
+	b.ReportAllocs()
+	for b.Loop() {
+		if canary.Judge(canary.Criteria{}, cand, base).Verdict != canary.Pass {
+			b.Fatal("not pass")
+		}
+	}
+}
