@@ -141,3 +141,47 @@ func TestUnreadableWindowsAreNotJudged(t *testing.T) {
 	require.NotNil(t, st.Verdict, "the missed window is judged once readable")
 	assert.Equal(t, canary.Pass, st.Verdict.Verdict)
 }
+
+// TestPanicRollbackReachesAnOrphanedSplit: a controller crashes mid-rollout
+// and leaves its split published; a new controller's panic rollback
+// restores every replica from the published snapshot.
+func TestPanicRollbackReachesAnOrphanedSplit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	store := canary.NewMemoryDesired()
+	other := registry.New(registry.WithClock(e.clk))
+	require.NoError(t, other.LoadDocument(document(t, 1000, 1000)))
+	otherLocal, err := canary.NewLocal(canary.LocalConfig{Target: other, Replica: "replica-2"})
+	require.NoError(t, err)
+	agent, err := canary.NewAgent(canary.AgentConfig{Store: store, Local: otherLocal, Clock: e.clk})
+	require.NoError(t, err)
+	mk := func(session string) *canary.Service {
+		s, err := canary.New(canary.Config{Applier: &canary.Fleet{Store: store, Local: e.local}, Acks: fleetAcks{e.local, otherLocal},
+			Governance: e.gov, Lock: e.lock, Session: session, Clock: e.clk, Logger: quiet})
+		require.NoError(t, err)
+		return s
+	}
+	crashed := mk("controller-a")
+	snap := e.reg.Document()
+	st, err := crashed.Create(ctx, plan(t, document(t, 5, 5), 0.5), opr)
+	require.NoError(t, err)
+	_, err = crashed.Start(ctx, st.RolloutID, opr)
+	require.NoError(t, err)
+	require.NoError(t, agent.Poll(ctx))
+	_, split := other.CohortShare()
+	require.True(t, split)
+
+	fresh := mk("controller-b") // the crashed one's records are gone with it
+	ids, err := fresh.PanicRollback(ctx, canary.Op{Reason: "controller lost mid-rollout"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{st.RolloutID}, ids)
+	require.NoError(t, agent.Poll(ctx))
+	for _, r := range []*registry.Registry{e.reg, other} {
+		_, split := r.CohortShare()
+		assert.False(t, split)
+		assert.Equal(t, snap, r.Document())
+	}
+	ids, err = fresh.PanicRollback(ctx, canary.Op{Reason: "again"})
+	require.NoError(t, err)
+	assert.Empty(t, ids, "nothing left to restore")
+}

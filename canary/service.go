@@ -538,8 +538,9 @@ func (s *Service) rollbackLocked(ctx context.Context, id string, by Trigger, pan
 }
 
 // PanicRollback rolls back every active rollout without gates or fences,
-// keeps going past failures, and returns the IDs rolled back with the
-// failures joined.
+// and, with a Fleet applier, every published canary state no rollout of
+// this service holds (a crashed controller's); it keeps going past
+// failures and returns the IDs rolled back with the failures joined.
 func (s *Service) PanicRollback(ctx context.Context, op Op) ([]string, error) {
 	if err := checkOp(op); err != nil {
 		return nil, err
@@ -556,6 +557,47 @@ func (s *Service) PanicRollback(ctx context.Context, op Op) ([]string, error) {
 		}
 		s.audit(got, "panic_rollback", op, TriggerPanic)
 		done = append(done, st.RolloutID)
+	}
+	orphans, err := s.restoreOrphans(ctx)
+	done = append(done, orphans...)
+	errs = append(errs, err)
+	return done, errors.Join(errs...)
+}
+
+// restoreOrphans restores, from their own snapshot, the published canary
+// states no rollout of this service holds: a controller that crashed
+// mid-rollout leaves its split published, and a panic rollback must reach
+// it too.
+func (s *Service) restoreOrphans(ctx context.Context) ([]string, error) {
+	f, ok := s.cfg.Applier.(*Fleet)
+	if !ok || f.Store == nil {
+		return nil, nil
+	}
+	var done []string
+	var errs []error
+	for _, typ := range s.cfg.ConfigTypes {
+		d, found, err := f.Store.Desired(ctx, typ)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !found || d.Phase != PhaseCanary || len(d.Snapshot) == 0 {
+			continue
+		}
+		s.mu.Lock()
+		_, held := s.active[typ]
+		s.mu.Unlock()
+		if held {
+			continue
+		}
+		r := Desired{Rollout: d.Rollout, ConfigType: typ, Stage: d.Stage, Phase: PhaseRestore, Candidate: d.Candidate,
+			Snapshot: d.Snapshot, Token: d.Token, Panic: true, Key: idempotency.CanaryKey(d.Rollout, d.Stage, "fleet") + ":restore"}
+		if err := f.Apply(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("canary: restore orphaned %s: %w", d.Rollout, err))
+			continue
+		}
+		s.log.Info("canary", "action", "panic_rollback_orphan", "rollout", d.Rollout, "config_type", typ)
+		done = append(done, d.Rollout)
 	}
 	return done, errors.Join(errs...)
 }
