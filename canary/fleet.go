@@ -133,6 +133,21 @@ func (a *Agent) Poll(ctx context.Context) error {
 	return nil
 }
 
+// Run calls Poll every interval (5 s is usual) until ctx ends.
+func (a *Agent) Run(ctx context.Context, interval time.Duration) {
+	for {
+		fire := make(chan struct{}, 1)
+		t := a.cfg.Clock.AfterFunc(interval, func() { fire <- struct{}{} })
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-fire:
+		}
+		_ = a.Poll(ctx)
+	}
+}
+
 // MemoryDesired is a DesiredStore for one process (tests, a fleet of
 // registries in one binary). Safe for concurrent use.
 type MemoryDesired struct {

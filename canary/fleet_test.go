@@ -185,3 +185,38 @@ func TestPanicRollbackReachesAnOrphanedSplit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ids, "nothing left to restore")
 }
+
+// TestRunLoopsOnTheClock: Service.Run and Agent.Run pass on their clock
+// and stop with their context.
+func TestRunLoopsOnTheClock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	store := canary.NewMemoryDesired()
+	other := registry.New(registry.WithClock(e.clk))
+	require.NoError(t, other.LoadDocument(document(t, 1000, 1000)))
+	otherLocal, err := canary.NewLocal(canary.LocalConfig{Target: other})
+	require.NoError(t, err)
+	agent, err := canary.NewAgent(canary.AgentConfig{Store: store, Local: otherLocal, Clock: e.clk})
+	require.NoError(t, err)
+	svc, err := canary.New(canary.Config{Applier: &canary.Fleet{Store: store, Local: e.local}, Acks: fleetAcks{e.local, otherLocal},
+		Governance: e.gov, Lock: e.lock, Clock: e.clk, Logger: quiet})
+	require.NoError(t, err)
+	st, err := svc.Create(ctx, plan(t, document(t, 5, 5), 0.5), opr)
+	require.NoError(t, err)
+	_, err = svc.Start(ctx, st.RolloutID, opr)
+	require.NoError(t, err)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
+	go func() { agent.Run(runCtx, 5*time.Second); done <- struct{}{} }()
+	go func() { svc.Run(runCtx, 5*time.Second); done <- struct{}{} }()
+	require.Eventually(t, func() bool {
+		e.clk.Advance(5 * time.Second)
+		got, _ := svc.Get(ctx, st.RolloutID)
+		return got.Applied
+	}, 10*time.Second, time.Millisecond, "the loops apply and acknowledge on the clock")
+	cancel()
+	for range 2 {
+		<-done
+	}
+}
