@@ -65,6 +65,7 @@ func (c InterlockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Ob
 // action applies to; otherwise it does nothing, so a repeated Apply is
 // harmless.
 func (s *Service) interlock(ctx context.Context, id string, rollback bool) error {
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	op := Op{Actor: "canary-interlock", Reason: "emergency level"}

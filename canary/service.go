@@ -98,9 +98,10 @@ type rollout struct {
 // replicas acknowledge it, judges each window of the calls themselves, and
 // pauses, rolls back or promotes by the configured verdict policy.
 //
-// Actions are serialized (one at a time per service); reads (Get, List) do
-// not wait for them. No lock is held while the Applier, the lock, the
-// governance checker or the notifier is called. Safe for concurrent use.
+// Actions are serialized, one at a time per service, including their calls
+// to the Applier, the lock and the governance checker; reads (Get, List)
+// do not wait for them, and notifications are sent after the action, with
+// no lock held. Safe for concurrent use.
 type Service struct {
 	cfg     Config
 	clock   baldur.Clock
@@ -119,6 +120,7 @@ type Service struct {
 	active map[string]string // config type -> rollout ID
 	seq    uint64
 	stats  Stats
+	notes  []notify.Notification // queued by send, sent by flushNotes
 }
 
 // Stats are the service's counters, for metrics.
@@ -237,6 +239,7 @@ func (s *Service) Stats() Stats {
 // Created, with the running configuration snapshotted for rollback.
 // Nothing is applied; an invalid candidate records nothing.
 func (s *Service) Create(ctx context.Context, plan Plan, op Op) (Status, error) {
+	defer s.flushNotes()
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
@@ -270,6 +273,7 @@ func (s *Service) Start(ctx context.Context, id string, op Op) (Status, error) {
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	r, err := s.expect(id, Created)
@@ -372,6 +376,7 @@ func (s *Service) Promote(ctx context.Context, id string, op Op) (Status, error)
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	return s.promoteLocked(ctx, id, op, TriggerOperator)
@@ -448,6 +453,7 @@ func (s *Service) Pause(_ context.Context, id string, op Op) (Status, error) {
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	st, err := s.pauseLocked(id, TriggerOperator)
@@ -475,6 +481,7 @@ func (s *Service) Resume(ctx context.Context, id string, op Op) (Status, error) 
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	r, err := s.expect(id, Paused)
@@ -505,6 +512,7 @@ func (s *Service) Rollback(ctx context.Context, id string, op Op) (Status, error
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	st, err := s.rollbackLocked(ctx, id, TriggerOperator, false)
@@ -545,6 +553,7 @@ func (s *Service) PanicRollback(ctx context.Context, op Op) ([]string, error) {
 	if err := checkOp(op); err != nil {
 		return nil, err
 	}
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	var done []string
@@ -711,9 +720,23 @@ func (s *Service) audit(st Status, action string, op Op, by Trigger) {
 	s.send(p, st, fmt.Sprintf("canary %s %s (%s, %s)", st.RolloutID, action, st.Current, by), body)
 }
 
+// send queues a notification; flushNotes sends the queue once the action
+// has released its locks, so a slow notifier never holds up an action.
 func (s *Service) send(p notify.Priority, st Status, title, body string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, _ = s.notify.Notify(ctx, notify.Notification{Priority: p, Source: "canary", Title: title, Body: body,
+	s.mu.Lock()
+	s.notes = append(s.notes, notify.Notification{Priority: p, Source: "canary", Title: title, Body: body,
 		Key: "canary:" + st.RolloutID + ":" + title})
+	s.mu.Unlock()
+}
+
+func (s *Service) flushNotes() {
+	s.mu.Lock()
+	notes := s.notes
+	s.notes = nil
+	s.mu.Unlock()
+	for _, n := range notes {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.notify.Notify(ctx, n)
+		cancel()
+	}
 }

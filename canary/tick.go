@@ -45,6 +45,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 }
 
 func (s *Service) tickOne(ctx context.Context, id string) error {
+	defer s.flushNotes()
 	s.op.Lock()
 	defer s.op.Unlock()
 	r, err := s.expect(id, Running)
