@@ -43,11 +43,11 @@ type Config struct {
 	// RejectionMargin is how far the candidate's rejection rate may exceed
 	// the baseline's, a fraction. Default 0.02.
 	RejectionMargin float64 `json:"rejection_margin,omitempty"`
-	// FailLimit is how many consecutive failed windows roll the rollout
-	// back (AutoRollback) or pause it. Default 2.
+	// FailLimit is how many failed windows since the last passed one roll
+	// the rollout back (AutoRollback) or pause it. Default 2.
 	FailLimit int `json:"fail_limit,omitempty"`
-	// InconclusiveLimit is how many consecutive inconclusive windows pause
-	// the rollout. Default 3.
+	// InconclusiveLimit is how many inconclusive windows since the last
+	// passed one pause the rollout. Default 3.
 	InconclusiveLimit int `json:"inconclusive_limit,omitempty"`
 	// AutoPromote promotes a stage whose windows passed for its whole
 	// duration. Off by default: the rollout notifies "ready to promote".

@@ -62,9 +62,10 @@ type Status struct {
 	AckRatio float64 `json:"ack_ratio"`
 	// Verdict is the last window's judgement; nil before the first.
 	Verdict *Judgement `json:"verdict,omitempty"`
-	// Fails and Inconclusive count consecutive windows of each verdict.
-	Fails        int `json:"consecutive_fails"`
-	Inconclusive int `json:"consecutive_inconclusive"`
+	// Fails and Inconclusive count the windows of each verdict since the
+	// last passed one.
+	Fails        int `json:"fails"`
+	Inconclusive int `json:"inconclusive"`
 	// Token is the fencing token of the rollout's lock (0 when not held).
 	Token uint64 `json:"fence_token"`
 	// Version counts the rollout's changes.

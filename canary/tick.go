@@ -157,13 +157,13 @@ func (s *Service) verdict(ctx context.Context, r *rollout, k int64, j Judgement,
 	r.judged = k
 	r.st.Verdict = &j
 	s.stats.Verdicts[j.Verdict]++
+	// Only a passed window clears the counts: an inconclusive window
+	// between two failed ones does not excuse the first.
 	switch j.Verdict {
 	case Fail:
 		r.st.Fails++
-		r.st.Inconclusive = 0
 	case Inconclusive:
 		r.st.Inconclusive++
-		r.st.Fails = 0
 	case Pass:
 		r.st.Fails, r.st.Inconclusive = 0, 0
 	}

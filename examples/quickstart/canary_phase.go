@@ -22,7 +22,7 @@ import (
 // it back by itself, while the baseline's tenants are served throughout.
 // It returns the expectations that were not met.
 func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
-	const name = "9. canary: per_tenant throttle 10x tighter on 50 % of tenants, judged every 250 ms, auto-rollback"
+	const name = "9. canary: per_tenant throttle 10x tighter on 50 % of tenants, judged every 250 ms, auto-rollback after 2 failed windows"
 	failed := func(err error) []string {
 		fmt.Fprintf(out, "   unexpected: %v\n", err)
 		return []string{name + ": " + err.Error()}
@@ -73,7 +73,9 @@ func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
 		}
 		flows = append(flows, flow{row: row, method: "GET", path: "/api/items/1", tenant: tenant, rate: 15})
 	}
-	tally := lg.drive(flows, phaseLength)
+	// Twice a phase's length: the judge needs two failed windows after the
+	// stage is acknowledged, on a machine that may be busy.
+	tally := lg.drive(flows, 2*phaseLength)
 	cancel()
 	tally.print(out)
 	final, err := svc.Get(context.Background(), st.RolloutID)
