@@ -83,7 +83,7 @@ func (r *Registry) buildCandidateLocked(doc []byte, extra baldur.Gate) (*table, 
 	if err := sameSettings(&r.cfg, &cfg); err != nil {
 		return nil, nil, err
 	}
-	b := &builder{r: r, cfg: &cfg, next: map[string]reusable{}, extra: extra}
+	b := &builder{r: r, cfg: &cfg, next: map[string]reusable{}, extra: extra, cohort: true}
 	spec, err := b.build()
 	if err != nil {
 		b.abort()

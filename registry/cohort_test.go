@@ -197,3 +197,28 @@ func BenchmarkPolicyFor(b *testing.B) {
 		}
 	})
 }
+
+// A candidate that only resizes a bulkhead gets a compartment of the new
+// size for its cohort; the running compartment keeps its size.
+func TestCandidateBulkheadResizeIsItsOwn(t *testing.T) {
+	t.Parallel()
+	r, _ := loadExample(t)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(r.Document(), &doc))
+	doc["bulkheads"].(map[string]any)["api"].(map[string]any)["max_concurrent"] = 2
+	cand, err := json.Marshal(doc)
+	require.NoError(t, err)
+	require.NoError(t, r.ValidateCandidate(cand))
+	require.NoError(t, r.StartCohorts(cand, "r", 1, nil, nil))
+	running := r.Policy("GET /api/items/{id}").Gates()
+	candP, _ := r.CohortPolicies()
+	cg := candP["api"].Gates()
+	require.NotSame(t, running[len(running)-1], cg[len(cg)-1], "the candidate's bulkhead is its own")
+	bhs, _ := r.Bulkheads.SafeGet()
+	api, err := bhs.Get("api")
+	require.NoError(t, err)
+	assert.Equal(t, 64, api.State().MaxConcurrent, "the running compartment is not resized")
+	st := cg[len(cg)-1].(baldur.CompartmentReporter).CompartmentStates()
+	require.Len(t, st, 1)
+	assert.Equal(t, 2, st[0].MaxConcurrent, "the candidate's cohort has a compartment of 2")
+}

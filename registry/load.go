@@ -87,4 +87,5 @@ type builder struct {
 	level  throttle.LevelSource
 	bhs    *bulkhead.Registry
 	extra  baldur.Gate // appended to every policy (a canary cohort's observe gate)
+	cohort bool        // builds a canary cohort's table: commits nothing
 }
