@@ -407,4 +407,3 @@ func (s *Service) finish(ctx context.Context, r *rollout) {
 	}
 	_ = s.windows.Drop(ctx, r.st.RolloutID)
 }
-

@@ -258,4 +258,3 @@ func (s *Service) transitionLocked(r *rollout, to State, by Trigger) Status {
 	s.stats.Transitions[to.String()+"/"+string(by)]++
 	return r.status()
 }
-
