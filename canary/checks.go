@@ -65,7 +65,7 @@ func (c InterlockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Ob
 // action applies to; otherwise it does nothing, so a repeated Apply is
 // harmless.
 func (s *Service) interlock(ctx context.Context, id string, rollback bool) error {
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	op := Op{Actor: "canary-interlock", Reason: "emergency level"}
@@ -145,6 +145,12 @@ func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observa
 				c.S.mu.Unlock()
 				if !ok {
 					return nil
+				}
+				defer c.S.persist()
+				c.S.op.Lock()
+				defer c.S.op.Unlock()
+				if c.S.adopt(ctx, id) && st.Token == 0 {
+					return nil // taken over just now
 				}
 				return c.S.renew(ctx, r)
 			}})

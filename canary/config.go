@@ -95,6 +95,9 @@ type Config struct {
 	// Session identifies this controller to the lock. Empty means
 	// "canary-" and the process ID.
 	Session string `json:"-"`
+	// Records keeps the rollouts' records for a takeover (Recover). Nil
+	// means none: the records live and die with this service.
+	Records RecordStore `json:"-"`
 	// Notify receives a notification on each transition and verdict. Nil
 	// means notify.NoOp.
 	Notify notify.Manager `json:"-"`

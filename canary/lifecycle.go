@@ -17,7 +17,7 @@ import (
 // Created, with the running configuration snapshotted for rollback.
 // Nothing is applied; an invalid candidate records nothing.
 func (s *Service) Create(ctx context.Context, plan Plan, op Op) (Status, error) {
-	defer s.flushNotes()
+	defer s.persist()
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
@@ -51,7 +51,7 @@ func (s *Service) Start(ctx context.Context, id string, op Op) (Status, error) {
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	r, err := s.expect(id, Created)
@@ -154,7 +154,7 @@ func (s *Service) Promote(ctx context.Context, id string, op Op) (Status, error)
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	return s.promoteLocked(ctx, id, op, TriggerOperator)
@@ -231,7 +231,7 @@ func (s *Service) Pause(_ context.Context, id string, op Op) (Status, error) {
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	st, err := s.pauseLocked(id, TriggerOperator)
@@ -259,7 +259,7 @@ func (s *Service) Resume(ctx context.Context, id string, op Op) (Status, error) 
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	r, err := s.expect(id, Paused)
@@ -290,7 +290,7 @@ func (s *Service) Rollback(ctx context.Context, id string, op Op) (Status, error
 	if err := checkOp(op); err != nil {
 		return Status{}, err
 	}
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	st, err := s.rollbackLocked(ctx, id, TriggerOperator, false)
@@ -331,7 +331,7 @@ func (s *Service) PanicRollback(ctx context.Context, op Op) ([]string, error) {
 	if err := checkOp(op); err != nil {
 		return nil, err
 	}
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	var done []string

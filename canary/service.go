@@ -88,6 +88,7 @@ type rollout struct {
 	ready    bool      // "ready to promote" was notified for this stage
 	blastID  string    // the blast-radius action of the current stage
 	lastBase *Window   // the last baseline window with enough calls
+	saved    uint64    // the version last saved to the RecordStore
 }
 
 // Service runs canary rollouts of configuration: it validates a candidate

@@ -45,7 +45,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 }
 
 func (s *Service) tickOne(ctx context.Context, id string) error {
-	defer s.flushNotes()
+	defer s.persist()
 	s.op.Lock()
 	defer s.op.Unlock()
 	r, err := s.expect(id, Running)
