@@ -263,3 +263,96 @@ func (s *CanaryDesired) Desired(ctx context.Context, configType string) (canary.
 }
 
 var _ canary.DesiredStore = (*CanaryDesired)(nil)
+
+//go:embed canary_records.lua
+var canaryRecordsSource string
+
+// CanaryRecordsScript is the compare-and-set of CanaryRecords; pass it in
+// Config.Scripts to have it loaded before the first save.
+var CanaryRecordsScript = NewScript(canaryRecordsSource)
+
+// CanaryRecords is the fleet's canary.RecordStore: one hash,
+// <prefix>{canary-records}, with the version (v:<id>) and the record
+// (r:<id>, JSON) of every rollout, written by one compare-and-set script,
+// so a controller that replaces a crashed one takes its rollouts over
+// (canary.Service.Recover) and two controllers cannot both write one
+// version. Terminal rollouts stay, as the history. Safe for concurrent use.
+type CanaryRecords struct {
+	guard *Guard
+	key   string
+}
+
+// NewCanaryRecords returns the store on b; an empty prefix means
+// DefaultPrefix.
+func NewCanaryRecords(b *Backend, prefix string) (*CanaryRecords, error) {
+	if b == nil {
+		return nil, fmt.Errorf("redisstore: canary records: Backend is required")
+	}
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &CanaryRecords{guard: b.Guard("canary", ClassControl), key: prefix + "{canary-records}"}, nil
+}
+
+// Save stores rec when the stored version is prev.
+func (s *CanaryRecords) Save(ctx context.Context, rec canary.Record, prev uint64) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	id := rec.Status.RolloutID
+	v, err := s.guard.Run(ctx, CanaryRecordsScript, []string{s.key}, id, strconv.FormatUint(prev, 10),
+		strconv.FormatUint(rec.Status.Version, 10), b)
+	if err != nil {
+		if isReply(err) && foreignData(err) {
+			return fmt.Errorf("%w: %s: %v", ErrMalformed, s.key, err)
+		}
+		return err
+	}
+	a, ok := v.([]any)
+	if !ok || len(a) == 0 {
+		return fmt.Errorf("%w: canary records reply %T", ErrMalformed, v)
+	}
+	if n, _ := a[0].(int64); n != 1 {
+		var cur any
+		if len(a) > 1 {
+			cur = a[1]
+		}
+		return fmt.Errorf("redisstore: canary record %s is at version %v, not %d: %w", id, cur, prev, canary.ErrConflict)
+	}
+	return nil
+}
+
+// Records returns every stored record; one that is not ours is left out
+// and reported by an error matching ErrMalformed.
+func (s *CanaryRecords) Records(ctx context.Context) ([]canary.Record, error) {
+	var m map[string]string
+	err := s.guard.Do(ctx, func(ctx context.Context, rc redis.UniversalClient) error {
+		var err error
+		m, err = rc.HGetAll(ctx, s.key).Result()
+		return err
+	})
+	if err != nil {
+		if isReply(err) && foreignData(err) {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, s.key, err)
+		}
+		return nil, err
+	}
+	var out []canary.Record
+	var errs []error
+	for f, v := range m {
+		id, ok := strings.CutPrefix(f, "r:")
+		if !ok {
+			continue
+		}
+		var rec canary.Record
+		if err := json.Unmarshal([]byte(v), &rec); err != nil || rec.Status.RolloutID != id {
+			errs = append(errs, fmt.Errorf("%w: canary record %q", ErrMalformed, id))
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out, errors.Join(errs...)
+}
+
+var _ canary.RecordStore = (*CanaryRecords)(nil)

@@ -142,3 +142,39 @@ func TestCanaryDesiredIsFenced(t *testing.T) {
 	_, _, err = st.Desired(ctx, "junk")
 	assert.ErrorIs(t, err, ErrMalformed)
 }
+
+// TestCanaryRecordsCompareAndSet: a record is saved only over the version
+// the writer read; a second writer of the same version is refused
+// (canary.ErrConflict); the records are read back for a takeover; data
+// that is not ours is ErrMalformed.
+func TestCanaryRecordsCompareAndSet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := shared.Get(t)
+	c := s.Client(t, nil)
+	b := newBackend(t, c, Config{Logger: discard(), Scripts: []*Script{CanaryRecordsScript}})
+	kp := prefix(t)
+	st, err := NewCanaryRecords(b, kp)
+	require.NoError(t, err)
+	rec := canary.Record{Status: canary.Status{RolloutID: "r1", Type: "registry", Current: canary.Running, Version: 1},
+		Plan: canary.Plan{ConfigType: "registry", Candidate: []byte(`{"policies":[]}`), Stages: []canary.Stage{{Share: 0.1}}}, Snapshot: []byte(`{}`)}
+	require.NoError(t, st.Save(ctx, rec, 0))
+	assert.ErrorIs(t, st.Save(ctx, rec, 0), canary.ErrConflict, "a second create is refused")
+	rec.Status.Version, rec.Status.StageIndex = 2, 1
+	require.NoError(t, st.Save(ctx, rec, 1))
+	other := rec
+	other.Status.Version = 3
+	assert.ErrorIs(t, st.Save(ctx, other, 1), canary.ErrConflict, "a writer that read version 1 is refused")
+	got, err := st.Records(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, 1, got[0].Status.StageIndex)
+	assert.Equal(t, rec.Plan.Candidate, got[0].Plan.Candidate)
+
+	require.NoError(t, c.HSet(ctx, kp+"{canary-records}", "r:bad", "{").Err())
+	got, err = st.Records(ctx)
+	assert.ErrorIs(t, err, ErrMalformed)
+	assert.Len(t, got, 1, "the good record is still returned")
+	require.NoError(t, c.Set(ctx, kp+"{canary-records}", "x", 0).Err())
+	assert.ErrorIs(t, st.Save(ctx, rec, 2), ErrMalformed)
+}
