@@ -26,7 +26,12 @@
 //     and acts by the opt-in verdict policy; Checks are the watchdog's
 //     interlock, stall and lock-renewal checks.
 //   - Local: the Applier, AckSource and Flusher of one process's registry,
-//     fenced per config type and idempotent per apply key.
+//     fenced per config type and idempotent per apply key. In a fleet, the
+//     controller's Fleet applier publishes each apply to a DesiredStore and
+//     every replica's Agent applies it and flushes its observation; the
+//     replicas acknowledge through their membership heartbeats.
+//   - RecordStore: the rollouts' records, saved after every action, so that
+//     a controller replacing a crashed one takes them over (Recover).
 //
 // See docs/canary.md for the model, the configuration and the endpoints.
 package canary
