@@ -27,20 +27,30 @@ func Seed(salt string) uint64 {
 }
 
 // Hash returns the 64-bit hash of key from seed: eight bytes at a time
-// through a multiply-xorshift round, the tail byte-wise, then the
-// splitmix64 finalizer, which spreads the state over the whole word so that
-// a threshold on it splits evenly. It does not allocate.
+// through a multiply-xorshift round, the tail as the key's last eight bytes
+// (overlapping the previous word; a key shorter than eight bytes as one
+// word), then the splitmix64 finalizer, which spreads the state over the
+// whole word so that a threshold on it splits evenly. It does not allocate.
 func Hash(seed uint64, key string) uint64 {
 	h := seed ^ uint64(len(key))*prime64
-	i := 0
-	for ; i+8 <= len(key); i += 8 {
-		w := uint64(key[i]) | uint64(key[i+1])<<8 | uint64(key[i+2])<<16 | uint64(key[i+3])<<24 |
-			uint64(key[i+4])<<32 | uint64(key[i+5])<<40 | uint64(key[i+6])<<48 | uint64(key[i+7])<<56
+	n := len(key)
+	if n < 8 {
+		var w uint64
+		for i := 0; i < n; i++ {
+			w |= uint64(key[i]) << (8 * uint(i))
+		}
 		h = (h ^ w) * 0x9e3779b97f4a7c15
 		h ^= h >> 29
-	}
-	for ; i < len(key); i++ {
-		h = (h ^ uint64(key[i])) * prime64
+	} else {
+		i := 0
+		for ; i+8 <= n; i += 8 {
+			h = (h ^ word(key, i)) * 0x9e3779b97f4a7c15
+			h ^= h >> 29
+		}
+		if i < n {
+			h = (h ^ word(key, n-8)) * 0x9e3779b97f4a7c15
+			h ^= h >> 29
+		}
 	}
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
@@ -48,6 +58,13 @@ func Hash(seed uint64, key string) uint64 {
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return h
+}
+
+// word returns the eight bytes of s at i, little-endian.
+func word(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // Threshold returns the bound under which a hash is in a cohort of share
