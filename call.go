@@ -70,4 +70,8 @@ type Outcome struct {
 	// Status is the HTTP status or gRPC code, when there is one; zero
 	// otherwise.
 	Status int
+	// Injected is true when the outcome was produced by fault injection,
+	// not by the callee: components that learn from outcomes (a canary's
+	// judge, adaptive limits) exclude it.
+	Injected bool
 }

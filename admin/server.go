@@ -57,6 +57,7 @@ func New(cfg Config) (*Server, error) {
 	s.notificationsRoutes()
 	s.watchdogRoutes()
 	s.dlqRoutes()
+	s.canaryRoutes()
 	s.route("POST /killswitch", AccessOperator, "killswitch.activate", maxControlBody, s.activate)
 	s.route("DELETE /killswitch", AccessOperator, "killswitch.deactivate", maxControlBody, s.deactivate)
 	s.route("POST /emergency/trigger", AccessOperator, "emergency.trigger", maxControlBody, s.trigger)

@@ -10,6 +10,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/canary"
 	"github.com/baldur-go/baldur/dlq"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/idempotency"
@@ -66,6 +67,8 @@ type Config struct {
 	Watchdog *watchdog.Config `json:"watchdog,omitempty"`
 	// DLQ is dlq.New's section.
 	DLQ *dlq.Config `json:"dlq,omitempty"`
+	// Canary is canary.New's section.
+	Canary *canary.Config `json:"canary,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own

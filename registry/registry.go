@@ -38,6 +38,10 @@ type Registry struct {
 	fleet          *FleetConfig     // the loaded fleet section, resolved
 	loaded         bool             // a Load has committed (fleet is fixed)
 	breakerHook    BreakerHook      // WithBreakerStateChange
+
+	// A canary rollout's state (cohort.go).
+	cfg     Config                  // the last loaded configuration (Document)
+	cohorts atomic.Pointer[cohorts] // an installed canary split (PolicyFor)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -233,6 +233,7 @@ func run(out io.Writer) error {
 			}
 		}
 	}
+	failed = append(failed, canaryPhase(out, reg, lg)...)
 	if err := printMetrics(out, "http://"+ln.Addr().String()+"/metrics"); err != nil {
 		return err
 	}
