@@ -164,7 +164,7 @@ func (p *Policy) Admit(ctx context.Context, c Call) (Ticket, error) {
 			if isRej {
 				p.rejected[rej.reason].add()
 			}
-			t.Release(Outcome{Result: Ignored})
+			t.Release(rej.releaseOutcome())
 			return Ticket{}, err
 		}
 		if permit.r != nil {
