@@ -18,7 +18,7 @@ func TestNoOpsFailClosed(t *testing.T) {
 	for _, ctx := range []context.Context{context.Background(), cancelled} {
 		assert.False(t, chaos.NoOpSafetyGuard{}.Check(ctx, "exp-1", "checkout", false).Allowed, "safety guard (ctx err %v)", ctx.Err())
 		assert.False(t, chaos.NoOpSafetyGuard{}.Check(ctx, "exp-1", "checkout", true).Allowed, "forced (ctx err %v)", ctx.Err())
-		_, err := chaos.NoOpScheduler{}.Schedule(ctx, chaos.Experiment{ID: "exp-1", TargetService: "checkout", Force: true})
+		_, err := chaos.NoOpController{}.Schedule(ctx, chaos.Experiment{ID: "exp-1", Target: chaos.Target{Service: "checkout"}, Force: true})
 		assert.ErrorIs(t, err, chaos.ErrDisabled, "Schedule (ctx err %v)", ctx.Err())
 	}
 }
@@ -38,10 +38,10 @@ func TestNoOpSafetyGuardGivesItsReason(t *testing.T) {
 	assert.Empty(t, zero.Reasons)
 }
 
-func TestNoOpSchedulerEmergencyControlsAnswer(t *testing.T) {
+func TestNoOpControllerEmergencyControlsAnswer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := chaos.NoOpScheduler{}
+	s := chaos.NoOpController{}
 	runs, err := s.Running(ctx)
 	require.NoError(t, err, "Running")
 	require.Empty(t, runs, "Running")

@@ -1,0 +1,351 @@
+package chaos
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// StageObserve is the observe gate's place: before every other gate, so
+// that it sees the rejections of the gates after it. It never rejects.
+const StageObserve baldur.Stage = 5
+
+// deadlineMargin is the time an injected delay leaves before the call's
+// deadline, so the delay alone never makes the call miss it.
+const deadlineMargin = time.Millisecond
+
+// Injector is one process's copy of the active experiment set, read by the
+// fault and observe gates of every policy. The scheduler installs the set
+// it reads from the fleet store with a lease: past the lease, without a
+// refresh, the gates stop injecting on their own (fail-closed), so a
+// replica cut off from the store, a dead scheduler or a deleted experiment
+// never leaves a fault running.
+//
+// With no active experiment a gate's Admit is one atomic load. Injector
+// is safe for concurrent use.
+type Injector struct {
+	set   atomic.Pointer[activeSet]
+	clock baldur.Clock
+
+	mu    sync.Mutex
+	stats map[string]*expStats // by experiment ID; survives re-installs
+
+	injected     [3]atomic.Uint64 // by fault kind: latency, error, abort
+	wouldInject  atomic.Uint64
+	leaseExpired atomic.Uint64
+	installs     atomic.Uint64
+}
+
+type activeSet struct {
+	exps    []*armed
+	expires int64 // Unix ns on the calls' clock; past it the set is dead
+	gen     uint64
+}
+
+// expStats holds an experiment's counts per phase and cohort.
+type expStats struct {
+	c [len(phases)][numCohorts]cohortStats
+}
+
+// NewInjector returns an Injector with no active experiment. clock times
+// injected delays and the latency of calls whose adapter measured none;
+// nil means baldur.SystemClock().
+func NewInjector(clock baldur.Clock) *Injector {
+	if clock == nil {
+		clock = baldur.SystemClock()
+	}
+	return &Injector{clock: clock, stats: map[string]*expStats{}}
+}
+
+// Gates returns the observe gate and the fault gate of the named policy.
+// The registry puts both into every policy when the chaos section is
+// present; the observe gate may be left out when the policy has no room
+// (baldur.MaxGates), and the report then lacks the rejections of earlier
+// gates.
+func (inj *Injector) Gates(policy string) (observe, fault baldur.Gate) {
+	return &ObserveGate{inj: inj, policy: policy}, &FaultGate{inj: inj, policy: policy}
+}
+
+// Entry is one experiment of the active set as the fleet store keeps it.
+type Entry struct {
+	Experiment Experiment `json:"experiment"`
+	// Phase is the experiment's current phase.
+	Phase Phase `json:"phase"`
+	// Owner is the replica whose scheduler refreshes the lease.
+	Owner string `json:"owner"`
+}
+
+// install replaces the active set with entries, valid until expires.
+func (inj *Injector) install(entries []Entry, gen uint64, expires time.Time, allowCritical bool) {
+	inj.installs.Add(1)
+	if len(entries) == 0 {
+		inj.set.Store(nil)
+		return
+	}
+	s := &activeSet{expires: expires.UnixNano(), gen: gen}
+	inj.mu.Lock()
+	for _, e := range entries {
+		s.exps = append(s.exps, inj.arm(e, allowCritical))
+	}
+	inj.mu.Unlock()
+	inj.set.Store(s)
+}
+
+// arm compiles e; mu is held.
+func (inj *Injector) arm(e Entry, allowCritical bool) *armed {
+	x := e.Experiment
+	st := inj.stats[x.ID]
+	if st == nil {
+		st = &expStats{}
+		for p := range st.c {
+			for c := range st.c[p] {
+				st.c[p][c].clock = inj.clock
+			}
+		}
+		inj.stats[x.ID] = st
+	}
+	a := &armed{
+		policy: x.Target.Policy, service: x.Target.Service, region: x.Target.Region,
+		op: x.Target.Operation, glob: strings.Contains(x.Target.Operation, "*"),
+		salt: salt(x.ID), expCut: cut(x.Rate), kind: x.Fault.Kind, dist: x.Fault.Distribution,
+		delay: int64(x.Fault.Delay), jitter: int64(x.Fault.Jitter), id: x.ID,
+		stats: &st.c[e.Phase.index()],
+	}
+	if len(x.Target.Tiers) == 0 {
+		a.tiers = 1<<baldur.TierStandard | 1<<baldur.TierNonEssential
+	}
+	for _, t := range x.Target.Tiers {
+		if t != baldur.TierCritical || allowCritical {
+			a.tiers |= 1 << t
+		}
+	}
+	if e.Phase == PhaseDuring {
+		a.inject, a.dry = !x.DryRun, x.DryRun
+	}
+	switch x.Fault.Kind {
+	case FaultError:
+		a.rej = baldur.RejectInjected(x.Fault.HTTPStatus, uint32(x.Fault.GRPCCode))
+	case FaultAbort:
+		a.rej = baldur.RejectInjected(502, 14)
+	}
+	return a
+}
+
+// clear drops the active set at once (kill-all, a stop).
+func (inj *Injector) clear() { inj.set.Store(nil) }
+
+// forget drops the counts of an experiment no longer reported on.
+func (inj *Injector) forget(id string) {
+	inj.mu.Lock()
+	delete(inj.stats, id)
+	inj.mu.Unlock()
+}
+
+// snapshot returns experiment id's counts per phase and cohort.
+func (inj *Injector) snapshot(id string) (out [len(phases)][numCohorts]Snapshot, ok bool) {
+	inj.mu.Lock()
+	st := inj.stats[id]
+	inj.mu.Unlock()
+	if st == nil {
+		return out, false
+	}
+	for p := range st.c {
+		for c := range st.c[p] {
+			out[p][c] = st.c[p][c].snapshot()
+		}
+	}
+	return out, true
+}
+
+// Active returns the IDs of the experiments the gates act on now, sorted;
+// none once the lease has passed.
+func (inj *Injector) Active() []string {
+	s := inj.live(inj.clock.Now().UnixNano())
+	if s == nil {
+		return nil
+	}
+	out := make([]string, 0, len(s.exps))
+	for _, a := range s.exps {
+		out = append(out, a.id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// live returns the set when its lease holds at now, else drops it.
+func (inj *Injector) live(now int64) *activeSet {
+	s := inj.set.Load()
+	if s == nil {
+		return nil
+	}
+	if now >= s.expires {
+		if inj.set.CompareAndSwap(s, nil) {
+			inj.leaseExpired.Add(1)
+		}
+		return nil
+	}
+	return s
+}
+
+// InjectorStats are an Injector's counters, for metrics.
+type InjectorStats struct {
+	// Injected counts injected faults by kind.
+	Injected map[FaultKind]uint64
+	// WouldInject counts what dry runs would have injected.
+	WouldInject uint64
+	// LeaseExpired counts the times the local copy expired unrefreshed and
+	// injection stopped on its own.
+	LeaseExpired uint64
+	// Active is how many experiments the gates act on now.
+	Active int
+}
+
+// Stats returns the counters.
+func (inj *Injector) Stats() InjectorStats {
+	return InjectorStats{
+		Injected: map[FaultKind]uint64{
+			FaultLatency: inj.injected[0].Load(), FaultError: inj.injected[1].Load(), FaultAbort: inj.injected[2].Load(),
+		},
+		WouldInject: inj.wouldInject.Load(), LeaseExpired: inj.leaseExpired.Load(), Active: len(inj.Active()),
+	}
+}
+
+func kindIndex(k FaultKind) int {
+	switch k {
+	case FaultError:
+		return 1
+	case FaultAbort:
+		return 2
+	}
+	return 0
+}
+
+// FaultGate is the fault stage of one policy (baldur.StageFault, after the
+// bulkhead). For a call in an experiment cohort during injection it delays
+// the call (holding its permits), or rejects it with the experiment's
+// injected_fault rejection, which the policy releases to the earlier
+// gates as a failure marked Injected. Control-cohort calls and every
+// call of a dry run or a steady-state phase only get counted. Safe for
+// concurrent use.
+type FaultGate struct {
+	inj    *Injector
+	policy string
+}
+
+// Stage returns baldur.StageFault.
+func (*FaultGate) Stage() baldur.Stage { return baldur.StageFault }
+
+// Admit implements baldur.Gate. With no active experiment it is one atomic
+// load and returns the zero Permit.
+func (g *FaultGate) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) {
+	if g.inj.set.Load() == nil {
+		return baldur.Permit{}, nil
+	}
+	return g.admit(ctx, &c)
+}
+
+func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, error) {
+	now := c.Now.UnixNano()
+	s := g.inj.live(now)
+	if s == nil {
+		return baldur.Permit{}, nil
+	}
+	for _, a := range s.exps {
+		co, ok := a.match(g.policy, c)
+		if !ok {
+			continue
+		}
+		st := &a.stats[co]
+		if co == cohortExperiment {
+			if a.dry {
+				st.wouldInject.Add(1)
+				g.inj.wouldInject.Add(1)
+			} else if a.inject {
+				if a.rej != nil {
+					st.recordInjected()
+					g.inj.injected[kindIndex(a.kind)].Add(1)
+					return baldur.Permit{}, a.rej
+				}
+				g.inj.injected[0].Add(1)
+				if err := g.delay(ctx, a, c); err != nil {
+					return baldur.Permit{}, err
+				}
+			}
+		}
+		return baldur.NewPermit(st, uint64(now)), nil
+	}
+	return baldur.Permit{}, nil
+}
+
+// delay sleeps a's delay on the injector's clock, cut to leave
+// deadlineMargin before the call's deadline; a done ctx ends it with
+// ctx.Err().
+func (g *FaultGate) delay(ctx context.Context, a *armed, c *baldur.Call) error {
+	d := time.Duration(a.delay)
+	switch a.dist {
+	case Uniform:
+		d += time.Duration(rand.Int64N(a.jitter + 1))
+	case Exponential:
+		d += time.Duration(min(rand.ExpFloat64(), 8) * float64(a.jitter))
+	}
+	if !c.Deadline.IsZero() {
+		d = min(d, c.Deadline.Sub(c.Now)-deadlineMargin)
+	}
+	if d <= 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	t := g.inj.clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	}
+}
+
+// ObserveGate is the observe stage of one policy (StageObserve, first in
+// the chain): for a call in an experiment's cohort it takes a permit whose
+// release counts the call when a later gate rejected it (breaker_open,
+// throttled, ...), by reason, so the report compares what the cohorts
+// suffered, not only what they ran. It never rejects. Safe for concurrent
+// use.
+type ObserveGate struct {
+	inj    *Injector
+	policy string
+}
+
+// Stage returns StageObserve.
+func (*ObserveGate) Stage() baldur.Stage { return StageObserve }
+
+// Admit implements baldur.Gate. With no active experiment it is one atomic
+// load and returns the zero Permit.
+func (g *ObserveGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
+	if g.inj.set.Load() == nil {
+		return baldur.Permit{}, nil
+	}
+	return g.admit(&c), nil
+}
+
+func (g *ObserveGate) admit(c *baldur.Call) baldur.Permit {
+	s := g.inj.live(c.Now.UnixNano())
+	if s == nil {
+		return baldur.Permit{}
+	}
+	for _, a := range s.exps {
+		if co, ok := a.match(g.policy, c); ok {
+			return baldur.NewPermit((*rejections)(&a.stats[co]), 0)
+		}
+	}
+	return baldur.Permit{}
+}

@@ -1,0 +1,224 @@
+package chaos
+
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// Phase is a stage of an experiment's life, as the report splits it.
+type Phase string
+
+// Phases, in order.
+const (
+	// PhaseBefore: both cohorts observed, nothing injected (steady state).
+	PhaseBefore Phase = "before"
+	// PhaseDuring: the fault injected into the experiment cohort.
+	PhaseDuring Phase = "during"
+	// PhaseAfter: injection over, both cohorts observed for recovery.
+	PhaseAfter Phase = "after"
+)
+
+var phases = [...]Phase{PhaseBefore, PhaseDuring, PhaseAfter}
+
+func (p Phase) index() int {
+	switch p {
+	case PhaseDuring:
+		return 1
+	case PhaseAfter:
+		return 2
+	}
+	return 0
+}
+
+func (p Phase) valid() bool { return p == PhaseBefore || p == PhaseDuring || p == PhaseAfter }
+
+// Latency histogram: 16 exact buckets of 1 µs, then 8 per power of two (at
+// most 12.5 % wide) up to 2^44 µs.
+const (
+	histLinear  = 16
+	histSub     = 8
+	histBuckets = histLinear + (44-4)*histSub
+)
+
+func histIndex(d time.Duration) int {
+	us := uint64(max(d, 0) / time.Microsecond)
+	if us < histLinear {
+		return int(us)
+	}
+	e := bits.Len64(us) - 1 // >= 4
+	i := histLinear + (e-4)*histSub + int((us>>(e-3))&(histSub-1))
+	return min(i, histBuckets-1)
+}
+
+// histUpper is the upper bound of bucket i.
+func histUpper(i int) time.Duration {
+	if i < histLinear {
+		return time.Duration(i+1) * time.Microsecond
+	}
+	e := (i-histLinear)/histSub + 4
+	sub := (i - histLinear) % histSub
+	us := (uint64(histSub+sub+1) << (e - 3))
+	return time.Duration(us) * time.Microsecond
+}
+
+// cohortStats counts one cohort's calls in one phase. Its Release records
+// the outcome of a call the fault gate admitted; token is the call's
+// Call.Now in Unix nanoseconds, for a latency the adapter did not measure.
+type cohortStats struct {
+	clock       baldur.Clock
+	calls       atomic.Uint64
+	successes   atomic.Uint64
+	failures    atomic.Uint64
+	ignored     atomic.Uint64
+	injected    atomic.Uint64
+	wouldInject atomic.Uint64
+	rejected    [maxReason]atomic.Uint64
+	hist        [histBuckets]atomic.Uint64
+}
+
+// maxReason bounds the reasons counted per cohort.
+const maxReason = 16
+
+func (s *cohortStats) Release(token uint64, o baldur.Outcome) {
+	s.calls.Add(1)
+	switch o.Result {
+	case baldur.Success:
+		s.successes.Add(1)
+	case baldur.Failure:
+		s.failures.Add(1)
+	default:
+		s.ignored.Add(1)
+	}
+	lat := o.Latency
+	if lat <= 0 && token != 0 {
+		lat = time.Duration(s.clock.Now().UnixNano() - int64(token))
+	}
+	s.hist[histIndex(lat)].Add(1)
+}
+
+// recordInjected counts an injected error: a call and a failure, with no
+// latency (it did not run).
+func (s *cohortStats) recordInjected() {
+	s.calls.Add(1)
+	s.failures.Add(1)
+	s.injected.Add(1)
+	s.rejected[baldur.ReasonInjectedFault].Add(1)
+}
+
+// rejections is a cohortStats seen by the observe gate: its Release counts
+// calls a later gate rejected, by reason, and ignores the rest (the fault
+// gate records those).
+type rejections cohortStats
+
+func (r *rejections) Release(_ uint64, o baldur.Outcome) {
+	if o.Rejected == 0 || o.Rejected == baldur.ReasonInjectedFault || o.Rejected >= maxReason {
+		return
+	}
+	r.calls.Add(1)
+	r.rejected[o.Rejected].Add(1)
+}
+
+// Snapshot is one cohort's counts in one phase.
+type Snapshot struct {
+	// Calls counts every call of the cohort: run, injected or rejected.
+	Calls uint64 `json:"calls"`
+	// Successes, Failures and Ignored classify the calls that ran (and the
+	// injected errors, as failures).
+	Successes uint64 `json:"successes"`
+	Failures  uint64 `json:"failures"`
+	Ignored   uint64 `json:"ignored"`
+	// Injected counts the injected errors and aborts; WouldInject what a
+	// dry run would have injected (delays included).
+	Injected    uint64 `json:"injected"`
+	WouldInject uint64 `json:"would_inject"`
+	// Rejected counts rejections by reason code ("breaker_open",
+	// "injected_fault").
+	Rejected map[string]uint64 `json:"rejected,omitempty"`
+	hist     [histBuckets]uint64
+}
+
+func (s *cohortStats) snapshot() Snapshot {
+	out := Snapshot{
+		Calls: s.calls.Load(), Successes: s.successes.Load(), Failures: s.failures.Load(),
+		Ignored: s.ignored.Load(), Injected: s.injected.Load(), WouldInject: s.wouldInject.Load(),
+	}
+	for r := range s.rejected {
+		if n := s.rejected[r].Load(); n > 0 {
+			if out.Rejected == nil {
+				out.Rejected = map[string]uint64{}
+			}
+			out.Rejected[baldur.Reason(r).String()] = n
+		}
+	}
+	for i := range s.hist {
+		out.hist[i] = s.hist[i].Load()
+	}
+	return out
+}
+
+// sub returns s minus an earlier snapshot of the same counters.
+func (s Snapshot) sub(prev Snapshot) Snapshot {
+	out := Snapshot{
+		Calls: s.Calls - prev.Calls, Successes: s.Successes - prev.Successes, Failures: s.Failures - prev.Failures,
+		Ignored: s.Ignored - prev.Ignored, Injected: s.Injected - prev.Injected, WouldInject: s.WouldInject - prev.WouldInject,
+	}
+	for k, v := range s.Rejected {
+		if d := v - prev.Rejected[k]; d > 0 {
+			if out.Rejected == nil {
+				out.Rejected = map[string]uint64{}
+			}
+			out.Rejected[k] = d
+		}
+	}
+	for i := range s.hist {
+		out.hist[i] = s.hist[i] - prev.hist[i]
+	}
+	return out
+}
+
+// SuccessRate is successes over the calls that were judged (ignored ones
+// left out); 1 when there were none.
+func (s Snapshot) SuccessRate() float64 {
+	n := s.Calls - min(s.Ignored, s.Calls)
+	if n == 0 {
+		return 1
+	}
+	return float64(s.Successes) / float64(n)
+}
+
+// ErrorRate is the share of judged calls that did not succeed, injected
+// errors left out: what the fault caused rather than what it was.
+func (s Snapshot) ErrorRate() float64 {
+	n := s.Calls - min(s.Ignored+s.Injected, s.Calls)
+	if n == 0 {
+		return 0
+	}
+	bad := s.Calls - min(s.Ignored+s.Injected+s.Successes, s.Calls)
+	return float64(bad) / float64(n)
+}
+
+// Percentile returns the q-quantile (0 < q <= 1) of the latencies of the
+// calls that ran, as the upper bound of its histogram bucket (at most
+// 12.5 % high); zero when none ran.
+func (s Snapshot) Percentile(q float64) time.Duration {
+	var total uint64
+	for _, n := range s.hist {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(total) + 0.999999)
+	rank = max(rank, 1)
+	var seen uint64
+	for i, n := range s.hist {
+		seen += n
+		if seen >= rank {
+			return histUpper(i)
+		}
+	}
+	return histUpper(histBuckets - 1)
+}
