@@ -133,7 +133,11 @@ func (g *Guard) evaluate(ctx context.Context, e Experiment, force, begin bool) V
 		v.deny(ReasonNoBlastRadius)
 		return v
 	}
-	a := blastradius.Action{ID: e.ID, Kind: "chaos", Scope: e.Scope, TargetService: e.Target.Service,
+	scope := e.Scope
+	if scope == "" {
+		scope = blastradius.ScopeInstance
+	}
+	a := blastradius.Action{ID: e.ID, Kind: "chaos", Scope: scope, TargetService: e.Target.Service,
 		Region: e.Target.Region, TrafficPercent: e.Rate * 100, WaiveWindow: force}
 	var d blastradius.Decision
 	if begin && len(v.Reasons) == 0 {

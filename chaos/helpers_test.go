@@ -20,10 +20,10 @@ var t0 = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC) // inside the default 02:00
 
 // fakeGov is a governance checker whose answers the test sets.
 type fakeGov struct {
-	mu       sync.Mutex
-	killed   bool
-	level    baldur.EmergencyLevel
-	calls    int
+	mu     sync.Mutex
+	killed bool
+	level  baldur.EmergencyLevel
+	calls  int
 	baldur.NoOpGovernance
 }
 

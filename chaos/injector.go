@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,11 +111,11 @@ func (inj *Injector) arm(e Entry, allowCritical bool) *armed {
 	}
 	a := &armed{
 		policy: x.Target.Policy, service: x.Target.Service, region: x.Target.Region,
-		op: x.Target.Operation, glob: strings.Contains(x.Target.Operation, "*"),
 		salt: salt(x.ID), expCut: cut(x.Rate), kind: x.Fault.Kind, dist: x.Fault.Distribution,
 		delay: int64(x.Fault.Delay), jitter: int64(x.Fault.Jitter), id: x.ID,
 		stats: &st.c[e.Phase.index()],
 	}
+	a.compileOp(x.Target.Operation)
 	if len(x.Target.Tiers) == 0 {
 		a.tiers = 1<<baldur.TierStandard | 1<<baldur.TierNonEssential
 	}

@@ -1,8 +1,38 @@
 package chaos
 
 import (
+	"strings"
+
 	"github.com/baldur-go/baldur"
 )
+
+// How an armed experiment matches the operation: any, exact, a prefix
+// glob ("GET /api/*"), one '*' inside ("GET /*/items"), or a general glob.
+const (
+	opAny uint8 = iota
+	opExact
+	opPrefix
+	opAffix
+	opGlob
+)
+
+// compileOp sets a's operation matcher for pattern.
+func (a *armed) compileOp(pattern string) {
+	a.op = pattern
+	switch n := strings.Count(pattern, "*"); {
+	case pattern == "":
+		a.opKind = opAny
+	case n == 0:
+		a.opKind = opExact
+	case n == 1 && strings.HasSuffix(pattern, "*"):
+		a.opKind, a.prefix = opPrefix, pattern[:len(pattern)-1]
+	case n == 1:
+		i := strings.IndexByte(pattern, '*')
+		a.opKind, a.prefix, a.suffix = opAffix, pattern[:i], pattern[i+1:]
+	default:
+		a.opKind = opGlob
+	}
+}
 
 // cohort is the side of an experiment a partition key falls on.
 type cohort uint8
@@ -31,16 +61,25 @@ func salt(id string) uint64 {
 	return h
 }
 
-// cohortHash hashes key under an experiment's salt: FNV-1a, then the
-// splitmix64 finalizer so that the top bits, which the cohort cuts
-// compare, are as mixed as the low ones. Stable across processes and
-// releases: the cohorts of a running experiment must not move.
+// cohortHash hashes key under an experiment's salt, eight bytes at a
+// time (multiply-xorshift per word), then the splitmix64 finalizer so
+// that the top bits, which the cohort cuts compare, are as mixed as the
+// low ones. Stable across processes and releases: the cohorts of a running
+// experiment must not move.
 func cohortHash(s uint64, key string) uint64 {
-	h := s
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= 1099511628211
+	h := s ^ uint64(len(key))*0x9e3779b97f4a7c15
+	i := 0
+	for ; i+8 <= len(key); i += 8 {
+		w := uint64(key[i]) | uint64(key[i+1])<<8 | uint64(key[i+2])<<16 | uint64(key[i+3])<<24 |
+			uint64(key[i+4])<<32 | uint64(key[i+5])<<40 | uint64(key[i+6])<<48 | uint64(key[i+7])<<56
+		h = (h ^ w) * 0xff51afd7ed558ccd
+		h ^= h >> 32
 	}
+	var w uint64
+	for j := 0; i < len(key); i, j = i+1, j+8 {
+		w |= uint64(key[i]) << j
+	}
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27
@@ -113,7 +152,9 @@ type armed struct {
 	service string
 	region  string
 	op      string
-	glob    bool // op has a '*'
+	opKind  uint8  // opAny, opExact, opPrefix, opAffix, opGlob
+	prefix  string // opPrefix, opAffix: before the one '*'
+	suffix  string // opAffix: after it
 	salt    uint64
 	expCut  uint64
 	inject  bool // the during phase of a live experiment
@@ -136,12 +177,21 @@ func (a *armed) match(policy string, c *baldur.Call) (cohort, bool) {
 		c.Key == "" {
 		return 0, false
 	}
-	if a.op != "" {
-		if a.glob {
-			if !globMatch(a.op, c.Operation) {
-				return 0, false
-			}
-		} else if a.op != c.Operation {
+	switch a.opKind {
+	case opExact:
+		if a.op != c.Operation {
+			return 0, false
+		}
+	case opPrefix:
+		if !strings.HasPrefix(c.Operation, a.prefix) {
+			return 0, false
+		}
+	case opAffix:
+		if len(c.Operation) < len(a.prefix)+len(a.suffix) || !strings.HasPrefix(c.Operation, a.prefix) || !strings.HasSuffix(c.Operation, a.suffix) {
+			return 0, false
+		}
+	case opGlob:
+		if !globMatch(a.op, c.Operation) {
 			return 0, false
 		}
 	}

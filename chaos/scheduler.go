@@ -135,6 +135,13 @@ func (sc *Scheduler) Schedule(ctx context.Context, e Experiment) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
+	dupErr := cfgErr("id", e.ID, "an experiment with this ID exists (experiments are never re-run; pick a new ID)")
+	sc.mu.Lock()
+	_, dup := sc.runs[e.ID]
+	sc.mu.Unlock()
+	if dup {
+		return Run{}, dupErr
+	}
 	v := sc.guard.Evaluate(ctx, e, e.Force)
 	if len(v.Reasons) > 0 {
 		sc.countDenials(v.Reasons)
@@ -143,7 +150,7 @@ func (sc *Scheduler) Schedule(ctx context.Context, e Experiment) (Run, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if _, dup := sc.runs[e.ID]; dup {
-		return Run{}, cfgErr("id", e.ID, "an experiment with this ID exists (experiments are never re-run; pick a new ID)")
+		return Run{}, dupErr
 	}
 	sc.trimLocked()
 	rs := &runState{run: Run{Experiment: e, State: StateScheduled, ScheduledAt: now, Owner: sc.owner}}
@@ -265,6 +272,10 @@ func (sc *Scheduler) Cancel(ctx context.Context, id string) error {
 // (in the active set, not kept here) is removed from the store; its owner
 // sees it gone at its next refresh and ends it.
 func (sc *Scheduler) Stop(ctx context.Context, id, reason string) (Run, error) {
+	return sc.stop(ctx, id, StateStopped, "stopped", reason)
+}
+
+func (sc *Scheduler) stop(ctx context.Context, id string, st State, reason, detail string) (Run, error) {
 	sc.mu.Lock()
 	rs, ok := sc.runs[id]
 	if !ok {
@@ -277,7 +288,7 @@ func (sc *Scheduler) Stop(ctx context.Context, id, reason string) (Run, error) {
 	}
 	var fin func()
 	if !rs.run.State.Ended() {
-		fin = sc.endLocked(ctx, rs, StateStopped, "stopped", reason)
+		fin = sc.endLocked(ctx, rs, st, reason, detail)
 	}
 	run := rs.run
 	sc.mu.Unlock()

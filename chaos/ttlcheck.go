@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/baldur-go/baldur/notify"
@@ -45,7 +46,10 @@ func (c TTLCheck) Observe(_ context.Context, now time.Time) ([]watchdog.Observat
 			Page:     true,
 			Priority: notify.PriorityHigh,
 			Apply: func(ctx context.Context, _ uint64) error {
-				_, err := c.sc.Stop(ctx, id, "ttl")
+				_, err := c.sc.stop(ctx, id, StateAborted, "ttl", "past its deadline: the scheduler's passes stopped")
+				if errors.Is(err, ErrNotFound) {
+					return nil
+				}
 				return err
 			},
 		})
