@@ -10,6 +10,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/throttle"
@@ -53,6 +54,12 @@ type Config struct {
 	// service passes it to idempotency.Middleware with its ledger, which
 	// validates it (idempotency.Config.Validate).
 	Idempotency *idempotency.Config `json:"idempotency,omitempty"`
+	// Chaos is the chaos experiments' section (see docs/chaos.md). When
+	// present, every policy gets the fault stage (and the observe stage
+	// when it has room) reading Registry.Chaos(); the service builds its
+	// chaos.Scheduler from ChaosConfig. Absent: no policy has a fault
+	// stage. Disabled and dry-run unless it says otherwise.
+	Chaos *chaos.Config `json:"chaos,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own

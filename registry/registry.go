@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/governance"
 )
 
@@ -37,6 +38,9 @@ type Registry struct {
 	govStore       governance.Store // survives rebuilds of that checker
 	fleet          *FleetConfig     // the loaded fleet section, resolved
 	loaded         bool             // a Load has committed (fleet is fixed)
+	chaosOnce      sync.Once
+	chaosInj       *chaos.Injector // Chaos(): outlives reloads
+	chaosCfg       *chaos.Config   // the loaded chaos section
 }
 
 func ptr[T any](v T) *T { return &v }
