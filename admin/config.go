@@ -73,6 +73,10 @@ type Config struct {
 	// (a record's status; releasing a stuck claim); nil answers 404.
 	Idempotency Idempotency
 
+	// Chaos, when set, serves /chaos/... (experiments, approval, start,
+	// stop, kill-all, reports); nil answers 404. A *chaos.Scheduler.
+	Chaos Chaos
+
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().
 	Logger *slog.Logger
