@@ -272,6 +272,7 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 					return baldur.Permit{}, a.rej
 				}
 				g.inj.injected[0].Add(1)
+				st.delayed.Add(1)
 				if err := g.delay(ctx, a, c); err != nil {
 					return baldur.Permit{}, err
 				}

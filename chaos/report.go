@@ -27,6 +27,7 @@ type PhaseStats struct {
 	Successes   uint64            `json:"successes"`
 	Failures    uint64            `json:"failures"`
 	Injected    uint64            `json:"injected"`
+	Delayed     uint64            `json:"delayed"`
 	WouldInject uint64            `json:"would_inject"`
 	SuccessRate float64           `json:"success_rate"`
 	P50         baldur.Duration   `json:"p50"`
@@ -42,7 +43,7 @@ type PhaseStats struct {
 
 func phaseStats(s Snapshot) PhaseStats {
 	return PhaseStats{
-		Calls: s.Calls, Successes: s.Successes, Failures: s.Failures, Injected: s.Injected, WouldInject: s.WouldInject,
+		Calls: s.Calls, Successes: s.Successes, Failures: s.Failures, Injected: s.Injected, Delayed: s.Delayed, WouldInject: s.WouldInject,
 		SuccessRate: s.SuccessRate(), P50: baldur.Duration(s.Percentile(0.50)),
 		P95: baldur.Duration(s.Percentile(0.95)), P99: baldur.Duration(s.Percentile(0.99)), Rejected: s.Rejected,
 	}
@@ -136,14 +137,27 @@ func twoProportionZ(a, n, b, m uint64) float64 {
 	return (p1 - p2) / se
 }
 
-// judge sets the verdict of r from its phase stats.
+// verdictTolerance is how far a success rate may fall below its steady
+// state before the verdict calls it lost.
+const verdictTolerance = 0.05
+
+// judge sets the verdict of r from its phase stats: the control cohort
+// must hold its steady state during injection, and the experiment cohort
+// must be back to its own by the end of the after phase (its last series
+// point: breakers take their open timeout to close).
 func judge(r *Report, s *settings) {
 	e, c := r.Experiment, r.Control
-	judged := func(p PhaseStats) uint64 { return p.Calls - min(p.Calls, p.Injected) }
 	r.ErrorRateZ = twoProportionZ(e.During.Calls-e.During.Successes, max(e.During.Calls, 1),
 		c.During.Calls-c.During.Successes, max(c.During.Calls, 1))
 	if math.IsNaN(r.ErrorRateZ) {
 		r.ErrorRateZ = 0
+	}
+	recovered, afterCalls := e.After.SuccessRate, e.After.Calls
+	for i := len(r.Series) - 1; i >= 0; i-- {
+		if p := r.Series[i]; p.Phase == PhaseAfter && p.Exp.Calls > 0 {
+			recovered, afterCalls = p.Exp.SuccessRate, p.Exp.Calls
+			break
+		}
 	}
 	minCalls := uint64(s.minCalls)
 	switch {
@@ -151,15 +165,15 @@ func judge(r *Report, s *settings) {
 		r.Verdict, r.VerdictDetail = VerdictInconclusive, "dry run: nothing was injected"
 	case c.During.Calls < minCalls || e.During.Calls < minCalls:
 		r.Verdict, r.VerdictDetail = VerdictInconclusive, "too few calls during injection to judge"
-	case c.Before.Calls >= minCalls && c.Before.SuccessRate-c.During.SuccessRate > s.errDelta:
+	case c.Before.Calls >= minCalls && c.Before.SuccessRate-c.During.SuccessRate > verdictTolerance:
 		r.Verdict, r.VerdictDetail = VerdictRefuted, "the control cohort lost its steady state during injection (success "+
 			pctString(100*c.Before.SuccessRate)+" -> "+pctString(100*c.During.SuccessRate)+")"
-	case judged(e.After) >= minCalls && e.Before.Calls >= minCalls && e.Before.SuccessRate-e.After.SuccessRate > s.errDelta:
-		r.Verdict, r.VerdictDetail = VerdictRefuted, "the experiment cohort did not recover after injection (success "+
-			pctString(100*e.Before.SuccessRate)+" -> "+pctString(100*e.After.SuccessRate)+")"
+	case afterCalls > 0 && e.Before.Calls >= minCalls && e.Before.SuccessRate-recovered > verdictTolerance:
+		r.Verdict, r.VerdictDetail = VerdictRefuted, "the experiment cohort had not recovered by the end (success "+
+			pctString(100*e.Before.SuccessRate)+" before, "+pctString(100*recovered)+" at the end)"
 	default:
 		r.Verdict, r.VerdictDetail = VerdictHeld, "the control cohort held its steady state (success "+
 			pctString(100*c.During.SuccessRate)+") while the experiment cohort took the fault (success "+
-			pctString(100*e.During.SuccessRate)+")"
+			pctString(100*e.During.SuccessRate)+"), and the experiment cohort recovered (success "+pctString(100*recovered)+" at the end)"
 	}
 }

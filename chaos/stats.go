@@ -74,6 +74,7 @@ type cohortStats struct {
 	failures    atomic.Uint64
 	ignored     atomic.Uint64
 	injected    atomic.Uint64
+	delayed     atomic.Uint64
 	wouldInject atomic.Uint64
 	rejected    [maxReason]atomic.Uint64
 	hist        [histBuckets]atomic.Uint64
@@ -134,6 +135,8 @@ type Snapshot struct {
 	// dry run would have injected (delays included).
 	Injected    uint64 `json:"injected"`
 	WouldInject uint64 `json:"would_inject"`
+	// Delayed counts the calls an injected latency held.
+	Delayed uint64 `json:"delayed"`
 	// Rejected counts rejections by reason code ("breaker_open",
 	// "injected_fault").
 	Rejected map[string]uint64 `json:"rejected,omitempty"`
@@ -144,6 +147,7 @@ func (s *cohortStats) snapshot() Snapshot {
 	out := Snapshot{
 		Calls: s.calls.Load(), Successes: s.successes.Load(), Failures: s.failures.Load(),
 		Ignored: s.ignored.Load(), Injected: s.injected.Load(), WouldInject: s.wouldInject.Load(),
+		Delayed: s.delayed.Load(),
 	}
 	for r := range s.rejected {
 		if n := s.rejected[r].Load(); n > 0 {
@@ -164,6 +168,7 @@ func (s Snapshot) sub(prev Snapshot) Snapshot {
 	out := Snapshot{
 		Calls: s.Calls - prev.Calls, Successes: s.Successes - prev.Successes, Failures: s.Failures - prev.Failures,
 		Ignored: s.Ignored - prev.Ignored, Injected: s.Injected - prev.Injected, WouldInject: s.WouldInject - prev.WouldInject,
+		Delayed: s.Delayed - prev.Delayed,
 	}
 	for k, v := range s.Rejected {
 		if d := v - prev.Rejected[k]; d > 0 {
