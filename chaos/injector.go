@@ -35,8 +35,7 @@ type Injector struct {
 	mu    sync.Mutex
 	stats map[string]*expStats // by experiment ID; survives re-installs
 
-	injected     [3]atomic.Uint64 // by fault kind: latency, error, abort
-	wouldInject  atomic.Uint64
+	retired      InjectorStats // counts of forgotten experiments, so totals never fall
 	leaseExpired atomic.Uint64
 	installs     atomic.Uint64
 }
@@ -49,7 +48,19 @@ type activeSet struct {
 
 // expStats holds an experiment's counts per phase and cohort.
 type expStats struct {
-	c [len(phases)][numCohorts]cohortStats
+	c    [len(phases)][numCohorts]cohortStats
+	kind int // kindIndex of the experiment's fault
+}
+
+// add adds the experiment's injections to out.
+func (st *expStats) add(out *InjectorStats) {
+	for p := range st.c {
+		for c := range st.c[p] {
+			cs := &st.c[p][c]
+			out.injected[st.kind] += cs.injected.Load() + cs.delayed.Load()
+			out.WouldInject += cs.wouldInject.Load()
+		}
+	}
 }
 
 // NewInjector returns an Injector with no active experiment. clock times
@@ -101,7 +112,7 @@ func (inj *Injector) arm(e Entry, allowCritical bool) *armed {
 	x := e.Experiment
 	st := inj.stats[x.ID]
 	if st == nil {
-		st = &expStats{}
+		st = &expStats{kind: kindIndex(x.Fault.Kind)}
 		for p := range st.c {
 			for c := range st.c[p] {
 				st.c[p][c].clock = inj.clock
@@ -142,7 +153,10 @@ func (inj *Injector) clear() { inj.set.Store(nil) }
 // forget drops the counts of an experiment no longer reported on.
 func (inj *Injector) forget(id string) {
 	inj.mu.Lock()
-	delete(inj.stats, id)
+	if st := inj.stats[id]; st != nil {
+		st.add(&inj.retired)
+		delete(inj.stats, id)
+	}
 	inj.mu.Unlock()
 }
 
@@ -203,16 +217,23 @@ type InjectorStats struct {
 	LeaseExpired uint64
 	// Active is how many experiments the gates act on now.
 	Active int
+
+	injected [3]uint64
 }
 
 // Stats returns the counters.
+// Stats returns the counters, summed over the experiments' counts (the
+// call path keeps no counter of its own beyond the cohort's).
 func (inj *Injector) Stats() InjectorStats {
-	return InjectorStats{
-		Injected: map[FaultKind]uint64{
-			FaultLatency: inj.injected[0].Load(), FaultError: inj.injected[1].Load(), FaultAbort: inj.injected[2].Load(),
-		},
-		WouldInject: inj.wouldInject.Load(), LeaseExpired: inj.leaseExpired.Load(), Active: len(inj.Active()),
+	inj.mu.Lock()
+	out := inj.retired
+	for _, st := range inj.stats {
+		st.add(&out)
 	}
+	inj.mu.Unlock()
+	out.Injected = map[FaultKind]uint64{FaultLatency: out.injected[0], FaultError: out.injected[1], FaultAbort: out.injected[2]}
+	out.LeaseExpired, out.Active = inj.leaseExpired.Load(), len(inj.Active())
+	return out
 }
 
 func kindIndex(k FaultKind) int {
@@ -264,14 +285,11 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 		if co == cohortExperiment {
 			if a.dry {
 				st.wouldInject.Add(1)
-				g.inj.wouldInject.Add(1)
 			} else if a.inject {
 				if a.rej != nil {
 					st.recordInjected()
-					g.inj.injected[kindIndex(a.kind)].Add(1)
 					return baldur.Permit{}, a.rej
 				}
-				g.inj.injected[0].Add(1)
 				st.delayed.Add(1)
 				if err := g.delay(ctx, a, c); err != nil {
 					return baldur.Permit{}, err

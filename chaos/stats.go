@@ -100,14 +100,10 @@ func (s *cohortStats) Release(token uint64, o baldur.Outcome) {
 	s.hist[histIndex(lat)].Add(1)
 }
 
-// recordInjected counts an injected error: a call and a failure, with no
-// latency (it did not run).
-func (s *cohortStats) recordInjected() {
-	s.calls.Add(1)
-	s.failures.Add(1)
-	s.injected.Add(1)
-	s.rejected[baldur.ReasonInjectedFault].Add(1)
-}
+// recordInjected counts an injected error: one atomic add on the call
+// path; snapshot counts it as a call, a failure and an injected_fault
+// rejection, with no latency (it did not run).
+func (s *cohortStats) recordInjected() { s.injected.Add(1) }
 
 // rejections is a cohortStats seen by the observe gate: its Release counts
 // calls a later gate rejected, by reason, and ignores the rest (the fault
@@ -144,10 +140,14 @@ type Snapshot struct {
 }
 
 func (s *cohortStats) snapshot() Snapshot {
+	inj := s.injected.Load()
 	out := Snapshot{
-		Calls: s.calls.Load(), Successes: s.successes.Load(), Failures: s.failures.Load(),
-		Ignored: s.ignored.Load(), Injected: s.injected.Load(), WouldInject: s.wouldInject.Load(),
+		Calls: s.calls.Load() + inj, Successes: s.successes.Load(), Failures: s.failures.Load() + inj,
+		Ignored: s.ignored.Load(), Injected: inj, WouldInject: s.wouldInject.Load(),
 		Delayed: s.delayed.Load(),
+	}
+	if inj > 0 {
+		out.Rejected = map[string]uint64{baldur.ReasonInjectedFault.String(): inj}
 	}
 	for r := range s.rejected {
 		if n := s.rejected[r].Load(); n > 0 {
