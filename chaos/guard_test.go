@@ -153,6 +153,7 @@ func TestRunningExperimentAbortsOnGuard(t *testing.T) {
 			assert.Equal(t, chaos.StateAborted, r.State)
 			assert.Equal(t, tt.reason, r.StopReason)
 			assert.Empty(t, e.inj.Active(), "injection stopped")
+			assert.Contains(t, e.notes.titles(), "chaos experiment started: run")
 			assert.Contains(t, e.notes.titles(), "chaos experiment aborted: run")
 		})
 	}

@@ -53,7 +53,9 @@ type Scheduler struct {
 	denials  map[string]uint64
 	stops    map[string]uint64
 	timer    baldur.Timer
+	running  bool
 	closed   bool
+	remote   []Entry // the active set's entries owned by other replicas, at the last poll
 }
 
 var (
@@ -231,12 +233,19 @@ func (sc *Scheduler) Get(id string) (Run, error) {
 	return rs.run, nil
 }
 
-// List returns every experiment this scheduler keeps, newest first.
+// List returns every experiment this scheduler keeps, newest first, then
+// the running experiments of other replicas as the last poll saw them
+// (their state is their phase; their reports are on their owners).
 func (sc *Scheduler) List() []Run {
 	sc.mu.Lock()
-	out := make([]Run, 0, len(sc.runs))
+	out := make([]Run, 0, len(sc.runs)+len(sc.remote))
 	for _, rs := range sc.runs {
 		out = append(out, rs.run)
+	}
+	for _, e := range sc.remote {
+		if _, mine := sc.runs[e.Experiment.ID]; !mine {
+			out = append(out, Run{Experiment: e.Experiment, State: State(e.Phase), Owner: e.Owner})
+		}
 	}
 	sc.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -280,11 +289,7 @@ func (sc *Scheduler) stop(ctx context.Context, id string, st State, reason, deta
 	rs, ok := sc.runs[id]
 	if !ok {
 		sc.mu.Unlock()
-		if err := sc.store.Remove(ctx, id); err != nil {
-			return Run{}, err
-		}
-		sc.inj.clear() // the next poll installs the rest again
-		return Run{}, ErrNotFound
+		return sc.stopRemote(ctx, id, reason, detail)
 	}
 	var fin func()
 	if !rs.run.State.Ended() {
@@ -299,6 +304,28 @@ func (sc *Scheduler) stop(ctx context.Context, id string, st State, reason, deta
 	return run, nil
 }
 
+// stopRemote removes another replica's experiment from the active set:
+// every replica stops injecting it at its next poll, and its owner ends it
+// at its next refresh (which finds it gone).
+func (sc *Scheduler) stopRemote(ctx context.Context, id, reason, detail string) (Run, error) {
+	_, entries, err := sc.store.Load(ctx)
+	if err != nil {
+		return Run{}, err
+	}
+	for _, e := range entries {
+		if e.Experiment.ID != id {
+			continue
+		}
+		if err := sc.store.Remove(ctx, id); err != nil {
+			return Run{}, err
+		}
+		sc.poll(ctx, sc.clock.Now())
+		return Run{Experiment: e.Experiment, State: StateStopped, StopReason: reason, Detail: detail,
+			EndedAt: sc.clock.Now(), Owner: e.Owner}, nil
+	}
+	return Run{}, ErrNotFound
+}
+
 // KillAll empties the fleet's active set and moves its generation, so
 // that every replica stops injecting at its next poll and no owner can
 // refresh its lease again; this replica stops at once. It works whether or
@@ -306,6 +333,7 @@ func (sc *Scheduler) stop(ctx context.Context, id string, st State, reason, deta
 func (sc *Scheduler) KillAll(ctx context.Context, reason string) (int, error) {
 	sc.inj.clear()
 	removed, gen, err := sc.store.KillAll(ctx)
+	sc.inj.clear() // a pass that loaded the set before the kill may have installed it again
 	sc.mu.Lock()
 	if err == nil {
 		sc.gen = gen
@@ -334,10 +362,11 @@ func (sc *Scheduler) KillAll(ctx context.Context, reason string) (int, error) {
 // ends.
 func (sc *Scheduler) Run(ctx context.Context) {
 	sc.mu.Lock()
-	if sc.closed || sc.timer != nil {
+	if sc.closed || sc.running {
 		sc.mu.Unlock()
 		return
 	}
+	sc.running = true
 	sc.mu.Unlock()
 	var loop func()
 	loop = func() {
@@ -404,6 +433,12 @@ func (sc *Scheduler) poll(ctx context.Context, now time.Time) {
 	sc.lastPoll = now
 	if sc.gen == 0 {
 		sc.gen = gen
+	}
+	sc.remote = sc.remote[:0]
+	for _, e := range entries {
+		if e.Owner != sc.owner {
+			sc.remote = append(sc.remote, e)
+		}
 	}
 	sc.mu.Unlock()
 	sc.inj.install(entries, gen, now.Add(sc.s.lease), sc.s.allowCritical)
