@@ -454,7 +454,7 @@ func (sc *Scheduler) step(ctx context.Context, id string, now time.Time) {
 		sc.mu.Unlock()
 		return
 	}
-	st, e := rs.run.State, rs.run.Experiment
+	st, e, gen := rs.run.State, rs.run.Experiment, sc.gen
 	sc.mu.Unlock()
 	var fin func()
 	switch st {
@@ -463,33 +463,74 @@ func (sc *Scheduler) step(ctx context.Context, id string, now time.Time) {
 			return
 		}
 		v := sc.guard.evaluate(ctx, e, e.Force, true)
+		var putErr error
+		if v.Allowed {
+			putErr = sc.store.MarkRun(ctx, e.Target.Service, now, sc.s.cooldown)
+			if putErr == nil {
+				putErr = sc.store.Put(ctx, gen, Entry{Experiment: e, Phase: PhaseBefore, Owner: sc.owner}, sc.s.lease, true)
+			}
+		}
 		sc.mu.Lock()
-		if rs.run.State != StateScheduled { // stopped meanwhile
+		if rs.run.State != StateScheduled { // stopped meanwhile: undo the start
 			sc.mu.Unlock()
-			if v.Allowed && sc.guard.blast != nil {
-				_ = sc.guard.blast.End(ctx, e.ID)
+			if v.Allowed {
+				_ = sc.store.Remove(ctx, e.ID)
+				if sc.guard.blast != nil {
+					_ = sc.guard.blast.End(ctx, e.ID)
+				}
 			}
 			return
 		}
-		fin = sc.beginLocked(ctx, rs, now, v)
+		fin = sc.beginLocked(ctx, rs, now, v, putErr)
 		sc.mu.Unlock()
 	case StateBefore, StateDuring, StateAfter:
 		why := sc.guard.continuing(ctx, now, sc.s.abortBudget)
 		_, burn := sc.guard.budgetStatus(now)
+		var refresh *Entry
 		sc.mu.Lock()
 		if !rs.run.State.Ended() {
-			fin = sc.advanceLocked(ctx, rs, now, why, burn)
+			fin, refresh = sc.advanceLocked(ctx, rs, now, why, burn)
 		}
 		sc.mu.Unlock()
+		if refresh != nil {
+			fin = sc.refresh(ctx, rs, gen, *refresh)
+		}
 	}
 	if fin != nil {
 		fin()
 	}
 }
 
+// refresh puts e's lease back for another lease, outside the lock; an
+// entry killed or gone ends the experiment. Any other error leaves the
+// lease to run out: every replica stops injecting on its own, and the next
+// pass finds it gone.
+func (sc *Scheduler) refresh(ctx context.Context, rs *runState, gen uint64, e Entry) func() {
+	err := sc.store.Put(ctx, gen, e, sc.s.lease, false)
+	var st State
+	var reason, detail string
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrKilled):
+		st, reason, detail = StateStopped, "kill_all", "the active set was killed"
+	case errors.Is(err, ErrGone):
+		st, reason, detail = StateStopped, "lease_lost", "the experiment left the active set (stopped elsewhere, or its lease ran out)"
+	default:
+		sc.log.LogAttrs(ctx, slog.LevelWarn, "chaos: lease refresh failed", slog.String("id", e.Experiment.ID), slog.String("error", err.Error()))
+		return nil
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if rs.run.State.Ended() {
+		return nil
+	}
+	return sc.endLocked(ctx, rs, st, reason, detail)
+}
+
 // beginLocked starts an experiment's steady-state observation once the
 // guard (with the blast-radius manager's Begin) allowed it in v.
-func (sc *Scheduler) beginLocked(ctx context.Context, rs *runState, now time.Time, v Verdict) func() {
+func (sc *Scheduler) beginLocked(ctx context.Context, rs *runState, now time.Time, v Verdict, putErr error) func() {
 	e := rs.run.Experiment
 	if v.RequiresApproval && len(v.Reasons) == 0 {
 		rs.run.State = StateAwaitingApproval
@@ -500,15 +541,12 @@ func (sc *Scheduler) beginLocked(ctx context.Context, rs *runState, now time.Tim
 		return sc.endLocked(ctx, rs, StateRefused, v.Reasons[0], fmt.Sprint(v.Reasons))
 	}
 	rs.begun = true
-	if err := sc.store.MarkRun(ctx, e.Target.Service, now, sc.s.cooldown); err != nil {
-		return sc.endLocked(ctx, rs, StateRefused, ReasonStoreError, err.Error())
-	}
-	if err := sc.store.Put(ctx, sc.gen, Entry{Experiment: e, Phase: PhaseBefore, Owner: sc.owner}, sc.s.lease, true); err != nil {
+	if putErr != nil {
 		reason := ReasonStoreError
-		if errors.Is(err, ErrKilled) {
+		if errors.Is(putErr, ErrKilled) {
 			reason = "kill_all"
 		}
-		return sc.endLocked(ctx, rs, StateRefused, reason, err.Error())
+		return sc.endLocked(ctx, rs, StateRefused, reason, putErr.Error())
 	}
 	rs.run.State, rs.run.StartedAt = StateBefore, now
 	rs.budgetPre, _ = sc.guard.budgetStatus(now)
@@ -537,7 +575,7 @@ func targetString(t Target) string {
 
 // advanceLocked runs the checks of a started experiment and moves its
 // phase.
-func (sc *Scheduler) advanceLocked(ctx context.Context, rs *runState, now time.Time, why []string, burn float64) func() {
+func (sc *Scheduler) advanceLocked(ctx context.Context, rs *runState, now time.Time, why []string, burn float64) (func(), *Entry) {
 	e := &rs.run.Experiment
 	sc.pointLocked(rs, now)
 	// The guard's continuing checks abort at once, in every phase but
@@ -546,16 +584,16 @@ func (sc *Scheduler) advanceLocked(ctx context.Context, rs *runState, now time.T
 	if rs.run.State != StateAfter {
 		if len(why) > 0 {
 			sc.countDenialsLocked(why)
-			return sc.endLocked(ctx, rs, StateAborted, why[0], fmt.Sprint(why))
+			return sc.endLocked(ctx, rs, StateAborted, why[0], fmt.Sprint(why)), nil
 		}
 	}
 	if rs.run.State == StateDuring {
 		if now.Sub(rs.run.InjectAt) >= e.TTL.D() {
-			return sc.endLocked(ctx, rs, StateAborted, "ttl", "the experiment reached its TTL "+e.TTL.String())
+			return sc.endLocked(ctx, rs, StateAborted, "ttl", "the experiment reached its TTL "+e.TTL.String()), nil
 		}
 		if now.Sub(rs.lastCheck) >= sc.s.interval {
 			if reason, detail := sc.checkLocked(rs, now, burn); reason != "" {
-				return sc.endLocked(ctx, rs, StateAborted, reason, detail)
+				return sc.endLocked(ctx, rs, StateAborted, reason, detail), nil
 			}
 		}
 	}
@@ -574,22 +612,11 @@ func (sc *Scheduler) advanceLocked(ctx context.Context, rs *runState, now time.T
 		}
 	case StateAfter:
 		if now.Sub(rs.run.InjectEnd) >= sc.s.steady {
-			return sc.endLocked(ctx, rs, StateDone, "", "")
+			return sc.endLocked(ctx, rs, StateDone, "", ""), nil
 		}
 	}
 	rs.run.State = next
-	err := sc.store.Put(ctx, sc.gen, Entry{Experiment: *e, Phase: Phase(next), Owner: sc.owner}, sc.s.lease, false)
-	switch {
-	case errors.Is(err, ErrKilled):
-		return sc.endLocked(ctx, rs, StateStopped, "kill_all", "the active set was killed")
-	case errors.Is(err, ErrGone):
-		return sc.endLocked(ctx, rs, StateStopped, "lease_lost", "the experiment left the active set (stopped elsewhere, or its lease ran out)")
-	case err != nil:
-		// Not refreshed: the lease runs out on its own and every replica
-		// stops injecting; the next pass finds it gone.
-		sc.log.LogAttrs(ctx, slog.LevelWarn, "chaos: lease refresh failed", slog.String("id", e.ID), slog.String("error", err.Error()))
-	}
-	return nil
+	return nil, &Entry{Experiment: *e, Phase: Phase(next), Owner: sc.owner}
 }
 
 // cohortSnap returns both cohorts' counts in phase p.
