@@ -33,7 +33,8 @@ type Injector struct {
 	clock baldur.Clock
 
 	mu    sync.Mutex
-	stats map[string]*expStats // by experiment ID; survives re-installs
+	stats map[string]*expStats   // by experiment ID; survives re-installs
+	views map[string]*policyView // by policy name; one per name ever asked for
 
 	retired      InjectorStats // counts of forgotten experiments, so totals never fall
 	leaseExpired atomic.Uint64
@@ -44,6 +45,41 @@ type activeSet struct {
 	exps    []*armed
 	expires int64 // Unix ns on the calls' clock; past it the set is dead
 	gen     uint64
+}
+
+// policyView is the active set as the gates of one policy see it: only
+// the experiments that may target the policy, nil when there are none, so
+// that a policy no experiment targets pays one atomic load even while
+// other policies inject.
+type policyView struct {
+	set atomic.Pointer[activeSet]
+}
+
+// viewLocked returns the view of policy; mu is held.
+func (inj *Injector) viewLocked(policy string) *policyView {
+	v := inj.views[policy]
+	if v == nil {
+		v = &policyView{}
+		if s := inj.set.Load(); s != nil {
+			v.set.Store(s.filter(policy))
+		}
+		inj.views[policy] = v
+	}
+	return v
+}
+
+// filter returns the part of s that may target policy, or nil.
+func (s *activeSet) filter(policy string) *activeSet {
+	var exps []*armed
+	for _, a := range s.exps {
+		if a.policy == "" || a.policy == policy {
+			exps = append(exps, a)
+		}
+	}
+	if len(exps) == 0 {
+		return nil
+	}
+	return &activeSet{exps: exps, expires: s.expires, gen: s.gen}
 }
 
 // expStats holds an experiment's counts per phase and cohort.
@@ -70,7 +106,7 @@ func NewInjector(clock baldur.Clock) *Injector {
 	if clock == nil {
 		clock = baldur.SystemClock()
 	}
-	return &Injector{clock: clock, stats: map[string]*expStats{}}
+	return &Injector{clock: clock, stats: map[string]*expStats{}, views: map[string]*policyView{}}
 }
 
 // Gates returns the observe gate and the fault gate of the named policy.
@@ -79,7 +115,10 @@ func NewInjector(clock baldur.Clock) *Injector {
 // (baldur.MaxGates), and the report then lacks the rejections of earlier
 // gates.
 func (inj *Injector) Gates(policy string) (observe, fault baldur.Gate) {
-	return &ObserveGate{inj: inj, policy: policy}, &FaultGate{inj: inj, policy: policy}
+	inj.mu.Lock()
+	v := inj.viewLocked(policy)
+	inj.mu.Unlock()
+	return &ObserveGate{set: &v.set, inj: inj, policy: policy}, &FaultGate{set: &v.set, inj: inj, policy: policy}
 }
 
 // Entry is one experiment of the active set as the fleet store keeps it.
@@ -94,17 +133,23 @@ type Entry struct {
 // install replaces the active set with entries, valid until expires.
 func (inj *Injector) install(entries []Entry, gen uint64, expires time.Time, allowCritical bool) {
 	inj.installs.Add(1)
-	if len(entries) == 0 {
-		inj.set.Store(nil)
-		return
-	}
-	s := &activeSet{expires: expires.UnixNano(), gen: gen}
 	inj.mu.Lock()
-	for _, e := range entries {
-		s.exps = append(s.exps, inj.arm(e, allowCritical))
+	defer inj.mu.Unlock()
+	var s *activeSet
+	if len(entries) > 0 {
+		s = &activeSet{expires: expires.UnixNano(), gen: gen}
+		for _, e := range entries {
+			s.exps = append(s.exps, inj.arm(e, allowCritical))
+		}
 	}
-	inj.mu.Unlock()
 	inj.set.Store(s)
+	for name, v := range inj.views {
+		if s == nil {
+			v.set.Store(nil)
+		} else {
+			v.set.Store(s.filter(name))
+		}
+	}
 }
 
 // arm compiles e; mu is held.
@@ -148,7 +193,14 @@ func (inj *Injector) arm(e Entry, allowCritical bool) *armed {
 }
 
 // clear drops the active set at once (kill-all, a stop).
-func (inj *Injector) clear() { inj.set.Store(nil) }
+func (inj *Injector) clear() {
+	inj.mu.Lock()
+	defer inj.mu.Unlock()
+	inj.set.Store(nil)
+	for _, v := range inj.views {
+		v.set.Store(nil)
+	}
+}
 
 // forget drops the counts of an experiment no longer reported on.
 func (inj *Injector) forget(id string) {
@@ -192,13 +244,19 @@ func (inj *Injector) Active() []string {
 }
 
 // live returns the set when its lease holds at now, else drops it.
-func (inj *Injector) live(now int64) *activeSet {
-	s := inj.set.Load()
+func (inj *Injector) live(now int64) *activeSet { return inj.liveIn(&inj.set, now) }
+
+// liveIn returns the set in p (the whole set, or a policy's view) when its
+// lease holds at now; past the lease it empties p, and the whole set's
+// expiry is counted once.
+func (inj *Injector) liveIn(p *atomic.Pointer[activeSet], now int64) *activeSet {
+	s := p.Load()
 	if s == nil {
 		return nil
 	}
 	if now >= s.expires {
-		if inj.set.CompareAndSwap(s, nil) {
+		p.CompareAndSwap(s, nil)
+		if all := inj.set.Load(); all != nil && now >= all.expires && inj.set.CompareAndSwap(all, nil) {
 			inj.leaseExpired.Add(1)
 		}
 		return nil
@@ -254,6 +312,7 @@ func kindIndex(k FaultKind) int {
 // call of a dry run or a steady-state phase only get counted. Safe for
 // concurrent use.
 type FaultGate struct {
+	set    *atomic.Pointer[activeSet] // the policy's view: one load on the fast path
 	inj    *Injector
 	policy string
 }
@@ -263,21 +322,21 @@ func (*FaultGate) Stage() baldur.Stage { return baldur.StageFault }
 
 // Admit implements baldur.Gate. With no active experiment it is one atomic
 // load and returns the zero Permit.
-func (g *FaultGate) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) {
-	if g.inj.set.Load() == nil {
-		return baldur.Permit{}, nil
+func (g *FaultGate) Admit(ctx context.Context, c baldur.Call) (p baldur.Permit, err error) {
+	if g.set.Load() != nil {
+		p, err = g.admit(ctx, &c)
 	}
-	return g.admit(ctx, &c)
+	return p, err
 }
 
 func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, error) {
 	now := c.Now.UnixNano()
-	s := g.inj.live(now)
+	s := g.inj.liveIn(g.set, now)
 	if s == nil {
 		return baldur.Permit{}, nil
 	}
 	for _, a := range s.exps {
-		co, ok := a.match(g.policy, c)
+		co, ok := a.match(c)
 		if !ok {
 			continue
 		}
@@ -339,6 +398,7 @@ func (g *FaultGate) delay(ctx context.Context, a *armed, c *baldur.Call) error {
 // suffered, not only what they ran. It never rejects. Safe for concurrent
 // use.
 type ObserveGate struct {
+	set    *atomic.Pointer[activeSet] // the policy's view
 	inj    *Injector
 	policy string
 }
@@ -349,19 +409,19 @@ func (*ObserveGate) Stage() baldur.Stage { return StageObserve }
 // Admit implements baldur.Gate. With no active experiment it is one atomic
 // load and returns the zero Permit.
 func (g *ObserveGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
-	if g.inj.set.Load() == nil {
+	if g.set.Load() == nil {
 		return baldur.Permit{}, nil
 	}
 	return g.admit(&c), nil
 }
 
 func (g *ObserveGate) admit(c *baldur.Call) baldur.Permit {
-	s := g.inj.live(c.Now.UnixNano())
+	s := g.inj.liveIn(g.set, c.Now.UnixNano())
 	if s == nil {
 		return baldur.Permit{}
 	}
 	for _, a := range s.exps {
-		if co, ok := a.match(g.policy, c); ok {
+		if co, ok := a.match(c); ok {
 			return baldur.NewPermit((*rejections)(&a.stats[co]), 0)
 		}
 	}

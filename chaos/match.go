@@ -68,16 +68,21 @@ func salt(id string) uint64 {
 // experiment must not move.
 func cohortHash(s uint64, key string) uint64 {
 	h := s ^ uint64(len(key))*0x9e3779b97f4a7c15
+	n := len(key)
 	i := 0
-	for ; i+8 <= len(key); i += 8 {
-		w := uint64(key[i]) | uint64(key[i+1])<<8 | uint64(key[i+2])<<16 | uint64(key[i+3])<<24 |
-			uint64(key[i+4])<<32 | uint64(key[i+5])<<40 | uint64(key[i+6])<<48 | uint64(key[i+7])<<56
-		h = (h ^ w) * 0xff51afd7ed558ccd
+	for ; i+8 <= n; i += 8 {
+		h = (h ^ word(key, i)) * 0xff51afd7ed558ccd
 		h ^= h >> 32
 	}
 	var w uint64
-	for j := 0; i < len(key); i, j = i+1, j+8 {
-		w |= uint64(key[i]) << j
+	switch {
+	case i == n:
+	case n >= 8:
+		w = word(key, n-8) // the last eight bytes, overlapping the previous word
+	default:
+		for j := 0; i < n; i, j = i+1, j+8 {
+			w |= uint64(key[i]) << j
+		}
 	}
 	h = (h ^ w) * 0xc4ceb9fe1a85ec53
 	h ^= h >> 30
@@ -86,6 +91,13 @@ func cohortHash(s uint64, key string) uint64 {
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return h
+}
+
+// word is the little-endian word at key[i:i+8].
+func word(key string, i int) uint64 {
+	_ = key[i+7]
+	return uint64(key[i]) | uint64(key[i+1])<<8 | uint64(key[i+2])<<16 | uint64(key[i+3])<<24 |
+		uint64(key[i+4])<<32 | uint64(key[i+5])<<40 | uint64(key[i+6])<<48 | uint64(key[i+7])<<56
 }
 
 // cut is the hash threshold below which a fraction f of keys fall.
@@ -168,10 +180,10 @@ type armed struct {
 	id      string
 }
 
-// match returns the cohort of c under a and whether c is in one.
-func (a *armed) match(policy string, c *baldur.Call) (cohort, bool) {
+// match returns the cohort of c under a and whether c is in one. The
+// policy was matched when the gate's view was built (activeSet.filter).
+func (a *armed) match(c *baldur.Call) (cohort, bool) {
 	if a.tiers&(1<<c.Tier) == 0 ||
-		(a.policy != "" && a.policy != policy) ||
 		(a.service != "" && a.service != c.Service) ||
 		(a.region != "" && a.region != c.Region) ||
 		c.Key == "" {
