@@ -13,8 +13,10 @@
 // injected_fault rejection carrying the experiment's HTTP status and gRPC
 // code, which the policy releases to the earlier gates as a failure marked
 // baldur.Outcome.Injected: breakers and the error budget see it (the point
-// of the exercise), canary judging and adaptive limits can skip it. With
-// no active experiment each gate costs one atomic load.
+// of the exercise), canary judging and adaptive limits can skip it. Each
+// policy's gates read their own view of the active set (only the
+// experiments that may target the policy), so with no active experiment,
+// or none that targets the policy, each gate costs one atomic load.
 //
 // # Experiments and cohorts
 //
