@@ -111,7 +111,13 @@ func (g *Guard) evaluate(ctx context.Context, e Experiment, force, begin bool) V
 	if ctx.Err() != nil {
 		return v
 	}
-	if !inWindows(e.windows(g.s), now) {
+	// An experiment scheduled for later is judged by the windows at its
+	// start; the start re-runs every check at that time.
+	at, later := now, e.StartAt.After(now)
+	if later {
+		at = e.StartAt
+	}
+	if !inWindows(e.windows(g.s), at) {
 		if force {
 			v.Waived = append(v.Waived, ReasonOutsideWindow)
 		} else {
@@ -138,7 +144,7 @@ func (g *Guard) evaluate(ctx context.Context, e Experiment, force, begin bool) V
 		scope = blastradius.ScopeInstance
 	}
 	a := blastradius.Action{ID: e.ID, Kind: "chaos", Scope: scope, TargetService: e.Target.Service,
-		Region: e.Target.Region, TrafficPercent: e.Rate * 100, WaiveWindow: force}
+		Region: e.Target.Region, TrafficPercent: e.Rate * 100, WaiveWindow: force || (later && !begin)}
 	var d blastradius.Decision
 	if begin && len(v.Reasons) == 0 {
 		d, err = g.blast.Begin(ctx, a)
@@ -152,7 +158,7 @@ func (g *Guard) evaluate(ctx context.Context, e Experiment, force, begin bool) V
 	for _, viol := range d.Violations {
 		v.deny(ReasonBlastRadius + viol)
 	}
-	if force && !d.WithinWindow {
+	if force && !later && !d.WithinWindow {
 		v.Waived = append(v.Waived, ReasonBlastRadius+blastradius.ViolationOutsideWindow)
 	}
 	if len(v.Reasons) == 0 {

@@ -312,3 +312,29 @@ func TestConfigErrors(t *testing.T) {
 	_, err = sc.Schedule(context.Background(), errorExp("x", 0.001))
 	require.ErrorIs(t, err, chaos.ErrDisabled)
 }
+
+// An experiment scheduled for a later window is accepted now and judged
+// by the windows when it starts.
+func TestScheduleForALaterWindow(t *testing.T) {
+	t.Parallel()
+	noon := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, func(c *chaos.Config) {
+		c.Blast = mustBlast(nil, nil)
+		c.Windows = []string{"13:00-14:00"}
+	})
+	e.clk.Set(noon)
+	x := errorExp("later", 0.05)
+	_, err := e.sc.Schedule(context.Background(), x)
+	require.ErrorIs(t, err, chaos.ErrBlocked, "now is outside the window")
+	x.StartAt = noon.Add(90 * time.Minute)
+	r, err := e.sc.Schedule(context.Background(), x)
+	require.NoError(t, err)
+	require.Equal(t, chaos.StateScheduled, r.State)
+	e.advance(10 * time.Second)
+	r, _ = e.sc.Get("later")
+	require.Equal(t, chaos.StateScheduled, r.State, "waits for its start")
+	e.clk.Set(x.StartAt)
+	e.sc.Tick(context.Background())
+	r, _ = e.sc.Get("later")
+	require.Equal(t, chaos.StateBefore, r.State)
+}

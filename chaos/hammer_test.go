@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/chaos"
@@ -47,7 +48,12 @@ func TestHammerAdmitWhileTheSetChanges(t *testing.T) {
 		}()
 	}
 	ctx := context.Background()
+	waitCalls := func() {
+		n := calls.Load()
+		require.Eventually(t, func() bool { return calls.Load() > n+100 }, 10*time.Second, time.Millisecond)
+	}
 	for i := range 20 {
+		waitCalls()
 		e.advance(time.Second)
 		_, _ = e.sc.Generate(ctx, "h1")
 		_ = e.sc.Stats()
