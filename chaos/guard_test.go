@@ -338,3 +338,34 @@ func TestScheduleForALaterWindow(t *testing.T) {
 	r, _ = e.sc.Get("later")
 	require.Equal(t, chaos.StateBefore, r.State)
 }
+
+// A service-scope experiment waits for the blast-radius approval; once
+// approved it starts, and it holds its blast-radius slot until it ends.
+func TestApprovalFlow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	x := errorExp("appr", 0.05)
+	x.Scope = blastradius.ScopeService
+	x.Target.Service = "shop"
+	ctx := context.Background()
+	r, err := e.sc.Schedule(ctx, x)
+	require.NoError(t, err)
+	require.Equal(t, chaos.StateAwaitingApproval, r.State)
+	_, err = e.sc.Start(ctx, "appr")
+	require.ErrorIs(t, err, chaos.ErrNotApproved)
+	e.sc.Tick(ctx)
+	r, _ = e.sc.Get("appr")
+	require.Equal(t, chaos.StateAwaitingApproval, r.State, "a pass does not start it")
+	r, err = e.sc.Approve(ctx, "appr")
+	require.NoError(t, err)
+	require.Equal(t, chaos.StateScheduled, r.State)
+	r, err = e.sc.Start(ctx, "appr")
+	require.NoError(t, err)
+	require.Equal(t, chaos.StateBefore, r.State)
+	require.Len(t, e.blast.Active(ctx), 1)
+	_, err = e.sc.Stop(ctx, "appr", "done")
+	require.NoError(t, err)
+	require.Empty(t, e.blast.Active(ctx), "the slot is freed")
+	_, err = e.sc.Approve(ctx, "nope")
+	require.ErrorIs(t, err, chaos.ErrNotFound)
+}
