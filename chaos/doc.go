@@ -40,7 +40,8 @@
 // faults are injected the stop conditions (burn rate, error-rate delta and
 // p95/p99 delta of the experiment cohort against the control cohort) are
 // evaluated every check interval; Breaches consecutive breaches abort. An
-// experiment is never retried.
+// abort stops injecting at once and then observes the after phase, so the
+// report shows the recovery. An experiment is never retried.
 //
 // # Fleet
 //

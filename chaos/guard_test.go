@@ -150,11 +150,17 @@ func TestRunningExperimentAbortsOnGuard(t *testing.T) {
 			tt.break_(e)
 			e.advance(time.Second)
 			r, _ = e.sc.Get("run")
+			assert.Equal(t, chaos.StateAfter, r.State, "injection aborted, recovery observed")
+			assert.Equal(t, tt.reason, r.StopReason)
+			assert.Empty(t, injectingIDs(e), "injection stopped")
+			assert.Contains(t, e.notes.titles(), "chaos experiment started: run")
+			assert.Contains(t, e.notes.titles(), "chaos experiment aborted: run", "notified at once")
+			e.advance(10 * time.Second) // the after phase
+			r, _ = e.sc.Get("run")
 			assert.Equal(t, chaos.StateAborted, r.State)
 			assert.Equal(t, tt.reason, r.StopReason)
-			assert.Empty(t, e.inj.Active(), "injection stopped")
-			assert.Contains(t, e.notes.titles(), "chaos experiment started: run")
-			assert.Contains(t, e.notes.titles(), "chaos experiment aborted: run")
+			assert.Empty(t, e.inj.Active())
+			assert.Len(t, e.notes.titles(), 2, "the abort is notified once")
 		})
 	}
 }
@@ -195,8 +201,13 @@ func TestStopConditionsAbortAfterConsecutiveBreaches(t *testing.T) {
 	play(true)
 	e.advance(10 * time.Second)
 	r := state()
+	require.Equal(t, chaos.StateAfter, r.State, "aborted: recovery observed")
+	assert.Equal(t, chaos.ReasonErrorRateDelta, r.StopReason)
+	e.advance(10 * time.Second)
+	r = state()
 	require.Equal(t, chaos.StateAborted, r.State)
 	assert.Equal(t, chaos.ReasonErrorRateDelta, r.StopReason)
+	assert.EqualValues(t, 1, e.sc.Stats().Stops[chaos.ReasonErrorRateDelta], "counted once")
 
 	// Burn rate: needs no calls.
 	e2 := newEnv(t, nil)

@@ -75,6 +75,7 @@ type runState struct {
 	open       map[string]cohort // breaker partitions open at the last pass, by key
 	breakers   [len(phases)][numCohorts][2]int
 	begun      bool // registered with the blast-radius manager
+	aborted    bool // injection aborted; observing recovery before ending
 	approved   bool
 	report     *Report
 }
@@ -493,7 +494,15 @@ func (sc *Scheduler) step(ctx context.Context, id string, now time.Time) {
 		}
 		sc.mu.Unlock()
 		if refresh != nil {
-			fin = sc.refresh(ctx, rs, gen, *refresh)
+			if f := sc.refresh(ctx, rs, gen, *refresh); f != nil {
+				prev := fin
+				fin = func() {
+					if prev != nil {
+						prev()
+					}
+					f()
+				}
+			}
 		}
 	}
 	if fin != nil {
@@ -584,7 +593,7 @@ func (sc *Scheduler) advanceLocked(ctx context.Context, rs *runState, now time.T
 	if rs.run.State != StateAfter {
 		if len(why) > 0 {
 			sc.countDenialsLocked(why)
-			return sc.endLocked(ctx, rs, StateAborted, why[0], fmt.Sprint(why)), nil
+			return sc.abortLocked(ctx, rs, now, why[0], fmt.Sprint(why))
 		}
 	}
 	if rs.run.State == StateDuring {
@@ -593,7 +602,7 @@ func (sc *Scheduler) advanceLocked(ctx context.Context, rs *runState, now time.T
 		}
 		if now.Sub(rs.lastCheck) >= sc.s.interval {
 			if reason, detail := sc.checkLocked(rs, now, burn); reason != "" {
-				return sc.endLocked(ctx, rs, StateAborted, reason, detail), nil
+				return sc.abortLocked(ctx, rs, now, reason, detail)
 			}
 		}
 	}
@@ -612,11 +621,35 @@ func (sc *Scheduler) advanceLocked(ctx context.Context, rs *runState, now time.T
 		}
 	case StateAfter:
 		if now.Sub(rs.run.InjectEnd) >= sc.s.steady {
+			if rs.aborted {
+				return sc.endLocked(ctx, rs, StateAborted, rs.run.StopReason, rs.run.Detail), nil
+			}
 			return sc.endLocked(ctx, rs, StateDone, "", ""), nil
 		}
 	}
 	rs.run.State = next
 	return nil, &Entry{Experiment: *e, Phase: Phase(next), Owner: sc.owner}
+}
+
+// abortLocked stops injecting at once for reason. An experiment that was
+// injecting goes on to its after phase, observed only, so the report
+// shows whether the cohorts recovered, and then ends aborted; one still
+// in its steady state ends at once. The abort is notified now.
+func (sc *Scheduler) abortLocked(ctx context.Context, rs *runState, now time.Time, reason, detail string) (func(), *Entry) {
+	if rs.run.State != StateDuring {
+		return sc.endLocked(ctx, rs, StateAborted, reason, detail), nil
+	}
+	sc.pointLocked(rs, now)
+	rs.aborted = true
+	rs.run.State, rs.run.InjectEnd, rs.run.StopReason, rs.run.Detail = StateAfter, now, reason, detail
+	sc.stops[reason]++
+	e := rs.run.Experiment
+	sc.log.LogAttrs(ctx, slog.LevelWarn, "chaos: experiment aborted; observing recovery", slog.String("id", e.ID),
+		slog.String("reason", reason), slog.String("detail", detail))
+	return func() {
+		sc.send(ctx, notify.PriorityHigh, e.ID, "chaos experiment aborted: "+e.ID,
+			fmt.Sprintf("reason %q (%s); injection stopped, recovery observed for %s", reason, detail, sc.s.steady))
+	}, &Entry{Experiment: e, Phase: PhaseAfter, Owner: sc.owner}
 }
 
 // cohortSnap returns both cohorts' counts in phase p.
@@ -738,9 +771,10 @@ func (sc *Scheduler) endLocked(ctx context.Context, rs *runState, st State, reas
 	if rs.run.State == StateDuring {
 		rs.run.InjectEnd = now
 	}
+	notified := rs.aborted && st == StateAborted // abortLocked counted and notified it
 	rs.run.State, rs.run.StopReason, rs.run.Detail, rs.run.EndedAt = st, reason, detail, now
 	rs.budgetPost, _ = sc.guard.budgetStatus(now)
-	if reason != "" {
+	if reason != "" && !notified {
 		sc.stops[reason]++
 	}
 	rep := sc.reportLocked(rs)
@@ -754,7 +788,7 @@ func (sc *Scheduler) endLocked(ctx context.Context, rs *runState, st State, reas
 		if begun && sc.guard.blast != nil {
 			_ = sc.guard.blast.End(context.WithoutCancel(ctx), e.ID)
 		}
-		if st == StateRefused {
+		if st == StateRefused || notified {
 			return
 		}
 		prio, title := notify.PriorityInfo, "chaos experiment finished: "+e.ID
