@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -34,4 +35,14 @@ baldur_chaos_injections_total{fault="latency"} 0
 	n, err := testutil.GatherAndCount(reg)
 	require.NoError(t, err)
 	require.Equal(t, 9+3+1+1+1+1, n)
+}
+
+// The chaos collector is registered beside the registry's.
+func ExampleNewChaosCollector() {
+	sc, _ := chaos.New(chaos.Config{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewChaosCollector(sc))
+	n, _ := testutil.GatherAndCount(reg, "baldur_chaos_experiments")
+	fmt.Println(n, "experiment states")
+	// Output: 9 experiment states
 }
