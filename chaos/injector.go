@@ -93,8 +93,9 @@ func (st *expStats) add(out *InjectorStats) {
 	for p := range st.c {
 		for c := range st.c[p] {
 			cs := &st.c[p][c]
-			out.injected[st.kind] += cs.injected.Load() + cs.delayed.Load()
-			out.WouldInject += cs.wouldInject.Load()
+			n := cs.sum()
+			out.injected[st.kind] += n[4] + n[5]
+			out.WouldInject += n[6]
 		}
 	}
 }
@@ -343,13 +344,13 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 		st := &a.stats[co]
 		if co == cohortExperiment {
 			if a.dry {
-				st.wouldInject.Add(1)
+				st.one().wouldInject.Add(1)
 			} else if a.inject {
 				if a.rej != nil {
 					st.recordInjected()
 					return baldur.Permit{}, a.rej
 				}
-				st.delayed.Add(1)
+				st.one().delayed.Add(1)
 				if err := g.delay(ctx, a, c); err != nil {
 					return baldur.Permit{}, err
 				}

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"math/bits"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -68,30 +69,49 @@ func histUpper(i int) time.Duration {
 // the outcome of a call the fault gate admitted; token is the call's
 // Call.Now in Unix nanoseconds, for a latency the adapter did not measure.
 type cohortStats struct {
-	clock       baldur.Clock
-	calls       atomic.Uint64
-	successes   atomic.Uint64
-	failures    atomic.Uint64
-	ignored     atomic.Uint64
-	injected    atomic.Uint64
-	delayed     atomic.Uint64
-	wouldInject atomic.Uint64
-	rejected    [maxReason]atomic.Uint64
-	hist        [histBuckets]atomic.Uint64
+	clock    baldur.Clock
+	s        [stripes]scalars // spread over cache lines: a cohort's calls come from every core
+	rejected [maxReason]atomic.Uint64
+	hist     [histBuckets]atomic.Uint64
+}
+
+// stripes is how many cache lines a cohort's scalar counters are spread
+// over; snapshot sums them.
+const stripes = 8
+
+// scalars are one stripe of a cohort's counters, one cache line.
+type scalars struct {
+	calls, successes, failures, ignored, injected, delayed, wouldInject atomic.Uint64
+	_                                                                   [8]byte
+}
+
+// one returns a stripe chosen at random (runtime-cheap, no shared state).
+func (s *cohortStats) one() *scalars { return &s.s[rand.Uint32()%stripes] }
+
+// sum adds up the stripes.
+func (s *cohortStats) sum() (out [7]uint64) {
+	for i := range s.s {
+		st := &s.s[i]
+		for j, c := range [7]*atomic.Uint64{&st.calls, &st.successes, &st.failures, &st.ignored, &st.injected, &st.delayed, &st.wouldInject} {
+			out[j] += c.Load()
+		}
+	}
+	return out
 }
 
 // maxReason bounds the reasons counted per cohort.
 const maxReason = 16
 
 func (s *cohortStats) Release(token uint64, o baldur.Outcome) {
-	s.calls.Add(1)
+	st := s.one()
+	st.calls.Add(1)
 	switch o.Result {
 	case baldur.Success:
-		s.successes.Add(1)
+		st.successes.Add(1)
 	case baldur.Failure:
-		s.failures.Add(1)
+		st.failures.Add(1)
 	default:
-		s.ignored.Add(1)
+		st.ignored.Add(1)
 	}
 	lat := o.Latency
 	if lat <= 0 && token != 0 {
@@ -103,7 +123,7 @@ func (s *cohortStats) Release(token uint64, o baldur.Outcome) {
 // recordInjected counts an injected error: one atomic add on the call
 // path; snapshot counts it as a call, a failure and an injected_fault
 // rejection, with no latency (it did not run).
-func (s *cohortStats) recordInjected() { s.injected.Add(1) }
+func (s *cohortStats) recordInjected() { s.one().injected.Add(1) }
 
 // rejections is a cohortStats seen by the observe gate: its Release counts
 // calls a later gate rejected, by reason, and ignores the rest (the fault
@@ -114,7 +134,7 @@ func (r *rejections) Release(_ uint64, o baldur.Outcome) {
 	if o.Rejected == 0 || o.Rejected == baldur.ReasonInjectedFault || o.Rejected >= maxReason {
 		return
 	}
-	r.calls.Add(1)
+	(*cohortStats)(r).one().calls.Add(1)
 	r.rejected[o.Rejected].Add(1)
 }
 
@@ -140,11 +160,11 @@ type Snapshot struct {
 }
 
 func (s *cohortStats) snapshot() Snapshot {
-	inj := s.injected.Load()
+	n := s.sum()
+	inj := n[4]
 	out := Snapshot{
-		Calls: s.calls.Load() + inj, Successes: s.successes.Load(), Failures: s.failures.Load() + inj,
-		Ignored: s.ignored.Load(), Injected: inj, WouldInject: s.wouldInject.Load(),
-		Delayed: s.delayed.Load(),
+		Calls: n[0] + inj, Successes: n[1], Failures: n[2] + inj,
+		Ignored: n[3], Injected: inj, Delayed: n[5], WouldInject: n[6],
 	}
 	if inj > 0 {
 		out.Rejected = map[string]uint64{baldur.ReasonInjectedFault.String(): inj}
