@@ -239,3 +239,40 @@ func FuzzParseChaosEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestChaosStoreRestart: SIGKILL and restart. Without AOF the active set
+// is lost and the owner's next refresh ends the experiment (nothing
+// resumes injecting); with AOF (appendfsync always) the lease survives
+// while it has time left.
+func TestChaosStoreRestart(t *testing.T) {
+	for _, aof := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without_AOF", true: "with_AOF"}[aof], func(t *testing.T) {
+			redistest.NoLeaks(t)
+			s := redistest.Start(t, redistest.Options{AOF: aof})
+			clk := clock.NewFake(time.Now())
+			owner := chaosReplica(t, newChaosStore(t, s.Client(t, nil), "r:"), clk, "a", time.Minute, time.Second)
+			startOwner(t, owner, clk)
+			ctx := context.Background()
+			s.Kill(t)
+			s.Restart(t)
+			require.Eventually(t, func() bool {
+				_, _, err := newChaosStore(t, s.Client(t, nil), "r:").Load(ctx)
+				return err == nil
+			}, 5*time.Second, 10*time.Millisecond, "the server answers again")
+			var r chaos.Run
+			require.Eventually(t, func() bool {
+				clk.Advance(time.Second)
+				owner.Tick(ctx)
+				r, _ = owner.Get(chaosExp.ID)
+				return r.State != chaos.StateDuring || aof
+			}, 5*time.Second, 10*time.Millisecond)
+			if aof {
+				assert.Equal(t, chaos.StateDuring, r.State, "the lease survived")
+				return
+			}
+			assert.Equal(t, chaos.StateStopped, r.State)
+			assert.Equal(t, "lease_lost", r.StopReason)
+			assert.False(t, injecting(owner.Injector(), clk.Now(), expKey(t)), "nothing resumes injecting")
+		})
+	}
+}
