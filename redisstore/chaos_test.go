@@ -276,3 +276,24 @@ func TestChaosStoreRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestChaosStoreMemoryUsage measures the keys of one running experiment.
+func TestChaosStoreMemoryUsage(t *testing.T) {
+	t.Parallel()
+	s := shared.Get(t)
+	st := newChaosStore(t, s.Client(t, nil), prefix(t))
+	ctx := context.Background()
+	gen, _, err := st.Load(ctx)
+	require.NoError(t, err)
+	require.NoError(t, st.Put(ctx, gen, chaos.Entry{Experiment: chaosExp, Phase: chaos.PhaseDuring, Owner: "replica-a"}, time.Minute, true))
+	require.NoError(t, st.MarkRun(ctx, "shop", time.Now(), time.Hour))
+	var total int64
+	for _, k := range []string{st.lease, st.entries, st.runKey("shop")} {
+		n, ok := s.Do(t, "MEMORY", "USAGE", k).(int64)
+		require.True(t, ok, k)
+		t.Logf("%s: %d B", k, n)
+		total += n
+	}
+	t.Logf("one experiment: %d B", total)
+	assert.Less(t, total, int64(4096))
+}
