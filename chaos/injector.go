@@ -337,20 +337,21 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 		return baldur.Permit{}, nil
 	}
 	for _, a := range s.exps {
-		co, ok := a.match(c)
+		co, h, ok := a.match(c)
 		if !ok {
 			continue
 		}
 		st := &a.stats[co]
 		if co == cohortExperiment {
+			stripe := &st.s[h%stripes] // the hash's low bits: no random draw on the decision
 			if a.dry {
-				st.one().wouldInject.Add(1)
+				stripe.wouldInject.Add(1)
 			} else if a.inject {
 				if a.rej != nil {
-					st.recordInjected()
+					stripe.injected.Add(1) // a call, a failure, an injected_fault rejection (snapshot)
 					return baldur.Permit{}, a.rej
 				}
-				st.one().delayed.Add(1)
+				stripe.delayed.Add(1)
 				if err := g.delay(ctx, a, c); err != nil {
 					return baldur.Permit{}, err
 				}
@@ -422,7 +423,7 @@ func (g *ObserveGate) admit(c *baldur.Call) baldur.Permit {
 		return baldur.Permit{}
 	}
 	for _, a := range s.exps {
-		if co, ok := a.match(c); ok {
+		if co, _, ok := a.match(c); ok {
 			return baldur.NewPermit((*rejections)(&a.stats[co]), 0)
 		}
 	}

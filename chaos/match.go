@@ -180,39 +180,40 @@ type armed struct {
 	id      string
 }
 
-// match returns the cohort of c under a and whether c is in one. The
+// match returns the cohort of c under a, the key's hash (its low bits
+// pick a counter stripe) and whether c is in a cohort. The
 // policy was matched when the gate's view was built (activeSet.filter).
-func (a *armed) match(c *baldur.Call) (cohort, bool) {
+func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
 	if a.tiers&(1<<c.Tier) == 0 ||
 		(a.service != "" && a.service != c.Service) ||
 		(a.region != "" && a.region != c.Region) ||
 		c.Key == "" {
-		return 0, false
+		return 0, 0, false
 	}
 	switch a.opKind {
 	case opExact:
 		if a.op != c.Operation {
-			return 0, false
+			return 0, 0, false
 		}
 	case opPrefix:
 		if !strings.HasPrefix(c.Operation, a.prefix) {
-			return 0, false
+			return 0, 0, false
 		}
 	case opAffix:
 		if len(c.Operation) < len(a.prefix)+len(a.suffix) || !strings.HasPrefix(c.Operation, a.prefix) || !strings.HasSuffix(c.Operation, a.suffix) {
-			return 0, false
+			return 0, 0, false
 		}
 	case opGlob:
 		if !globMatch(a.op, c.Operation) {
-			return 0, false
+			return 0, 0, false
 		}
 	}
 	h := cohortHash(a.salt, c.Key)
 	if h < a.expCut {
-		return cohortExperiment, true
+		return cohortExperiment, h, true
 	}
 	if h-a.expCut < a.expCut {
-		return cohortControl, true
+		return cohortControl, h, true
 	}
-	return 0, false
+	return 0, 0, false
 }

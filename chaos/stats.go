@@ -75,6 +75,10 @@ type cohortStats struct {
 	hist     [histBuckets]atomic.Uint64
 }
 
+// An injected error is one atomic add of injected on the call path;
+// snapshot counts it as a call, a failure and an injected_fault
+// rejection, with no latency (it did not run).
+
 // stripes is how many cache lines a cohort's scalar counters are spread
 // over; snapshot sums them.
 const stripes = 8
@@ -119,11 +123,6 @@ func (s *cohortStats) Release(token uint64, o baldur.Outcome) {
 	}
 	s.hist[histIndex(lat)].Add(1)
 }
-
-// recordInjected counts an injected error: one atomic add on the call
-// path; snapshot counts it as a call, a failure and an injected_fault
-// rejection, with no latency (it did not run).
-func (s *cohortStats) recordInjected() { s.one().injected.Add(1) }
 
 // rejections is a cohortStats seen by the observe gate: its Release counts
 // calls a later gate rejected, by reason, and ignores the rest (the fault
