@@ -69,9 +69,9 @@ type Run struct {
 	Owner string `json:"owner"`
 }
 
-// Controller runs chaos experiments (Scheduler is the package's): each passes the SafetyGuard when it
-// starts, is stopped by the stop conditions (error rate, latency, error
-// budget), and is never retried. Where none is configured, NoOpController
+// Controller runs chaos experiments (Scheduler implements it): each
+// passes the SafetyGuard when it starts, is stopped by the stop conditions
+// (error rate, latency, error budget), and is never retried. Where none is configured, NoOpController
 // stands in: it schedules nothing (chaos is off unless configured) while
 // KillAll still answers.
 //

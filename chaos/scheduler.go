@@ -25,14 +25,14 @@ const maxSeries = 2000
 
 // Scheduler runs experiments on this replica and keeps every replica's
 // Injector in step with the fleet store. Each pass (Tick, every Poll once
-// Start is called) it moves its own experiments through their phases
+// Run is called) it moves its own experiments through their phases
 // (scheduled -> before -> during -> after -> done), re-runs the guard's
 // continuing checks and, every CheckInterval during injection, the stop
 // conditions; it refreshes the leases of its running experiments and
 // installs the store's active set into the Injector with a lease of its
 // own. An experiment is never retried: once it ends, it stays ended.
 //
-// Scheduler implements the package's Scheduler, ReportGenerator and, with
+// Scheduler implements Controller and ReportGenerator and, with
 // Guard, SafetyGuard. It is safe for concurrent use.
 type Scheduler struct {
 	s      settings
@@ -80,7 +80,7 @@ type runState struct {
 	report     *Report
 }
 
-// New returns a Scheduler for cfg. It does nothing until Tick or Start.
+// New returns a Scheduler for cfg. It does nothing until Tick or Run.
 func New(cfg Config) (*Scheduler, error) {
 	s, err := cfg.settings()
 	if err != nil {
@@ -258,7 +258,7 @@ func (sc *Scheduler) List() []Run {
 	return out
 }
 
-// Running implements the Scheduler interface: the experiments not ended.
+// Running implements Controller: the experiments not ended.
 func (sc *Scheduler) Running(context.Context) ([]Run, error) {
 	var out []Run
 	for _, r := range sc.List() {
@@ -269,7 +269,7 @@ func (sc *Scheduler) Running(context.Context) ([]Run, error) {
 	return out, nil
 }
 
-// Cancel implements the Scheduler interface: Stop with reason "stopped".
+// Cancel implements Controller: Stop with reason "stopped".
 func (sc *Scheduler) Cancel(ctx context.Context, id string) error {
 	_, err := sc.Stop(ctx, id, "stopped")
 	if errors.Is(err, ErrNotFound) {
