@@ -64,14 +64,19 @@ func (r Result) String() string {
 // Outcome is what a finished call reports to every gate on release.
 type Outcome struct {
 	Result Result
+	// Injected is true when a fault-injection gate (package chaos) caused
+	// the failure. Breakers and the error budget count it like any other
+	// failure, which is the point of injecting it; gates that judge a
+	// change (canary) or adapt a limit to observed latency should skip it.
+	Injected bool
+	// Rejected is the reason of the gate that rejected the call after
+	// this permit was granted (the permit is then released at admission);
+	// zero for a call that ran. Gates that observe calls per cohort read it.
+	Rejected Reason
 	// Latency is the call's duration; zero when the adapter did not measure
 	// it.
 	Latency time.Duration
 	// Status is the HTTP status or gRPC code, when there is one; zero
 	// otherwise.
 	Status int
-	// Injected is true when the outcome was produced by fault injection,
-	// not by the callee: components that learn from outcomes (a canary's
-	// judge, adaptive limits) exclude it.
-	Injected bool
 }

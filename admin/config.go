@@ -92,6 +92,9 @@ type Config struct {
 	// promote, pause, resume, rollback) and POST /canary/panic-rollback;
 	// nil answers 404. *canary.Service is one.
 	Canary Canary
+	// Chaos, when set, serves /chaos/... (experiments, approval, start,
+	// stop, kill-all, reports); nil answers 404. A *chaos.Scheduler.
+	Chaos Chaos
 
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().

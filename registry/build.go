@@ -54,6 +54,9 @@ func (b *builder) build() (Spec, error) {
 	if err := b.governance(); err != nil {
 		return Spec{}, err
 	}
+	if err := b.chaosSection(); err != nil {
+		return Spec{}, err
+	}
 	b.bhs = bulkhead.NewRegistry()
 	var spec Spec
 	spec.Routes = map[string]string{}
@@ -144,6 +147,7 @@ func (b *builder) policy(at string, pc PolicyConfig) (*baldur.Policy, error) {
 	if b.extra != nil {
 		gates = append(gates, b.extra)
 	}
+	gates = b.chaosGates(pc.Name, gates)
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{
 		Name:        pc.Name,
 		Gates:       gates,

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/governance"
 )
 
@@ -40,8 +41,11 @@ type Registry struct {
 	breakerHook    BreakerHook      // WithBreakerStateChange
 
 	// A canary rollout's state (cohort.go).
-	cfg     Config                  // the last loaded configuration (Document)
-	cohorts atomic.Pointer[cohorts] // an installed canary split (PolicyFor)
+	cfg       Config                  // the last loaded configuration (Document)
+	cohorts   atomic.Pointer[cohorts] // an installed canary split (PolicyFor)
+	chaosOnce sync.Once
+	chaosInj  *chaos.Injector // Chaos(): outlives reloads
+	chaosCfg  *chaos.Config   // the loaded chaos section
 }
 
 func ptr[T any](v T) *T { return &v }
