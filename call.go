@@ -64,6 +64,15 @@ func (r Result) String() string {
 // Outcome is what a finished call reports to every gate on release.
 type Outcome struct {
 	Result Result
+	// Injected is true when a fault-injection gate (package chaos) caused
+	// the failure. Breakers and the error budget count it like any other
+	// failure, which is the point of injecting it; gates that judge a
+	// change (canary) or adapt a limit to observed latency should skip it.
+	Injected bool
+	// Rejected is the reason of the gate that rejected the call after
+	// this permit was granted (the permit is then released at admission);
+	// zero for a call that ran. Gates that observe calls per cohort read it.
+	Rejected Reason
 	// Latency is the call's duration; zero when the adapter did not measure
 	// it.
 	Latency time.Duration

@@ -7,8 +7,10 @@ import (
 )
 
 // MaxGates bounds the gates of one Policy, so that a Ticket is a fixed-size
-// value and admission never allocates.
-const MaxGates = 6
+// value and admission never allocates: the five kinds a registry file
+// declares, a fault and an observe stage of chaos experiments, and the
+// observe stage of a canary rollout.
+const MaxGates = 8
 
 // PolicyConfig declares a Policy.
 type PolicyConfig struct {
@@ -175,7 +177,7 @@ func (p *Policy) AdmitInto(ctx context.Context, c *Call, t *Ticket) error {
 			if isRej {
 				p.rejected[rej.reason].add()
 			}
-			t.Release(Outcome{Result: Ignored})
+			t.Release(rej.releaseOutcome())
 			*t = Ticket{}
 			return err
 		}

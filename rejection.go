@@ -35,6 +35,12 @@ const (
 	ReasonBulkheadFull
 	// ReasonDeadline: too little time is left before the deadline to serve.
 	ReasonDeadline
+	// ReasonInjectedFault: a chaos experiment injected an error into the
+	// call (package chaos). Its rejections carry the experiment's HTTP
+	// status and gRPC code (RejectInjected), and the permits taken before
+	// it are released as failures marked Injected, so that breakers and
+	// the error budget see the fault.
+	ReasonInjectedFault
 
 	numReasons
 )
@@ -58,14 +64,15 @@ type reasonInfo struct {
 // Sentinels, one per reason. Each matches its own rejections and, through
 // them, errors.Is(err, ErrRejected).
 var (
-	ErrKillSwitch   error = sentinel("baldur: kill switch active")
-	ErrEmergency    error = sentinel("baldur: shed by emergency level")
-	ErrErrorBudget  error = sentinel("baldur: error budget exhausted")
-	ErrThrottled    error = sentinel("baldur: rate limit exceeded")
-	ErrShareCap     error = sentinel("baldur: partition over its capacity share")
-	ErrBreakerOpen  error = sentinel("baldur: circuit breaker open")
-	ErrBulkheadFull error = sentinel("baldur: bulkhead full")
-	ErrDeadline     error = sentinel("baldur: deadline too short to serve")
+	ErrKillSwitch    error = sentinel("baldur: kill switch active")
+	ErrEmergency     error = sentinel("baldur: shed by emergency level")
+	ErrErrorBudget   error = sentinel("baldur: error budget exhausted")
+	ErrThrottled     error = sentinel("baldur: rate limit exceeded")
+	ErrShareCap      error = sentinel("baldur: partition over its capacity share")
+	ErrBreakerOpen   error = sentinel("baldur: circuit breaker open")
+	ErrBulkheadFull  error = sentinel("baldur: bulkhead full")
+	ErrDeadline      error = sentinel("baldur: deadline too short to serve")
+	ErrInjectedFault error = sentinel("baldur: fault injected by a chaos experiment")
 )
 
 // sentinel is a reason's sentinel error. It matches ErrRejected itself, so
@@ -79,15 +86,16 @@ func (s sentinel) Error() string { return string(s) }
 func (s sentinel) Is(target error) bool { return target == ErrRejected }
 
 var reasons = [numReasons]reasonInfo{
-	reasonNone:         {"none", stagePolicy, 500, 2, ErrRejected},
-	ReasonKillSwitch:   {"kill_switch", StageGovernance, 503, grpcUnavailable, ErrKillSwitch},
-	ReasonEmergency:    {"emergency", StageGovernance, 503, grpcUnavailable, ErrEmergency},
-	ReasonErrorBudget:  {"error_budget", StageGovernance, 503, grpcUnavailable, ErrErrorBudget},
-	ReasonThrottled:    {"throttled", StageThrottle, 429, grpcResourceExhausted, ErrThrottled},
-	ReasonShareCap:     {"share_cap", StageBlast, 429, grpcResourceExhausted, ErrShareCap},
-	ReasonBreakerOpen:  {"breaker_open", StageBlast, 503, grpcUnavailable, ErrBreakerOpen},
-	ReasonBulkheadFull: {"bulkhead_full", StageBulkhead, 503, grpcUnavailable, ErrBulkheadFull},
-	ReasonDeadline:     {"deadline", stagePolicy, 503, grpcDeadlineExceeded, ErrDeadline},
+	reasonNone:          {"none", stagePolicy, 500, 2, ErrRejected},
+	ReasonKillSwitch:    {"kill_switch", StageGovernance, 503, grpcUnavailable, ErrKillSwitch},
+	ReasonEmergency:     {"emergency", StageGovernance, 503, grpcUnavailable, ErrEmergency},
+	ReasonErrorBudget:   {"error_budget", StageGovernance, 503, grpcUnavailable, ErrErrorBudget},
+	ReasonThrottled:     {"throttled", StageThrottle, 429, grpcResourceExhausted, ErrThrottled},
+	ReasonShareCap:      {"share_cap", StageBlast, 429, grpcResourceExhausted, ErrShareCap},
+	ReasonBreakerOpen:   {"breaker_open", StageBlast, 503, grpcUnavailable, ErrBreakerOpen},
+	ReasonBulkheadFull:  {"bulkhead_full", StageBulkhead, 503, grpcUnavailable, ErrBulkheadFull},
+	ReasonDeadline:      {"deadline", stagePolicy, 503, grpcDeadlineExceeded, ErrDeadline},
+	ReasonInjectedFault: {"injected_fault", StageFault, 503, grpcUnavailable, ErrInjectedFault},
 }
 
 func (r Reason) info() *reasonInfo {
@@ -151,6 +159,8 @@ type Rejection struct {
 	reason     Reason
 	retryAfter int64 // whole seconds
 	msg        string
+	http       int    // overrides the reason's HTTP status when not zero
+	grpc       uint32 // overrides the reason's gRPC code when http is not zero
 }
 
 // Reason returns why the call was rejected.
@@ -166,11 +176,23 @@ func (r *Rejection) RetryAfter() time.Duration { return time.Duration(r.retryAft
 // the Retry-After header.
 func (r *Rejection) RetryAfterSeconds() int64 { return r.retryAfter }
 
-// HTTPStatus returns the HTTP status for this rejection.
-func (r *Rejection) HTTPStatus() int { return r.reason.HTTPStatus() }
+// HTTPStatus returns the HTTP status for this rejection: the reason's, or
+// the injected fault's own (RejectInjected).
+func (r *Rejection) HTTPStatus() int {
+	if r.http != 0 {
+		return r.http
+	}
+	return r.reason.HTTPStatus()
+}
 
-// GRPCCode returns the gRPC status code for this rejection.
-func (r *Rejection) GRPCCode() uint32 { return r.reason.GRPCCode() }
+// GRPCCode returns the gRPC status code for this rejection: the reason's,
+// or the injected fault's own (RejectInjected).
+func (r *Rejection) GRPCCode() uint32 {
+	if r.http != 0 {
+		return r.grpc
+	}
+	return r.reason.GRPCCode()
+}
 
 func (r *Rejection) Error() string { return r.msg }
 

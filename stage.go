@@ -30,13 +30,16 @@ const (
 	StageBlast Stage = 30
 	// StageBulkhead: bounded concurrency, the stage that holds resources.
 	StageBulkhead Stage = 40
+	// StageFault: fault injection (package chaos), after the bulkhead so
+	// that an injected delay holds the permits a slow dependency would.
+	StageFault Stage = StageBulkhead + 5
 )
 
 // namedStages are the stages this package names, in chain order.
-var namedStages = [...]Stage{StageGovernance, StageThrottle, StageBlast, StageBulkhead}
+var namedStages = [...]Stage{StageGovernance, StageThrottle, StageBlast, StageBulkhead, StageFault}
 
 // String returns the stage's name as written in X-Baldur-Gate, metrics and
-// config ("governance", "throttle", "blast", "bulkhead"); a stage declared
+// config ("governance", "throttle", "blast", "bulkhead", "fault"); a stage declared
 // outside this package is "stage(N)".
 func (s Stage) String() string {
 	switch s {
@@ -50,6 +53,8 @@ func (s Stage) String() string {
 		return "blast"
 	case StageBulkhead:
 		return "bulkhead"
+	case StageFault:
+		return "fault"
 	}
 	return "stage(" + strconv.Itoa(int(s)) + ")"
 }
@@ -70,7 +75,7 @@ func ParseStage(s string) (Stage, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("baldur: unknown stage %q (want governance, throttle, blast or bulkhead)", clip.String(s))
+	return 0, fmt.Errorf("baldur: unknown stage %q (want governance, throttle, blast, bulkhead or fault)", clip.String(s))
 }
 
 // MarshalText implements encoding.TextMarshaler.

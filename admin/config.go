@@ -88,6 +88,13 @@ type Config struct {
 	// replay, redrive, delete, auto-replay); nil answers 404. A
 	// *dlq.Queue is one.
 	DLQ DLQ
+	// Canary, when set, serves /canary/rollouts (list, status, create,
+	// promote, pause, resume, rollback) and POST /canary/panic-rollback;
+	// nil answers 404. *canary.Service is one.
+	Canary Canary
+	// Chaos, when set, serves /chaos/... (experiments, approval, start,
+	// stop, kill-all, reports); nil answers 404. A *chaos.Scheduler.
+	Chaos Chaos
 
 	// Logger receives one record per write (actor, action, outcome) and per
 	// refused request. Nil means slog.Default().

@@ -57,6 +57,8 @@ func New(cfg Config) (*Server, error) {
 	s.notificationsRoutes()
 	s.watchdogRoutes()
 	s.dlqRoutes()
+	s.canaryRoutes()
+	s.chaosRoutes()
 	s.route("POST /killswitch", AccessOperator, "killswitch.activate", maxControlBody, s.activate)
 	s.route("DELETE /killswitch", AccessOperator, "killswitch.deactivate", maxControlBody, s.deactivate)
 	s.route("POST /emergency/trigger", AccessOperator, "emergency.trigger", maxControlBody, s.trigger)
@@ -138,6 +140,10 @@ func (s *Server) route(pattern string, need Access, action string, maxBody int64
 		}
 		if e != nil {
 			writeError(w, e)
+			return
+		}
+		if raw, ok := body.(rawAnswer); ok {
+			raw.write(w)
 			return
 		}
 		writeJSON(w, http.StatusOK, body)

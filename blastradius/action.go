@@ -27,6 +27,10 @@ type Action struct {
 	TargetDomain   string
 	Region         string
 	TrafficPercent float64
+	// WaiveWindow skips the time-window rule for an action an operator
+	// forced (a chaos experiment with force): the window is reported in
+	// Decision.WithinWindow but is no violation. Every other limit holds.
+	WaiveWindow bool
 }
 
 // Decision is the blast-radius manager's answer.

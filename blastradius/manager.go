@@ -345,7 +345,7 @@ func (m *Manager) check(a Action, now time.Time) Decision {
 	if d.CurrentConcurrent >= l.MaxConcurrent {
 		v = append(v, ViolationMaxConcurrent)
 	}
-	if !d.WithinWindow {
+	if !d.WithinWindow && !a.WaiveWindow {
 		v = append(v, ViolationOutsideWindow)
 	}
 	d.Violations = v

@@ -191,3 +191,22 @@ func TestManagerConcurrentBeginRespectsMax(t *testing.T) {
 	require.Equal(t, 5, allowed)
 	require.Len(t, m.Active(context.Background()), 5)
 }
+
+func TestWaiveWindowSkipsOnlyTheWindow(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)) // outside 02:00-06:00
+	m, err := New(Config{Clock: clk})
+	require.NoError(t, err)
+	ctx := context.Background()
+	d, err := m.Begin(ctx, Action{ID: "a", Scope: ScopeInstance, TrafficPercent: 10})
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.Equal(t, []string{ViolationOutsideWindow}, d.Violations)
+	d, err = m.Begin(ctx, Action{ID: "a", Scope: ScopeInstance, TrafficPercent: 10, WaiveWindow: true})
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	require.False(t, d.WithinWindow)
+	d, err = m.Check(ctx, Action{ID: "b", Scope: ScopeRegion, TrafficPercent: 60, WaiveWindow: true})
+	require.NoError(t, err)
+	require.Contains(t, d.Violations, ViolationMaxTraffic, "other limits hold")
+}

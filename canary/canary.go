@@ -1,7 +1,6 @@
 package canary
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -60,6 +59,19 @@ func (s State) Terminal() bool {
 // input is an error naming it; ParseState never panics.
 func ParseState(s string) (State, error) { return stateNames.Parse(s) }
 
+// MarshalText implements encoding.TextMarshaler with String.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseState.
+func (s *State) UnmarshalText(b []byte) error {
+	v, err := ParseState(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // Errors of Service implementations, matched with errors.Is.
 // Implementations wrap them with the detail (which gate, which state).
 var (
@@ -79,26 +91,6 @@ var (
 // MinBypassReason is the shortest accepted Op.BypassReason.
 const MinBypassReason = 10
 
-// Stage is one step of a rollout.
-type Stage struct {
-	// Clusters receive the new configuration at this stage.
-	Clusters []string
-	// Duration is the observation window before the stage may be promoted.
-	// Zero means the implementation's default (5 min).
-	Duration time.Duration
-}
-
-// Plan is what a rollout applies, stage by stage.
-type Plan struct {
-	// ConfigType names the configuration; at most one rollout per config
-	// type is active at a time.
-	ConfigType string
-	// Values is the new configuration.
-	Values map[string]string
-	// Stages run in order; at least one is required.
-	Stages []Stage
-}
-
 // Op attributes an operator action on a rollout. The zero value is an
 // anonymous action with every gate enforced.
 type Op struct {
@@ -106,8 +98,10 @@ type Op struct {
 	Actor string
 	// Reason is why, for the audit record.
 	Reason string
-	// BypassReason, when not empty, skips the action's gates. It must be at
-	// least MinBypassReason characters, and the bypass is audited.
+	// BypassReason, when not empty, skips the action's gates (governance,
+	// blast radius, the last verdict; never the acknowledgement of a
+	// stage). It must be at least MinBypassReason characters, and the
+	// bypass is audited.
 	BypassReason string
 }
 
@@ -163,37 +157,4 @@ func Stalled(r Rollout, now time.Time, stage, maxPaused time.Duration) bool {
 		return stage > 0 && age > 2*stage
 	}
 	return maxPaused > 0 && age > maxPaused
-}
-
-// Service orchestrates canary rollouts. There is no NoOp: canary gates fail
-// closed, so a service that pretends to roll out would be worse than none.
-//
-// Start and Promote pass the kill switch, an emergency level below 2 and the
-// error budget; Resume and Rollback pass the emergency check only. A gate that
-// denies, or cannot be evaluated, returns an error wrapping ErrBlocked unless
-// the Op carries a bypass reason. Every action is audited.
-//
-// Implementations must be safe for concurrent use.
-type Service interface {
-	// Start snapshots the current configuration of plan.ConfigType for
-	// rollback and applies stage 0. On error nothing is applied.
-	Start(ctx context.Context, plan Plan, op Op) (Rollout, error)
-	// Promote checks the current stage's pass criteria and applies the next
-	// stage; promoting the last stage completes the rollout.
-	Promote(ctx context.Context, id string, op Op) (Rollout, error)
-	// Pause holds a running rollout at its stage.
-	Pause(ctx context.Context, id string, op Op) (Rollout, error)
-	// Resume continues a paused rollout at the stage it was paused in.
-	Resume(ctx context.Context, id string, op Op) (Rollout, error)
-	// Rollback restores the snapshot of an active rollout; a rollout still
-	// in Created is cancelled instead.
-	Rollback(ctx context.Context, id string, op Op) (Rollout, error)
-	// Get returns the rollout with id, or ErrNotFound.
-	Get(ctx context.Context, id string) (Rollout, error)
-	// Active lists the running and paused rollouts.
-	Active(ctx context.Context) ([]Rollout, error)
-	// PanicRollback rolls back every active rollout without gates, keeps
-	// going past failures, and returns the IDs rolled back with the
-	// failures joined (errors.Join).
-	PanicRollback(ctx context.Context, op Op) (rolledBack []string, err error)
 }

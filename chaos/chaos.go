@@ -18,44 +18,65 @@ var (
 	ErrNotFound = errors.New("chaos: chaos experiment not found")
 )
 
-// Experiment is a fault injection to run against one service.
-type Experiment struct {
-	// ID identifies the experiment; required.
-	ID string
-	// TargetService is the service faults are injected into; required.
-	TargetService string
-	// Fault names the injected fault ("latency", "error", "abort", ...).
-	Fault string
-	// InjectionRate is the fraction of calls affected, 0..1. Zero means the
-	// implementation's default (0.001).
-	InjectionRate float64
-	// Duration bounds the run. Zero means the default (300 s).
-	Duration time.Duration
-	// StartAt is when to start; zero means now.
-	StartAt time.Time
-	// DryRun evaluates and reports without injecting anything.
-	DryRun bool
-	// Force asks the SafetyGuard to waive the checks it allows waiving.
-	Force bool
+// State is where an experiment is in its life.
+type State string
+
+// States of a Run.
+const (
+	// StateAwaitingApproval: the blast-radius manager requires an operator's
+	// approval for the experiment's scope; Approve, then Start.
+	StateAwaitingApproval State = "awaiting_approval"
+	// StateScheduled: accepted, waiting for StartAt.
+	StateScheduled State = "scheduled"
+	// StateBefore, StateDuring, StateAfter: the phases (Phase) of a
+	// running experiment.
+	StateBefore State = "before"
+	StateDuring State = "during"
+	StateAfter  State = "after"
+	// StateDone: ran its course. StateStopped: stopped by an operator or
+	// kill-all. StateAborted: a stop condition or the guard ended it.
+	// StateRefused: the guard refused it at its start.
+	StateDone    State = "done"
+	StateStopped State = "stopped"
+	StateAborted State = "aborted"
+	StateRefused State = "refused"
+)
+
+// Ended reports whether s is final: an experiment is never retried.
+func (s State) Ended() bool {
+	return s == StateDone || s == StateStopped || s == StateAborted || s == StateRefused
 }
 
-// Run is a scheduled or running experiment.
+// Run is a scheduled, running or finished experiment.
 type Run struct {
-	Experiment
-	// ScheduledAt is when Schedule accepted it.
-	ScheduledAt time.Time
-	// StartedAt is when injection began; zero while waiting for StartAt.
-	StartedAt time.Time
+	Experiment Experiment `json:"experiment"`
+	State      State      `json:"state"`
+	// ScheduledAt is when Schedule accepted it; StartedAt when the
+	// steady-state observation began; InjectAt when injection began;
+	// EndedAt when it reached a final state. Zero until then.
+	ScheduledAt time.Time `json:"scheduled_at"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	InjectAt    time.Time `json:"inject_at,omitzero"`
+	InjectEnd   time.Time `json:"inject_end,omitzero"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
+	// StopReason says why it ended early ("kill_all", "stopped",
+	// "error_rate_delta", "kill_switch", "lease_lost", ...); empty when
+	// it ran its course.
+	StopReason string `json:"stop_reason,omitempty"`
+	// Detail explains StopReason or a refusal for an operator.
+	Detail string `json:"detail,omitempty"`
+	// Owner is the replica whose scheduler runs it.
+	Owner string `json:"owner"`
 }
 
-// Scheduler runs chaos experiments: each passes the SafetyGuard when it
-// starts, is stopped by the stop conditions (error rate, latency, error
-// budget), and is never retried. Where none is configured, NoOpScheduler
+// Controller runs chaos experiments (Scheduler implements it): each
+// passes the SafetyGuard when it starts, is stopped by the stop conditions
+// (error rate, latency, error budget), and is never retried. Where none is configured, NoOpController
 // stands in: it schedules nothing (chaos is off unless configured) while
 // KillAll still answers.
 //
 // Implementations must be safe for concurrent use.
-type Scheduler interface {
+type Controller interface {
 	// Schedule accepts e. A denial by the SafetyGuard wraps ErrBlocked.
 	Schedule(ctx context.Context, e Experiment) (Run, error)
 	// Cancel stops the experiment with id, before or during its run.
@@ -67,56 +88,27 @@ type Scheduler interface {
 	KillAll(ctx context.Context, reason string) (stopped int, err error)
 }
 
-// NoOpScheduler stands in where no Scheduler is configured: chaos disabled.
+// NoOpController stands in where no Controller is configured: chaos disabled.
 // Schedule returns ErrDisabled, so no fault is ever injected (fail-closed);
 // Cancel, Running and KillAll succeed with nothing to do, so emergency controls
 // work unconditionally. Safe for concurrent use.
-type NoOpScheduler struct{}
+type NoOpController struct{}
 
-var _ Scheduler = NoOpScheduler{}
+var _ Controller = NoOpController{}
 
 // Schedule returns ErrDisabled.
-func (NoOpScheduler) Schedule(context.Context, Experiment) (Run, error) {
+func (NoOpController) Schedule(context.Context, Experiment) (Run, error) {
 	return Run{}, ErrDisabled
 }
 
 // Cancel does nothing.
-func (NoOpScheduler) Cancel(context.Context, string) error { return nil }
+func (NoOpController) Cancel(context.Context, string) error { return nil }
 
 // Running returns no experiments.
-func (NoOpScheduler) Running(context.Context) ([]Run, error) { return nil, nil }
+func (NoOpController) Running(context.Context) ([]Run, error) { return nil, nil }
 
 // KillAll stops nothing.
-func (NoOpScheduler) KillAll(context.Context, string) (int, error) { return 0, nil }
-
-// Report summarizes one finished (or stopped) experiment.
-type Report struct {
-	ExperimentID  string
-	TargetService string
-	DryRun        bool
-	StartedAt     time.Time
-	EndedAt       time.Time
-	// StopReason is why the run ended early ("error_rate", "p99_latency",
-	// "error_budget", "cancelled", "kill_all"); empty when it ran its
-	// full duration.
-	StopReason string
-	// Requests and Errors count the target's calls during the run.
-	Requests, Errors uint64
-	// P95 and P99 are the target's latency percentiles during the run.
-	P95, P99 time.Duration
-	// BudgetBeforePct and BudgetAfterPct are the remaining error budget,
-	// 0..100, at start and end.
-	BudgetBeforePct, BudgetAfterPct float64
-}
-
-// ReportGenerator builds experiment reports. There is no NoOp: an empty
-// report would read as a clean run.
-//
-// Implementations must be safe for concurrent use.
-type ReportGenerator interface {
-	// Generate returns the report of experimentID, or ErrNotFound.
-	Generate(ctx context.Context, experimentID string) (Report, error)
-}
+func (NoOpController) KillAll(context.Context, string) (int, error) { return 0, nil }
 
 // SafetyDecision is the SafetyGuard's answer. The zero value denies.
 type SafetyDecision struct {

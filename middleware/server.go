@@ -14,6 +14,7 @@ import (
 
 type server struct {
 	resolver      baldur.Resolver
+	keyed         baldur.KeyedResolver // resolver, when it resolves per key
 	next          http.Handler
 	operation     func(*http.Request) string
 	key           KeyFunc
@@ -45,6 +46,7 @@ type server struct {
 // shared by every request.
 func New(r baldur.Resolver, opts ...Option) func(http.Handler) http.Handler {
 	cfg := server{resolver: r, ietfHeaders: true}
+	cfg.keyed, _ = r.(baldur.KeyedResolver)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -96,7 +98,7 @@ func (s *server) tier(r *http.Request) baldur.Tier {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := s.operation(r)
-	p := s.resolver.Policy(op)
+	key, p := s.resolve(op, r)
 	if p == nil {
 		s.next.ServeHTTP(w, r)
 		return
@@ -107,13 +109,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Service:   s.service,
 		Domain:    s.domain,
 		Region:    s.region,
+		Key:       key,
 		Tier:      s.tier(r),
 		Now:       s.now(),
-	}
-	if s.defaultKey {
-		call.Key = s.trusted.ClientIP(r) // a direct call: the method value would not inline
-	} else {
-		call.Key = s.key(r)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		call.Deadline = d

@@ -53,6 +53,10 @@ type Member struct {
 	// ConfigHash identifies the configuration it runs, so an operator sees
 	// replicas that did not take a reload.
 	ConfigHash string
+	// Canary is the canary state this replica last applied (a
+	// canary.Desired.Ack), empty for none: a rollout counts a stage applied
+	// when the live members report it.
+	Canary string
 	// Expires is when the member drops out without another heartbeat, on
 	// the server's clock.
 	Expires time.Time
@@ -65,6 +69,7 @@ type memberRecord struct {
 	Version string `json:"v,omitempty"`
 	Started int64  `json:"s"` // Unix ms
 	Hash    string `json:"h,omitempty"`
+	Canary  string `json:"c,omitempty"`
 }
 
 // parseMemberRecord reads a stored record of member id. A record that is
@@ -146,6 +151,7 @@ type Membership struct {
 	log      *slog.Logger
 
 	hash     atomic.Pointer[string]
+	canary   atomic.Pointer[string]
 	replicas atomic.Int64 // live count at the last heartbeat; 0 before
 	lastOK   atomic.Int64 // Clock time of the last successful heartbeat, Unix ns
 	beats    atomic.Uint64
@@ -199,11 +205,15 @@ func NewMembership(b *Backend, cfg MembershipConfig) (*Membership, error) {
 		started: cfg.Started, ttl: cfg.TTL, interval: cfg.Interval, min: int64(max(cfg.MinReplicas, 1)),
 		keys: []string{key, key + ":rec"}, clock: cfg.Clock, log: cfg.Logger}
 	m.SetConfigHash(cfg.ConfigHash)
+	m.SetCanary("")
 	return m, nil
 }
 
 // SetConfigHash changes the config hash the next heartbeats carry.
 func (m *Membership) SetConfigHash(h string) { m.hash.Store(&h) }
+
+// SetCanary changes the canary acknowledgement the next heartbeats carry.
+func (m *Membership) SetCanary(ack string) { m.canary.Store(&ack) }
 
 // Replicas returns the number of live replicas at the last successful
 // heartbeat, this one included, and never less than MinReplicas; before the
@@ -217,7 +227,7 @@ func (m *Membership) Replicas() int {
 // Heartbeat records this replica until TTL from now, drops the members that
 // expired, and updates Replicas: one round trip.
 func (m *Membership) Heartbeat(ctx context.Context) error {
-	rec, err := json.Marshal(memberRecord{ID: m.id, Version: m.version, Started: m.started.UnixMilli(), Hash: *m.hash.Load()})
+	rec, err := json.Marshal(memberRecord{ID: m.id, Version: m.version, Started: m.started.UnixMilli(), Hash: *m.hash.Load(), Canary: *m.canary.Load()})
 	if err != nil {
 		return err
 	}
@@ -312,7 +322,7 @@ func parseMembers(cluster string, v any) ([]Member, error) {
 			continue
 		}
 		out = append(out, Member{ID: id, Cluster: cluster, Version: r.Version, Started: time.UnixMilli(r.Started).UTC(),
-			ConfigHash: r.Hash, Expires: time.UnixMilli(int64(exp)).UTC()})
+			ConfigHash: r.Hash, Canary: r.Canary, Expires: time.UnixMilli(int64(exp)).UTC()})
 	}
 	return out, errors.Join(errs...)
 }

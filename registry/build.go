@@ -54,6 +54,9 @@ func (b *builder) build() (Spec, error) {
 	if err := b.governance(); err != nil {
 		return Spec{}, err
 	}
+	if err := b.chaosSection(); err != nil {
+		return Spec{}, err
+	}
 	b.bhs = bulkhead.NewRegistry()
 	var spec Spec
 	spec.Routes = map[string]string{}
@@ -141,6 +144,10 @@ func (b *builder) policy(at string, pc PolicyConfig) (*baldur.Policy, error) {
 		}
 		gates = append(gates, g)
 	}
+	if b.extra != nil {
+		gates = append(gates, b.extra)
+	}
+	gates = b.chaosGates(pc.Name, gates)
 	p, err := baldur.NewPolicy(baldur.PolicyConfig{
 		Name:        pc.Name,
 		Gates:       gates,
@@ -222,8 +229,10 @@ func (b *builder) bulkhead(name string) (baldur.Gate, error) {
 	cfg := spec.Config
 	key := "bulkhead/" + name
 	// A change of size alone resizes the live compartment, so that permits
-	// in flight keep counting against the new limit.
-	if prev, ok := b.r.gates[key]; ok {
+	// in flight keep counting against the new limit. A canary cohort's
+	// table (b.cohort) never resizes the running compartment: a changed
+	// size is a compartment of its own there.
+	if prev, ok := b.r.gates[key]; ok && !b.cohort {
 		pc, isCfg := prev.cfg.(bulkhead.Config)
 		s, isSem := prev.gate.(*bulkhead.Semaphore)
 		if isCfg && isSem && pc.MaxConcurrent != cfg.MaxConcurrent {

@@ -10,6 +10,8 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/canary"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/dlq"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/idempotency"
@@ -66,6 +68,14 @@ type Config struct {
 	Watchdog *watchdog.Config `json:"watchdog,omitempty"`
 	// DLQ is dlq.New's section.
 	DLQ *dlq.Config `json:"dlq,omitempty"`
+	// Canary is canary.New's section.
+	Canary *canary.Config `json:"canary,omitempty"`
+	// Chaos is the chaos experiments' section (see docs/chaos.md). When
+	// present, every policy gets the fault stage (and the observe stage
+	// when it has room) reading Registry.Chaos(); the service builds its
+	// chaos.Scheduler from ChaosConfig. Absent: no policy has a fault
+	// stage. Disabled and dry-run unless it says otherwise.
+	Chaos *chaos.Config `json:"chaos,omitempty"`
 }
 
 // ThrottleSpec is a throttle as a file declares it: the throttle's own

@@ -49,6 +49,7 @@ func (r *Registry) Load(cfg Config) error {
 	}
 	r.gates = b.next
 	r.fleet, r.loaded = fleet, true
+	r.cfg = cfg
 	r.settings = settings{service: cfg.Service, region: cfg.Region}
 	t.version = r.table.Load().version + 1
 	r.table.Store(t)
@@ -88,4 +89,6 @@ type builder struct {
 	gate   baldur.Gate // the governance gate of "governance": true
 	level  throttle.LevelSource
 	bhs    *bulkhead.Registry
+	extra  baldur.Gate // appended to every policy (a canary cohort's observe gate)
+	cohort bool        // builds a canary cohort's table: commits nothing
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/governance"
 )
 
@@ -38,6 +39,13 @@ type Registry struct {
 	fleet          *FleetConfig     // the loaded fleet section, resolved
 	loaded         bool             // a Load has committed (fleet is fixed)
 	breakerHook    BreakerHook      // WithBreakerStateChange
+
+	// A canary rollout's state (cohort.go).
+	cfg       Config                  // the last loaded configuration (Document)
+	cohorts   atomic.Pointer[cohorts] // an installed canary split (PolicyFor)
+	chaosOnce sync.Once
+	chaosInj  *chaos.Injector // Chaos(): outlives reloads
+	chaosCfg  *chaos.Config   // the loaded chaos section
 }
 
 func ptr[T any](v T) *T { return &v }

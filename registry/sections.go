@@ -23,6 +23,12 @@ var serviceSections = [...]serviceSection{
 	{"notifications", func(c *Config) error { return validIf(c.Notifications != nil, c.Notifications.Validate) }},
 	{"watchdog", func(c *Config) error { return validIf(c.Watchdog != nil, c.Watchdog.Validate) }},
 	{"dlq", func(c *Config) error { return validIf(c.DLQ != nil, c.DLQ.Validate) }},
+	{"canary", func(c *Config) error {
+		if c.Canary == nil {
+			return nil
+		}
+		return c.Canary.Validate()
+	}},
 }
 
 func validIf(present bool, validate func() error) error {

@@ -24,6 +24,7 @@ func TestLoadValidatesServiceSections(t *testing.T) {
 		{"notifications", `"notifications": {"rate": {"per_minute": -1}}`, "notifications.rate.per_minute"},
 		{"watchdog", `"watchdog": {"interval": "1ms"}`, "watchdog.interval"},
 		{"dlq", `"dlq": {"capacity": -1}`, "dlq.capacity"},
+		{"canary", `"canary": {"stage_duration": "-1s"}`, "canary.stage_duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -233,6 +233,8 @@ func run(out io.Writer) error {
 			}
 		}
 	}
+	failed = append(failed, canaryPhase(out, reg, lg)...)
+	failed = append(failed, chaosPhase(out)...)
 	if err := printMetrics(out, "http://"+ln.Addr().String()+"/metrics"); err != nil {
 		return err
 	}

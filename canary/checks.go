@@ -1,0 +1,159 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/notify"
+	"github.com/baldur-go/baldur/watchdog"
+)
+
+// Checks returns the service's watchdog checks: the emergency interlock,
+// stall detection and the renewal of the rollouts' locks.
+func (s *Service) Checks() []watchdog.Check {
+	return []watchdog.Check{InterlockCheck{s}, StallCheck{s}, LockCheck{s}}
+}
+
+// InterlockCheck is the emergency interlock: at emergency level 2 every
+// running rollout is paused, at level 3 every active rollout is rolled
+// back. Nothing resumes when the level drops: an operator resumes. A level
+// the governance checker cannot tell (or no checker) counts as level 2.
+type InterlockCheck struct{ S *Service }
+
+// Name is "canary_interlock".
+func (InterlockCheck) Name() string { return "canary_interlock" }
+
+func (c InterlockCheck) level(ctx context.Context) baldur.EmergencyLevel {
+	g := c.S.cfg.Governance
+	if g == nil {
+		return baldur.Level2
+	}
+	_, level := g.EmergencyBlocking(ctx, baldur.Level2)
+	if level < baldur.LevelNormal {
+		return baldur.Level2
+	}
+	return level
+}
+
+// Observe finds the rollouts the level acts on.
+func (c InterlockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observation, error) {
+	level := c.level(ctx)
+	if level < baldur.Level2 {
+		return nil, nil
+	}
+	var out []watchdog.Observation
+	for _, st := range c.S.Active(ctx) {
+		id := st.RolloutID
+		switch {
+		case level >= baldur.Level3:
+			out = append(out, watchdog.Observation{Subject: id, Action: "rollback", Page: true, Priority: notify.PriorityCritical,
+				Detail: fmt.Sprintf("emergency level %v: rolling back canary %s", level, id),
+				Apply:  func(ctx context.Context, _ uint64) error { return c.S.interlock(ctx, id, true) }})
+		case st.Current == Running:
+			out = append(out, watchdog.Observation{Subject: id, Action: "pause", Page: true, Priority: notify.PriorityHigh,
+				Detail: fmt.Sprintf("emergency level %v: pausing canary %s", level, id),
+				Apply:  func(ctx context.Context, _ uint64) error { return c.S.interlock(ctx, id, false) }})
+		}
+	}
+	return out, nil
+}
+
+// interlock pauses (or rolls back) id when it is still in a state the
+// action applies to; otherwise it does nothing, so a repeated Apply is
+// harmless.
+func (s *Service) interlock(ctx context.Context, id string, rollback bool) error {
+	defer s.persist()
+	s.op.Lock()
+	defer s.op.Unlock()
+	op := Op{Actor: "canary-interlock", Reason: "emergency level"}
+	if rollback {
+		st, err := s.rollbackLocked(ctx, id, TriggerInterlock, false)
+		if errors.Is(err, ErrTransition) {
+			return nil
+		}
+		if err != nil {
+			// The fence refused (the lock moved): restore regardless, the
+			// safe direction.
+			st, err = s.rollbackLocked(ctx, id, TriggerInterlock, true)
+		}
+		if err == nil {
+			s.audit(st, "rollback", op, TriggerInterlock)
+		}
+		return err
+	}
+	st, err := s.pauseLocked(id, TriggerInterlock)
+	if errors.Is(err, ErrTransition) {
+		return nil
+	}
+	if err == nil {
+		s.audit(st, "pause", op, TriggerInterlock)
+	}
+	return err
+}
+
+// StallCheck pages for rollouts running for more than twice their stage's
+// duration, or paused for more than max_paused. It only pages.
+type StallCheck struct{ S *Service }
+
+// Name is "canary_stalled".
+func (StallCheck) Name() string { return "canary_stalled" }
+
+// Observe finds the stalled rollouts.
+func (c StallCheck) Observe(ctx context.Context, now time.Time) ([]watchdog.Observation, error) {
+	var out []watchdog.Observation
+	for _, st := range c.S.Active(ctx) {
+		stage := c.S.stageDuration(st.RolloutID)
+		if Stalled(st, now, stage, c.S.cfg.MaxPaused.D()) {
+			out = append(out, watchdog.Observation{Subject: st.RolloutID, Page: true, Priority: notify.PriorityHigh,
+				OperatorHeld: st.Current == Paused && st.PausedBy == TriggerOperator,
+				Detail:       fmt.Sprintf("canary %s %s since %s (stage %d)", st.RolloutID, st.Current, StallSince(st).Format(time.RFC3339), st.StageIndex)})
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) stageDuration(id string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.byID[id]
+	if !ok {
+		return 0
+	}
+	return r.plan.duration(r.st.StageIndex, s.cfg.StageDuration.D())
+}
+
+// LockCheck renews the config-type lock of every active rollout each
+// pass. A renewal that fails is an incident: the rollout can no longer
+// apply (its fence token is stale once another session takes the lock).
+type LockCheck struct{ S *Service }
+
+// Name is "canary_lock".
+func (LockCheck) Name() string { return "canary_lock" }
+
+// Observe lists the leases to renew.
+func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observation, error) {
+	var out []watchdog.Observation
+	for _, st := range c.S.Active(ctx) {
+		id := st.RolloutID
+		out = append(out, watchdog.Observation{Subject: id, Action: "renew_lock", Detail: "renew the lock of canary " + id,
+			Apply: func(ctx context.Context, _ uint64) error {
+				c.S.mu.Lock()
+				r, ok := c.S.byID[id]
+				c.S.mu.Unlock()
+				if !ok {
+					return nil
+				}
+				defer c.S.persist()
+				c.S.op.Lock()
+				defer c.S.op.Unlock()
+				if c.S.adopt(ctx, id) && st.Token == 0 {
+					return nil // taken over just now
+				}
+				return c.S.renew(ctx, r)
+			}})
+	}
+	return out, nil
+}

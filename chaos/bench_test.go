@@ -1,0 +1,197 @@
+package chaos_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/chaos"
+)
+
+// bareGate is the baseline: a gate that does nothing, called the same way.
+type bareGate struct{}
+
+func (bareGate) Stage() baldur.Stage { return baldur.StageFault }
+func (bareGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
+	return baldur.Permit{}, nil
+}
+
+// benchEnv has one experiment on policy "api" in its during phase, live
+// unless dry. Its lease is long enough for a benchmark (no pass runs).
+func benchEnv(b *testing.B, dry bool) *env {
+	e := newEnv(b, func(c *chaos.Config) {
+		c.MaxRate = 0.5
+		c.Lease = baldur.Duration(time.Hour)
+		c.Poll = baldur.Duration(time.Second)
+	})
+	x := errorExp("bench", 0.25)
+	x.DryRun = dry
+	x.Target.Operation = "GET /api/*"
+	e.toDuring(b, x)
+	return e
+}
+
+// BenchmarkFaultGate measures Admit in the same run: a bare gate, no
+// experiment, an active experiment on another policy, and a matching call
+// (an injected error: the decision, no delay) and a dry-run match.
+func BenchmarkFaultGate(b *testing.B) {
+	ctx := context.Background()
+	now := time.Now()
+	run := func(b *testing.B, g baldur.Gate, c baldur.Call) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				p, _ := g.Admit(ctx, c)
+				p.Release(baldur.Outcome{})
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) { run(b, bareGate{}, call(now, "tenant-1")) })
+	b.Run("no_experiment", func(b *testing.B) {
+		_, g := chaos.NewInjector(nil).Gates("api")
+		run(b, g, call(now, "tenant-1"))
+	})
+	b.Run("active_other_policy", func(b *testing.B) {
+		e := benchEnv(b, false)
+		_, g := e.inj.Gates("search")
+		run(b, g, call(e.clk.Now(), "tenant-1"))
+	})
+	b.Run("active_untouched_key", func(b *testing.B) {
+		e := benchEnv(b, false)
+		_, g := e.inj.Gates("api")
+		run(b, g, call(e.clk.Now(), firstKey(b, "bench", 0.25, "")))
+	})
+	b.Run("match_inject_error", func(b *testing.B) {
+		e := benchEnv(b, false)
+		_, g := e.inj.Gates("api")
+		run(b, g, call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment")))
+	})
+	b.Run("match_dry_run", func(b *testing.B) {
+		e := benchEnv(b, true)
+		_, g := e.inj.Gates("api")
+		run(b, g, call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment")))
+	})
+}
+
+// The admission paths of the benchmark allocate nothing.
+func TestFaultGatePathsAllocateNothing(t *testing.T) {
+	e := newEnv(t, func(c *chaos.Config) { c.MaxRate = 0.5 })
+	x := errorExp("alloc", 0.25)
+	x.Target.Operation = "GET /api/*"
+	e.toDuring(t, x)
+	ctx := context.Background()
+	obs, fault := e.inj.Gates("api")
+	_, other := e.inj.Gates("search")
+	for name, tc := range map[string]struct {
+		g   baldur.Gate
+		key string
+	}{
+		"other policy": {other, "k"},
+		"untouched":    {fault, firstKey(t, "alloc", 0.25, "")},
+		"injected":     {fault, firstKey(t, "alloc", 0.25, "experiment")},
+		"control":      {fault, firstKey(t, "alloc", 0.25, "control")},
+		"observe":      {obs, firstKey(t, "alloc", 0.25, "control")},
+	} {
+		c := call(e.clk.Now(), tc.key)
+		assert.Zero(t, testing.AllocsPerRun(500, func() {
+			p, _ := tc.g.Admit(ctx, c)
+			p.Release(baldur.Outcome{Result: baldur.Success, Latency: time.Millisecond})
+		}), name)
+	}
+}
+
+// BenchmarkFaultGateSerial is the same decisions on one goroutine
+// through the Gate interface, as a Policy calls it, against the bare gate
+// in the same run; the release of a cohort call's permit is
+// BenchmarkCohortRelease.
+func BenchmarkFaultGateSerial(b *testing.B) {
+	ctx := context.Background()
+	// Admit, and the release of a permit when the gate took one (a cohort
+	// call of a dry run); an injected error takes none, so that case is
+	// the decision alone. (StopTimer around batched releases would cost a
+	// ReadMemStats each time, more than what is measured.)
+	loop := func(b *testing.B, g baldur.Gate, c baldur.Call) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			p, _ := g.Admit(ctx, c)
+			if p.Held() {
+				p.Release(baldur.Outcome{Result: baldur.Success, Latency: time.Millisecond})
+			}
+		}
+	}
+	b.Run("bare", func(b *testing.B) { loop(b, bareGate{}, call(time.Now(), "tenant-1")) })
+	bench := func(b *testing.B, inj *chaos.Injector, policy string, key string, now time.Time) {
+		_, g := inj.Gates(policy)
+		loop(b, g, call(now, key))
+	}
+	b.Run("no_experiment", func(b *testing.B) { bench(b, chaos.NewInjector(nil), "api", "tenant-1", time.Now()) })
+	b.Run("active_other_policy", func(b *testing.B) {
+		e := benchEnv(b, false)
+		bench(b, e.inj, "search", "tenant-1", e.clk.Now())
+	})
+	b.Run("active_untouched_key", func(b *testing.B) {
+		e := benchEnv(b, false)
+		bench(b, e.inj, "api", firstKey(b, "bench", 0.25, ""), e.clk.Now())
+	})
+	b.Run("match_inject_error", func(b *testing.B) {
+		e := benchEnv(b, false)
+		bench(b, e.inj, "api", firstKey(b, "bench", 0.25, "experiment"), e.clk.Now())
+	})
+	b.Run("match_dry_run", func(b *testing.B) {
+		e := benchEnv(b, true)
+		bench(b, e.inj, "api", firstKey(b, "bench", 0.25, "experiment"), e.clk.Now())
+	})
+}
+
+// BenchmarkCohortRelease is the release of a cohort call's permit: its
+// outcome counted (calls, result, latency bucket).
+func BenchmarkCohortRelease(b *testing.B) {
+	e := benchEnv(b, true)
+	_, g := e.inj.Gates("api")
+	c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "control"))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p, _ := g.Admit(ctx, c)
+			p.Release(baldur.Outcome{Result: baldur.Success, Latency: time.Millisecond})
+		}
+	})
+}
+
+// BenchmarkFaultGateDirect calls the concrete *FaultGate with no active
+// experiment, so that Admit (one atomic load) inlines: the stage's own
+// cost, without the interface call and Call copy every gate pays, against
+// a loop that does the same bookkeeping and no gate.
+func BenchmarkFaultGateDirect(b *testing.B) {
+	ctx := context.Background()
+	c := call(time.Now(), "tenant-1")
+	b.Run("loop", func(b *testing.B) {
+		held := 0
+		for b.Loop() {
+			var p baldur.Permit
+			if p.Held() {
+				held++
+			}
+		}
+		_ = held
+	})
+	b.Run("no_experiment", func(b *testing.B) {
+		_, g := chaos.NewInjector(nil).Gates("api")
+		fg := g.(*chaos.FaultGate)
+		held := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			p, _ := fg.Admit(ctx, c)
+			if p.Held() {
+				held++
+			}
+		}
+		_ = held
+	})
+}

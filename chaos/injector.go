@@ -1,0 +1,431 @@
+package chaos
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baldur-go/baldur"
+)
+
+// StageObserve is the observe gate's place: before every other gate, so
+// that it sees the rejections of the gates after it. It never rejects.
+const StageObserve baldur.Stage = 5
+
+// deadlineMargin is the time an injected delay leaves before the call's
+// deadline, so the delay alone never makes the call miss it.
+const deadlineMargin = time.Millisecond
+
+// Injector is one process's copy of the active experiment set, read by the
+// fault and observe gates of every policy. The scheduler installs the set
+// it reads from the fleet store with a lease: past the lease, without a
+// refresh, the gates stop injecting on their own (fail-closed), so a
+// replica cut off from the store, a dead scheduler or a deleted experiment
+// never leaves a fault running.
+//
+// With no active experiment a gate's Admit is one atomic load. Injector
+// is safe for concurrent use.
+type Injector struct {
+	set   atomic.Pointer[activeSet]
+	clock baldur.Clock
+
+	mu    sync.Mutex
+	stats map[string]*expStats   // by experiment ID; survives re-installs
+	views map[string]*policyView // by policy name; one per name ever asked for
+
+	retired      InjectorStats // counts of forgotten experiments, so totals never fall
+	leaseExpired atomic.Uint64
+	installs     atomic.Uint64
+}
+
+type activeSet struct {
+	exps    []*armed
+	expires int64 // Unix ns on the calls' clock; past it the set is dead
+	gen     uint64
+}
+
+// policyView is the active set as the gates of one policy see it: only
+// the experiments that may target the policy, nil when there are none, so
+// that a policy no experiment targets pays one atomic load even while
+// other policies inject.
+type policyView struct {
+	set atomic.Pointer[activeSet]
+}
+
+// viewLocked returns the view of policy; mu is held.
+func (inj *Injector) viewLocked(policy string) *policyView {
+	v := inj.views[policy]
+	if v == nil {
+		v = &policyView{}
+		if s := inj.set.Load(); s != nil {
+			v.set.Store(s.filter(policy))
+		}
+		inj.views[policy] = v
+	}
+	return v
+}
+
+// filter returns the part of s that may target policy, or nil.
+func (s *activeSet) filter(policy string) *activeSet {
+	var exps []*armed
+	for _, a := range s.exps {
+		if a.policy == "" || a.policy == policy {
+			exps = append(exps, a)
+		}
+	}
+	if len(exps) == 0 {
+		return nil
+	}
+	return &activeSet{exps: exps, expires: s.expires, gen: s.gen}
+}
+
+// expStats holds an experiment's counts per phase and cohort.
+type expStats struct {
+	c    [len(phases)][numCohorts]cohortStats
+	kind int // kindIndex of the experiment's fault
+}
+
+// add adds the experiment's injections to out.
+func (st *expStats) add(out *InjectorStats) {
+	for p := range st.c {
+		for c := range st.c[p] {
+			cs := &st.c[p][c]
+			n := cs.sum()
+			out.injected[st.kind] += n[4] + n[5]
+			out.WouldInject += n[6]
+		}
+	}
+}
+
+// NewInjector returns an Injector with no active experiment. clock times
+// injected delays and the latency of calls whose adapter measured none;
+// nil means baldur.SystemClock().
+func NewInjector(clock baldur.Clock) *Injector {
+	if clock == nil {
+		clock = baldur.SystemClock()
+	}
+	return &Injector{clock: clock, stats: map[string]*expStats{}, views: map[string]*policyView{}}
+}
+
+// Gates returns the observe gate and the fault gate of the named policy.
+// The registry puts both into every policy when the chaos section is
+// present; the observe gate may be left out when the policy has no room
+// (baldur.MaxGates), and the report then lacks the rejections of earlier
+// gates.
+func (inj *Injector) Gates(policy string) (observe, fault baldur.Gate) {
+	inj.mu.Lock()
+	v := inj.viewLocked(policy)
+	inj.mu.Unlock()
+	return &ObserveGate{set: &v.set, inj: inj, policy: policy}, &FaultGate{set: &v.set, inj: inj, policy: policy}
+}
+
+// Entry is one experiment of the active set as the fleet store keeps it.
+type Entry struct {
+	Experiment Experiment `json:"experiment"`
+	// Phase is the experiment's current phase.
+	Phase Phase `json:"phase"`
+	// Owner is the replica whose scheduler refreshes the lease.
+	Owner string `json:"owner"`
+}
+
+// install replaces the active set with entries, valid until expires.
+func (inj *Injector) install(entries []Entry, gen uint64, expires time.Time, allowCritical bool) {
+	inj.installs.Add(1)
+	inj.mu.Lock()
+	defer inj.mu.Unlock()
+	var s *activeSet
+	if len(entries) > 0 {
+		s = &activeSet{expires: expires.UnixNano(), gen: gen}
+		for _, e := range entries {
+			s.exps = append(s.exps, inj.arm(e, allowCritical))
+		}
+	}
+	inj.set.Store(s)
+	for name, v := range inj.views {
+		if s == nil {
+			v.set.Store(nil)
+		} else {
+			v.set.Store(s.filter(name))
+		}
+	}
+}
+
+// arm compiles e; mu is held.
+func (inj *Injector) arm(e Entry, allowCritical bool) *armed {
+	x := e.Experiment
+	st := inj.stats[x.ID]
+	if st == nil {
+		st = &expStats{kind: kindIndex(x.Fault.Kind)}
+		for p := range st.c {
+			for c := range st.c[p] {
+				st.c[p][c].clock = inj.clock
+			}
+		}
+		inj.stats[x.ID] = st
+	}
+	a := &armed{
+		policy: x.Target.Policy, service: x.Target.Service, region: x.Target.Region,
+		salt: salt(x.ID), expCut: cut(x.Rate), kind: x.Fault.Kind, dist: x.Fault.Distribution,
+		delay: int64(x.Fault.Delay), jitter: int64(x.Fault.Jitter), id: x.ID,
+		stats: &st.c[e.Phase.index()],
+	}
+	a.compileOp(x.Target.Operation)
+	if len(x.Target.Tiers) == 0 {
+		a.tiers = 1<<baldur.TierStandard | 1<<baldur.TierNonEssential
+	}
+	for _, t := range x.Target.Tiers {
+		if t != baldur.TierCritical || allowCritical {
+			a.tiers |= 1 << t
+		}
+	}
+	if e.Phase == PhaseDuring {
+		a.inject, a.dry = !x.DryRun, x.DryRun
+	}
+	switch x.Fault.Kind {
+	case FaultError:
+		a.rej = baldur.RejectInjected(x.Fault.HTTPStatus, uint32(x.Fault.GRPCCode))
+	case FaultAbort:
+		a.rej = baldur.RejectInjected(502, 14)
+	}
+	return a
+}
+
+// clear drops the active set at once (kill-all, a stop).
+func (inj *Injector) clear() {
+	inj.mu.Lock()
+	defer inj.mu.Unlock()
+	inj.set.Store(nil)
+	for _, v := range inj.views {
+		v.set.Store(nil)
+	}
+}
+
+// forget drops the counts of an experiment no longer reported on.
+func (inj *Injector) forget(id string) {
+	inj.mu.Lock()
+	if st := inj.stats[id]; st != nil {
+		st.add(&inj.retired)
+		delete(inj.stats, id)
+	}
+	inj.mu.Unlock()
+}
+
+// snapshot returns experiment id's counts per phase and cohort.
+func (inj *Injector) snapshot(id string) (out [len(phases)][numCohorts]Snapshot, ok bool) {
+	inj.mu.Lock()
+	st := inj.stats[id]
+	inj.mu.Unlock()
+	if st == nil {
+		return out, false
+	}
+	for p := range st.c {
+		for c := range st.c[p] {
+			out[p][c] = st.c[p][c].snapshot()
+		}
+	}
+	return out, true
+}
+
+// Active returns the IDs of the experiments the gates act on now, sorted;
+// none once the lease has passed.
+func (inj *Injector) Active() []string {
+	s := inj.live(inj.clock.Now().UnixNano())
+	if s == nil {
+		return nil
+	}
+	out := make([]string, 0, len(s.exps))
+	for _, a := range s.exps {
+		out = append(out, a.id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// live returns the set when its lease holds at now, else drops it.
+func (inj *Injector) live(now int64) *activeSet { return inj.liveIn(&inj.set, now) }
+
+// liveIn returns the set in p (the whole set, or a policy's view) when its
+// lease holds at now; past the lease it empties p, and the whole set's
+// expiry is counted once.
+func (inj *Injector) liveIn(p *atomic.Pointer[activeSet], now int64) *activeSet {
+	s := p.Load()
+	if s == nil {
+		return nil
+	}
+	if now >= s.expires {
+		p.CompareAndSwap(s, nil)
+		if all := inj.set.Load(); all != nil && now >= all.expires && inj.set.CompareAndSwap(all, nil) {
+			inj.leaseExpired.Add(1)
+		}
+		return nil
+	}
+	return s
+}
+
+// InjectorStats are an Injector's counters, for metrics.
+type InjectorStats struct {
+	// Injected counts injected faults by kind.
+	Injected map[FaultKind]uint64
+	// WouldInject counts what dry runs would have injected.
+	WouldInject uint64
+	// LeaseExpired counts the times the local copy expired unrefreshed and
+	// injection stopped on its own.
+	LeaseExpired uint64
+	// Active is how many experiments the gates act on now.
+	Active int
+
+	injected [3]uint64
+}
+
+// Stats returns the counters.
+// Stats returns the counters, summed over the experiments' counts (the
+// call path keeps no counter of its own beyond the cohort's).
+func (inj *Injector) Stats() InjectorStats {
+	inj.mu.Lock()
+	out := inj.retired
+	for _, st := range inj.stats {
+		st.add(&out)
+	}
+	inj.mu.Unlock()
+	out.Injected = map[FaultKind]uint64{FaultLatency: out.injected[0], FaultError: out.injected[1], FaultAbort: out.injected[2]}
+	out.LeaseExpired, out.Active = inj.leaseExpired.Load(), len(inj.Active())
+	return out
+}
+
+func kindIndex(k FaultKind) int {
+	switch k {
+	case FaultError:
+		return 1
+	case FaultAbort:
+		return 2
+	}
+	return 0
+}
+
+// FaultGate is the fault stage of one policy (baldur.StageFault, after the
+// bulkhead). For a call in an experiment cohort during injection it delays
+// the call (holding its permits), or rejects it with the experiment's
+// injected_fault rejection, which the policy releases to the earlier
+// gates as a failure marked Injected. Control-cohort calls and every
+// call of a dry run or a steady-state phase only get counted. Safe for
+// concurrent use.
+type FaultGate struct {
+	set    *atomic.Pointer[activeSet] // the policy's view: one load on the fast path
+	inj    *Injector
+	policy string
+}
+
+// Stage returns baldur.StageFault.
+func (*FaultGate) Stage() baldur.Stage { return baldur.StageFault }
+
+// Admit implements baldur.Gate. With no active experiment it is one atomic
+// load and returns the zero Permit.
+func (g *FaultGate) Admit(ctx context.Context, c baldur.Call) (p baldur.Permit, err error) {
+	if g.set.Load() != nil {
+		p, err = g.admit(ctx, &c)
+	}
+	return p, err
+}
+
+func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, error) {
+	now := c.Now.UnixNano()
+	s := g.inj.liveIn(g.set, now)
+	if s == nil {
+		return baldur.Permit{}, nil
+	}
+	for _, a := range s.exps {
+		co, h, ok := a.match(c)
+		if !ok {
+			continue
+		}
+		st := &a.stats[co]
+		if co == cohortExperiment {
+			stripe := &st.s[h%stripes] // the hash's low bits: no random draw on the decision
+			if a.dry {
+				stripe.wouldInject.Add(1)
+			} else if a.inject {
+				if a.rej != nil {
+					stripe.injected.Add(1) // a call, a failure, an injected_fault rejection (snapshot)
+					return baldur.Permit{}, a.rej
+				}
+				stripe.delayed.Add(1)
+				if err := g.delay(ctx, a, c); err != nil {
+					return baldur.Permit{}, err
+				}
+			}
+		}
+		return baldur.NewPermit(st, uint64(now)), nil
+	}
+	return baldur.Permit{}, nil
+}
+
+// delay sleeps a's delay on the injector's clock, cut to leave
+// deadlineMargin before the call's deadline; a done ctx ends it with
+// ctx.Err().
+func (g *FaultGate) delay(ctx context.Context, a *armed, c *baldur.Call) error {
+	d := time.Duration(a.delay)
+	switch a.dist {
+	case Uniform:
+		d += time.Duration(rand.Int64N(a.jitter + 1))
+	case Exponential:
+		d += time.Duration(min(rand.ExpFloat64(), 8) * float64(a.jitter))
+	}
+	if !c.Deadline.IsZero() {
+		d = min(d, c.Deadline.Sub(c.Now)-deadlineMargin)
+	}
+	if d <= 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	t := g.inj.clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	}
+}
+
+// ObserveGate is the observe stage of one policy (StageObserve, first in
+// the chain): for a call in an experiment's cohort it takes a permit whose
+// release counts the call when a later gate rejected it (breaker_open,
+// throttled, ...), by reason, so the report compares what the cohorts
+// suffered, not only what they ran. It never rejects. Safe for concurrent
+// use.
+type ObserveGate struct {
+	set    *atomic.Pointer[activeSet] // the policy's view
+	inj    *Injector
+	policy string
+}
+
+// Stage returns StageObserve.
+func (*ObserveGate) Stage() baldur.Stage { return StageObserve }
+
+// Admit implements baldur.Gate. With no active experiment it is one atomic
+// load and returns the zero Permit.
+func (g *ObserveGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, error) {
+	if g.set.Load() == nil {
+		return baldur.Permit{}, nil
+	}
+	return g.admit(&c), nil
+}
+
+func (g *ObserveGate) admit(c *baldur.Call) baldur.Permit {
+	s := g.inj.liveIn(g.set, c.Now.UnixNano())
+	if s == nil {
+		return baldur.Permit{}
+	}
+	for _, a := range s.exps {
+		if co, _, ok := a.match(c); ok {
+			return baldur.NewPermit((*rejections)(&a.stats[co]), 0)
+		}
+	}
+	return baldur.Permit{}
+}
