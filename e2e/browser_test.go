@@ -57,14 +57,14 @@ type shop struct {
 // with handler wrappers around it, when given.
 func newShop(t *testing.T, wrap ...func(http.Handler) http.Handler) *shop {
 	t.Helper()
-	return startShop(t, nil, wrap...)
+	return startShop(t, shopConfig, nil, wrap...)
 }
 
-// startShop is newShop with a hook that completes the admin server's
+// startShop is newShop of a configuration, with a hook that completes the admin server's
 // configuration (the services it serves) before the server is built.
-func startShop(t *testing.T, configure func(*registry.Registry, *clock.Fake, *admin.Config), wrap ...func(http.Handler) http.Handler) *shop {
+func startShop(t *testing.T, config string, configure func(*registry.Registry, *clock.Fake, *admin.Config), wrap ...func(http.Handler) http.Handler) *shop {
 	t.Helper()
-	cfg, err := registry.ParseConfig(strings.NewReader(shopConfig))
+	cfg, err := registry.ParseConfig(strings.NewReader(config))
 	require.NoError(t, err)
 	// The registry and the admin server share a fake clock starting now, so
 	// a test can give the views a history without waiting for it.

@@ -188,6 +188,7 @@ func TestConsoleScreenshots(t *testing.T) {
 	s, v := newServiceShop(t)
 	v.leak(t, s) // before the kill switch on the reports it leaks from
 	v.deadLetters(t, s, 6)
+	v.changes(t, s) // before the emergency level, which the chaos guard refuses
 	for _, c := range []struct{ method, path, body string }{
 		{http.MethodPost, "/emergency/trigger", `{"level":1,"reason":"payments provider degraded","duration":"30m"}`},
 		{http.MethodPost, "/killswitch", `{"scope":"operation","pattern":"GET /api/reports","reason":"report queries overload the replica","expires_in":"1h"}`},

@@ -17,6 +17,9 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/admin"
+	"github.com/baldur-go/baldur/blastradius"
+	"github.com/baldur-go/baldur/canary"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/dlq"
 	"github.com/baldur-go/baldur/lock"
@@ -33,12 +36,21 @@ type services struct {
 	notify   *notify.Pipeline
 	watchdog *watchdog.Runner
 	dlq      *dlq.Queue
+	canary   *canary.Service
+	chaos    *chaos.Scheduler
 	levels   *notify.EmergencyLevels
 }
 
+// serviceShopConfig is the shop with fault injection allowed (the chaos
+// section puts the fault and observe gates into its policies).
+var serviceShopConfig = strings.TrimSuffix(strings.TrimSpace(shopConfig), "}") + `,
+  "chaos": {"enabled": true, "dry_run": false, "max_rate": 0.25, "windows": ["00:00-24:00"]}
+}`
+
 // newServices builds the notification pipeline (one log channel, into
-// io.Discard), the dead-letter queue (in memory) and the watchdog with its
-// built-in checks and the DLQ's, and closes them when the test ends.
+// io.Discard), the dead-letter queue (in memory), the canary rollout
+// service, the chaos scheduler and the watchdog with its built-in checks
+// and the services', and closes them when the test ends.
 func newServices(t *testing.T, reg *registry.Registry, clk *clock.Fake) *services {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -65,11 +77,29 @@ func newServices(t *testing.T, reg *registry.Registry, clk *clock.Fake) *service
 	require.NoError(t, err)
 	stuck, err := watchdog.NewEmergency(watchdog.EmergencyConfig{ManagerFunc: reg.Emergency.Get, Local: true})
 	require.NoError(t, err)
+
+	local, err := canary.NewLocal(canary.LocalConfig{Target: reg, Replica: "e2e"})
+	require.NoError(t, err)
+	rollouts, err := canary.New(canary.Config{Applier: local, Governance: reg.Governance.Get(), Service: reg.Service(),
+		Lock: lk, Notify: pipe, Clock: clk, Logger: quiet})
+	require.NoError(t, err)
+
+	blast, err := blastradius.New(blastradius.Config{Windows: []blastradius.Window{blastradius.AnyTime}, GlobalMaxTraffic: 0.5,
+		Scopes: map[blastradius.Scope]blastradius.ScopeLimits{blastradius.ScopeService: {Approval: blastradius.AutoApprove}}, Clock: clk})
+	require.NoError(t, err)
+	chaosCfg, ok := reg.ChaosConfig()
+	require.True(t, ok, "the shop's configuration has a chaos section")
+	budget, _ := reg.ErrorBudgetService.SafeGet()
+	chaosCfg.Governance, chaosCfg.Budget, chaosCfg.Blast = reg.Governance.Get(), budget, blast
+	chaosCfg.Injector, chaosCfg.Policies, chaosCfg.Notify, chaosCfg.Clock, chaosCfg.Logger = reg.Chaos(), reg, pipe, clk, quiet
+	sc, err := chaos.New(chaosCfg)
+	require.NoError(t, err)
+	t.Cleanup(sc.Close)
 	wd, err := watchdog.New(watchdog.Config{Interval: baldur.Duration(5 * time.Second),
-		Checks: []watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck()}, Lock: lk, Notifier: pipe,
+		Checks: append([]watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck(), sc.TTLCheck()}, rollouts.Checks()...), Lock: lk, Notifier: pipe,
 		Replica: "e2e", Session: "e2e-1", Clock: clk, Logger: quiet})
 	require.NoError(t, err)
-	return &services{notify: pipe, watchdog: wd, dlq: q, levels: &notify.EmergencyLevels{Level: em, Manager: pipe, Clock: clk}}
+	return &services{notify: pipe, watchdog: wd, dlq: q, canary: rollouts, chaos: sc, levels: &notify.EmergencyLevels{Level: em, Manager: pipe, Clock: clk}}
 }
 
 // admin fills the services' fields of an admin configuration.
@@ -77,6 +107,29 @@ func (v *services) admin(c *admin.Config) {
 	c.Notifications = v.notify
 	c.Watchdog = v.watchdog
 	c.DLQ = v.dlq
+	c.Canary = v.canary
+	c.Chaos = v.chaos
+}
+
+// changes starts a canary rollout (the reports bulkhead widened, on a
+// quarter of the tenants) and schedules a chaos experiment (injected 503s
+// on GET /api/inventory for a quarter of the tenants), which waits in its
+// steady-state observation: the test clock moves only when a test says.
+func (v *services) changes(t *testing.T, s *shop) (rollout string) {
+	t.Helper()
+	ctx := context.Background()
+	doc := strings.Replace(string(s.reg.Document()), `"max_concurrent":8`, `"max_concurrent":12`, 1)
+	require.NotEqual(t, string(s.reg.Document()), doc, "the reports bulkhead is in the document")
+	op := canary.Op{Actor: "e2e", Reason: "widen the reports bulkhead"}
+	st, err := v.canary.Create(ctx, canary.Plan{Candidate: []byte(doc), Stages: []canary.Stage{{Share: 0.25}, {Share: 1}}}, op)
+	require.NoError(t, err)
+	st, err = v.canary.Start(ctx, st.RolloutID, op)
+	require.NoError(t, err)
+	_, err = v.chaos.Schedule(ctx, chaos.Experiment{ID: "inventory-errors", Target: chaos.Target{Policy: "upstream", Operation: "GET /api/inventory"},
+		Fault: chaos.Fault{Kind: chaos.FaultError}, Rate: 0.25, Duration: baldur.Duration(time.Minute), Scope: blastradius.ScopeService,
+		Hypothesis: "the experiment cohort's breakers open; the control cohort is served"})
+	require.NoError(t, err)
+	return st.RolloutID
 }
 
 // deadLetters sends n charges through the toolkit's transport to a payment
@@ -97,18 +150,21 @@ func (v *services) deadLetters(t *testing.T, s *shop, n int) {
 		require.NoError(t, err)
 		_ = resp.Body.Close()
 		require.Equal(t, http.StatusBadGateway, resp.StatusCode)
+		// One at a time: a batch that finds the store goroutine still
+		// busy goes to the spill, and this queue has none (it would be
+		// dropped, counted).
+		require.Eventually(t, func() bool {
+			st, err := v.dlq.Stats(context.Background())
+			return err == nil && st.Total == i+1
+		}, 10*time.Second, 5*time.Millisecond, "the DLQ's writer stores capture %d", i)
 	}
-	require.Eventually(t, func() bool {
-		st, err := v.dlq.Stats(context.Background())
-		return err == nil && st.Total == n
-	}, 10*time.Second, 5*time.Millisecond, "the DLQ's writer stores every capture")
 }
 
 // newServiceShop is a shop whose admin server serves the services.
 func newServiceShop(t *testing.T) (*shop, *services) {
 	t.Helper()
 	var v *services
-	s := startShop(t, func(reg *registry.Registry, clk *clock.Fake, c *admin.Config) {
+	s := startShop(t, serviceShopConfig, func(reg *registry.Registry, clk *clock.Fake, c *admin.Config) {
 		v = newServices(t, reg, clk)
 		v.admin(c)
 	})
@@ -139,9 +195,11 @@ func (v *services) leak(t *testing.T, s *shop) {
 // Each wired service view draws real rows from its service: the
 // notification channels and results, the watchdog's checks and the
 // incident it paged, the DLQ's stats, groups and entries (a dry-run replay
-// through the form). None says "not configured".
+// through the form), the canary rollout and the chaos experiment. None says
+// "not configured".
 func TestServiceViewsShowRealData(t *testing.T) {
 	s, v := newServiceShop(t)
+	rollout := v.changes(t, s) // before the emergency level, which the chaos guard refuses
 	code, _ := s.call(t, http.MethodPost, "/emergency/trigger", operatorKey, `{"level":1,"reason":"payments provider degraded"}`)
 	require.Equal(t, http.StatusOK, code)
 	v.levels.Check(context.Background()) // notifies the level
@@ -153,7 +211,7 @@ func TestServiceViewsShowRealData(t *testing.T) {
 		return eval[[]string](t, ctx, `[...document.querySelectorAll('#view td[data-col=`+col+`]')].map(td => td.textContent)`)
 	}
 	assert.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#view .notconfigured').length`))
-	assert.Subset(t, cells("name"), []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay"})
+	assert.Subset(t, cells("name"), []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay", "chaos_ttl"})
 	assert.Contains(t, cells("title"), "watchdog leaked_permits: reports")
 	assert.Contains(t, cells("running"), "no", "started by nobody in this test: the status says so")
 
@@ -178,6 +236,18 @@ func TestServiceViewsShowRealData(t *testing.T) {
 	st, err := v.dlq.Stats(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 3, st.ByStatus[dlq.Pending], "a dry run replays nothing")
+
+	goView(t, ctx, "canary")
+	assert.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#view .notconfigured').length`))
+	assert.Equal(t, []string{rollout}, cells("id"))
+	assert.Equal(t, []string{"canary"}, cells("state"))
+	assert.Equal(t, []string{"0.25"}, cells("share"))
+	assert.Equal(t, 1, eval[int](t, ctx, `document.querySelectorAll('#view button[data-action=pause]').length`))
+
+	goView(t, ctx, "chaos")
+	assert.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#view .notconfigured').length`))
+	assert.Equal(t, []string{"inventory-errors"}, cells("id"))
+	assert.Equal(t, []string{"GET /api/inventory"}, cells("operation"))
 
 	goView(t, ctx, "notifications")
 	assert.Zero(t, eval[int](t, ctx, `document.querySelectorAll('#view .notconfigured').length`))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -183,12 +184,20 @@ seconds: the breaker opens (notified), failed charges wait in the DLQ.
 // gentleLoad drives the service in 30 s cycles: steady traffic, then a
 // noisy tenant over its rate, then failing upstreams, until ctx is done.
 func gentleLoad(ctx context.Context, lg *loadgen, failing func(bool)) {
-	steady := []flow{
-		{row: "critical", method: "POST", path: "/api/pay", tenant: "a", rate: 2},
-		{row: "standard", method: "GET", path: "/api/items/1", tenant: "b", rate: 4},
-		{row: "standard", method: "GET", path: "/api/shipping", tenant: "c", rate: 2},
-		{row: "standard", method: "GET", path: "/api/inventory", tenant: "e", rate: 3},
-		{row: "non_essential", method: "GET", path: "/api/recs", tenant: "a", rate: 3},
+	// Every tenant sends the same mix, so that the canary's cohorts (a
+	// share of the tenants) see the same traffic.
+	var steady []flow
+	for i := range 8 {
+		tenant := "t" + strconv.Itoa(i+1)
+		steady = append(steady,
+			flow{row: "critical", method: "POST", path: "/api/pay", tenant: tenant, rate: 1},
+			flow{row: "standard", method: "GET", path: "/api/items/1", tenant: tenant, rate: 1},
+			flow{row: "standard", method: "GET", path: "/api/inventory", tenant: tenant, rate: 1},
+			flow{row: "non_essential", method: "GET", path: "/api/recs", tenant: tenant, rate: 1},
+		)
+		if i%2 == 0 {
+			steady = append(steady, flow{row: "standard", method: "GET", path: "/api/shipping", tenant: tenant, rate: 1})
+		}
 	}
 	noisy := append(append([]flow(nil), steady...), flow{row: "noisy", method: "GET", path: "/api/items/9", tenant: "noisy", rate: 150})
 	const step = 2 * time.Second

@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/admin"
 	"github.com/baldur-go/baldur/blast"
+	"github.com/baldur-go/baldur/blastradius"
+	"github.com/baldur-go/baldur/canary"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/dlq"
 	"github.com/baldur-go/baldur/idempotency"
 	"github.com/baldur-go/baldur/lock"
@@ -30,6 +35,8 @@ type services struct {
 	dlq      *dlq.Queue
 	// ledger is the idempotency ledger of the checkout (in memory).
 	ledger *idempotency.Memory
+	canary *canary.Service
+	chaos  *chaos.Scheduler
 	// breakers notifies the state changes of the file's breakers.
 	breakers *notify.BreakerChanges
 
@@ -42,8 +49,9 @@ type services struct {
 // log channel's lines and the services' own records; replays go out
 // through replay.
 func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logger, replay *http.Client) (_ *services, err error) {
-	if cfg.Notifications == nil || cfg.Watchdog == nil || cfg.DLQ == nil || cfg.Idempotency == nil {
-		return nil, errors.New("serve mode needs the notifications, watchdog, dlq and idempotency sections of baldur.json")
+	chaosCfg, hasChaos := reg.ChaosConfig()
+	if cfg.Notifications == nil || cfg.Watchdog == nil || cfg.DLQ == nil || cfg.Idempotency == nil || cfg.Canary == nil || !hasChaos {
+		return nil, errors.New("serve mode needs the notifications, watchdog, dlq, idempotency, canary and chaos sections of baldur.json")
 	}
 	s := &services{}
 	defer func() {
@@ -111,8 +119,39 @@ func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	// Rollouts of the registry's own configuration, judged by the traffic
+	// of their cohorts; the watchdog renews their locks, pages stalls and
+	// applies the emergency interlock.
+	ccfg := *cfg.Canary
+	ccfg.Applier, err = canary.NewLocal(canary.LocalConfig{Target: reg, Replica: "quickstart"})
+	if err != nil {
+		return nil, err
+	}
+	ccfg.Governance, ccfg.Service, ccfg.Lock, ccfg.Notify, ccfg.Logger = reg.Governance.Get(), reg.Service(), lk, pipe, logger
+	s.canary, err = canary.New(ccfg)
+	if err != nil {
+		return nil, fmt.Errorf("canary: %w", err)
+	}
+
+	// Fault injection into the registry's policies, under the guard:
+	// governance, the error budget and the blast radius (any time of day,
+	// approved automatically: the demo's experiment is its own).
+	blast, err := blastradius.New(blastradius.Config{Windows: []blastradius.Window{blastradius.AnyTime}, GlobalMaxTraffic: 0.5,
+		Scopes: map[blastradius.Scope]blastradius.ScopeLimits{blastradius.ScopeService: {Approval: blastradius.AutoApprove}}})
+	if err != nil {
+		return nil, err
+	}
+	budget, _ := reg.ErrorBudgetService.SafeGet()
+	chaosCfg.Governance, chaosCfg.Budget, chaosCfg.Blast = reg.Governance.Get(), budget, blast
+	chaosCfg.Injector, chaosCfg.Policies, chaosCfg.Notify, chaosCfg.Logger = reg.Chaos(), reg, pipe, logger
+	s.chaos, err = chaos.New(chaosCfg)
+	if err != nil {
+		return nil, fmt.Errorf("chaos: %w", err)
+	}
+	s.stops = append(s.stops, func(context.Context) error { s.chaos.Close(); return nil })
+
 	wcfg := *cfg.Watchdog
-	wcfg.Checks = []watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck(), claims}
+	wcfg.Checks = append([]watchdog.Check{leases, breakers, permits, stuck, q.StuckCheck(), claims, s.chaos.TTLCheck()}, s.canary.Checks()...)
 	wcfg.Lock, wcfg.Notifier, wcfg.Logger = lk, pipe, logger
 	wcfg.Replica = "quickstart"
 	wd, err := watchdog.New(wcfg)
@@ -129,6 +168,8 @@ func (s *services) admin(c *admin.Config) {
 	c.Watchdog = s.watchdog
 	c.DLQ = s.dlq
 	c.Idempotency = s.ledger
+	c.Canary = s.canary
+	c.Chaos = s.chaos
 }
 
 // idempotent runs the checkout at most once per Idempotency-Key and
@@ -145,7 +186,7 @@ func (s *services) summary() string {
 	for i, c := range s.notify.Channels() {
 		names[i] = c.Name
 	}
-	return fmt.Sprintf("notifications (channels %v), watchdog (%d checks every %v), DLQ and idempotency ledger (in memory)", names, len(st.Checks), st.Interval)
+	return fmt.Sprintf("notifications (channels %v), watchdog (%d checks every %v), DLQ and idempotency ledger (in memory), a canary rollout, a chaos experiment", names, len(st.Checks), st.Interval)
 }
 
 // breakerChanged is the registry's breaker hook: a breaker that opens is
@@ -170,9 +211,20 @@ func (s *services) start(ctx context.Context, reg *registry.Registry, console st
 		go func() { defer close(done); levels.Run(lctx, time.Second) }()
 		s.stops = append(s.stops, func(context.Context) error { cancel(); <-done; return nil })
 	}
+	cctx, stopCanary := context.WithCancel(ctx)
+	canaryDone := make(chan struct{})
+	go func() { defer close(canaryDone); s.canary.Run(cctx, time.Second) }()
+	s.stops = append(s.stops, func(context.Context) error { stopCanary(); <-canaryDone; return nil })
 	if _, err := s.notify.Notify(ctx, notify.Notification{Priority: notify.PriorityInfo, Source: "quickstart",
 		Title: "quickstart serving", Body: "console at " + console}); err != nil {
 		return fmt.Errorf("notifications: %w", err)
+	}
+	if err := s.rollout(ctx, reg); err != nil {
+		return fmt.Errorf("canary: %w", err)
+	}
+	s.chaos.Run(ctx)
+	if err := s.experiment(ctx); err != nil {
+		return fmt.Errorf("chaos: %w", err)
 	}
 	if err := s.watchdog.Start(ctx); err != nil {
 		return fmt.Errorf("watchdog: %w", err)
@@ -189,4 +241,47 @@ func (s *services) stop(ctx context.Context) error {
 	}
 	s.stops = nil
 	return errors.Join(errs...)
+}
+
+// rollout starts the demo's canary: the slow bulkhead widened from 8 to
+// 12 slots, on a quarter, then half of the tenants, then all, each stage
+// judged on its cohorts' calls and promoted once its windows passed. A
+// rollout the gates refuse to start stays created, and says why in the
+// console.
+func (s *services) rollout(ctx context.Context, reg *registry.Registry) error {
+	var doc map[string]any
+	if err := json.Unmarshal(reg.Document(), &doc); err != nil {
+		return err
+	}
+	bulkheads, _ := doc["bulkheads"].(map[string]any)
+	slow, ok := bulkheads["slow"].(map[string]any)
+	if !ok {
+		return errors.New("no slow bulkhead to widen")
+	}
+	slow["max_concurrent"] = 12
+	candidate, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	op := canary.Op{Actor: "quickstart", Reason: "demo: widen the slow bulkhead to 12"}
+	st, err := s.canary.Create(ctx, canary.Plan{Candidate: candidate, Stages: []canary.Stage{{Share: 0.25}, {Share: 0.5}, {Share: 1}}}, op)
+	if err != nil {
+		return err
+	}
+	_, _ = s.canary.Start(ctx, st.RolloutID, op)
+	return nil
+}
+
+// experiment schedules the demo's chaos experiment: a quarter of the
+// tenants get injected 503s on GET /api/recs for a minute, after half a
+// minute of steady state, against a control quarter only observed. The
+// canary's judge leaves injected failures out; the error budget does not.
+func (s *services) experiment(ctx context.Context) error {
+	_, err := s.chaos.Schedule(ctx, chaos.Experiment{
+		ID: "recs-errors", Target: chaos.Target{Policy: "api", Operation: "GET /api/recs"},
+		Fault: chaos.Fault{Kind: chaos.FaultError, HTTPStatus: http.StatusServiceUnavailable},
+		Rate:  0.25, Duration: baldur.Duration(time.Minute), Scope: blastradius.ScopeService,
+		Hypothesis: "the experiment cohort's recommendations fail; the control cohort's success rate holds",
+	})
+	return err
 }
