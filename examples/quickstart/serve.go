@@ -62,6 +62,7 @@ func serve(ctx context.Context, out io.Writer) error {
 	app := newApp()
 	mw := middleware.New(reg,
 		middleware.WithKey(middleware.KeyTrustedHeader("X-Tenant", loadBalancer, nil)),
+		middleware.WithLatency(), // the canary's judge compares the cohorts' latencies
 		middleware.WithTierRules(
 			middleware.TierRule{Method: "POST", Path: "/api/pay", Tier: baldur.TierCritical},
 			middleware.TierRule{Path: "/api/recs", Tier: baldur.TierNonEssential},

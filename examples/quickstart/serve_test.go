@@ -75,16 +75,35 @@ func TestServeModeStaysUpUntilInterrupted(t *testing.T) {
 		l, _ := m[list].([]any)
 		return l
 	}
-	require.Eventually(t, func() bool { return len(rows("/notifications/results", "items")) > 0 }, 10*time.Second, 10*time.Millisecond)
-	res := rows("/notifications/results", "items")[0].(map[string]any)
-	assert.Equal(t, "quickstart serving", res["title"])
+	var res map[string]any
+	require.Eventually(t, func() bool {
+		for _, r := range rows("/notifications/results", "items") { // newest first
+			if r.(map[string]any)["title"] == "quickstart serving" {
+				res = r.(map[string]any)
+			}
+		}
+		return res != nil
+	}, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, true, res["delivered"])
+	assert.Equal(t, "log", res["channels"])
 	assert.Equal(t, "log", rows("/notifications/channels", "items")[0].(map[string]any)["name"])
 	var checks []string
 	for _, c := range rows("/watchdog/status", "checks") {
 		checks = append(checks, c.(map[string]any)["name"].(string))
 	}
-	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay", "idempotency_expired_claims"}, checks)
+	assert.Equal(t, []string{"lock_renewal", "breaker_force_expired", "leaked_permits", "emergency_stuck", "dlq_stuck_replay",
+		"idempotency_expired_claims", "chaos_ttl", "canary_interlock", "canary_stalled", "canary_lock"}, checks)
+
+	// The demo's rollout runs on half of the tenants; its experiment waits
+	// for the rollout to be over.
+	ro := rows("/canary/rollouts", "items")
+	require.Len(t, ro, 1)
+	assert.Equal(t, "canary", ro[0].(map[string]any)["state"])
+	assert.Equal(t, 0.5, ro[0].(map[string]any)["share"])
+	ex := rows("/chaos/experiments", "items")
+	require.Len(t, ex, 1)
+	assert.Equal(t, "recs-latency", ex[0].(map[string]any)["id"])
+	assert.Equal(t, "scheduled", ex[0].(map[string]any)["state"])
 
 	// An operator stops the charges with a kill switch on their operation:
 	// orders are still taken, and their charges wait in the DLQ, card

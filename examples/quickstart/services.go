@@ -244,8 +244,8 @@ func (s *services) stop(ctx context.Context) error {
 }
 
 // rollout starts the demo's canary: the slow bulkhead widened from 8 to
-// 12 slots, on a quarter, then half of the tenants, then all, each stage
-// judged on its cohorts' calls and promoted once its windows passed. A
+// 12 slots, on half of the tenants, then all, each stage judged on its
+// cohorts' calls and promoted once its windows passed. A
 // rollout the gates refuse to start stays created, and says why in the
 // console.
 func (s *services) rollout(ctx context.Context, reg *registry.Registry) error {
@@ -264,7 +264,7 @@ func (s *services) rollout(ctx context.Context, reg *registry.Registry) error {
 		return err
 	}
 	op := canary.Op{Actor: "quickstart", Reason: "demo: widen the slow bulkhead to 12"}
-	st, err := s.canary.Create(ctx, canary.Plan{Candidate: candidate, Stages: []canary.Stage{{Share: 0.25}, {Share: 0.5}, {Share: 1}}}, op)
+	st, err := s.canary.Create(ctx, canary.Plan{Candidate: candidate, Stages: []canary.Stage{{Share: 0.5}, {Share: 1}}}, op)
 	if err != nil {
 		return err
 	}
@@ -272,16 +272,16 @@ func (s *services) rollout(ctx context.Context, reg *registry.Registry) error {
 	return nil
 }
 
-// experiment schedules the demo's chaos experiment: a quarter of the
-// tenants get injected 503s on GET /api/recs for a minute, after half a
-// minute of steady state, against a control quarter only observed. The
-// canary's judge leaves injected failures out; the error budget does not.
+// experiment schedules the demo's chaos experiment: 200 ms of latency on
+// GET /api/recs for a quarter of the tenants, against a control quarter
+// only observed, for a minute, once the demo's rollout is over (its judge
+// compares the latency of cohorts of the same tenants).
 func (s *services) experiment(ctx context.Context) error {
 	_, err := s.chaos.Schedule(ctx, chaos.Experiment{
-		ID: "recs-errors", Target: chaos.Target{Policy: "api", Operation: "GET /api/recs"},
-		Fault: chaos.Fault{Kind: chaos.FaultError, HTTPStatus: http.StatusServiceUnavailable},
-		Rate:  0.25, Duration: baldur.Duration(time.Minute), Scope: blastradius.ScopeService,
-		Hypothesis: "the experiment cohort's recommendations fail; the control cohort's success rate holds",
+		ID: "recs-latency", Target: chaos.Target{Policy: "api", Operation: "GET /api/recs"},
+		Fault: chaos.Fault{Kind: chaos.FaultLatency, Delay: baldur.Duration(200 * time.Millisecond)},
+		Rate:  0.25, Duration: baldur.Duration(time.Minute), Scope: blastradius.ScopeService, StartAt: time.Now().Add(4 * time.Minute),
+		Hypothesis: "the experiment cohort's recommendations slow down; the control cohort's latency holds",
 	})
 	return err
 }
