@@ -3,6 +3,7 @@ package baldur_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func TestNewPolicyConfigErrors(t *testing.T) {
 		{"negative min time", baldur.PolicyConfig{Name: "p", MinTimeLeft: -1}, "MinTimeLeft"},
 		{"policy stage as shadow", baldur.PolicyConfig{Name: "p", Shadow: []baldur.Stage{0}}, "Shadow"},
 		{"gate at the policy stage", baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{&logGate{kind: 0, log: &eventLog{}}}}, "Gates"},
-		{"too many", baldur.PolicyConfig{Name: "p", Gates: []baldur.Gate{g, g, g, g, g, g, g}}, "Gates"},
+		{"too many", baldur.PolicyConfig{Name: "p", Gates: slices.Repeat([]baldur.Gate{g}, baldur.MaxGates+1)}, "Gates"},
 	}
 	for _, tc := range tests {
 		_, err := baldur.NewPolicy(tc.cfg)

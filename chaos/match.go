@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"github.com/baldur-go/baldur/internal/glob"
 	"strings"
 
 	"github.com/baldur-go/baldur"
@@ -129,33 +130,6 @@ func Cohort(id string, rate float64, key string) string {
 	return ""
 }
 
-// globMatch reports whether s matches pattern, where '*' matches any run
-// of characters and every other byte itself; O(len(pattern)·len(s)) at
-// worst, without recursion.
-func globMatch(pattern, s string) bool {
-	px, sx := 0, 0
-	nextPx, nextSx := -1, -1
-	for px < len(pattern) || sx < len(s) {
-		if px < len(pattern) {
-			if c := pattern[px]; c == '*' {
-				nextPx, nextSx = px, sx+1
-				px++
-				continue
-			} else if sx < len(s) && s[sx] == c {
-				px++
-				sx++
-				continue
-			}
-		}
-		if nextSx > 0 && nextSx <= len(s) {
-			px, sx = nextPx, nextSx
-			continue
-		}
-		return false
-	}
-	return true
-}
-
 // armed is one experiment compiled for the call path: every field the
 // match reads, in the order it reads them, cheapest first.
 type armed struct {
@@ -204,7 +178,7 @@ func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
 			return 0, 0, false
 		}
 	case opGlob:
-		if !globMatch(a.op, c.Operation) {
+		if !glob.Match(a.op, c.Operation) {
 			return 0, 0, false
 		}
 	}

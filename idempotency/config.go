@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"fmt"
+	"github.com/baldur-go/baldur/internal/glob"
 	"net/http"
 	"strconv"
 	"strings"
@@ -193,7 +194,7 @@ func (c *Config) ruleFor(op string) rule {
 	r := rule{require: c.Require, mode: c.Mode}
 	for i := range c.Routes {
 		rt := &c.Routes[i]
-		if !glob(rt.Match, op) {
+		if !glob.Match(rt.Match, op) {
 			continue
 		}
 		r.off, r.failOpen = rt.Off, rt.FailOpen
@@ -206,32 +207,6 @@ func (c *Config) ruleFor(op string) rule {
 		break
 	}
 	return r
-}
-
-// glob matches s against pattern, where '*' matches any run of bytes.
-func glob(pattern, s string) bool {
-	star, next := -1, 0
-	p := 0
-	for i := 0; i < len(s); {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, next = p, i
-			p++
-		case p < len(pattern) && pattern[p] == s[i]:
-			p++
-			i++
-		case star >= 0:
-			p = star + 1
-			next++
-			i = next
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 func (c *Config) withDefaults() Config {

@@ -1,6 +1,9 @@
 package notify
 
-import "github.com/baldur-go/baldur"
+import (
+	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/glob"
+)
 
 // Matcher selects notifications by source, key and priority; an empty
 // field matches everything. It is the matcher of silences, inhibition
@@ -47,7 +50,7 @@ func (m *Matcher) Matches(n *Notification, p Priority) bool {
 	if m.MaxPriority != nil && p > *m.MaxPriority {
 		return false
 	}
-	if m.Source != "" && !glob(m.Source, n.Source) {
+	if m.Source != "" && !glob.Match(m.Source, n.Source) {
 		return false
 	}
 	if m.Key != "" {
@@ -55,35 +58,9 @@ func (m *Matcher) Matches(n *Notification, p Priority) bool {
 		if k == "" {
 			k = n.Title
 		}
-		if !glob(m.Key, k) {
+		if !glob.Match(m.Key, k) {
 			return false
 		}
 	}
 	return true
-}
-
-// glob matches s against pattern, where '*' matches any run of bytes.
-func glob(pattern, s string) bool {
-	star, next := -1, 0
-	p := 0
-	for i := 0; i < len(s); {
-		switch {
-		case p < len(pattern) && pattern[p] == '*':
-			star, next = p, i
-			p++
-		case p < len(pattern) && pattern[p] == s[i]:
-			p++
-			i++
-		case star >= 0:
-			p = star + 1
-			next++
-			i = next
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }

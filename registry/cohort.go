@@ -227,38 +227,6 @@ func (r *Registry) PolicyFor(operation, key string) *baldur.Policy {
 	return c.baseline.policy(operation)
 }
 
-// policy resolves operation in t as Registry.Policy does in the running
-// table: exact route, cached glob result, first matching glob, default.
-func (t *table) policy(operation string) *baldur.Policy {
-	if p, ok := t.exact[operation]; ok {
-		return p
-	}
-	if len(t.patterns) == 0 {
-		return t.fallback
-	}
-	if v, ok := t.cache.Load(operation); ok {
-		if p := v.(*baldur.Policy); p != noPolicy {
-			return p
-		}
-		return nil
-	}
-	p := t.fallback
-	for _, pr := range t.patterns {
-		if globMatch(pr.pattern, operation) {
-			p = pr.policy
-			break
-		}
-	}
-	if t.reserveCacheSlot() {
-		v := p
-		if v == nil {
-			v = noPolicy
-		}
-		t.cache.Store(operation, v)
-	}
-	return p
-}
-
 // CohortPolicies returns the policies of the installed split's candidate
 // and baseline tables, by name (nil maps when none is installed): their
 // rejection counters are each cohort's rejections.

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"github.com/baldur-go/baldur/internal/glob"
 	"net/http"
 	"sort"
 	"strings"
@@ -57,7 +58,13 @@ type Spec struct {
 // matching glob route in declaration order (longest pattern first), else the
 // default. It implements baldur.Resolver; a nil result admits every call.
 func (r *Registry) Policy(operation string) *baldur.Policy {
-	t := r.table.Load()
+	return r.table.Load().policy(operation)
+}
+
+// policy resolves operation in t: exact route, cached glob result, first
+// matching glob (cached while the cache has room), default. Registry.Policy
+// asks the running table; a canary split asks its cohort's.
+func (t *table) policy(operation string) *baldur.Policy {
 	if p, ok := t.exact[operation]; ok {
 		return p
 	}
@@ -72,7 +79,7 @@ func (r *Registry) Policy(operation string) *baldur.Policy {
 	}
 	p := t.fallback
 	for _, pr := range t.patterns {
-		if globMatch(pr.pattern, operation) {
+		if glob.Match(pr.pattern, operation) {
 			p = pr.policy
 			break
 		}
@@ -227,31 +234,4 @@ func checkMuxPattern(op string) (err error) {
 	}()
 	http.NewServeMux().Handle(op, http.NotFoundHandler())
 	return nil
-}
-
-// globMatch reports whether s matches pattern, where '*' matches any run of
-// characters (including '/') and every other byte matches itself. It runs
-// in O(len(pattern) * len(s)) at worst, without recursion.
-func globMatch(pattern, s string) bool {
-	px, sx := 0, 0
-	nextPx, nextSx := -1, -1
-	for px < len(pattern) || sx < len(s) {
-		if px < len(pattern) {
-			if c := pattern[px]; c == '*' {
-				nextPx, nextSx = px, sx+1
-				px++
-				continue
-			} else if sx < len(s) && s[sx] == c {
-				px++
-				sx++
-				continue
-			}
-		}
-		if nextSx > 0 && nextSx <= len(s) {
-			px, sx = nextPx, nextSx
-			continue
-		}
-		return false
-	}
-	return true
 }

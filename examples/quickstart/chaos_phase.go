@@ -40,9 +40,9 @@ const chaosConfig = `{
 func chaosPhase(out io.Writer) []string {
 	fail := func(err error) []string {
 		fmt.Fprintf(out, "   unexpected: %v\n", err)
-		return []string{"9. chaos: " + err.Error()}
+		return []string{"10. chaos: " + err.Error()}
 	}
-	fmt.Fprintf(out, "\n9. chaos: 300 ms latency injected into a quarter of the tenants of GET /api/recs (100 ms deadline)\n")
+	fmt.Fprintf(out, "\n10. chaos: 300 ms latency injected into a quarter of the tenants of GET /api/recs (100 ms deadline)\n")
 	cfg, err := registry.ParseConfig(strings.NewReader(chaosConfig))
 	if err != nil {
 		return fail(err)
@@ -163,7 +163,7 @@ func chaosPhase(out io.Writer) []string {
 	expect := func(ok bool, msg string) {
 		if !ok {
 			fmt.Fprintf(out, "   unexpected: %s\n", msg)
-			failed = append(failed, "9. chaos: "+msg)
+			failed = append(failed, "10. chaos: "+msg)
 		}
 	}
 	expect(run.State == chaos.StateDone, fmt.Sprintf("experiment ended %s (%s), want done", run.State, run.StopReason))
