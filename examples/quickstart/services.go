@@ -197,9 +197,10 @@ func (s *services) breakerChanged(_ string, p blast.Partition, from, to blast.St
 	s.dlq.OnBreakerStateChange(p, from, to)
 }
 
-// start starts the producers and the watchdog; they run until ctx is done
-// or stop is called. The first notification says the demo is up, so the
-// console's results have a row from the start.
+// start starts the producers, the rollout controller, the chaos scheduler
+// and the watchdog, the demo's rollout and experiment; they run until ctx
+// is done or stop is called. Its last step notifies that the demo is up:
+// everything before it has started (the serve test waits for it).
 func (s *services) start(ctx context.Context, reg *registry.Registry, console string) error {
 	bctx, stopBreakers := context.WithCancel(ctx)
 	s.breakers.Start(bctx)
@@ -215,10 +216,6 @@ func (s *services) start(ctx context.Context, reg *registry.Registry, console st
 	canaryDone := make(chan struct{})
 	go func() { defer close(canaryDone); s.canary.Run(cctx, time.Second) }()
 	s.stops = append(s.stops, func(context.Context) error { stopCanary(); <-canaryDone; return nil })
-	if _, err := s.notify.Notify(ctx, notify.Notification{Priority: notify.PriorityInfo, Source: "quickstart",
-		Title: "quickstart serving", Body: "console at " + console}); err != nil {
-		return fmt.Errorf("notifications: %w", err)
-	}
 	if err := s.rollout(ctx, reg); err != nil {
 		return fmt.Errorf("canary: %w", err)
 	}
@@ -230,6 +227,10 @@ func (s *services) start(ctx context.Context, reg *registry.Registry, console st
 		return fmt.Errorf("watchdog: %w", err)
 	}
 	s.stops = append(s.stops, s.watchdog.Stop)
+	if _, err := s.notify.Notify(ctx, notify.Notification{Priority: notify.PriorityInfo, Source: "quickstart",
+		Title: "quickstart serving", Body: "console at " + console}); err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
 	return nil
 }
 
