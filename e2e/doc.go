@@ -1,7 +1,8 @@
 // Package e2e drives the admin console in a real headless Chromium from Go
 // tests (chromedp), against a real admin server on 127.0.0.1:0. It is a
 // module of its own so that the library's go.mod never gains a browser
-// dependency.
+// dependency. One test builds and runs the quickstart in serve mode
+// (go build, on loopback ports of its own) and reads its console.
 //
 // The tests need a chromium (or google-chrome) binary on PATH, or its path
 // in BALDUR_CHROMIUM. Without one they skip, unless CI=true or
