@@ -26,9 +26,11 @@ import (
 // services are the operator services serve mode runs beside the guarded
 // shop, each built from its section of baldur.json and shown in the
 // console: the notification pipeline (a log channel only: the demo sends
-// nothing off the host), the watchdog with its built-in checks, and the
-// dead-letter queue (in memory) of the shop's calls to its payment
-// provider.
+// nothing off the host), the dead-letter queue (in memory) of the shop's
+// calls to its payment provider, the checkout's idempotency ledger, the
+// canary rollout service, the chaos scheduler, and the watchdog with its
+// built-in checks and each service's. One process: every store is in
+// memory.
 type services struct {
 	notify   *notify.Pipeline
 	watchdog *watchdog.Runner
@@ -136,13 +138,13 @@ func newServices(cfg registry.Config, reg *registry.Registry, logger *slog.Logge
 	// Fault injection into the registry's policies, under the guard:
 	// governance, the error budget and the blast radius (any time of day,
 	// approved automatically: the demo's experiment is its own).
-	blast, err := blastradius.New(blastradius.Config{Windows: []blastradius.Window{blastradius.AnyTime}, GlobalMaxTraffic: 0.5,
+	radius, err := blastradius.New(blastradius.Config{Windows: []blastradius.Window{blastradius.AnyTime}, GlobalMaxTraffic: 0.5,
 		Scopes: map[blastradius.Scope]blastradius.ScopeLimits{blastradius.ScopeService: {Approval: blastradius.AutoApprove}}})
 	if err != nil {
 		return nil, err
 	}
 	budget, _ := reg.ErrorBudgetService.SafeGet()
-	chaosCfg.Governance, chaosCfg.Budget, chaosCfg.Blast = reg.Governance.Get(), budget, blast
+	chaosCfg.Governance, chaosCfg.Budget, chaosCfg.Blast = reg.Governance.Get(), budget, radius
 	chaosCfg.Injector, chaosCfg.Policies, chaosCfg.Notify, chaosCfg.Logger = reg.Chaos(), reg, pipe, logger
 	s.chaos, err = chaos.New(chaosCfg)
 	if err != nil {
@@ -246,9 +248,8 @@ func (s *services) stop(ctx context.Context) error {
 
 // rollout starts the demo's canary: the slow bulkhead widened from 8 to
 // 12 slots, on half of the tenants, then all, each stage judged on its
-// cohorts' calls and promoted once its windows passed. A
-// rollout the gates refuse to start stays created, and says why in the
-// console.
+// cohorts' calls and promoted once its windows passed. A rollout the gates
+// refuse to start stays created, and says why in the console.
 func (s *services) rollout(ctx context.Context, reg *registry.Registry) error {
 	var doc map[string]any
 	if err := json.Unmarshal(reg.Document(), &doc); err != nil {
