@@ -135,8 +135,9 @@ func (LockCheck) Name() string { return "canary_lock" }
 
 // Observe lists the leases to renew.
 func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observation, error) {
-	var out []watchdog.Observation
-	for _, st := range c.S.Active(ctx) {
+	active := c.S.Active(ctx)
+	out := make([]watchdog.Observation, 0, len(active))
+	for _, st := range active {
 		id := st.RolloutID
 		out = append(out, watchdog.Observation{Subject: id, Action: "renew_lock", Detail: "renew the lock of canary " + id,
 			Apply: func(ctx context.Context, _ uint64) error {
