@@ -133,6 +133,15 @@ type LockCheck struct{ S *Service }
 // Name is "canary_lock".
 func (LockCheck) Name() string { return "canary_lock" }
 
+var _ watchdog.BudgetedCheck = LockCheck{}
+
+// MaxActionsPerHour implements watchdog.BudgetedCheck: renewals are
+// upkeep, one per active rollout every few passes (the watchdog's backoff
+// spaces them), and the watchdog's default budget of remediations would
+// brake them within the first hour of one rollout, letting every lock
+// lapse. The brake stays as a bound on a runaway: a million an hour.
+func (LockCheck) MaxActionsPerHour() int { return 1_000_000 }
+
 // Observe lists the leases to renew.
 func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observation, error) {
 	active := c.S.Active(ctx)
