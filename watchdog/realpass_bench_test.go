@@ -182,7 +182,7 @@ func BenchmarkPassRealChecks(b *testing.B) {
 					// Reclaiming every stuck entry every pass is over the
 					// default budget: the brake would stop the acting.
 					PerCheck: map[string]watchdog.CheckConfig{"dlq_stuck_replay": {MaxActionsPerHour: 1_000_000}},
-					Logger: slog.New(slog.DiscardHandler)})
+					Logger:   slog.New(slog.DiscardHandler)})
 				if err != nil {
 					b.Fatal(err)
 				}
