@@ -103,26 +103,18 @@ func (StallCheck) Name() string { return "canary_stalled" }
 
 // Observe finds the stalled rollouts.
 func (c StallCheck) Observe(ctx context.Context, now time.Time) ([]watchdog.Observation, error) {
+	// Only the stalled ones are copied: a pass over many healthy
+	// rollouts copies none.
+	stalled := c.S.statuses(func(r *rollout) bool {
+		return r.st.Current.Active() && Stalled(&r.st, now, r.plan.duration(r.st.StageIndex, c.S.cfg.StageDuration.D()), c.S.cfg.MaxPaused.D())
+	})
 	var out []watchdog.Observation
-	for _, st := range c.S.Active(ctx) {
-		stage := c.S.stageDuration(st.RolloutID)
-		if Stalled(st, now, stage, c.S.cfg.MaxPaused.D()) {
-			out = append(out, watchdog.Observation{Subject: st.RolloutID, Page: true, Priority: notify.PriorityHigh,
-				OperatorHeld: st.Current == Paused && st.PausedBy == TriggerOperator,
-				Detail:       fmt.Sprintf("canary %s %s since %s (stage %d)", st.RolloutID, st.Current, StallSince(st).Format(time.RFC3339), st.StageIndex)})
-		}
+	for _, st := range stalled {
+		out = append(out, watchdog.Observation{Subject: st.RolloutID, Page: true, Priority: notify.PriorityHigh,
+			OperatorHeld: st.Current == Paused && st.PausedBy == TriggerOperator,
+			Detail:       fmt.Sprintf("canary %s %s since %s (stage %d)", st.RolloutID, st.Current, StallSince(st).Format(time.RFC3339), st.StageIndex)})
 	}
 	return out, nil
-}
-
-func (s *Service) stageDuration(id string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.byID[id]
-	if !ok {
-		return 0
-	}
-	return r.plan.duration(r.st.StageIndex, s.cfg.StageDuration.D())
 }
 
 // LockCheck renews the config-type lock of every active rollout each
@@ -144,10 +136,22 @@ func (LockCheck) MaxActionsPerHour() int { return 1_000_000 }
 
 // Observe lists the leases to renew.
 func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observation, error) {
-	active := c.S.Active(ctx)
+	// IDs and tokens only: the check runs every pass over every active
+	// rollout, and needs no snapshot of them.
+	type held struct {
+		id    string
+		token uint64
+	}
+	c.S.mu.Lock()
+	rs := c.S.sortedLocked(func(r *rollout) bool { return r.st.Current.Active() })
+	active := make([]held, len(rs))
+	for i, r := range rs {
+		active[i] = held{r.st.RolloutID, r.st.Token}
+	}
+	c.S.mu.Unlock()
 	out := make([]watchdog.Observation, 0, len(active))
 	for _, st := range active {
-		id := st.RolloutID
+		id := st.id
 		out = append(out, watchdog.Observation{Subject: id, Action: "renew_lock", Detail: "renew the lock of canary " + id,
 			Apply: func(ctx context.Context, _ uint64) error {
 				c.S.mu.Lock()
@@ -159,7 +163,7 @@ func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observa
 				defer c.S.persist()
 				c.S.op.Lock()
 				defer c.S.op.Unlock()
-				if c.S.adopt(ctx, id) && st.Token == 0 {
+				if c.S.adopt(ctx, id) && st.token == 0 {
 					return nil // taken over just now
 				}
 				return c.S.renew(ctx, r)

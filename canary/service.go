@@ -211,12 +211,24 @@ func (s *Service) Active(context.Context) []Status {
 	return s.statuses(func(r *rollout) bool { return r.st.Current.Active() })
 }
 
-// statuses returns the snapshots of the rollouts keep accepts, newest
-// first. The watchdog's checks call it every pass, each over every
-// rollout: it filters before copying and sorts pointers, not snapshots.
+// statuses returns the snapshots of the rollouts keep accepts (called
+// with s.mu held), newest first. The watchdog's checks call it every pass,
+// each over every rollout: it filters before copying and sorts pointers,
+// not snapshots.
 func (s *Service) statuses(keep func(*rollout) bool) []Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rs := s.sortedLocked(keep)
+	out := make([]Status, len(rs))
+	for i, r := range rs {
+		out[i] = r.status()
+	}
+	return out
+}
+
+// sortedLocked returns the rollouts keep accepts, newest first; s.mu is
+// held.
+func (s *Service) sortedLocked(keep func(*rollout) bool) []*rollout {
 	rs := make([]*rollout, 0, len(s.byID))
 	for _, r := range s.byID {
 		if keep(r) {
@@ -224,11 +236,7 @@ func (s *Service) statuses(keep func(*rollout) bool) []Status {
 		}
 	}
 	slices.SortFunc(rs, func(a, b *rollout) int { return strings.Compare(b.st.RolloutID, a.st.RolloutID) })
-	out := make([]Status, len(rs))
-	for i, r := range rs {
-		out[i] = r.status()
-	}
-	return out
+	return rs
 }
 
 // Stats returns a copy of the counters.
