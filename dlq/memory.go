@@ -113,10 +113,20 @@ func createdBefore(a, b *Entry) bool {
 	return a.CreatedAt.Before(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID
 }
 
+// insert links n in capture order. It walks from both ends at once: new
+// captures land at the tail, reclaimed and retried entries (the oldest,
+// which replays take first) near the head, so either walk is short.
 func (l *dlist) insert(n *node) {
-	at := l.tail
-	for at != nil && createdBefore(&n.e, &at.e) {
-		at = at.sprev
+	var at *node // n goes after at; nil: at the head
+	for back, fwd := l.tail, l.head; ; back, fwd = back.sprev, fwd.snext {
+		if back == nil || !createdBefore(&n.e, &back.e) {
+			at = back
+			break
+		}
+		if createdBefore(&n.e, &fwd.e) {
+			at = fwd.sprev
+			break
+		}
 	}
 	n.sprev = at
 	if at == nil {
