@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/baldur-go/baldur"
@@ -103,16 +104,29 @@ func (StallCheck) Name() string { return "canary_stalled" }
 
 // Observe finds the stalled rollouts.
 func (c StallCheck) Observe(ctx context.Context, now time.Time) ([]watchdog.Observation, error) {
-	// Only the stalled ones are copied: a pass over many healthy
-	// rollouts copies none.
-	stalled := c.S.statuses(func(r *rollout) bool {
+	// The stalled ones are picked under the service's lock, and only what
+	// a finding says is taken from them: the check runs every pass over
+	// every active rollout.
+	type stall struct {
+		id    string
+		state State
+		held  bool
+		stage int
+		since time.Time
+	}
+	var stalled []stall
+	c.S.mu.Lock()
+	for _, r := range c.S.sortedLocked(func(r *rollout) bool {
 		return r.st.Current.Active() && Stalled(&r.st, now, r.plan.duration(r.st.StageIndex, c.S.cfg.StageDuration.D()), c.S.cfg.MaxPaused.D())
-	})
-	var out []watchdog.Observation
+	}) {
+		stalled = append(stalled, stall{id: r.st.RolloutID, state: r.st.Current, held: r.st.Current == Paused && r.st.PausedBy == TriggerOperator,
+			stage: r.st.StageIndex, since: StallSince(&r.st)})
+	}
+	c.S.mu.Unlock()
+	out := make([]watchdog.Observation, 0, len(stalled))
 	for _, st := range stalled {
-		out = append(out, watchdog.Observation{Subject: st.RolloutID, Page: true, Priority: notify.PriorityHigh,
-			OperatorHeld: st.Current == Paused && st.PausedBy == TriggerOperator,
-			Detail:       fmt.Sprintf("canary %s %s since %s (stage %d)", st.RolloutID, st.Current, StallSince(st).Format(time.RFC3339), st.StageIndex)})
+		out = append(out, watchdog.Observation{Subject: st.id, Page: true, Priority: notify.PriorityHigh, OperatorHeld: st.held,
+			Detail: "canary " + st.id + " " + st.state.String() + " since " + st.since.Format(time.RFC3339) + " (stage " + strconv.Itoa(st.stage) + ")"})
 	}
 	return out, nil
 }
