@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/baldur-go/baldur"
@@ -103,26 +104,31 @@ func (StallCheck) Name() string { return "canary_stalled" }
 
 // Observe finds the stalled rollouts.
 func (c StallCheck) Observe(ctx context.Context, now time.Time) ([]watchdog.Observation, error) {
-	var out []watchdog.Observation
-	for _, st := range c.S.Active(ctx) {
-		stage := c.S.stageDuration(st.RolloutID)
-		if Stalled(st, now, stage, c.S.cfg.MaxPaused.D()) {
-			out = append(out, watchdog.Observation{Subject: st.RolloutID, Page: true, Priority: notify.PriorityHigh,
-				OperatorHeld: st.Current == Paused && st.PausedBy == TriggerOperator,
-				Detail:       fmt.Sprintf("canary %s %s since %s (stage %d)", st.RolloutID, st.Current, StallSince(st).Format(time.RFC3339), st.StageIndex)})
-		}
+	// The stalled ones are picked under the service's lock, and only what
+	// a finding says is taken from them: the check runs every pass over
+	// every active rollout.
+	type stall struct {
+		id    string
+		state State
+		held  bool
+		stage int
+		since time.Time
+	}
+	var stalled []stall
+	c.S.mu.Lock()
+	for _, r := range c.S.sortedLocked(func(r *rollout) bool {
+		return r.st.Current.Active() && Stalled(&r.st, now, r.plan.duration(r.st.StageIndex, c.S.cfg.StageDuration.D()), c.S.cfg.MaxPaused.D())
+	}) {
+		stalled = append(stalled, stall{id: r.st.RolloutID, state: r.st.Current, held: r.st.Current == Paused && r.st.PausedBy == TriggerOperator,
+			stage: r.st.StageIndex, since: StallSince(&r.st)})
+	}
+	c.S.mu.Unlock()
+	out := make([]watchdog.Observation, 0, len(stalled))
+	for _, st := range stalled {
+		out = append(out, watchdog.Observation{Subject: st.id, Page: true, Priority: notify.PriorityHigh, OperatorHeld: st.held,
+			Detail: "canary " + st.id + " " + st.state.String() + " since " + st.since.Format(time.RFC3339) + " (stage " + strconv.Itoa(st.stage) + ")"})
 	}
 	return out, nil
-}
-
-func (s *Service) stageDuration(id string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.byID[id]
-	if !ok {
-		return 0
-	}
-	return r.plan.duration(r.st.StageIndex, s.cfg.StageDuration.D())
 }
 
 // LockCheck renews the config-type lock of every active rollout each
@@ -133,11 +139,33 @@ type LockCheck struct{ S *Service }
 // Name is "canary_lock".
 func (LockCheck) Name() string { return "canary_lock" }
 
+var _ watchdog.BudgetedCheck = LockCheck{}
+
+// MaxActionsPerHour implements watchdog.BudgetedCheck: renewals are
+// upkeep, one per active rollout every few passes (the watchdog's backoff
+// spaces them), and the watchdog's default budget of remediations would
+// brake them within the first hour of one rollout, letting every lock
+// lapse. The brake stays as a bound on a runaway: a million an hour.
+func (LockCheck) MaxActionsPerHour() int { return 1_000_000 }
+
 // Observe lists the leases to renew.
 func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observation, error) {
-	var out []watchdog.Observation
-	for _, st := range c.S.Active(ctx) {
-		id := st.RolloutID
+	// IDs and tokens only: the check runs every pass over every active
+	// rollout, and needs no snapshot of them.
+	type held struct {
+		id    string
+		token uint64
+	}
+	c.S.mu.Lock()
+	rs := c.S.sortedLocked(func(r *rollout) bool { return r.st.Current.Active() })
+	active := make([]held, len(rs))
+	for i, r := range rs {
+		active[i] = held{r.st.RolloutID, r.st.Token}
+	}
+	c.S.mu.Unlock()
+	out := make([]watchdog.Observation, 0, len(active))
+	for _, st := range active {
+		id := st.id
 		out = append(out, watchdog.Observation{Subject: id, Action: "renew_lock", Detail: "renew the lock of canary " + id,
 			Apply: func(ctx context.Context, _ uint64) error {
 				c.S.mu.Lock()
@@ -149,7 +177,7 @@ func (c LockCheck) Observe(ctx context.Context, _ time.Time) ([]watchdog.Observa
 				defer c.S.persist()
 				c.S.op.Lock()
 				defer c.S.op.Unlock()
-				if c.S.adopt(ctx, id) && st.Token == 0 {
+				if c.S.adopt(ctx, id) && st.token == 0 {
 					return nil // taken over just now
 				}
 				return c.S.renew(ctx, r)

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,25 +203,40 @@ func (r *rollout) status() Status {
 
 // List returns every rollout, newest first.
 func (s *Service) List(context.Context) []Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Status, 0, len(s.byID))
-	for _, r := range s.byID {
-		out = append(out, r.status())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].RolloutID > out[j].RolloutID })
-	return out
+	return s.statuses(func(*rollout) bool { return true })
 }
 
 // Active returns the running and paused rollouts.
-func (s *Service) Active(ctx context.Context) []Status {
-	var out []Status
-	for _, st := range s.List(ctx) {
-		if st.Current.Active() {
-			out = append(out, st)
-		}
+func (s *Service) Active(context.Context) []Status {
+	return s.statuses(func(r *rollout) bool { return r.st.Current.Active() })
+}
+
+// statuses returns the snapshots of the rollouts keep accepts (called
+// with s.mu held), newest first. The watchdog's checks call it every pass,
+// each over every rollout: it filters before copying and sorts pointers,
+// not snapshots.
+func (s *Service) statuses(keep func(*rollout) bool) []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.sortedLocked(keep)
+	out := make([]Status, len(rs))
+	for i, r := range rs {
+		out[i] = r.status()
 	}
 	return out
+}
+
+// sortedLocked returns the rollouts keep accepts, newest first; s.mu is
+// held.
+func (s *Service) sortedLocked(keep func(*rollout) bool) []*rollout {
+	rs := make([]*rollout, 0, len(s.byID))
+	for _, r := range s.byID {
+		if keep(r) {
+			rs = append(rs, r)
+		}
+	}
+	slices.SortFunc(rs, func(a, b *rollout) int { return strings.Compare(b.st.RolloutID, a.st.RolloutID) })
+	return rs
 }
 
 // Stats returns a copy of the counters.

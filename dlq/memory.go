@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -114,10 +113,20 @@ func createdBefore(a, b *Entry) bool {
 	return a.CreatedAt.Before(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID
 }
 
+// insert links n in capture order. It walks from both ends at once: new
+// captures land at the tail, reclaimed and retried entries (the oldest,
+// which replays take first) near the head, so either walk is short.
 func (l *dlist) insert(n *node) {
-	at := l.tail
-	for at != nil && createdBefore(&n.e, &at.e) {
-		at = at.sprev
+	var at *node // n goes after at; nil: at the head
+	for back, fwd := l.tail, l.head; ; back, fwd = back.sprev, fwd.snext {
+		if back == nil || !createdBefore(&n.e, &back.e) {
+			at = back
+			break
+		}
+		if createdBefore(&n.e, &fwd.e) {
+			at = fwd.sprev
+			break
+		}
 	}
 	n.sprev = at
 	if at == nil {
@@ -297,34 +306,71 @@ func (m *Memory) List(ctx context.Context, f Filter) ([]Entry, error) {
 		}
 		return out, nil
 	}
+	// Every (domain, status) list is ordered by capture: merge them,
+	// taking the oldest head each step, and stop at the limit, so that a
+	// page costs the entries it returns (plus those filtered out), not
+	// every entry of the listed statuses.
+	var heads nodeHeap
 	for name, d := range m.domains {
 		if f.Domain != "" && name != f.Domain {
 			continue
 		}
 		for _, s := range statuses {
-			if !s.Valid() {
-				continue
-			}
-			for n := d.st[s].head; n != nil; n = n.snext {
-				if keep(&n.e) {
-					out = append(out, n.e)
-				}
+			if s.Valid() && d.st[s].head != nil {
+				heads = append(heads, d.st[s].head)
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int {
-		if createdBefore(&a, &b) {
-			return -1
+	heads.init()
+	for len(heads) > 0 && len(out) < limit {
+		n := heads[0]
+		if keep(&n.e) {
+			out = append(out, n.e)
 		}
-		if createdBefore(&b, &a) {
-			return 1
-		}
-		return 0
-	})
-	if len(out) > limit {
-		out = out[:limit:limit]
+		heads.next()
 	}
 	return out, nil
+}
+
+// nodeHeap is a min-heap of list nodes by capture order: the heads of the
+// lists a List merges.
+type nodeHeap []*node
+
+func (h nodeHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// next replaces the top with its successor in its list (or drops it at
+// the list's end) and restores the heap.
+func (h *nodeHeap) next() {
+	if s := (*h)[0].snext; s != nil {
+		(*h)[0] = s
+	} else {
+		last := len(*h) - 1
+		(*h)[0] = (*h)[last]
+		*h = (*h)[:last]
+	}
+	h.down(0)
+}
+
+func (h nodeHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && createdBefore(&h[r].e, &h[l].e) {
+			m = r
+		}
+		if !createdBefore(&h[m].e, &h[i].e) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 // Move implements Repository.

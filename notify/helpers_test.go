@@ -45,15 +45,18 @@ type env map[string]string
 
 func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
 
-// build returns a pipeline on a fake clock, logging to the returned buffer.
-func build(t *testing.T, cfg notify.Config, vars env) (*notify.Pipeline, *clock.Fake, *syncBuffer) {
+// build returns a pipeline on a fake clock, logging to the returned buffer
+// unless cfg has a Logger.
+func build(t testing.TB, cfg notify.Config, vars env) (*notify.Pipeline, *clock.Fake, *syncBuffer) {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	logs := &syncBuffer{}
 	if cfg.Clock == nil {
 		cfg.Clock = clk
 	}
-	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	cfg.LookupEnv = vars.lookup
 	p, err := notify.New(cfg)
 	require.NoError(t, err)
@@ -75,7 +78,7 @@ type sink struct {
 	entered chan struct{}
 }
 
-func newSink(t *testing.T) *sink {
+func newSink(t testing.TB) *sink {
 	t.Helper()
 	s := &sink{bodies: make(chan map[string]any, 4096), paths: make(chan string, 4096), status: 200, entered: make(chan struct{}, 4096)}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
