@@ -117,10 +117,10 @@ func admitted(calls []call) int {
 // TestFleetBound: 4 replicas, one key, 2 s of demand far above the limit.
 // In every window w the fleet admits at most burst + rate·(w + Lease + D),
 // D the per-call deadline, over the run at least 95 % of rate·T, and each
-// replica makes at most 3 + T/Lease round trips. D is 50 ms here rather
+// replica makes at most 3 + T/Lease round trips. D is 250 ms here rather
 // than 5 ms so that a loaded 2-core machine under -race never times a take
-// out (the bound is the one of an available Redis; TestFleetPausedServer
-// covers the fail mode).
+// out (50 ms did, once, with other builds running): the bound is the one of
+// an available Redis, and TestFleetPausedServer covers the fail mode.
 func TestFleetBound(t *testing.T) {
 	srv := shared.Get(t)
 	const (
@@ -128,7 +128,7 @@ func TestFleetBound(t *testing.T) {
 		rate  = 1000.0
 		burst = 100
 		run   = 2 * time.Second
-		d     = 50 * time.Millisecond
+		d     = 250 * time.Millisecond
 	)
 	fleet := newThrottleFleetTimeout(t, srv, n, fleetName(t), rate, burst, d)
 	stop := make(chan struct{})
