@@ -54,6 +54,8 @@ type Queue struct {
 	// store goroutine
 	storeCh chan storeJob
 	busy    atomic.Bool
+	idle    chan struct{} // signalled when the store goroutine goes idle
+	abort   chan struct{} // closed when Close's context ends: stop waiting
 	healthy atomic.Bool
 	retry   atomic.Bool // a retry timer is set
 	spill   *spill
@@ -138,6 +140,7 @@ func build(cfg Config) (*Queue, error) {
 	}
 	q := &Queue{cfg: d, repo: d.Repository, clock: d.Clock, mask: m, log: d.Logger, expiry: d.Expiry.D(), lease: d.Lease.D(),
 		outbox: make(chan *capture, d.Outbox), stop: make(chan struct{}), storeEnd: make(chan struct{}), storeCh: make(chan storeJob, 1),
+		idle: make(chan struct{}, 1), abort: make(chan struct{}),
 		domainIdx: map[string]int{}, outboxMax: d.Outbox}
 	if q.clock == nil {
 		q.clock = baldur.SystemClock()
@@ -365,7 +368,7 @@ func (q *Queue) dispatch(batch []Entry) {
 	for i := range batch {
 		q.prepare(&batch[i])
 	}
-	if q.healthy.Load() && q.busy.CompareAndSwap(false, true) {
+	if q.healthy.Load() && (q.busy.CompareAndSwap(false, true) || q.spill == nil && q.awaitIdle()) {
 		job := storeJob{entries: append([]Entry(nil), batch...)}
 		for i := range job.entries {
 			q.own(&job.entries[i])
@@ -376,6 +379,28 @@ func (q *Queue) dispatch(batch []Entry) {
 	q.spillBatch(batch)
 	for i := range batch {
 		q.release(&batch[i])
+	}
+}
+
+// awaitIdle waits, on the writer goroutine, for the store goroutine to
+// finish its write and takes it (busy), so that without a spill a burst
+// on a healthy repository is written rather than dropped; the callers
+// never wait, the outbox absorbs what arrives meanwhile (counted as
+// outbox_full past its size). It gives up, false, when the repository
+// turned unhealthy or Close's context ended.
+func (q *Queue) awaitIdle() bool {
+	for {
+		select {
+		case <-q.idle:
+		case <-q.abort:
+			return false
+		}
+		if !q.healthy.Load() {
+			return false
+		}
+		if q.busy.CompareAndSwap(false, true) {
+			return true
+		}
 	}
 }
 
@@ -435,6 +460,10 @@ func (q *Queue) storer() {
 		case job := <-q.storeCh:
 			q.run(job)
 			q.busy.Store(false)
+			select {
+			case q.idle <- struct{}{}:
+			default:
+			}
 		case <-q.storeEnd:
 			// The writer is done: run the job it may have handed last.
 			select {
@@ -554,11 +583,21 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	q.auto.stopAll()
 	close(q.stop)
-	q.writerWG.Wait()
+	var err error
+	written := make(chan struct{})
+	go func() { q.writerWG.Wait(); close(written) }()
+	select {
+	case <-written:
+	case <-ctx.Done():
+		// A writer waiting for a hung repository drops what it holds
+		// (counted) and ends.
+		err = ctx.Err()
+		close(q.abort)
+		<-written
+	}
 	close(q.storeEnd)
 	done := make(chan struct{})
 	go func() { q.storeWG.Wait(); close(done) }()
-	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
