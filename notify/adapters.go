@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,8 +201,8 @@ func runEvery(ctx context.Context, clk baldur.Clock, interval time.Duration, f f
 }
 
 // BreakerChanges turns breaker state changes into notifications: a
-// partition that opens is notified at Priority (default WARNING; forced
-// opens are an operator's act and are not notified unless Forced), and
+// partition that opens is notified at Priority (the zero value is
+// PriorityInfo; set PriorityWarning to reach chat; forced opens are an operator's act and are not notified unless Forced), and
 // resolved when it closes. Hook is the function for
 // blast.BreakerConfig.OnStateChange: it runs on the goroutine that changed
 // the state (a call's), so it only hands the change to a bounded buffer
@@ -264,7 +265,7 @@ func (b *BreakerChanges) Start(ctx context.Context) {
 func (b *BreakerChanges) notify(ctx context.Context, c breakerChange) {
 	part := c.p.Key
 	if c.p.Operation != "" {
-		part += " " + c.p.Operation
+		part = strings.TrimSpace(part + " " + c.p.Operation)
 	}
 	n := Notification{Priority: b.Priority, Source: "breaker", Key: "breaker:" + b.Name + ":" + part,
 		Title: "breaker " + b.Name + " " + part + " " + c.to.String(), Body: "was " + c.from.String()}

@@ -82,7 +82,8 @@ func TestChannelDownBreakerOpensQueueBoundedNotifyReturns(t *testing.T) {
 	assert.GreaterOrEqual(t, st.Dropped-before, uint64(1000-5), "every notification beyond the queue's 5 is a counted drop")
 	assert.True(t, st.BreakerOpen)
 	assert.NotContains(t, st.LastError, hook.srv.URL)
-	assert.Positive(t, clk.Pending(), "the worker waits on the clock, it does not spin")
+	assert.Eventually(t, func() bool { return clk.Pending() > 0 }, 10*time.Second, time.Millisecond,
+		"the worker waits on the clock, it does not spin")
 	select {
 	case <-hook.entered:
 		t.Fatal("a send reached the endpoint while the breaker is open")
