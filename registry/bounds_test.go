@@ -105,7 +105,7 @@ func TestReloadValidatesResize(t *testing.T) {
 		assert.Equal(t, want.Field, got.Field)
 		assert.Equal(t, "bulkheads.slow.max_concurrent", got.Field)
 		assert.Equal(t, v, r.Version(), "a refused reload changes nothing")
-		bh := r.Policy("GET /api/slow").Gates()[1].(*bulkhead.Semaphore)
+		bh := gateAt(t, r.Policy("GET /api/slow"), baldur.StageBulkhead).(*bulkhead.Semaphore)
 		assert.Equal(t, 8, bh.State().MaxConcurrent)
 	}
 }

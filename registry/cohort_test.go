@@ -124,10 +124,10 @@ func TestPolicyForSplitsByCohort(t *testing.T) {
 	require.Contains(t, candP, "api")
 	// Unchanged gates are shared: the bulkhead of "api" is the running one
 	// in both cohorts; the changed throttle is the candidate's own.
-	rg, cg, bg := running.Gates(), candP["api"].Gates(), baseP["api"].Gates()
-	assert.Same(t, rg[len(rg)-1], cg[len(cg)-1], "bulkhead shared with the candidate")
-	assert.Same(t, rg[1], bg[1], "throttle shared with the baseline cohort")
-	assert.NotSame(t, rg[1], cg[1], "the candidate's changed throttle is its own")
+	candPol, basePol := candP["api"], baseP["api"]
+	assert.Same(t, gateAt(t, running, baldur.StageBulkhead), gateAt(t, candPol, baldur.StageBulkhead), "bulkhead shared with the candidate")
+	assert.Same(t, gateAt(t, running, baldur.StageThrottle), gateAt(t, basePol, baldur.StageThrottle), "throttle shared with the baseline cohort")
+	assert.NotSame(t, gateAt(t, running, baldur.StageThrottle), gateAt(t, candPol, baldur.StageThrottle), "the candidate's changed throttle is its own")
 
 	assert.True(t, r.SetCohortShare(0))
 	assert.False(t, r.InCandidate("tenant-1"))
@@ -210,15 +210,15 @@ func TestCandidateBulkheadResizeIsItsOwn(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.ValidateCandidate(cand))
 	require.NoError(t, r.StartCohorts(cand, "r", 1, nil, nil))
-	running := r.Policy("GET /api/items/{id}").Gates()
+	running := gateAt(t, r.Policy("GET /api/items/{id}"), baldur.StageBulkhead)
 	candP, _ := r.CohortPolicies()
-	cg := candP["api"].Gates()
-	require.NotSame(t, running[len(running)-1], cg[len(cg)-1], "the candidate's bulkhead is its own")
+	cg := gateAt(t, candP["api"], baldur.StageBulkhead)
+	require.NotSame(t, running, cg, "the candidate's bulkhead is its own")
 	bhs, _ := r.Bulkheads.SafeGet()
 	api, err := bhs.Get("api")
 	require.NoError(t, err)
 	assert.Equal(t, 64, api.State().MaxConcurrent, "the running compartment is not resized")
-	st := cg[len(cg)-1].(baldur.CompartmentReporter).CompartmentStates()
+	st := cg.(baldur.CompartmentReporter).CompartmentStates()
 	require.Len(t, st, 1)
 	assert.Equal(t, 2, st[0].MaxConcurrent, "the candidate's cohort has a compartment of 2")
 }

@@ -26,7 +26,7 @@ func TestReloadDuringLevel3KeepsThrottleFactor(t *testing.T) {
 		require.NoError(t, err)
 	}
 	burst := func() int64 {
-		th, ok := r.Policy("GET /api/recs").Gates()[1].(*throttle.Throttle)
+		th, ok := gateAt(t, r.Policy("GET /api/recs"), baldur.StageThrottle).(*throttle.Throttle)
 		require.True(t, ok)
 		q, _ := th.Quota(baldur.TierStandard)
 		return q.Limit

@@ -14,6 +14,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/blast"
 	"github.com/baldur-go/baldur/bulkhead"
+	"github.com/baldur-go/baldur/chaos"
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/governance"
 	"github.com/baldur-go/baldur/registry"
@@ -29,10 +30,15 @@ func loadExample(t *testing.T) (*registry.Registry, *clock.Fake) {
 	return r, clk
 }
 
+// gateKinds lists the stages of p's gates that its policy declares; the
+// stages the chaos section adds to every policy (an observer and the
+// fault stage) are left out.
 func gateKinds(p *baldur.Policy) []string {
 	var out []string
 	for _, g := range p.Gates() {
-		out = append(out, g.Stage().String())
+		if s := g.Stage(); s != baldur.StageFault && s != chaos.StageObserve {
+			out = append(out, s.String())
+		}
 	}
 	return out
 }
@@ -46,6 +52,7 @@ func TestLoadExampleFile(t *testing.T) {
 	assert.Equal(t, "upstream", r.Policy("GET /api/inventory").Name())
 	assert.Equal(t, "api", r.Policy("GET /unrouted").Name(), "default policy")
 	assert.Equal(t, []string{"governance", "throttle", "bulkhead"}, gateKinds(r.Policy("GET /api/items/{id}")))
+	assert.Len(t, r.Policy("GET /api/items/{id}").Gates(), 5, "plus the chaos section's observer and fault stages")
 	assert.Equal(t, []string{"governance", "blast", "bulkhead"}, gateKinds(r.Policy("GET /api/inventory")))
 	assert.Equal(t, []string{"governance", "blast", "bulkhead"}, gateKinds(r.Policy("GET /api/reports")))
 
@@ -141,8 +148,8 @@ func TestReloadKeepsUnchangedGatesAndResizesBulkheads(t *testing.T) {
 	r, _ := loadExample(t)
 	ctx := context.Background()
 	gov := r.Governance.Get()
-	slowBefore := r.Policy("GET /api/slow").Gates()
-	throttleBefore := r.Policy("GET /api/recs").Gates()[1]
+	slowBefore := gateAt(t, r.Policy("GET /api/slow"), baldur.StageBulkhead)
+	throttleBefore := gateAt(t, r.Policy("GET /api/recs"), baldur.StageThrottle)
 
 	// Hold 3 permits of the "slow" bulkhead across the reload.
 	var held []baldur.Ticket
@@ -160,11 +167,11 @@ func TestReloadKeepsUnchangedGatesAndResizesBulkheads(t *testing.T) {
 	require.NoError(t, r.Load(cfg))
 
 	assert.Same(t, gov, r.Governance.Get(), "unchanged governance keeps its checker")
-	assert.Same(t, throttleBefore, r.Policy("GET /api/recs").Gates()[1], "unchanged throttle keeps its buckets")
-	slowAfter := r.Policy("GET /api/slow").Gates()
-	assert.Same(t, slowBefore[1], slowAfter[1], "a resized bulkhead is the same compartment")
+	assert.Same(t, throttleBefore, gateAt(t, r.Policy("GET /api/recs"), baldur.StageThrottle), "unchanged throttle keeps its buckets")
+	slowAfter := gateAt(t, r.Policy("GET /api/slow"), baldur.StageBulkhead)
+	assert.Same(t, slowBefore, slowAfter, "a resized bulkhead is the same compartment")
 
-	bh := slowAfter[1].(*bulkhead.Semaphore)
+	bh := slowAfter.(*bulkhead.Semaphore)
 	st := bh.State()
 	assert.Equal(t, 4, st.MaxConcurrent)
 	assert.Equal(t, 3, st.Active, "permits taken before the reload still count")
@@ -209,7 +216,7 @@ func TestUserCheckerWins(t *testing.T) {
 	r.Governance.Set(gov)
 	require.NoError(t, r.LoadFile(exampleFile))
 	assert.Same(t, gov, r.Governance.Get())
-	assert.Same(t, gov.Gate(), r.Policy("GET /api/slow").Gates()[0])
+	assert.Same(t, gov.Gate(), gateAt(t, r.Policy("GET /api/slow"), baldur.StageGovernance))
 }
 
 func FuzzLoad(f *testing.F) {
@@ -303,12 +310,12 @@ var fuzzEdgeDurations = []string{
 func TestGovernanceRebuildKeepsThrottleBuckets(t *testing.T) {
 	t.Parallel()
 	r, _ := loadExample(t)
-	before := r.Policy("GET /api/recs").Gates()[1]
+	before := gateAt(t, r.Policy("GET /api/recs"), baldur.StageThrottle)
 	cfg, err := registry.ReadConfigFile(exampleFile)
 	require.NoError(t, err)
 	cfg.Governance.KillSwitchRetryAfter = registry.Duration(time.Minute)
 	require.NoError(t, r.Load(cfg))
-	assert.Same(t, before, r.Policy("GET /api/recs").Gates()[1], "the throttle reads the level through the registry, so it survives a new checker")
+	assert.Same(t, before, gateAt(t, r.Policy("GET /api/recs"), baldur.StageThrottle), "the throttle reads the level through the registry, so it survives a new checker")
 
 	// The kept throttle follows the new checker's level.
 	gov := r.Governance.Get().(*governance.Checker)
