@@ -251,6 +251,14 @@ func (inj *Injector) live(now int64) *activeSet { return inj.liveIn(&inj.set, no
 // lease holds at now; past the lease it empties p, and the whole set's
 // expiry is counted once.
 func (inj *Injector) liveIn(p *atomic.Pointer[activeSet], now int64) *activeSet {
+	if s := p.Load(); s != nil && now < s.expires {
+		return s // small enough to inline: the call path's case
+	}
+	return inj.expire(p, now)
+}
+
+// expire is liveIn for a set that is gone or past its lease.
+func (inj *Injector) expire(p *atomic.Pointer[activeSet], now int64) *activeSet {
 	s := p.Load()
 	if s == nil {
 		return nil
