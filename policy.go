@@ -49,6 +49,7 @@ type Policy struct {
 	service     string
 	region      string
 	clock       Clock
+	marker      InjectionMarker // the first gate that marks injected permits; nil for most policies
 	rejected    [numReasons]counter
 	shadowed    [numReasons]counter
 }
@@ -56,10 +57,10 @@ type Policy struct {
 type stage struct {
 	gate   Gate
 	shadow bool
-	quota  bool            // the gate reports quotas (QuotaReporter)
-	qr     QuotaReporter   // the gate as a QuotaReporter, asserted once; nil when it is not one
-	runner Runner          // the gate runs the call's work; nil for most gates
-	marker InjectionMarker // the gate may mark its permits injected; nil for most gates
+	quota  bool          // the gate reports quotas (QuotaReporter)
+	qr     QuotaReporter // the gate as a QuotaReporter, asserted once; nil when it is not one
+	runner Runner        // the gate runs the call's work; nil for most gates
+	marks  bool          // the gate is the policy's marker (InjectionMarker)
 }
 
 // NewPolicy validates cfg and returns the Policy it declares.
@@ -100,9 +101,14 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		}
 		qr, quota := g.(QuotaReporter)
 		runner, _ := g.(Runner)
-		marker, _ := g.(InjectionMarker)
-		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota, qr: qr, runner: runner, marker: marker}
+		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota, qr: qr, runner: runner}
 		p.n++
+	}
+	for i := range p.stages[:p.n] {
+		if m, ok := p.stages[i].gate.(InjectionMarker); ok {
+			p.stages[i].marks, p.marker = true, m
+			break
+		}
 	}
 	return p, nil
 }
@@ -192,7 +198,7 @@ func (p *Policy) AdmitInto(ctx context.Context, c *Call, t *Ticket) error {
 			if s.runner != nil && t.run == 0 {
 				t.run, t.runner = t.n, s.runner
 			}
-			if s.marker != nil && s.marker.Injected(permit.token) {
+			if s.marks && p.marker.Injected(permit.token) {
 				t.injected = true
 			}
 		}
