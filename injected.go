@@ -47,3 +47,17 @@ func (r *Rejection) releaseOutcome() Outcome {
 	}
 	return Outcome{Result: Ignored, Rejected: r.reason}
 }
+
+// InjectionMarker is implemented by a fault-injection gate (package chaos)
+// whose permits may stand for a fault injected into a call that then ran,
+// such as a delay. The policy asks it (the first one of its gates that is
+// one) about each permit it grants, once at admission; when Injected reports true, the ticket's Release marks the
+// Outcome every gate of the call sees as Injected, so that gates judging a
+// change or adapting a limit to latency skip the artificial delay. Policies
+// without such a gate pay one branch per release.
+type InjectionMarker interface {
+	Gate
+	// Injected reports whether the permit the gate granted with token
+	// stands for an injected fault. It must not lock or allocate.
+	Injected(token uint64) bool
+}

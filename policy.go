@@ -49,6 +49,7 @@ type Policy struct {
 	service     string
 	region      string
 	clock       Clock
+	marker      InjectionMarker // the first gate that marks injected permits; nil for most policies
 	rejected    [numReasons]counter
 	shadowed    [numReasons]counter
 }
@@ -59,6 +60,7 @@ type stage struct {
 	quota  bool          // the gate reports quotas (QuotaReporter)
 	qr     QuotaReporter // the gate as a QuotaReporter, asserted once; nil when it is not one
 	runner Runner        // the gate runs the call's work; nil for most gates
+	marks  bool          // the gate is the policy's marker (InjectionMarker)
 }
 
 // NewPolicy validates cfg and returns the Policy it declares.
@@ -101,6 +103,12 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		runner, _ := g.(Runner)
 		p.stages[i] = stage{gate: g, shadow: shadow[st], quota: quota, qr: qr, runner: runner}
 		p.n++
+	}
+	for i := range p.stages[:p.n] {
+		if m, ok := p.stages[i].gate.(InjectionMarker); ok {
+			p.stages[i].marks, p.marker = true, m
+			break
+		}
 	}
 	return p, nil
 }
@@ -190,6 +198,9 @@ func (p *Policy) AdmitInto(ctx context.Context, c *Call, t *Ticket) error {
 			if s.runner != nil && t.run == 0 {
 				t.run, t.runner = t.n, s.runner
 			}
+			if s.marks && p.marker.Injected(permit.token) {
+				t.injected = true
+			}
 		}
 	}
 	return nil
@@ -222,12 +233,19 @@ type Ticket struct {
 	n       uint8
 	quota   uint8 // 1 + index of the first permit of a quota-reporting gate; 0: none
 	run     uint8 // 1 + index of the permit of the Runner that runs the work; 0: none
-	runner  Runner
+	// injected: a gate marked its permit as an injected fault
+	// (InjectionMarker); Release marks the outcome Injected.
+	injected bool
+	runner   Runner
 }
 
-// Release hands every permit back in reverse order with the call's outcome.
-// A second Release is a no-op.
+// Release hands every permit back in reverse order with the call's outcome,
+// marked Injected when a gate injected a fault into the call (see
+// InjectionMarker). A second Release is a no-op.
 func (t *Ticket) Release(o Outcome) {
+	if t.injected {
+		o.Injected, t.injected = true, false
+	}
 	for t.n > 0 {
 		t.n--
 		t.permits[t.n].Release(o)

@@ -41,6 +41,10 @@ type Desired struct {
 	Phase      Phase
 	// Share is the candidate's fraction of keys (PhaseCanary).
 	Share float64
+	// Clusters is the stage's cluster selector (Stage.Clusters): a
+	// replica of another cluster applies the split at share 0. Empty
+	// means every replica.
+	Clusters []string `json:",omitempty"`
 	// Candidate and Snapshot are configuration documents.
 	Candidate, Snapshot []byte
 	// Token is the fencing token of the rollout's config-type lock: a

@@ -140,7 +140,7 @@ func (s *Service) desired(r *rollout, ph Phase, stage int) Desired {
 	d := Desired{Rollout: r.st.RolloutID, ConfigType: r.plan.ConfigType, Stage: stage, Phase: ph, Candidate: r.plan.Candidate,
 		Snapshot: r.snapshot, Token: r.st.Token}
 	if ph == PhaseCanary {
-		d.Share = r.plan.Stages[stage].Share
+		d.Share, d.Clusters = r.plan.Stages[stage].Share, r.plan.Stages[stage].Clusters
 	}
 	d.Key = idempotency.CanaryKey(r.st.RolloutID, stage, "fleet") + ":" + ph.String()
 	return d

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/baldur-go/baldur"
@@ -40,6 +41,7 @@ type Target interface {
 type Local struct {
 	target    Target
 	replica   string
+	cluster   string
 	onApplied func(ack string)
 
 	mu      sync.Mutex
@@ -57,6 +59,10 @@ type LocalConfig struct {
 	Target Target
 	// Replica names this replica in Acks. Empty means "local".
 	Replica string
+	// Cluster names this replica's cluster, matched against a stage's
+	// Clusters: outside them the replica applies the stage at share 0.
+	// Empty matches only stages without a cluster selector.
+	Cluster string
 	// OnApplied, when set, is called with the Ack of each state applied,
 	// after the apply and outside any lock: hand it to the fleet's
 	// membership heartbeat (redisstore.Membership.SetCanary), so that the
@@ -72,7 +78,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	if cfg.Replica == "" {
 		cfg.Replica = "local"
 	}
-	return &Local{target: cfg.Target, replica: cfg.Replica, onApplied: cfg.OnApplied, fences: map[string]*lock.Fence{}, done: map[string]struct{}{}}, nil
+	return &Local{target: cfg.Target, replica: cfg.Replica, cluster: cfg.Cluster, onApplied: cfg.OnApplied, fences: map[string]*lock.Fence{}, done: map[string]struct{}{}}, nil
 }
 
 // Snapshot returns the target's running document.
@@ -120,11 +126,15 @@ func (l *Local) apply(d Desired) (string, error) {
 	}
 	switch d.Phase {
 	case PhaseCanary:
-		if l.rollout == d.Rollout && l.target.SetCohortShare(d.Share) {
+		share := d.Share
+		if len(d.Clusters) > 0 && !slices.Contains(d.Clusters, l.cluster) {
+			share = 0 // not this cluster's stage: every key on the baseline, observed
+		}
+		if l.rollout == d.Rollout && l.target.SetCohortShare(share) {
 			break
 		}
 		rec := new([NumCohorts]Recorder)
-		if err := l.target.StartCohorts(d.Candidate, d.Rollout, d.Share, rec[Baseline].Gate(), rec[Candidate].Gate()); err != nil {
+		if err := l.target.StartCohorts(d.Candidate, d.Rollout, share, rec[Baseline].Gate(), rec[Candidate].Gate()); err != nil {
 			return "", err
 		}
 		l.rollout, l.rec, l.last = d.Rollout, rec, [NumCohorts]Window{}

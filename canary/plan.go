@@ -22,12 +22,22 @@ const (
 // candidate, observed for a duration.
 type Stage struct {
 	// Share is the fraction of keys resolved in the candidate's table, in
-	// (0, 1]; shares grow from stage to stage.
+	// (0, 1]; shares grow from stage to stage (a stage may keep the share of
+	// a previous stage limited to Clusters, to widen it to more replicas).
 	Share float64 `json:"share"`
 	// Duration is the observation before the stage may be promoted. Zero
 	// means the service's stage_duration.
 	Duration baldur.Duration `json:"duration,omitempty"`
+	// Clusters, when not empty, names the replica clusters the stage
+	// applies in (LocalConfig.Cluster): replicas of other clusters keep
+	// every key on the baseline (their split is installed at share 0, so
+	// their calls are observed as baseline). Empty means every replica.
+	// At most MaxClusters names, each 1..64 bytes.
+	Clusters []string `json:"clusters,omitempty"`
 }
+
+// MaxClusters bounds Stage.Clusters.
+const MaxClusters = 64
 
 // Plan is what a rollout applies, stage by stage.
 type Plan struct {
@@ -68,11 +78,21 @@ func (p *Plan) Validate(allowed []string) error {
 		if math.IsNaN(st.Share) || st.Share <= 0 || st.Share > 1 {
 			return bad(at+".share", st.Share, "must be in (0, 1]")
 		}
-		if st.Share <= prev {
-			return bad(at+".share", st.Share, "must be larger than the previous stage's")
+		// A stage grows the share, or keeps it and widens a previous
+		// stage's cluster selector.
+		if st.Share < prev || st.Share == prev && (i == 0 || len(p.Stages[i-1].Clusters) == 0) {
+			return bad(at+".share", st.Share, "must be larger than the previous stage's, or equal to it after a stage limited to clusters")
 		}
 		if st.Duration < 0 {
 			return bad(at+".duration", st.Duration, "must not be negative")
+		}
+		if len(st.Clusters) > MaxClusters {
+			return bad(at+".clusters", len(st.Clusters), fmt.Sprintf("at most %d clusters", MaxClusters))
+		}
+		for j, c := range st.Clusters {
+			if c == "" || len(c) > 64 {
+				return bad(fmt.Sprintf("%s.clusters[%d]", at, j), c, "must be 1..64 bytes")
+			}
 		}
 		prev = st.Share
 	}

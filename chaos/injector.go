@@ -251,6 +251,14 @@ func (inj *Injector) live(now int64) *activeSet { return inj.liveIn(&inj.set, no
 // lease holds at now; past the lease it empties p, and the whole set's
 // expiry is counted once.
 func (inj *Injector) liveIn(p *atomic.Pointer[activeSet], now int64) *activeSet {
+	if s := p.Load(); s != nil && now < s.expires {
+		return s // small enough to inline: the call path's case
+	}
+	return inj.expire(p, now)
+}
+
+// expire is liveIn for a set that is gone or past its lease.
+func (inj *Injector) expire(p *atomic.Pointer[activeSet], now int64) *activeSet {
 	s := p.Load()
 	if s == nil {
 		return nil
@@ -307,7 +315,8 @@ func kindIndex(k FaultKind) int {
 
 // FaultGate is the fault stage of one policy (baldur.StageFault, after the
 // bulkhead). For a call in an experiment cohort during injection it delays
-// the call (holding its permits), or rejects it with the experiment's
+// the call (holding its permits; the call's outcome then reaches every
+// gate marked Injected, see Injected), or rejects it with the experiment's
 // injected_fault rejection, which the policy releases to the earlier
 // gates as a failure marked Injected. Control-cohort calls and every
 // call of a dry run or a steady-state phase only get counted. Safe for
@@ -352,8 +361,12 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 					return baldur.Permit{}, a.rej
 				}
 				stripe.delayed.Add(1)
-				if err := g.delay(ctx, a, c); err != nil {
+				slept, err := g.delay(ctx, a, c)
+				if err != nil {
 					return baldur.Permit{}, err
+				}
+				if slept {
+					return baldur.NewPermit(st, uint64(now)|delayedToken), nil
 				}
 			}
 		}
@@ -362,10 +375,19 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 	return baldur.Permit{}, nil
 }
 
+// delayedToken marks the permit token (the admission time in Unix
+// nanoseconds, never negative) of a call the gate delayed.
+const delayedToken = 1 << 63
+
+// Injected implements baldur.InjectionMarker: a permit of a call the gate
+// delayed stands for an injected fault, so the call's outcome reaches
+// every gate marked Injected.
+func (*FaultGate) Injected(token uint64) bool { return token&delayedToken != 0 }
+
 // delay sleeps a's delay on the injector's clock, cut to leave
-// deadlineMargin before the call's deadline; a done ctx ends it with
-// ctx.Err().
-func (g *FaultGate) delay(ctx context.Context, a *armed, c *baldur.Call) error {
+// deadlineMargin before the call's deadline, and reports whether it slept;
+// a done ctx ends it with ctx.Err().
+func (g *FaultGate) delay(ctx context.Context, a *armed, c *baldur.Call) (bool, error) {
 	d := time.Duration(a.delay)
 	switch a.dist {
 	case Uniform:
@@ -377,19 +399,19 @@ func (g *FaultGate) delay(ctx context.Context, a *armed, c *baldur.Call) error {
 		d = min(d, c.Deadline.Sub(c.Now)-deadlineMargin)
 	}
 	if d <= 0 {
-		return nil
+		return false, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	done := make(chan struct{})
 	t := g.inj.clock.AfterFunc(d, func() { close(done) })
 	select {
 	case <-done:
-		return nil
+		return true, nil
 	case <-ctx.Done():
 		t.Stop()
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 }
 

@@ -25,8 +25,10 @@ func (a *armed) compileOp(pattern string) {
 		a.opKind = opAny
 	case n == 0:
 		a.opKind = opExact
+		a.prefixWords = wordsOf(pattern)
 	case n == 1 && strings.HasSuffix(pattern, "*"):
 		a.opKind, a.prefix = opPrefix, pattern[:len(pattern)-1]
+		a.prefixWords = wordsOf(a.prefix)
 	case n == 1:
 		i := strings.IndexByte(pattern, '*')
 		a.opKind, a.prefix, a.suffix = opAffix, pattern[:i], pattern[i+1:]
@@ -94,11 +96,13 @@ func cohortHash(s uint64, key string) uint64 {
 	return h
 }
 
-// word is the little-endian word at key[i:i+8].
+// word is the little-endian word at key[i:i+8]. Slicing first leaves one
+// bounds check where indexing key[i+k] kept eight, and the compiler then
+// loads the word at once.
 func word(key string, i int) uint64 {
-	_ = key[i+7]
-	return uint64(key[i]) | uint64(key[i+1])<<8 | uint64(key[i+2])<<16 | uint64(key[i+3])<<24 |
-		uint64(key[i+4])<<32 | uint64(key[i+5])<<40 | uint64(key[i+6])<<48 | uint64(key[i+7])<<56
+	s := key[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // cut is the hash threshold below which a fraction f of keys fall.
@@ -141,17 +145,20 @@ type armed struct {
 	opKind  uint8  // opAny, opExact, opPrefix, opAffix, opGlob
 	prefix  string // opPrefix, opAffix: before the one '*'
 	suffix  string // opAffix: after it
-	salt    uint64
-	expCut  uint64
-	inject  bool // the during phase of a live experiment
-	dry     bool // the during phase of a dry run: count what would be injected
-	kind    FaultKind
-	rej     *baldur.Rejection
-	delay   int64 // ns
-	jitter  int64 // ns
-	dist    Distribution
-	stats   *[numCohorts]cohortStats // the current phase's
-	id      string
+	// prefixWords: the prefix (opPrefix) or the operation (opExact) as
+	// words, for a comparison without a call
+	prefixWords words
+	salt        uint64
+	expCut      uint64
+	inject      bool // the during phase of a live experiment
+	dry         bool // the during phase of a dry run: count what would be injected
+	kind        FaultKind
+	rej         *baldur.Rejection
+	delay       int64 // ns
+	jitter      int64 // ns
+	dist        Distribution
+	stats       *[numCohorts]cohortStats // the current phase's
+	id          string
 }
 
 // match returns the cohort of c under a, the key's hash (its low bits
@@ -166,11 +173,11 @@ func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
 	}
 	switch a.opKind {
 	case opExact:
-		if a.op != c.Operation {
+		if len(c.Operation) != len(a.op) || !a.prefixWords.prefixOf(c.Operation, a.op) {
 			return 0, 0, false
 		}
 	case opPrefix:
-		if !strings.HasPrefix(c.Operation, a.prefix) {
+		if !a.prefixWords.prefixOf(c.Operation, a.prefix) {
 			return 0, 0, false
 		}
 	case opAffix:
@@ -190,4 +197,27 @@ func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
 		return cohortControl, h, true
 	}
 	return 0, 0, false
+}
+
+// words holds a string of 8 to 16 bytes as two overlapping little-endian
+// words, so that testing it as a prefix is two loads and compares instead
+// of a call to the runtime's memequal; n < 0 for other lengths.
+type words struct {
+	n      int
+	w0, w1 uint64
+}
+
+func wordsOf(p string) words {
+	if len(p) < 8 || len(p) > 16 {
+		return words{n: -1}
+	}
+	return words{n: len(p), w0: word(p, 0), w1: word(p, len(p)-8)}
+}
+
+// prefixOf reports strings.HasPrefix(s, p), where w is wordsOf(p).
+func (w *words) prefixOf(s, p string) bool {
+	if w.n < 0 {
+		return strings.HasPrefix(s, p)
+	}
+	return len(s) >= w.n && word(s, 0) == w.w0 && word(s, w.n-8) == w.w1
 }

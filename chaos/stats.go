@@ -119,7 +119,7 @@ func (s *cohortStats) Release(token uint64, o baldur.Outcome) {
 	}
 	lat := o.Latency
 	if lat <= 0 && token != 0 {
-		lat = time.Duration(s.clock.Now().UnixNano() - int64(token))
+		lat = time.Duration(s.clock.Now().UnixNano() - int64(token&^delayedToken))
 	}
 	s.hist[histIndex(lat)].Add(1)
 }

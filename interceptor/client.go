@@ -53,32 +53,49 @@ func target(cc *grpc.ClientConn) string {
 // not reuse req or read reply (generated clients drop reply on error).
 func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientInterceptor {
 	c := newConfig(opts)
+	if k, ok := r.(baldur.KeyedResolver); ok {
+		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+			call := c.clientCall(ctx, method, target(cc), time.Time{})
+			p := k.PolicyFor(method, call.Key)
+			if p == nil {
+				return invoker(ctx, method, req, reply, cc, callOpts...)
+			}
+			return c.unaryClient(ctx, p, &call, method, req, reply, cc, invoker, callOpts)
+		}
+	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
 		p := r.Policy(method)
 		if p == nil {
 			return invoker(ctx, method, req, reply, cc, callOpts...)
 		}
-		g := guard{c: c, start: c.now()}
-		var err error
-		if g.t, err = p.Admit(ctx, c.clientCall(ctx, method, target(cc), g.start)); err != nil {
-			if c.dlq != nil {
-				c.captureDLQ(ctx, method, req, err)
-			}
-			_, e := admitError(err)
-			return e
-		}
-		defer g.unwind()
-		if g.t.Runs() {
-			err = invokeOnPool(ctx, &g.t, method, req, reply, cc, invoker, callOpts)
-		} else {
-			err = invoker(ctx, method, req, reply, cc, callOpts...)
-		}
-		g.end(err)
-		if err != nil && c.dlq != nil && ctx.Err() != context.Canceled {
+		call := c.clientCall(ctx, method, target(cc), time.Time{})
+		return c.unaryClient(ctx, p, &call, method, req, reply, cc, invoker, callOpts)
+	}
+}
+
+// unaryClient guards an outgoing unary call with p, its policy.
+func (c *config) unaryClient(ctx context.Context, p *baldur.Policy, call *baldur.Call, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts []grpc.CallOption) error {
+	g := guard{c: c, start: c.now()}
+	call.Now = g.start
+	if err := p.AdmitInto(ctx, call, &g.t); err != nil {
+		if c.dlq != nil {
 			c.captureDLQ(ctx, method, req, err)
 		}
-		return err
+		_, e := admitError(err)
+		return e
 	}
+	defer g.unwind()
+	var err error
+	if g.t.Runs() {
+		err = invokeOnPool(ctx, &g.t, method, req, reply, cc, invoker, callOpts)
+	} else {
+		err = invoker(ctx, method, req, reply, cc, callOpts...)
+	}
+	g.end(err)
+	if err != nil && c.dlq != nil && ctx.Err() != context.Canceled {
+		c.captureDLQ(ctx, method, req, err)
+	}
+	return err
 }
 
 // StreamClientInterceptor guards outgoing streams with the policy r
@@ -93,29 +110,45 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 // as a semaphore permit would. The interceptor is safe for concurrent use.
 func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClientInterceptor {
 	c := newConfig(opts)
+	if k, ok := r.(baldur.KeyedResolver); ok {
+		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
+			call := c.clientCall(ctx, method, target(cc), time.Time{})
+			p := k.PolicyFor(method, call.Key)
+			if p == nil {
+				return streamer(ctx, desc, cc, method, callOpts...)
+			}
+			return c.streamClient(ctx, p, &call, desc, cc, method, streamer, callOpts)
+		}
+	}
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
 		p := r.Policy(method)
 		if p == nil {
 			return streamer(ctx, desc, cc, method, callOpts...)
 		}
-		g := guard{c: c, start: c.now()}
-		var err error
-		if g.t, err = p.Admit(ctx, c.clientCall(ctx, method, target(cc), g.start)); err != nil {
-			_, e := admitError(err)
-			return nil, e
-		}
-		defer g.unwind()
-		cs, err := streamer(ctx, desc, cc, method, callOpts...)
-		if err != nil {
-			g.end(err)
-			return nil, err
-		}
-		s := &clientStream{ClientStream: cs, c: c, serverStreams: desc.ServerStreams, start: g.start, t: g.handOff()}
-		if ctx.Done() != nil {
-			s.stop = context.AfterFunc(ctx, func() { s.finish(ctx.Err()) })
-		}
-		return s, nil
+		call := c.clientCall(ctx, method, target(cc), time.Time{})
+		return c.streamClient(ctx, p, &call, desc, cc, method, streamer, callOpts)
 	}
+}
+
+// streamClient guards an outgoing stream with p, its policy.
+func (c *config) streamClient(ctx context.Context, p *baldur.Policy, call *baldur.Call, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts []grpc.CallOption) (grpc.ClientStream, error) {
+	g := guard{c: c, start: c.now()}
+	call.Now = g.start
+	if err := p.AdmitInto(ctx, call, &g.t); err != nil {
+		_, e := admitError(err)
+		return nil, e
+	}
+	defer g.unwind()
+	cs, err := streamer(ctx, desc, cc, method, callOpts...)
+	if err != nil {
+		g.end(err)
+		return nil, err
+	}
+	s := &clientStream{ClientStream: cs, c: c, serverStreams: desc.ServerStreams, start: g.start, t: g.handOff()}
+	if ctx.Done() != nil {
+		s.stop = context.AfterFunc(ctx, func() { s.finish(ctx.Err()) })
+	}
+	return s, nil
 }
 
 // clientStream releases its call's permits when the stream is over.

@@ -5,7 +5,11 @@
 // (operation, service, region, tier, partition key, deadline, one clock
 // reading), admits it, and releases the Ticket with the call's Outcome when
 // the call is over (WithLatency adds a second clock reading to report the
-// call's latency):
+// call's latency). A resolver that resolves per key (baldur.KeyedResolver:
+// the registry, which splits keys into cohorts during a canary rollout) is
+// asked with the call's partition key, so a tenant is served by its
+// cohort's policy; the key is then computed before resolution, also for an
+// unguarded method:
 //
 //	srv := grpc.NewServer(
 //		grpc.ChainUnaryInterceptor(interceptor.UnaryServerInterceptor(reg)),

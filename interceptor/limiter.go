@@ -19,7 +19,7 @@ import (
 // rejection's text, without RetryInfo or pushback; the interceptors of this
 // package answer richer. A Limiter is safe for concurrent use.
 type Limiter struct {
-	r baldur.Resolver
+	r resolver
 	c *config
 }
 
@@ -27,7 +27,7 @@ type Limiter struct {
 // the call's full method (grpc.Method of the context; "" on the client
 // side, where grpc does not record it).
 func NewLimiter(r baldur.Resolver, opts ...Option) *Limiter {
-	return &Limiter{r: r, c: newConfig(opts)}
+	return &Limiter{r: newResolver(r), c: newConfig(opts)}
 }
 
 // Limit admits the call of ctx. It returns nil when admitted, the
@@ -35,11 +35,13 @@ func NewLimiter(r baldur.Resolver, opts ...Option) *Limiter {
 // the context's error when a waiting gate saw it end.
 func (l *Limiter) Limit(ctx context.Context) error {
 	method, _ := grpc.Method(ctx)
-	p := l.r.Policy(method)
+	var call baldur.Call
+	p := l.r.server(ctx, l.c, method, &call)
 	if p == nil {
 		return nil
 	}
-	t, err := p.Admit(ctx, l.c.serverCall(ctx, method, l.c.now()))
+	call.Now = l.c.now()
+	t, err := p.Admit(ctx, call)
 	if err != nil {
 		return err
 	}

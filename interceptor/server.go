@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -26,27 +27,43 @@ import (
 // done.
 func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerInterceptor {
 	c := newConfig(opts)
+	if k, ok := r.(baldur.KeyedResolver); ok {
+		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			call := c.serverCall(ctx, info.FullMethod, time.Time{})
+			p := k.PolicyFor(info.FullMethod, call.Key)
+			if p == nil {
+				return handler(ctx, req)
+			}
+			return c.unaryServer(ctx, p, &call, req, handler)
+		}
+	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		p := r.Policy(info.FullMethod)
 		if p == nil {
 			return handler(ctx, req)
 		}
-		g := guard{c: c, start: c.now()}
-		call := c.serverCall(ctx, info.FullMethod, g.start)
-		if err := p.AdmitInto(ctx, &call, &g.t); err != nil {
-			return nil, rejectUnary(ctx, err)
-		}
-		defer g.unwind()
-		var resp any
-		var err error
-		if g.t.Runs() {
-			resp, err = handleOnPool(ctx, &g.t, req, handler)
-		} else {
-			resp, err = handler(ctx, req)
-		}
-		g.end(err)
-		return resp, err
+		call := c.serverCall(ctx, info.FullMethod, time.Time{})
+		return c.unaryServer(ctx, p, &call, req, handler)
 	}
+}
+
+// unaryServer guards a unary call with p, its policy.
+func (c *config) unaryServer(ctx context.Context, p *baldur.Policy, call *baldur.Call, req any, handler grpc.UnaryHandler) (any, error) {
+	g := guard{c: c, start: c.now()}
+	call.Now = g.start
+	if err := p.AdmitInto(ctx, call, &g.t); err != nil {
+		return nil, rejectUnary(ctx, err)
+	}
+	defer g.unwind()
+	var resp any
+	var err error
+	if g.t.Runs() {
+		resp, err = handleOnPool(ctx, &g.t, req, handler)
+	} else {
+		resp, err = handler(ctx, req)
+	}
+	g.end(err)
+	return resp, err
 }
 
 // StreamServerInterceptor guards streams with the policy r resolves for the
@@ -58,24 +75,39 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 // The interceptor is safe for concurrent use.
 func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServerInterceptor {
 	c := newConfig(opts)
+	if k, ok := r.(baldur.KeyedResolver); ok {
+		return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			call := c.serverCall(ss.Context(), info.FullMethod, time.Time{})
+			p := k.PolicyFor(info.FullMethod, call.Key)
+			if p == nil {
+				return handler(srv, ss)
+			}
+			return c.streamServer(p, &call, srv, ss, handler)
+		}
+	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		p := r.Policy(info.FullMethod)
 		if p == nil {
 			return handler(srv, ss)
 		}
-		ctx := ss.Context()
-		g := guard{c: c, start: c.now()}
-		var err error
-		if g.t, err = p.Admit(ctx, c.serverCall(ctx, info.FullMethod, g.start)); err != nil {
-			md, e := admitError(err)
-			if md != nil {
-				ss.SetTrailer(md)
-			}
-			return e
-		}
-		defer g.unwind()
-		err = handler(srv, ss)
-		g.end(err)
-		return err
+		call := c.serverCall(ss.Context(), info.FullMethod, time.Time{})
+		return c.streamServer(p, &call, srv, ss, handler)
 	}
+}
+
+// streamServer guards a stream with p, its policy.
+func (c *config) streamServer(p *baldur.Policy, call *baldur.Call, srv any, ss grpc.ServerStream, handler grpc.StreamHandler) error {
+	g := guard{c: c, start: c.now()}
+	call.Now = g.start
+	if err := p.AdmitInto(ss.Context(), call, &g.t); err != nil {
+		md, e := admitError(err)
+		if md != nil {
+			ss.SetTrailer(md)
+		}
+		return e
+	}
+	defer g.unwind()
+	err := handler(srv, ss)
+	g.end(err)
+	return err
 }

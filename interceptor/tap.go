@@ -19,13 +19,15 @@ import (
 // no trailers for it, so there is no pushback. The handle is safe for
 // concurrent use.
 func InHandle(r baldur.Resolver, opts ...Option) tap.ServerInHandle {
-	c := newConfig(opts)
+	c, res := newConfig(opts), newResolver(r)
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
-		p := r.Policy(info.FullMethodName)
+		var call baldur.Call
+		p := res.server(ctx, c, info.FullMethodName, &call)
 		if p == nil {
 			return ctx, nil
 		}
-		t, err := p.Admit(ctx, c.serverCall(ctx, info.FullMethodName, c.now()))
+		call.Now = c.now()
+		t, err := p.Admit(ctx, call)
 		if err != nil {
 			_, e := admitError(err)
 			return ctx, e

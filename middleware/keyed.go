@@ -30,3 +30,27 @@ func (s *server) partitionKey(r *http.Request) string {
 	}
 	return s.key(r)
 }
+
+// resolve returns an outgoing request's policy and partition key as the
+// server middleware does: by key through a resolver that resolves per key,
+// else by operation with the key only computed for a guarded request.
+func (t *transport) resolve(req *http.Request, op, host string) (*baldur.Policy, string) {
+	if t.keyed != nil {
+		key := t.keyOf(req, host)
+		return t.keyed.PolicyFor(op, key), key
+	}
+	p := t.r.Policy(op)
+	if p == nil {
+		return nil, ""
+	}
+	return p, t.keyOf(req, host)
+}
+
+// keyOf is an outgoing request's partition key: the Key function's, else
+// the upstream host.
+func (t *transport) keyOf(req *http.Request, host string) string {
+	if t.key != nil {
+		return t.key(req)
+	}
+	return host
+}

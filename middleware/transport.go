@@ -95,6 +95,7 @@ type TransportConfig struct {
 func NewTransport(r baldur.Resolver, cfg TransportConfig) http.RoundTripper {
 	t := &transport{next: cfg.Next, r: r, operation: cfg.Operation, key: cfg.Key, tier: cfg.Tier,
 		clock: cfg.Clock, service: cfg.Service, region: cfg.Region, latency: cfg.Latency, ops: new(opCache), dlq: cfg.DLQ}
+	t.keyed, _ = r.(baldur.KeyedResolver)
 	if t.next == nil {
 		t.next = http.DefaultTransport
 	}
@@ -110,6 +111,7 @@ func NewTransport(r baldur.Resolver, cfg TransportConfig) http.RoundTripper {
 type transport struct {
 	next      http.RoundTripper
 	r         baldur.Resolver
+	keyed     baldur.KeyedResolver // r, when it resolves per key
 	operation func(*http.Request) string
 	key       KeyFunc
 	tier      func(*http.Request) baldur.Tier
@@ -150,12 +152,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	u := unwind{t: t, host: host, probe: probe}
 	defer u.run()
 	op := t.operationOf(req, host)
-	if p := t.r.Policy(op); p != nil {
+	if p, key := t.resolve(req, op, host); p != nil {
 		if now.IsZero() {
 			now = t.admissionTime()
 		}
 		u.now = now
-		call := t.call(req, op, host, now)
+		call := t.call(req, op, key, now)
 		if err := p.AdmitInto(req.Context(), &call, &u.ticket); err != nil {
 			u.done()
 			if probe {
@@ -269,11 +271,8 @@ func (t *transport) operationOf(req *http.Request, host string) string {
 	return t.ops.get(req.Method, host)
 }
 
-func (t *transport) call(req *http.Request, op, host string, now time.Time) baldur.Call {
-	c := baldur.Call{Operation: op, Service: t.service, Region: t.region, Key: host, Now: now}
-	if t.key != nil {
-		c.Key = t.key(req)
-	}
+func (t *transport) call(req *http.Request, op, key string, now time.Time) baldur.Call {
+	c := baldur.Call{Operation: op, Service: t.service, Region: t.region, Key: key, Now: now}
 	if t.tier != nil {
 		c.Tier = t.tier(req)
 	}
