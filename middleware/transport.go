@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"io"
 	"net/http"
 	"sync"
@@ -409,7 +410,14 @@ func (c *opCache) get(method, host string) string {
 	if method == "" {
 		method = http.MethodGet
 	}
-	return c.names.Get(opKey{method, host}, memo.Hash(memo.Hash(memo.Offset, method), host), opName)
+	// The host by the runtime's string hash (a few instructions for the
+	// usual 10-40 bytes, where FNV would be one dependent multiply per
+	// byte), mixed with the method's FNV hash (a few bytes).
+	h := uint32(maphash.String(opSeed, host)>>32) ^ memo.Hash(memo.Offset, method)
+	return c.names.Get(opKey{method, host}, h, opName)
 }
+
+// opSeed seeds the hash of opCache's hosts.
+var opSeed = maphash.MakeSeed()
 
 func opName(k opKey) string { return k.method + " " + k.host }
