@@ -113,7 +113,7 @@ func main() {
 
 	if len(single) > 0 {
 		fmt.Println()
-		fmt.Println("Our gates alone (Admit + Release, no Policy), and the empty benchmark loop; ns/op (allocs/op):")
+		fmt.Println("Our gates alone (Admit + Release, no Policy), the route's policy alone (RouteChain: AdmitInto + Release, no adapter), and the empty benchmark loop; ns/op (allocs/op):")
 		fmt.Println()
 		fmt.Print("| benchmark |")
 		for _, p := range procsSeen {
