@@ -9,7 +9,7 @@ MODULES := . bench tools redisstore e2e
 # go.mod gains no dependency; go builds it from the module proxy on first use.
 STATICCHECK := $(GO) tool -modfile=$(CURDIR)/tools/go.mod staticcheck
 
-.PHONY: help demo demo-fleet test vet race examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check redis-test browser-test console-screenshots
+.PHONY: help demo demo-fleet test vet race allocs examples bench-build bench bench-full fuzz lint tidy-check staticcheck help-check redis-test browser-test console-screenshots
 
 help: ## list targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,13 +24,18 @@ demo: ## run the quickstart: a guarded server driven through normal, emergency, 
 demo-fleet: ## three quickstart replicas over one redis-server: fleet-wide kill switch and quota, Redis killed and back (not part of test)
 	cd redisstore && $(GO) run ./cmd/demofleet
 
-test: vet race examples bench-build redis-test browser-test ## vet, race tests, build and run the examples, build the bench module, the Redis suite, the browser tests (what CI runs)
+test: vet race allocs examples bench-build redis-test browser-test ## vet, race tests, allocation tests, build and run the examples, the bench module's tests, the Redis suite, the browser tests (what CI runs)
 
 vet: ## go vet the library
 	$(GO) vet $(PKGS)
 
 race: ## race-enabled tests of the library
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# The race detector's sync.Pool drops items at random, so a test that
+# counts the allocations of a pooled path runs here, without it.
+allocs: ## the library's allocation tests without the race detector
+	$(GO) test -count=1 -run 'Alloc' $(PKGS)
 
 examples: ## build every example and run the gRPC server and HTTP client ones
 	$(GO) build -o /dev/null ./examples/...
@@ -46,8 +51,8 @@ browser-test: ## the console in a real headless Chromium (e2e module; fails when
 console-screenshots: ## regenerate docs/console/*.png, one per console view, from the browser test
 	cd e2e && BALDUR_REQUIRE_BROWSER=1 BALDUR_SCREENSHOT_DIR=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleScreenshots$$' ./...
 
-bench-build: ## compile and vet the bench module without running benchmarks
-	cd bench && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./...
+bench-build: ## vet the bench module and run its tests (the route allocation tests among them), no benchmarks
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench: ## quick benchmark set (< 5 min), regenerates bench/RESULTS.md
 	cd bench && ./run.sh quick
