@@ -20,22 +20,11 @@ if not (cost and tol and maxw and extra) then
   return redis.error_reply('ERR baldur gcra: bad arguments')
 end
 
-local now
-if ARGV[4] == '' then
-  local t = redis.call('TIME')
-  now = {tonumber(t[1]), tonumber(t[2]) * 1000}
-else
-  now = num(ARGV[4])
-  if not now then return redis.error_reply('ERR baldur gcra: bad now') end
-end
+local now = now_of(ARGV[4])
+if not now then return redis.error_reply('ERR baldur gcra: bad now') end
 
-local v = redis.call('GET', KEYS[1])
-local start = now
-if v then
-  local tat = num(v)
-  if not tat then return redis.error_reply('ERR baldur gcra: malformed bucket state') end
-  if gt(tat, now) then start = tat end
-end
+local v, start = bucket_start(KEYS[1], now)
+if not start then return redis.error_reply('ERR baldur gcra: malformed bucket state') end
 
 local ahead = sub(start, now)
 if gt(ahead, add(tol, maxw)) then

@@ -14,7 +14,7 @@
 -- numbers as decimal ns strings as in gcra.lua; granted is an integer, the
 -- tokens charged to the bucket (0 when denied). A grant of n is n calls of
 -- Decide at the same now, stopped at the first that does not conform.
--- nsmath.lua is prepended: num, add, sub, gt, mul, str, E.
+-- nsmath.lua is prepended: num, add, sub, gt, mul, str, E, now_of, bucket_start.
 local cost, tol, maxw = num(ARGV[1]), num(ARGV[2]), num(ARGV[3])
 local extra, want = tonumber(ARGV[5]), tonumber(ARGV[6])
 if not (cost and tol and maxw and extra and want) or want < 1 or want > 1048576
@@ -22,22 +22,11 @@ if not (cost and tol and maxw and extra and want) or want < 1 or want > 1048576
   return redis.error_reply('ERR baldur lease: bad arguments')
 end
 
-local now
-if ARGV[4] == '' then
-  local t = redis.call('TIME')
-  now = {tonumber(t[1]), tonumber(t[2]) * 1000}
-else
-  now = num(ARGV[4])
-  if not now then return redis.error_reply('ERR baldur lease: bad now') end
-end
+local now = now_of(ARGV[4])
+if not now then return redis.error_reply('ERR baldur lease: bad now') end
 
-local v = redis.call('GET', KEYS[1])
-local start = now
-if v then
-  local tat = num(v)
-  if not tat then return redis.error_reply('ERR baldur lease: malformed bucket state') end
-  if gt(tat, now) then start = tat end
-end
+local v, start = bucket_start(KEYS[1], now)
+if not start then return redis.error_reply('ERR baldur lease: malformed bucket state') end
 
 local ahead = sub(start, now)
 if gt(ahead, add(tol, maxw)) then

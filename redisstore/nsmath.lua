@@ -1,5 +1,6 @@
 -- Exact arithmetic on nanosecond values for the fleet scripts (prepended
--- to gcra.lua, lease.lua and refund.lua). Lua numbers are doubles, exact
+-- to gcra.lua, lease.lua and refund.lua), and the readers of their now and
+-- bucket. Lua numbers are doubles, exact
 -- only up to 2^53, while ns since the epoch reach 2^61: every value is a
 -- pair {s, n} = s*1e9 + n with 0 <= n < 1e9, on which add, subtract,
 -- compare and multiply by a small integer are exact.
@@ -42,3 +43,24 @@ local function str(a)
   return string.format('%d%09d', a[1], a[2])
 end
 
+-- now_of returns the now a script was given, a decimal ns string, or the
+-- server's TIME for ''; nil when the string is not a decimal ns value.
+local function now_of(arg)
+  if arg == '' then
+    local t = redis.call('TIME')
+    return {tonumber(t[1]), tonumber(t[2]) * 1000}
+  end
+  return num(arg)
+end
+
+-- bucket_start reads a bucket: its stored value (nil for a fresh bucket),
+-- and the later of its TAT and now, where a take starts. The start is nil
+-- when the stored value is not a TAT.
+local function bucket_start(key, now)
+  local v = redis.call('GET', key)
+  if not v then return nil, now end
+  local tat = num(v)
+  if not tat then return v, nil end
+  if gt(tat, now) then return v, tat end
+  return v, now
+end

@@ -8,19 +8,13 @@
 -- ARGV[3]  extra key lifetime, ms (>= 0)
 --
 -- Reply: 1 when the bucket moved, 0 when it was missing or already full.
--- nsmath.lua is prepended: num, sub, gt, str, E.
+-- nsmath.lua is prepended: num, sub, gt, str, E, now_of.
 local cost, extra = num(ARGV[1]), tonumber(ARGV[3])
 if not (cost and extra) then
   return redis.error_reply('ERR baldur refund: bad arguments')
 end
-local now
-if ARGV[2] == '' then
-  local t = redis.call('TIME')
-  now = {tonumber(t[1]), tonumber(t[2]) * 1000}
-else
-  now = num(ARGV[2])
-  if not now then return redis.error_reply('ERR baldur refund: bad now') end
-end
+local now = now_of(ARGV[2])
+if not now then return redis.error_reply('ERR baldur refund: bad now') end
 
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
