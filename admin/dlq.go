@@ -276,7 +276,11 @@ func (in *dlqSelect) validate() *apiError {
 	return nil
 }
 
+// attrs are the selection's audit attributes; none before it decoded.
 func (in *dlqSelect) attrs() []slog.Attr {
+	if in == nil {
+		return nil
+	}
 	return []slog.Attr{slog.Int("ids", len(in.IDs)), slog.String("domain", in.Domain), slog.String("group", in.Group),
 		slog.Bool("dry_run", in.DryRun), slog.String("reason", in.Reason)}
 }
@@ -316,27 +320,29 @@ func (s *Server) dlqReplay(r *http.Request, _ *request) (any, []slog.Attr, *apiE
 	return batchView(res), attrs, nil
 }
 
-func (s *Server) dlqIDs(r *http.Request, q DLQ, in *dlqSelect) ([]string, *apiError) {
-	if len(in.IDs) > 0 {
-		return in.IDs, nil
-	}
-	ids, err := q.GroupIDs(r.Context(), in.Group, dlqMaxIDs)
-	if err != nil {
-		return nil, internal("dlq group", err)
-	}
-	return ids, nil
-}
-
-func (s *Server) dlqRedrive(r *http.Request, _ *request) (any, []slog.Attr, *apiError) {
+// dlqSelected is what redrive and delete share: the queue, the decoded
+// selection (IDs or a group; nil until it decoded) and the IDs it names.
+func (s *Server) dlqSelected(r *http.Request) (DLQ, *dlqSelect, []string, *apiError) {
 	q, e := s.dlqQueue()
 	if e != nil {
-		return nil, nil, e
+		return nil, nil, nil, e
 	}
 	var in dlqSelect
 	if e := decodeInput(r, &in); e != nil {
-		return nil, nil, e
+		return nil, nil, nil, e
 	}
-	ids, e := s.dlqIDs(r, q, &in)
+	if len(in.IDs) > 0 {
+		return q, &in, in.IDs, nil
+	}
+	ids, err := q.GroupIDs(r.Context(), in.Group, dlqMaxIDs)
+	if err != nil {
+		return nil, &in, nil, internal("dlq group", err)
+	}
+	return q, &in, ids, nil
+}
+
+func (s *Server) dlqRedrive(r *http.Request, _ *request) (any, []slog.Attr, *apiError) {
+	q, in, ids, e := s.dlqSelected(r)
 	if e != nil {
 		return nil, in.attrs(), e
 	}
@@ -352,15 +358,7 @@ func (s *Server) dlqRedrive(r *http.Request, _ *request) (any, []slog.Attr, *api
 }
 
 func (s *Server) dlqDelete(r *http.Request, _ *request) (any, []slog.Attr, *apiError) {
-	q, e := s.dlqQueue()
-	if e != nil {
-		return nil, nil, e
-	}
-	var in dlqSelect
-	if e := decodeInput(r, &in); e != nil {
-		return nil, nil, e
-	}
-	ids, e := s.dlqIDs(r, q, &in)
+	q, in, ids, e := s.dlqSelected(r)
 	if e != nil {
 		return nil, in.attrs(), e
 	}
