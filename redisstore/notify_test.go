@@ -106,12 +106,15 @@ func TestNotifyFleetOneSendPerCooldown(t *testing.T) {
 	n := notify.Notification{Priority: notify.PriorityCritical, Source: "governance", Key: "store_reset", Title: "store reset"}
 	round := func() (delivered int64) {
 		var wg sync.WaitGroup
-		var next atomic.Int64
 		for g := range 30 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for next.Add(1) <= 1000 {
+				// Each goroutine sends its own share (calls g, g+30, ...), so
+				// every replica takes part: with a shared counter the first
+				// goroutine could send all 1,000 from its local cooldown
+				// before another was scheduled.
+				for i := g; i < 1000; i += 30 {
 					r, err := reps[g%3].p.Notify(context.Background(), n)
 					assert.NoError(t, err)
 					if r.Delivered {
