@@ -60,6 +60,20 @@ func BenchmarkFaultGate(b *testing.B) {
 		_, g := e.inj.Gates("search")
 		run(b, g, call(e.clk.Now(), "tenant-1"))
 	})
+	b.Run("active_other_operation", func(b *testing.B) {
+		e := benchEnv(b, false)
+		_, g := e.inj.Gates("api")
+		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
+		c.Operation = "GET /health"
+		run(b, g, c)
+	})
+	b.Run("active_other_tier", func(b *testing.B) {
+		e := benchEnv(b, false)
+		_, g := e.inj.Gates("api")
+		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
+		c.Tier = baldur.TierCritical
+		run(b, g, c)
+	})
 	b.Run("active_untouched_key", func(b *testing.B) {
 		e := benchEnv(b, false)
 		_, g := e.inj.Gates("api")
@@ -133,6 +147,20 @@ func BenchmarkFaultGateSerial(b *testing.B) {
 	b.Run("active_other_policy", func(b *testing.B) {
 		e := benchEnv(b, false)
 		bench(b, e.inj, "search", "tenant-1", e.clk.Now())
+	})
+	b.Run("active_other_operation", func(b *testing.B) {
+		e := benchEnv(b, false)
+		_, g := e.inj.Gates("api")
+		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
+		c.Operation = "GET /health"
+		loop(b, g, c)
+	})
+	b.Run("active_other_tier", func(b *testing.B) {
+		e := benchEnv(b, false)
+		_, g := e.inj.Gates("api")
+		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
+		c.Tier = baldur.TierCritical
+		loop(b, g, c)
 	})
 	b.Run("active_untouched_key", func(b *testing.B) {
 		e := benchEnv(b, false)

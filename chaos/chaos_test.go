@@ -110,13 +110,14 @@ func (fullBudget) Status(time.Time) baldur.ErrorBudgetStatus {
 
 // Cohorts are a pure function of the experiment, the rate and the key.
 func ExampleCohort() {
-	for _, key := range []string{"tenant-1", "tenant-2", "tenant-3", "tenant-4", ""} {
-		fmt.Printf("%q: %q\n", key, chaos.Cohort("recs-slow", 0.25, key))
+	for _, key := range []string{"tenant-1", "tenant-2", "tenant-3", "tenant-4", "tenant-5", ""} {
+		fmt.Printf("%q: %q\n", key, chaos.Cohort("slow-recs", 0.25, key))
 	}
 	// Output:
-	// "tenant-1": ""
+	// "tenant-1": "control"
 	// "tenant-2": "experiment"
 	// "tenant-3": "control"
-	// "tenant-4": ""
+	// "tenant-4": "control"
+	// "tenant-5": ""
 	// "": ""
 }

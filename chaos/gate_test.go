@@ -87,13 +87,12 @@ func TestInjectionRateCohortsAndControl(t *testing.T) {
 	}
 	got := float64(injected) / n
 	t.Logf("injected %d of %d (%.4f, rate %.4f), control %d", injected, n, got, rate, control)
-	// Within 1 % of the traffic, and within 3 sigma of the binomial spread
-	// of 100 000 independent keys (sigma/rate is 1.4 % at this rate, so a
-	// relative 1 % bound would be luck, not a property).
-	sigma := math.Sqrt(rate * (1 - rate) / n)
+	// Both cohorts within 1 % of the traffic. Whether the hash spreads
+	// keys like independent draws (sigma/rate is 1.4 % at this size, so a
+	// relative 1 % bound on one experiment would be luck, not a property)
+	// is TestCohortHashSpreadsLikeIndependentDraws, over many experiments.
 	assert.InDelta(t, rate, got, 0.01, "injected share within 1 %% of the traffic")
-	assert.InDelta(t, rate, got, 3*sigma, "injected share within 3 sigma")
-	assert.InDelta(t, rate, float64(control)/n, 3*sigma, "control cohort as large")
+	assert.InDelta(t, rate, float64(control)/n, 0.01, "control cohort as large")
 	assert.Equal(t, n, injected+control+admitted)
 	rej := baldur.RejectInjected(500, 13)
 	_, err := fault.Admit(ctx, call(e.clk.Now(), firstKey(t, "rate", rate, "experiment")))

@@ -45,6 +45,7 @@ type activeSet struct {
 	exps    []*armed
 	expires int64 // Unix ns on the calls' clock; past it the set is dead
 	gen     uint64
+	tiers   uint8 // the union of the experiments' tiers: a call of another tier is never targeted
 }
 
 // policyView is the active set as the gates of one policy see it: only
@@ -71,15 +72,17 @@ func (inj *Injector) viewLocked(policy string) *policyView {
 // filter returns the part of s that may target policy, or nil.
 func (s *activeSet) filter(policy string) *activeSet {
 	var exps []*armed
+	var tiers uint8
 	for _, a := range s.exps {
 		if a.policy == "" || a.policy == policy {
 			exps = append(exps, a)
+			tiers |= a.tiers
 		}
 	}
 	if len(exps) == 0 {
 		return nil
 	}
-	return &activeSet{exps: exps, expires: s.expires, gen: s.gen}
+	return &activeSet{exps: exps, expires: s.expires, gen: s.gen, tiers: tiers}
 }
 
 // expStats holds an experiment's counts per phase and cohort.
@@ -140,7 +143,9 @@ func (inj *Injector) install(entries []Entry, gen uint64, expires time.Time, all
 	if len(entries) > 0 {
 		s = &activeSet{expires: expires.UnixNano(), gen: gen}
 		for _, e := range entries {
-			s.exps = append(s.exps, inj.arm(e, allowCritical))
+			a := inj.arm(e, allowCritical)
+			s.exps = append(s.exps, a)
+			s.tiers |= a.tiers
 		}
 	}
 	inj.set.Store(s)
@@ -257,6 +262,21 @@ func (inj *Injector) liveIn(p *atomic.Pointer[activeSet], now int64) *activeSet 
 	return inj.expire(p, now)
 }
 
+// liveFor returns a gate's view p when one of its experiments may target
+// c's tier and its lease holds at c.Now; else nil. The tier comes first:
+// a call no experiment can target (critical calls, by default) never
+// converts the clock reading.
+func (inj *Injector) liveFor(p *atomic.Pointer[activeSet], c *baldur.Call) *activeSet {
+	s := p.Load()
+	if s == nil || s.tiers&(1<<c.Tier) == 0 {
+		return nil
+	}
+	if now := c.Now.UnixNano(); now >= s.expires {
+		return inj.expire(p, now)
+	}
+	return s
+}
+
 // expire is liveIn for a set that is gone or past its lease.
 func (inj *Injector) expire(p *atomic.Pointer[activeSet], now int64) *activeSet {
 	s := p.Load()
@@ -340,8 +360,7 @@ func (g *FaultGate) Admit(ctx context.Context, c baldur.Call) (p baldur.Permit, 
 }
 
 func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, error) {
-	now := c.Now.UnixNano()
-	s := g.inj.liveIn(g.set, now)
+	s := g.inj.liveFor(g.set, c)
 	if s == nil {
 		return baldur.Permit{}, nil
 	}
@@ -366,11 +385,11 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 					return baldur.Permit{}, err
 				}
 				if slept {
-					return baldur.NewPermit(st, uint64(now)|delayedToken), nil
+					return baldur.NewPermit(st, uint64(c.Now.UnixNano())|delayedToken), nil
 				}
 			}
 		}
-		return baldur.NewPermit(st, uint64(now)), nil
+		return baldur.NewPermit(st, uint64(c.Now.UnixNano())), nil
 	}
 	return baldur.Permit{}, nil
 }
@@ -440,7 +459,7 @@ func (g *ObserveGate) Admit(_ context.Context, c baldur.Call) (baldur.Permit, er
 }
 
 func (g *ObserveGate) admit(c *baldur.Call) baldur.Permit {
-	s := g.inj.liveIn(g.set, c.Now.UnixNano())
+	s := g.inj.liveFor(g.set, c)
 	if s == nil {
 		return baldur.Permit{}
 	}

@@ -1,10 +1,11 @@
 package chaos
 
 import (
-	"github.com/baldur-go/baldur/internal/glob"
+	"math/bits"
 	"strings"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/glob"
 )
 
 // How an armed experiment matches the operation: any, exact, a prefix
@@ -53,47 +54,55 @@ func (c cohort) String() string {
 	return "experiment"
 }
 
-// salt is the per-experiment seed of the cohort hash: FNV-1a of the ID, so
-// every replica puts a key in the same cohort.
+// salt is the per-experiment seed of the cohort hash: FNV-1a of the ID,
+// mixed once, so every replica puts a key in the same cohort.
 func salt(id string) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(id); i++ {
 		h ^= uint64(id[i])
 		h *= 1099511628211
 	}
-	return h
+	return mix(h^hashP0, hashP1)
 }
 
-// cohortHash hashes key under an experiment's salt, eight bytes at a
-// time (multiply-xorshift per word), then the splitmix64 finalizer so
-// that the top bits, which the cohort cuts compare, are as mixed as the
-// low ones. Stable across processes and releases: the cohorts of a running
-// experiment must not move.
+// The cohort hash's odd constants.
+const (
+	hashP0 = 0xa0761d6478bd642f
+	hashP1 = 0xe7037ed1a0b428db
+	hashP2 = 0x8ebc6af09c88c6e3
+)
+
+// mix multiplies a and b to 128 bits and folds the halves: one MUL on
+// 64-bit machines, and every input bit reaches the top bits, which the
+// cohort cuts compare.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// cohortHash hashes key under an experiment's salt. A key of up to 16
+// bytes (an address, a tenant) is two loads and two dependent
+// multiplications; longer keys take one more per 16 bytes. Stable across
+// processes and releases: the cohorts of a running experiment must not
+// move (ExampleCohort and TestCohortHashIsPinned pin it).
 func cohortHash(s uint64, key string) uint64 {
-	h := s ^ uint64(len(key))*0x9e3779b97f4a7c15
 	n := len(key)
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		h = (h ^ word(key, i)) * 0xff51afd7ed558ccd
-		h ^= h >> 32
-	}
-	var w uint64
+	var a, b uint64
 	switch {
-	case i == n:
-	case n >= 8:
-		w = word(key, n-8) // the last eight bytes, overlapping the previous word
-	default:
-		for j := 0; i < n; i, j = i+1, j+8 {
-			w |= uint64(key[i]) << j
+	case n > 16:
+		i := 0
+		for ; n-i > 16; i += 16 {
+			s = mix(word(key, i)^hashP1, word(key, i+8)^s)
 		}
+		a, b = word(key, n-16), word(key, n-8) // overlapping the last round
+	case n >= 8:
+		a, b = word(key, 0), word(key, n-8)
+	case n >= 4:
+		a, b = half(key, 0)<<32|half(key, n-4), 0
+	case n > 0:
+		a = uint64(key[0])<<16 | uint64(key[n>>1])<<8 | uint64(key[n-1])
 	}
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
+	return mix(hashP2^uint64(n), mix(a^hashP1, b^s))
 }
 
 // word is the little-endian word at key[i:i+8]. Slicing first leaves one
@@ -103,6 +112,12 @@ func word(key string, i int) uint64 {
 	s := key[i : i+8]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// half is the little-endian 32-bit word at key[i:i+4].
+func half(key string, i int) uint64 {
+	s := key[i : i+4]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
 }
 
 // cut is the hash threshold below which a fraction f of keys fall.
@@ -164,6 +179,8 @@ type armed struct {
 // match returns the cohort of c under a, the key's hash (its low bits
 // pick a counter stripe) and whether c is in a cohort. The
 // policy was matched when the gate's view was built (activeSet.filter).
+// The cheap tests come first, so that a call the experiment does not
+// target never reaches the hash.
 func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
 	if a.tiers&(1<<c.Tier) == 0 ||
 		(a.service != "" && a.service != c.Service) ||
@@ -171,23 +188,16 @@ func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
 		c.Key == "" {
 		return 0, 0, false
 	}
-	switch a.opKind {
-	case opExact:
-		if len(c.Operation) != len(a.op) || !a.prefixWords.prefixOf(c.Operation, a.op) {
+	if w := &a.prefixWords; w.n != 0 {
+		// opExact or opPrefix of 8 to 16 bytes, the common patterns: two
+		// word compares, written out here because prefixOf is over the
+		// inlining budget.
+		op := c.Operation
+		if len(op) < w.n || (a.opKind == opExact && len(op) != w.n) || word(op, 0) != w.w0 || word(op, w.n-8) != w.w1 {
 			return 0, 0, false
 		}
-	case opPrefix:
-		if !a.prefixWords.prefixOf(c.Operation, a.prefix) {
-			return 0, 0, false
-		}
-	case opAffix:
-		if len(c.Operation) < len(a.prefix)+len(a.suffix) || !strings.HasPrefix(c.Operation, a.prefix) || !strings.HasSuffix(c.Operation, a.suffix) {
-			return 0, 0, false
-		}
-	case opGlob:
-		if !glob.Match(a.op, c.Operation) {
-			return 0, 0, false
-		}
+	} else if a.opKind != opAny && !a.opMatch(c.Operation) {
+		return 0, 0, false
 	}
 	h := cohortHash(a.salt, c.Key)
 	if h < a.expCut {
@@ -199,9 +209,25 @@ func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
 	return 0, 0, false
 }
 
+// opMatch reports whether op matches a's operation pattern.
+func (a *armed) opMatch(op string) bool {
+	switch a.opKind {
+	case opExact:
+		return op == a.op
+	case opPrefix:
+		return strings.HasPrefix(op, a.prefix)
+	case opAffix:
+		return len(op) >= len(a.prefix)+len(a.suffix) && strings.HasPrefix(op, a.prefix) && strings.HasSuffix(op, a.suffix)
+	case opGlob:
+		return glob.Match(a.op, op)
+	}
+	return true
+}
+
 // words holds a string of 8 to 16 bytes as two overlapping little-endian
 // words, so that testing it as a prefix is two loads and compares instead
-// of a call to the runtime's memequal; n < 0 for other lengths.
+// of a call to the runtime's memequal; n is 0 for other lengths, so the
+// zero words means "compare by call".
 type words struct {
 	n      int
 	w0, w1 uint64
@@ -209,14 +235,15 @@ type words struct {
 
 func wordsOf(p string) words {
 	if len(p) < 8 || len(p) > 16 {
-		return words{n: -1}
+		return words{}
 	}
 	return words{n: len(p), w0: word(p, 0), w1: word(p, len(p)-8)}
 }
 
 // prefixOf reports strings.HasPrefix(s, p), where w is wordsOf(p).
+// Small enough to inline; other lengths take the call.
 func (w *words) prefixOf(s, p string) bool {
-	if w.n < 0 {
+	if w.n == 0 {
 		return strings.HasPrefix(s, p)
 	}
 	return len(s) >= w.n && word(s, 0) == w.w0 && word(s, w.n-8) == w.w1
