@@ -173,9 +173,13 @@ func (p *Policy) AdmitInto(ctx context.Context, c *Call, t *Ticket) error {
 		p.rejected[ReasonDeadline].add()
 		return Reject(ReasonDeadline, 0)
 	}
+	// One copy of the call on this frame, passed to every gate from there:
+	// passing *c made the compiler copy it twice per gate, through a
+	// temporary whose overlapping 16-byte moves stall store forwarding.
+	call := *c
 	for i := 0; i < p.n; i++ {
 		s := &p.stages[i]
-		permit, err := s.gate.Admit(ctx, *c)
+		permit, err := s.gate.Admit(ctx, call)
 		if err != nil {
 			rej, isRej := err.(*Rejection)
 			if isRej && s.shadow {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/enum"
+	"github.com/baldur-go/baldur/internal/front"
 )
 
 // PartitionBy selects which fields of a baldur.Call name a breaker's
@@ -52,27 +53,43 @@ type Partition struct {
 
 // hasher maps partitions to 64-bit identities with hash/maphash. Two
 // partitions whose hashes collide (probability 2^-64 per pair) share a
-// breaker; no string is built or stored on the call path.
+// breaker; no string is built or stored on the call path. Operation
+// hashes are cached by the identity of the operation string, which an
+// adapter keeps (a route pattern, a method name), so a call of a known
+// operation hashes nothing for it.
 type hasher struct {
 	by   PartitionBy
 	seed maphash.Seed
+	ops  *front.Cache[uint64]
 }
 
-func newHasher(by PartitionBy) hasher { return hasher{by: by, seed: maphash.MakeSeed()} }
+func newHasher(by PartitionBy) hasher {
+	return hasher{by: by, seed: maphash.MakeSeed(), ops: new(front.Cache[uint64])}
+}
 
 func (h hasher) hash(key, op string) uint64 {
 	switch h.by {
 	case ByOperation:
-		return maphash.String(h.seed, op)
+		return h.op(op)
 	case ByKeyAndOperation:
 		// Two string hashes mixed by an odd multiplier and a rotation, so
 		// that (a, b) and (b, a) differ and no concatenation is needed.
 		a := maphash.String(h.seed, key)
-		b := maphash.String(h.seed, op)
+		b := h.op(op)
 		return a ^ bits.RotateLeft64(b*0x9e3779b97f4a7c15, 29)
 	default:
 		return maphash.String(h.seed, key)
 	}
+}
+
+// op is the hash of an operation.
+func (h hasher) op(op string) uint64 {
+	if v, ok := h.ops.Get(op); ok {
+		return v
+	}
+	v := maphash.String(h.seed, op)
+	h.ops.Miss(op, v)
+	return v
 }
 
 // partition returns the normalized partition (unused fields cleared).

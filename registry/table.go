@@ -2,7 +2,6 @@ package registry
 
 import (
 	"fmt"
-	"github.com/baldur-go/baldur/internal/glob"
 	"net/http"
 	"sort"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/clip"
+	"github.com/baldur-go/baldur/internal/front"
+	"github.com/baldur-go/baldur/internal/glob"
 )
 
 // maxCachedOperations bounds the per-table cache of resolved operations, so
@@ -28,6 +29,8 @@ type table struct {
 
 	cache  sync.Map     // operation -> *baldur.Policy (nil stored as noPolicy)
 	cached atomic.Int32 // operations cached; never exceeds maxCachedOperations
+
+	front front.Cache[*baldur.Policy] // by the operation string's identity, before the maps
 }
 
 type patternRoute struct {
@@ -65,6 +68,16 @@ func (r *Registry) Policy(operation string) *baldur.Policy {
 // matching glob (cached while the cache has room), default. Registry.Policy
 // asks the running table; a canary split asks its cohort's.
 func (t *table) policy(operation string) *baldur.Policy {
+	if p, ok := t.front.Get(operation); ok {
+		return p
+	}
+	p := t.resolve(operation)
+	t.front.Miss(operation, p)
+	return p
+}
+
+// resolve is policy past the front cache.
+func (t *table) resolve(operation string) *baldur.Policy {
 	if p, ok := t.exact[operation]; ok {
 		return p
 	}

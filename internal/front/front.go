@@ -1,0 +1,76 @@
+// Package front is a small cache keyed by the identity of a string: the
+// address of its bytes and its length.
+//
+// Adapters name an operation by a string they keep (the ServeMux pattern
+// of the route, the gRPC method name, the transport's interned
+// "METHOD host"), so the same string comes back on every call, and
+// comparing two words is cheaper than hashing the string for a map. A
+// Cache sits in front of such a map (the registry's operation table, a
+// breaker's partition hash) and answers for the strings it has seen twice.
+//
+// An entry holds its string, so the bytes stay alive and their address
+// cannot be reused for other bytes while the entry exists: equal identity
+// means equal content. A miss stores an entry (the only allocation) only
+// when the same address missed at the slot just before, so names built
+// afresh per call, which never repeat an address while they are live,
+// cost one atomic store and never allocate. Two kept strings that share a
+// slot both miss; the map behind answers them.
+package front
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// Slots is the size of a Cache: room for every operation of a typical
+// service without collisions between them.
+const Slots = 256
+
+// Cache maps strings, by identity, to values of type V. The zero value is
+// empty and ready; it must not be copied after first use. Safe for
+// concurrent use.
+type Cache[V any] struct {
+	entries [Slots]atomic.Pointer[entry[V]]
+	missed  [Slots]atomic.Uintptr // address of the last miss per slot; not a reference
+}
+
+type entry[V any] struct {
+	s string
+	v V
+}
+
+func index(s string) uint64 {
+	// Fibonacci hashing of the address: its top 8 bits pick the slot.
+	a := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))
+	return (a * 0x9e3779b97f4a7c15) >> (64 - 8)
+}
+
+// Get returns the value cached for s and whether there was one.
+func (c *Cache[V]) Get(s string) (v V, ok bool) {
+	e := c.entries[index(s)].Load()
+	if e != nil && unsafe.StringData(e.s) == unsafe.StringData(s) && len(e.s) == len(s) {
+		return e.v, true
+	}
+	return v, false
+}
+
+// Miss records that s, absent from the cache, has value v, and caches it
+// when the same string missed at its slot the last time.
+func (c *Cache[V]) Miss(s string, v V) {
+	i := index(s)
+	addr := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	if c.missed[i].Swap(addr) == addr && addr != 0 {
+		c.entries[i].Store(&entry[V]{s: s, v: v})
+	}
+}
+
+// Len returns the number of cached entries, for tests and metrics.
+func (c *Cache[V]) Len() int {
+	n := 0
+	for i := range c.entries {
+		if c.entries[i].Load() != nil {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,81 @@
+package front
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// A kept string is cached from its second miss on; a copy of its bytes at
+// another address is another key.
+func TestKeptStringIsCachedFromItsSecondMiss(t *testing.T) {
+	t.Parallel()
+	var c Cache[int]
+	s := strings.Clone("GET /items/{id}")
+	_, ok := c.Get(s)
+	assert.False(t, ok)
+	c.Miss(s, 7)
+	_, ok = c.Get(s)
+	assert.False(t, ok, "cached on its first miss")
+	c.Miss(s, 7)
+	v, ok := c.Get(s)
+	assert.True(t, ok)
+	assert.Equal(t, 7, v)
+	_, ok = c.Get(strings.Clone(s))
+	assert.False(t, ok, "a copy at another address hit")
+	assert.Equal(t, 1, c.Len())
+}
+
+// Strings built afresh per call never allocate an entry.
+func TestFreshStringsAllocateNothing(t *testing.T) {
+	var c Cache[int]
+	fresh := make([]string, 1100)
+	for i := range fresh {
+		fresh[i] = strings.Clone("GET /items/{id}")
+	}
+	i := 0
+	assert.Zero(t, testing.AllocsPerRun(1000, func() {
+		if _, ok := c.Get(fresh[i]); !ok {
+			c.Miss(fresh[i], i)
+		}
+		i++
+	}))
+	assert.Zero(t, c.Len())
+}
+
+// The empty string (nil data) is never cached, and a hit returns the
+// value its own string was stored with even when many share slots.
+func TestManyKeptStringsAnswerTheirOwnValues(t *testing.T) {
+	t.Parallel()
+	var c Cache[int]
+	c.Miss("", 1)
+	c.Miss("", 1)
+	_, ok := c.Get("")
+	assert.False(t, ok)
+	kept := make([]string, 4*Slots)
+	for i := range kept {
+		kept[i] = strings.Repeat("x", i%17+1) + strings.Repeat("y", i/17)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 3 {
+				for i := g; i < len(kept); i += 4 {
+					if v, ok := c.Get(kept[i]); ok {
+						if v != i {
+							t.Errorf("round %d: %q answered %d, want %d", round, kept[i], v, i)
+						}
+						continue
+					}
+					c.Miss(kept[i], i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Positive(t, c.Len())
+}
