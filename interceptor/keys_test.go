@@ -115,3 +115,27 @@ func FuzzServerCallMetadata(f *testing.F) {
 		}
 	})
 }
+
+// A connection's calls after its second are keyed from the peer cache,
+// with the same key and trust decision as the first: a trusted gateway's
+// metadata key, an untrusted peer's IP, each connection its own.
+func TestConnectionPeerKeyedTheSameFromTheCache(t *testing.T) {
+	c := newConfig([]Option{WithTrustedPeers([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})})
+	gateway := peerCtx("10.0.0.1:1", MetadataKey, "tenant-a", MetadataTier, "critical")
+	client := peerCtx("203.0.113.7:5000", MetadataKey, "tenant-a", MetadataTier, "critical")
+	other := peerCtx("203.0.113.8:5000")
+	for i := range 4 {
+		g := c.serverCall(gateway, "/s/M", baldurNow)
+		require.Equal(t, "tenant-a", g.Key, "call %d", i)
+		require.Equal(t, baldur.TierCritical, g.Tier, "call %d", i)
+		u := c.serverCall(client, "/s/M", baldurNow)
+		require.Equal(t, "203.0.113.7", u.Key, "call %d", i)
+		require.Equal(t, baldur.TierStandard, u.Tier, "call %d", i)
+		require.Equal(t, "203.0.113.8", c.serverCall(other, "/s/M", baldurNow).Key, "call %d", i)
+	}
+	p, _ := peer.FromContext(client)
+	k, ok := c.peers.Get(p.Addr.(*net.TCPAddr))
+	require.True(t, ok, "the connection's peer is cached")
+	require.Equal(t, "203.0.113.7", k.text)
+	require.Zero(t, testing.AllocsPerRun(100, func() { _ = c.serverCall(client, "/s/M", baldurNow) }))
+}

@@ -2,11 +2,13 @@ package interceptor
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/coarse"
+	"github.com/baldur-go/baldur/internal/front"
 	"github.com/baldur-go/baldur/internal/trust"
 )
 
@@ -35,12 +37,13 @@ type config struct {
 	keyMD   string
 	tierMD  string
 	keys    *keyCache
+	peers   *front.Pointers[net.TCPAddr, peerKey] // by connection: see peer
 	latency bool
 	dlq     DLQ
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{keyMD: MetadataKey, tierMD: MetadataTier, keys: new(keyCache)}
+	c := &config{keyMD: MetadataKey, tierMD: MetadataTier, keys: new(keyCache), peers: new(front.Pointers[net.TCPAddr, peerKey])}
 	for _, o := range opts {
 		if o != nil {
 			o(c)

@@ -28,7 +28,7 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) b
 		call.Tier = c.tier(ctx, method)
 		return call
 	}
-	addr, local := peerAddr(ctx)
+	addr, text, local := c.peer(ctx)
 	trusted := c.trusted.Contains(addr) || local && c.local
 	if c.key != nil {
 		call.Key = c.key(ctx, method)
@@ -38,7 +38,7 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) b
 			localSockets.Keyed()
 		}
 	} else {
-		call.Key = c.keys.get(addr)
+		call.Key = text
 		if local {
 			if trusted {
 				localSockets.Unkeyed(ctx, msgLocalNoKey, slog.String("metadata", c.keyMD))
@@ -65,6 +65,33 @@ func (c *config) trustedValue(ctx context.Context, trusted bool, name string) st
 		return v[0]
 	}
 	return ""
+}
+
+// peerKey is what a connection's peer address gives a call: the IP and
+// its text, the default partition key.
+type peerKey struct {
+	addr netip.Addr
+	text string
+}
+
+// peer returns the IP of the call's peer, unmapped, its text, and whether
+// the peer is a unix socket. A TCP peer's address is one object per
+// connection, so it is looked up by identity first: a connection's calls
+// after its second convert and format nothing.
+func (c *config) peer(ctx context.Context) (netip.Addr, string, bool) {
+	if p, ok := peer.FromContext(ctx); ok && p != nil {
+		if a, ok := p.Addr.(*net.TCPAddr); ok {
+			if k, ok := c.peers.Get(a); ok {
+				return k.addr, k.text, false
+			}
+			ip := a.AddrPort().Addr().Unmap()
+			k := peerKey{addr: ip, text: c.keys.get(ip)}
+			c.peers.Miss(a, k)
+			return k.addr, k.text, false
+		}
+	}
+	addr, local := peerAddr(ctx)
+	return addr, c.keys.get(addr), local
 }
 
 // peerAddr returns the IP of the call's peer, unmapped, or the zero Addr

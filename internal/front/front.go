@@ -1,5 +1,5 @@
-// Package front is a small cache keyed by the identity of a string: the
-// address of its bytes and its length.
+// Package front is a small cache keyed by identity: of a string (the
+// address of its bytes and its length), or of a pointer.
 //
 // Adapters name an operation by a string they keep (the ServeMux pattern
 // of the route, the gRPC method name, the transport's interned
@@ -10,7 +10,8 @@
 //
 // An entry holds its string, so the bytes stay alive and their address
 // cannot be reused for other bytes while the entry exists: equal identity
-// means equal content. A miss stores an entry (the only allocation) only
+// means equal content. Pointers does the same for objects an adapter
+// sees again and again, such as a connection's peer address. A miss stores an entry (the only allocation) only
 // when the same address missed at the slot just before, so names built
 // afresh per call, which never repeat an address while they are live,
 // cost one atomic store and never allocate. Two kept strings that share a
@@ -61,6 +62,43 @@ func (c *Cache[V]) Miss(s string, v V) {
 	addr := uintptr(unsafe.Pointer(unsafe.StringData(s)))
 	if c.missed[i].Swap(addr) == addr && addr != 0 {
 		c.entries[i].Store(&entry[V]{s: s, v: v})
+	}
+}
+
+// Pointers maps pointers to values of type V by the pointer's identity,
+// with Cache's rule for when a miss stores. An entry holds its pointer, so
+// the object cannot be freed and its address reused while the entry
+// exists; the object must not change in ways its value depends on. The
+// zero value is empty and ready; it must not be copied after first use.
+// Safe for concurrent use.
+type Pointers[P, V any] struct {
+	entries [Slots]atomic.Pointer[pointerEntry[P, V]]
+	missed  [Slots]atomic.Uintptr
+}
+
+type pointerEntry[P, V any] struct {
+	p *P
+	v V
+}
+
+func pointerIndex(a uintptr) uint64 { return (uint64(a) * 0x9e3779b97f4a7c15) >> (64 - 8) }
+
+// Get returns the value cached for p and whether there was one.
+func (c *Pointers[P, V]) Get(p *P) (v V, ok bool) {
+	e := c.entries[pointerIndex(uintptr(unsafe.Pointer(p)))].Load()
+	if e != nil && e.p == p {
+		return e.v, true
+	}
+	return v, false
+}
+
+// Miss records that p, absent from the cache, has value v, and caches it
+// when the same pointer missed at its slot the last time.
+func (c *Pointers[P, V]) Miss(p *P, v V) {
+	addr := uintptr(unsafe.Pointer(p))
+	i := pointerIndex(addr)
+	if c.missed[i].Swap(addr) == addr && addr != 0 {
+		c.entries[i].Store(&pointerEntry[P, V]{p: p, v: v})
 	}
 }
 

@@ -79,3 +79,42 @@ func TestManyKeptStringsAnswerTheirOwnValues(t *testing.T) {
 	wg.Wait()
 	assert.Positive(t, c.Len())
 }
+
+type addr struct{ ip string }
+
+// A pointer is cached from its second miss on; another object with the
+// same contents is another key; fresh objects never allocate an entry.
+func TestPointersByIdentity(t *testing.T) {
+	t.Parallel()
+	var c Pointers[addr, string]
+	a := &addr{"10.0.0.1"}
+	c.Miss(a, a.ip)
+	_, ok := c.Get(a)
+	assert.False(t, ok, "cached on its first miss")
+	c.Miss(a, a.ip)
+	v, ok := c.Get(a)
+	assert.True(t, ok)
+	assert.Equal(t, "10.0.0.1", v)
+	_, ok = c.Get(&addr{"10.0.0.1"})
+	assert.False(t, ok, "another object with the same contents hit")
+	var nilAddr *addr
+	c.Miss(nilAddr, "")
+	c.Miss(nilAddr, "")
+	_, ok = c.Get(nilAddr)
+	assert.False(t, ok, "nil was cached")
+}
+
+func TestPointersFreshObjectsAllocateNothing(t *testing.T) {
+	var c Pointers[addr, int]
+	fresh := make([]*addr, 1100)
+	for i := range fresh {
+		fresh[i] = &addr{"x"}
+	}
+	i := 0
+	assert.Zero(t, testing.AllocsPerRun(1000, func() {
+		if _, ok := c.Get(fresh[i]); !ok {
+			c.Miss(fresh[i], i)
+		}
+		i++
+	}))
+}
