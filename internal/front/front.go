@@ -65,39 +65,56 @@ func (c *Cache[V]) Miss(s string, v V) {
 	}
 }
 
-// Pointers maps pointers to values of type V by the pointer's identity,
-// with Cache's rule for when a miss stores. An entry holds its pointer, so
-// the object cannot be freed and its address reused while the entry
-// exists; the object must not change in ways its value depends on. The
-// zero value is empty and ready; it must not be copied after first use.
-// Safe for concurrent use.
+// PointerSlots is the size of a Pointers: a server's connections are
+// many more than its operations.
+const PointerSlots = 4096
+
+// Pointers maps pointers to values of type V by the pointer's identity. An
+// entry holds its pointer, so the object cannot be freed and its address
+// reused while the entry exists; the object must not change in ways its
+// value depends on. A miss stores, as in Cache, only when the same pointer
+// missed at its slot the last time, and never over an entry hit since the
+// slot's previous miss: of two hot pointers sharing a slot one stays
+// cached and the other is answered behind it, instead of both allocating
+// in turn. The zero value is empty and ready; it must not be copied after
+// first use. Safe for concurrent use.
 type Pointers[P, V any] struct {
-	entries [Slots]atomic.Pointer[pointerEntry[P, V]]
-	missed  [Slots]atomic.Uintptr
+	entries [PointerSlots]atomic.Pointer[pointerEntry[P, V]]
+	missed  [PointerSlots]atomic.Uintptr
 }
 
 type pointerEntry[P, V any] struct {
-	p *P
-	v V
+	p   *P
+	v   V
+	hit atomic.Bool // since the slot's last miss
 }
 
-func pointerIndex(a uintptr) uint64 { return (uint64(a) * 0x9e3779b97f4a7c15) >> (64 - 8) }
+func pointerIndex(a uintptr) uint64 { return (uint64(a) * 0x9e3779b97f4a7c15) >> (64 - 12) }
 
 // Get returns the value cached for p and whether there was one.
 func (c *Pointers[P, V]) Get(p *P) (v V, ok bool) {
 	e := c.entries[pointerIndex(uintptr(unsafe.Pointer(p)))].Load()
 	if e != nil && e.p == p {
+		if !e.hit.Load() { // a load, not a store, on the steady path
+			e.hit.Store(true)
+		}
 		return e.v, true
 	}
 	return v, false
 }
 
 // Miss records that p, absent from the cache, has value v, and caches it
-// when the same pointer missed at its slot the last time.
+// when the same pointer missed at its slot the last time and the slot's
+// entry was not hit since.
 func (c *Pointers[P, V]) Miss(p *P, v V) {
 	addr := uintptr(unsafe.Pointer(p))
 	i := pointerIndex(addr)
-	if c.missed[i].Swap(addr) == addr && addr != 0 {
+	again := c.missed[i].Swap(addr) == addr && addr != 0
+	if e := c.entries[i].Load(); e != nil && e.hit.Load() {
+		e.hit.Store(false) // a second chance: replaced only if not hit again before the next miss
+		return
+	}
+	if again {
 		c.entries[i].Store(&pointerEntry[P, V]{p: p, v: v})
 	}
 }

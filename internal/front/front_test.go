@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -117,4 +118,40 @@ func TestPointersFreshObjectsAllocateNothing(t *testing.T) {
 		}
 		i++
 	}))
+}
+
+// Of two hot pointers sharing a slot, the cached one stays and the other
+// misses without allocating; neither is answered with the other's value.
+func TestPointersCollidingHotPairDoesNotThrash(t *testing.T) {
+	var c Pointers[addr, int]
+	objs := make([]*addr, 0, 2)
+	slot := uint64(1 << 62)
+	for len(objs) < 2 {
+		a := &addr{"x"}
+		i := pointerIndex(uintptr(unsafe.Pointer(a)))
+		if slot == 1<<62 {
+			slot = i
+		}
+		if i == slot {
+			objs = append(objs, a)
+		}
+	}
+	a, b := objs[0], objs[1]
+	value := map[*addr]int{a: 1, b: 2}
+	call := func(p *addr) {
+		if v, ok := c.Get(p); ok {
+			if v != value[p] {
+				t.Fatalf("answered %d, want %d", v, value[p])
+			}
+			return
+		}
+		c.Miss(p, value[p])
+	}
+	call(a)
+	call(a) // a is cached
+	allocs := testing.AllocsPerRun(1000, func() { call(a); call(b) })
+	assert.Zero(t, allocs, "the pair thrashed")
+	v, ok := c.Get(a)
+	assert.True(t, ok)
+	assert.Equal(t, 1, v)
 }
