@@ -245,7 +245,9 @@ type Ticket struct {
 
 // Release hands every permit back in reverse order with the call's outcome,
 // marked Injected when a gate injected a fault into the call (see
-// InjectionMarker). A second Release is a no-op.
+// InjectionMarker). It leaves t as empty as the zero Ticket, holding no
+// reference, so a pooled ticket needs no clearing; a second Release is a
+// no-op.
 func (t *Ticket) Release(o Outcome) {
 	if t.injected {
 		o.Injected, t.injected = true, false
@@ -253,6 +255,9 @@ func (t *Ticket) Release(o Outcome) {
 	for t.n > 0 {
 		t.n--
 		t.permits[t.n].Release(o)
+	}
+	if t.runner != nil || t.quota != 0 || t.run != 0 {
+		t.runner, t.quota, t.run = nil, 0, 0
 	}
 }
 

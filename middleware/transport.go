@@ -159,8 +159,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		u.now = now
 		call := t.call(req, op, key, now)
-		if err := p.AdmitInto(req.Context(), &call, &u.ticket); err != nil {
+		// The permits go straight into the pooled ticket a response body
+		// holds them in, so that handing them on copies nothing.
+		u.held = tickets.Get().(*heldTicket)
+		if err := p.AdmitInto(req.Context(), &call, &u.held.t); err != nil {
 			u.done()
+			u.giveBack()
 			if probe {
 				t.cool.abandon(host)
 			}
@@ -175,8 +179,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var resp *http.Response
 	var err error
 	var cancel context.CancelCauseFunc // the context of a request sent on a pool
-	if u.ticket.Runs() {
-		resp, cancel, err = t.roundTripOnPool(req, &u.ticket)
+	if u.held != nil && u.held.t.Runs() {
+		resp, cancel, err = t.roundTripOnPool(req, &u.held.t)
 	} else if resp, err = t.next.RoundTrip(req); err == nil && resp == nil {
 		err = errNilResponse // as http.Client would say; never dereference it
 	}
@@ -185,8 +189,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if probe {
 			t.cool.abandon(host)
 		}
-		if u.ticket.Held() {
-			u.ticket.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
+		if u.held != nil {
+			u.held.t.Release(baldur.Outcome{Result: errResult(req.Context(), err), Latency: t.since(now)})
+			u.giveBack()
 		}
 		if t.dlq != nil && errResult(req.Context(), err) == baldur.Failure {
 			t.captureDLQ(req, op, 0, err)
@@ -200,23 +205,25 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 500 && t.dlq != nil {
 		t.captureDLQ(req, op, resp.StatusCode, nil)
 	}
-	if !u.ticket.Held() && cancel == nil {
+	if (u.held == nil || !u.held.t.Held()) && cancel == nil {
 		u.done()
+		u.giveBack()
 		return resp, nil
 	}
 	o := baldur.Outcome{Result: statusResult(resp.StatusCode), Status: resp.StatusCode}
 	if resp.Body == nil || resp.Body == http.NoBody {
 		u.done()
 		o.Latency = t.since(now)
-		u.ticket.Release(o)
+		if u.held != nil {
+			u.held.t.Release(o)
+			u.giveBack()
+		}
 		if cancel != nil {
 			cancel(nil)
 		}
 		return resp, nil
 	}
-	held := tickets.Get().(*heldTicket)
-	held.t = u.ticket
-	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, held: held, cancel: cancel}
+	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, held: u.held, cancel: cancel}
 	u.done() // the body owns the permits now
 	if _, ok := resp.Body.(io.Writer); ok {
 		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
@@ -238,11 +245,19 @@ type unwind struct {
 	probe   bool
 	settled bool
 	now     time.Time
-	ticket  baldur.Ticket
+	held    *heldTicket // the permits of a guarded request, from tickets
 }
 
 // done marks the probe and the permits as handed on or given back.
 func (u *unwind) done() { u.settled = true }
+
+// giveBack returns the held ticket, released or never filled, to the pool.
+func (u *unwind) giveBack() {
+	if u.held != nil {
+		tickets.Put(u.held)
+		u.held = nil
+	}
+}
 
 func (u *unwind) run() {
 	if u.settled {
@@ -251,8 +266,9 @@ func (u *unwind) run() {
 	if u.probe {
 		u.t.cool.abandon(u.host)
 	}
-	if u.ticket.Held() {
-		u.ticket.Release(baldur.Outcome{Result: baldur.Failure, Latency: u.t.since(u.now)})
+	if u.held != nil {
+		u.held.t.Release(baldur.Outcome{Result: baldur.Failure, Latency: u.t.since(u.now)})
+		u.giveBack()
 	}
 }
 
@@ -386,8 +402,7 @@ func (b *body) finish(readErr error) {
 	o.Latency = b.t.since(b.start)
 	h := b.held
 	b.held = nil
-	h.t.Release(o)
-	h.t = baldur.Ticket{}
+	h.t.Release(o) // leaves it empty, as a zero Ticket
 	tickets.Put(h)
 	if b.cancel != nil {
 		b.cancel(nil)
