@@ -223,7 +223,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
-	b := &body{rc: resp.Body, t: t, ctx: req.Context(), start: now, outcome: o, held: u.held, cancel: cancel}
+	h := u.held
+	h.tr, h.ctx, h.start, h.outcome, h.cancel = t, req.Context(), now, o, cancel
+	b := &body{rc: resp.Body, held: h}
 	u.done() // the body owns the permits now
 	if _, ok := resp.Body.(io.Writer); ok {
 		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
@@ -349,22 +351,25 @@ func errResult(ctx context.Context, err error) baldur.Result {
 // io.WriterTo: io.Copy then reads through Read (into the destination's
 // ReadFrom or a buffer), so the end of the body is always seen.
 type body struct {
-	rc      io.ReadCloser
-	t       *transport
+	rc   io.ReadCloser
+	done atomic.Bool // whoever flips it owns held
+	held *heldTicket // the permits and what their release needs; given back by the owner of done
+}
+
+// heldTicket holds the permits of a response being read and what their
+// release needs. It lives in a pooled holder rather than in the body, so
+// that the one allocation a guarded response adds, the body wrapper, stays
+// at 32 bytes: the wrapper cannot be pooled (the caller keeps it after
+// Close), its holder can, because only the goroutine that finishes the
+// body touches it.
+type heldTicket struct {
+	t       baldur.Ticket
+	tr      *transport
 	ctx     context.Context
 	start   time.Time
 	outcome baldur.Outcome
-	done    atomic.Bool             // whoever flips it owns held
-	held    *heldTicket             // the permits, from tickets; given back by the owner of done
 	cancel  context.CancelCauseFunc // ends the context of a request sent on a pool; nil otherwise
 }
-
-// heldTicket holds the permits of a response being read. The ticket (168
-// bytes) lives in a pooled holder rather than in the body, so that the one
-// allocation a guarded response adds, the body wrapper, stays small: the
-// wrapper cannot be pooled (the caller keeps it after Close), its holder
-// can, because only the goroutine that finishes the body touches it.
-type heldTicket struct{ t baldur.Ticket }
 
 var tickets = sync.Pool{New: func() any { return new(heldTicket) }}
 
@@ -395,17 +400,19 @@ func (b *body) finish(readErr error) {
 	if b.done.Load() || !b.done.CompareAndSwap(false, true) {
 		return
 	}
-	o := b.outcome
-	if readErr != nil && readErr != io.EOF {
-		o.Result = errResult(b.ctx, readErr)
-	}
-	o.Latency = b.t.since(b.start)
 	h := b.held
 	b.held = nil
+	o := h.outcome
+	if readErr != nil && readErr != io.EOF {
+		o.Result = errResult(h.ctx, readErr)
+	}
+	o.Latency = h.tr.since(h.start)
 	h.t.Release(o) // leaves it empty, as a zero Ticket
+	cancel := h.cancel
+	h.tr, h.ctx, h.cancel = nil, nil, nil // hold no reference in the pool
 	tickets.Put(h)
-	if b.cancel != nil {
-		b.cancel(nil)
+	if cancel != nil {
+		cancel(nil)
 	}
 }
 
