@@ -28,12 +28,12 @@ func newResolver(r baldur.Resolver) resolver {
 // method, and the key is only computed for a guarded call.
 func (r resolver) server(ctx context.Context, c *config, method string, call *baldur.Call) *baldur.Policy {
 	if r.keyed != nil {
-		*call = c.serverCall(ctx, method, time.Time{})
+		c.fillServerCall(ctx, method, time.Time{}, call)
 		return r.keyed.PolicyFor(method, call.Key)
 	}
 	p := r.r.Policy(method)
 	if p != nil {
-		*call = c.serverCall(ctx, method, time.Time{})
+		c.fillServerCall(ctx, method, time.Time{}, call)
 	}
 	return p
 }

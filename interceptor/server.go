@@ -29,7 +29,8 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 	c := newConfig(opts)
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			call := c.serverCall(ctx, info.FullMethod, time.Time{})
+			var call baldur.Call
+			c.fillServerCall(ctx, info.FullMethod, time.Time{}, &call)
 			p := k.PolicyFor(info.FullMethod, call.Key)
 			if p == nil {
 				return handler(ctx, req)
@@ -42,7 +43,8 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 		if p == nil {
 			return handler(ctx, req)
 		}
-		call := c.serverCall(ctx, info.FullMethod, time.Time{})
+		var call baldur.Call
+		c.fillServerCall(ctx, info.FullMethod, time.Time{}, &call)
 		return c.unaryServer(ctx, p, &call, req, handler)
 	}
 }
@@ -77,7 +79,8 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 	c := newConfig(opts)
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-			call := c.serverCall(ss.Context(), info.FullMethod, time.Time{})
+			var call baldur.Call
+			c.fillServerCall(ss.Context(), info.FullMethod, time.Time{}, &call)
 			p := k.PolicyFor(info.FullMethod, call.Key)
 			if p == nil {
 				return handler(srv, ss)
@@ -90,7 +93,8 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 		if p == nil {
 			return handler(srv, ss)
 		}
-		call := c.serverCall(ss.Context(), info.FullMethod, time.Time{})
+		var call baldur.Call
+		c.fillServerCall(ss.Context(), info.FullMethod, time.Time{}, &call)
 		return c.streamServer(p, &call, srv, ss, handler)
 	}
 }
