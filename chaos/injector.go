@@ -360,9 +360,15 @@ func (g *FaultGate) Admit(ctx context.Context, c baldur.Call) (p baldur.Permit, 
 }
 
 func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, error) {
-	s := g.inj.liveFor(g.set, c)
-	if s == nil {
+	// liveFor, written out: the call path's one function call fewer.
+	s := g.set.Load()
+	if s == nil || s.tiers&(1<<c.Tier) == 0 {
 		return baldur.Permit{}, nil
+	}
+	if now := c.Now.UnixNano(); now >= s.expires {
+		if s = g.inj.expire(g.set, now); s == nil {
+			return baldur.Permit{}, nil
+		}
 	}
 	for _, a := range s.exps {
 		co, h, ok := a.match(c)
