@@ -34,61 +34,69 @@ func benchEnv(b *testing.B, dry bool) *env {
 	return e
 }
 
-// BenchmarkFaultGate measures Admit in the same run: a bare gate, no
-// experiment, an active experiment on another policy, and a matching call
-// (an injected error: the decision, no delay) and a dry-run match.
-func BenchmarkFaultGate(b *testing.B) {
-	ctx := context.Background()
-	now := time.Now()
-	run := func(b *testing.B, g baldur.Gate, c baldur.Call) {
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				p, _ := g.Admit(ctx, c)
-				p.Release(baldur.Outcome{})
-			}
-		})
-	}
-	b.Run("bare", func(b *testing.B) { run(b, bareGate{}, call(now, "tenant-1")) })
-	b.Run("no_experiment", func(b *testing.B) {
+// faultCase is one decision the benchmarks measure: a gate and the call
+// it decides.
+type faultCase struct {
+	name  string
+	setup func(b *testing.B) (baldur.Gate, baldur.Call)
+}
+
+// faultCases are the decisions of BenchmarkFaultGate and
+// BenchmarkFaultGateSerial: a bare gate, no experiment, an active
+// experiment the call is not targeted by (another policy, operation or
+// tier, or a key in no cohort), a matching call (an injected error: the
+// decision, no delay) and a dry-run match.
+var faultCases = []faultCase{
+	{"bare", func(*testing.B) (baldur.Gate, baldur.Call) { return bareGate{}, call(time.Now(), "tenant-1") }},
+	{"no_experiment", func(*testing.B) (baldur.Gate, baldur.Call) {
 		_, g := chaos.NewInjector(nil).Gates("api")
-		run(b, g, call(now, "tenant-1"))
-	})
-	b.Run("active_other_policy", func(b *testing.B) {
+		return g, call(time.Now(), "tenant-1")
+	}},
+	{"active_other_policy", func(b *testing.B) (baldur.Gate, baldur.Call) {
 		e := benchEnv(b, false)
 		_, g := e.inj.Gates("search")
-		run(b, g, call(e.clk.Now(), "tenant-1"))
-	})
-	b.Run("active_other_operation", func(b *testing.B) {
-		e := benchEnv(b, false)
-		_, g := e.inj.Gates("api")
-		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
+		return g, call(e.clk.Now(), "tenant-1")
+	}},
+	{"active_other_operation", func(b *testing.B) (baldur.Gate, baldur.Call) {
+		g, c := activeCall(b, false, "experiment")
 		c.Operation = "GET /health"
-		run(b, g, c)
-	})
-	b.Run("active_other_tier", func(b *testing.B) {
-		e := benchEnv(b, false)
-		_, g := e.inj.Gates("api")
-		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
+		return g, c
+	}},
+	{"active_other_tier", func(b *testing.B) (baldur.Gate, baldur.Call) {
+		g, c := activeCall(b, false, "experiment")
 		c.Tier = baldur.TierCritical
-		run(b, g, c)
-	})
-	b.Run("active_untouched_key", func(b *testing.B) {
-		e := benchEnv(b, false)
-		_, g := e.inj.Gates("api")
-		run(b, g, call(e.clk.Now(), firstKey(b, "bench", 0.25, "")))
-	})
-	b.Run("match_inject_error", func(b *testing.B) {
-		e := benchEnv(b, false)
-		_, g := e.inj.Gates("api")
-		run(b, g, call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment")))
-	})
-	b.Run("match_dry_run", func(b *testing.B) {
-		e := benchEnv(b, true)
-		_, g := e.inj.Gates("api")
-		run(b, g, call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment")))
-	})
+		return g, c
+	}},
+	{"active_untouched_key", func(b *testing.B) (baldur.Gate, baldur.Call) { return activeCall(b, false, "") }},
+	{"match_inject_error", func(b *testing.B) (baldur.Gate, baldur.Call) { return activeCall(b, false, "experiment") }},
+	{"match_dry_run", func(b *testing.B) (baldur.Gate, baldur.Call) { return activeCall(b, true, "experiment") }},
+}
+
+// activeCall is the fault gate of policy "api" under benchEnv and a call
+// from a key of cohort ("" for none).
+func activeCall(b *testing.B, dry bool, cohort string) (baldur.Gate, baldur.Call) {
+	e := benchEnv(b, dry)
+	_, g := e.inj.Gates("api")
+	return g, call(e.clk.Now(), firstKey(b, "bench", 0.25, cohort))
+}
+
+// BenchmarkFaultGate measures the faultCases' Admit from parallel
+// goroutines, in the same run.
+func BenchmarkFaultGate(b *testing.B) {
+	ctx := context.Background()
+	for _, fc := range faultCases {
+		b.Run(fc.name, func(b *testing.B) {
+			g, c := fc.setup(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					p, _ := g.Admit(ctx, c)
+					p.Release(baldur.Outcome{})
+				}
+			})
+		})
+	}
 }
 
 // The admission paths of the benchmark allocate nothing.
@@ -128,52 +136,19 @@ func BenchmarkFaultGateSerial(b *testing.B) {
 	// call of a dry run); an injected error takes none, so that case is
 	// the decision alone. (StopTimer around batched releases would cost a
 	// ReadMemStats each time, more than what is measured.)
-	loop := func(b *testing.B, g baldur.Gate, c baldur.Call) {
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			p, _ := g.Admit(ctx, c)
-			if p.Held() {
-				p.Release(baldur.Outcome{Result: baldur.Success, Latency: time.Millisecond})
+	for _, fc := range faultCases {
+		b.Run(fc.name, func(b *testing.B) {
+			g, c := fc.setup(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				p, _ := g.Admit(ctx, c)
+				if p.Held() {
+					p.Release(baldur.Outcome{Result: baldur.Success, Latency: time.Millisecond})
+				}
 			}
-		}
+		})
 	}
-	b.Run("bare", func(b *testing.B) { loop(b, bareGate{}, call(time.Now(), "tenant-1")) })
-	bench := func(b *testing.B, inj *chaos.Injector, policy string, key string, now time.Time) {
-		_, g := inj.Gates(policy)
-		loop(b, g, call(now, key))
-	}
-	b.Run("no_experiment", func(b *testing.B) { bench(b, chaos.NewInjector(nil), "api", "tenant-1", time.Now()) })
-	b.Run("active_other_policy", func(b *testing.B) {
-		e := benchEnv(b, false)
-		bench(b, e.inj, "search", "tenant-1", e.clk.Now())
-	})
-	b.Run("active_other_operation", func(b *testing.B) {
-		e := benchEnv(b, false)
-		_, g := e.inj.Gates("api")
-		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
-		c.Operation = "GET /health"
-		loop(b, g, c)
-	})
-	b.Run("active_other_tier", func(b *testing.B) {
-		e := benchEnv(b, false)
-		_, g := e.inj.Gates("api")
-		c := call(e.clk.Now(), firstKey(b, "bench", 0.25, "experiment"))
-		c.Tier = baldur.TierCritical
-		loop(b, g, c)
-	})
-	b.Run("active_untouched_key", func(b *testing.B) {
-		e := benchEnv(b, false)
-		bench(b, e.inj, "api", firstKey(b, "bench", 0.25, ""), e.clk.Now())
-	})
-	b.Run("match_inject_error", func(b *testing.B) {
-		e := benchEnv(b, false)
-		bench(b, e.inj, "api", firstKey(b, "bench", 0.25, "experiment"), e.clk.Now())
-	})
-	b.Run("match_dry_run", func(b *testing.B) {
-		e := benchEnv(b, true)
-		bench(b, e.inj, "api", firstKey(b, "bench", 0.25, "experiment"), e.clk.Now())
-	})
 }
 
 // BenchmarkCohortRelease is the release of a cohort call's permit: its
