@@ -120,7 +120,7 @@ func FuzzServerCallMetadata(f *testing.F) {
 // with the same key and trust decision as the first: a trusted gateway's
 // metadata key, an untrusted peer's IP, each connection its own.
 func TestConnectionPeerKeyedTheSameFromTheCache(t *testing.T) {
-	c := newConfig([]Option{WithTrustedPeers([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})})
+	c := newServerConfig([]Option{WithTrustedPeers([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})})
 	gateway := peerCtx("10.0.0.1:1", MetadataKey, "tenant-a", MetadataTier, "critical")
 	client := peerCtx("203.0.113.7:5000", MetadataKey, "tenant-a", MetadataTier, "critical")
 	other := peerCtx("203.0.113.8:5000")

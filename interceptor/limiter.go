@@ -27,7 +27,7 @@ type Limiter struct {
 // the call's full method (grpc.Method of the context; "" on the client
 // side, where grpc does not record it).
 func NewLimiter(r baldur.Resolver, opts ...Option) *Limiter {
-	return &Limiter{r: newResolver(r), c: newConfig(opts)}
+	return &Limiter{r: newResolver(r), c: newServerConfig(opts)}
 }
 
 // Limit admits the call of ctx. It returns nil when admitted, the

@@ -37,13 +37,22 @@ type config struct {
 	keyMD   string
 	tierMD  string
 	keys    *keyCache
-	peers   *front.Pointers[net.TCPAddr, peerKey] // by connection: see peer
+	peers   *front.Pointers[net.TCPAddr, peerKey] // by connection, server side only (see peer); nil: none
 	latency bool
 	dlq     DLQ
 }
 
+// newServerConfig is newConfig for the server side, whose calls are keyed
+// by their peer: it adds the 64 KiB cache of connections' peer keys, which
+// client-side configurations do without.
+func newServerConfig(opts []Option) *config {
+	c := newConfig(opts)
+	c.peers = new(front.Pointers[net.TCPAddr, peerKey])
+	return c
+}
+
 func newConfig(opts []Option) *config {
-	c := &config{keyMD: MetadataKey, tierMD: MetadataTier, keys: new(keyCache), peers: new(front.Pointers[net.TCPAddr, peerKey])}
+	c := &config{keyMD: MetadataKey, tierMD: MetadataTier, keys: new(keyCache)}
 	for _, o := range opts {
 		if o != nil {
 			o(c)

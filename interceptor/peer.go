@@ -86,7 +86,7 @@ type peerKey struct {
 // after its second convert and format nothing.
 func (c *config) peer(ctx context.Context) (netip.Addr, string, bool) {
 	if p, ok := peer.FromContext(ctx); ok && p != nil {
-		if a, ok := p.Addr.(*net.TCPAddr); ok {
+		if a, ok := p.Addr.(*net.TCPAddr); ok && c.peers != nil {
 			if k, ok := c.peers.Get(a); ok {
 				return k.addr, k.text, false
 			}

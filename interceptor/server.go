@@ -26,7 +26,7 @@ import (
 // must not keep using the call (headers, trailers) once its context is
 // done.
 func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerInterceptor {
-	c := newConfig(opts)
+	c := newServerConfig(opts)
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 			var call baldur.Call
@@ -76,7 +76,7 @@ func (c *config) unaryServer(ctx context.Context, p *baldur.Policy, call *baldur
 // (Workers+QueueSize) for the whole stream, as a semaphore permit would.
 // The interceptor is safe for concurrent use.
 func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServerInterceptor {
-	c := newConfig(opts)
+	c := newServerConfig(opts)
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 			var call baldur.Call

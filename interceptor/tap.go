@@ -19,7 +19,7 @@ import (
 // no trailers for it, so there is no pushback. The handle is safe for
 // concurrent use.
 func InHandle(r baldur.Resolver, opts ...Option) tap.ServerInHandle {
-	c, res := newConfig(opts), newResolver(r)
+	c, res := newServerConfig(opts), newResolver(r)
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		var call baldur.Call
 		p := res.server(ctx, c, info.FullMethodName, &call)

@@ -10,7 +10,9 @@
 //
 // An entry holds its string, so the bytes stay alive and their address
 // cannot be reused for other bytes while the entry exists: equal identity
-// means equal content. Pointers does the same for objects an adapter
+// means equal content, as long as strings are immutable, as Go requires (a
+// string made with unsafe.String over a buffer that is later rewritten
+// would be answered with what the buffer held when it was cached). Pointers does the same for objects an adapter
 // sees again and again, such as a connection's peer address. A miss stores an entry (the only allocation) only
 // when the same address missed at the slot just before, so names built
 // afresh per call, which never repeat an address while they are live,
@@ -32,7 +34,7 @@ const Slots = 256
 // concurrent use.
 type Cache[V any] struct {
 	entries [Slots]atomic.Pointer[entry[V]]
-	missed  [Slots]atomic.Uintptr // address of the last miss per slot; not a reference
+	missed  [Slots]atomic.Uintptr // address and length of the last miss per slot; not a reference
 }
 
 type entry[V any] struct {
@@ -56,11 +58,17 @@ func (c *Cache[V]) Get(s string) (v V, ok bool) {
 }
 
 // Miss records that s, absent from the cache, has value v, and caches it
-// when the same string missed at its slot the last time.
+// when the same string missed at its slot the last time. The string's
+// length is part of what is compared, so two strings at one address (a
+// name and a prefix of it) taking turns never store.
 func (c *Cache[V]) Miss(s string, v V) {
 	i := index(s)
 	addr := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	if c.missed[i].Swap(addr) == addr && addr != 0 {
+	if addr == 0 {
+		return
+	}
+	token := addr ^ uintptr(len(s))*0x9e3779b97f4a7c15
+	if c.missed[i].Swap(token) == token {
 		c.entries[i].Store(&entry[V]{s: s, v: v})
 	}
 }

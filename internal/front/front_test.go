@@ -155,3 +155,22 @@ func TestPointersCollidingHotPairDoesNotThrash(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, 1, v)
 }
+
+// A name and a prefix of it share an address; taking turns they never
+// store, and each is answered with its own value.
+func TestSameAddressOtherLengthsDoNotThrash(t *testing.T) {
+	var c Cache[int]
+	long := strings.Clone("GET /items/{id}/reviews")
+	short := long[:14]
+	value := map[string]int{long: 1, short: 2}
+	call := func(s string) {
+		if v, ok := c.Get(s); ok {
+			if v != value[s] {
+				t.Fatalf("%q answered %d", s, v)
+			}
+			return
+		}
+		c.Miss(s, value[s])
+	}
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { call(long); call(short) }))
+}
