@@ -46,6 +46,18 @@ type activeSet struct {
 	expires int64 // Unix ns on the calls' clock; past it the set is dead
 	gen     uint64
 	tiers   uint8 // the union of the experiments' tiers: a call of another tier is never targeted
+	// op and opExact: the operation test of a set of one experiment whose
+	// pattern compares as words, run before the lease and the loop so that
+	// a call of another operation costs a few compares (see setOp).
+	op      words
+	opExact bool
+}
+
+// setOp sets s's operation test from its experiments.
+func (s *activeSet) setOp() {
+	if len(s.exps) == 1 && s.exps[0].prefixWords.n != 0 {
+		s.op, s.opExact = s.exps[0].prefixWords, s.exps[0].opKind == opExact
+	}
 }
 
 // policyView is the active set as the gates of one policy see it: only
@@ -82,7 +94,9 @@ func (s *activeSet) filter(policy string) *activeSet {
 	if len(exps) == 0 {
 		return nil
 	}
-	return &activeSet{exps: exps, expires: s.expires, gen: s.gen, tiers: tiers}
+	v := &activeSet{exps: exps, expires: s.expires, gen: s.gen, tiers: tiers}
+	v.setOp()
+	return v
 }
 
 // expStats holds an experiment's counts per phase and cohort.
@@ -147,6 +161,7 @@ func (inj *Injector) install(entries []Entry, gen uint64, expires time.Time, all
 			s.exps = append(s.exps, a)
 			s.tiers |= a.tiers
 		}
+		s.setOp()
 	}
 	inj.set.Store(s)
 	for name, v := range inj.views {
@@ -365,13 +380,21 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 	if s == nil || s.tiers&(1<<c.Tier) == 0 {
 		return baldur.Permit{}, nil
 	}
+	opChecked := false
+	if w := &s.op; w.n != 0 {
+		op := c.Operation // match's word test, for the set's one experiment
+		if len(op) < w.n || (s.opExact && len(op) != w.n) || word(op, 0) != w.w0 || word(op, w.n-8) != w.w1 {
+			return baldur.Permit{}, nil
+		}
+		opChecked = true
+	}
 	if now := c.Now.UnixNano(); now >= s.expires {
 		if s = g.inj.expire(g.set, now); s == nil {
 			return baldur.Permit{}, nil
 		}
 	}
 	for _, a := range s.exps {
-		co, h, ok := a.match(c)
+		co, h, ok := a.match(c, opChecked)
 		if !ok {
 			continue
 		}
@@ -470,7 +493,7 @@ func (g *ObserveGate) admit(c *baldur.Call) baldur.Permit {
 		return baldur.Permit{}
 	}
 	for _, a := range s.exps {
-		if co, _, ok := a.match(c); ok {
+		if co, _, ok := a.match(c, false); ok {
 			return baldur.NewPermit((*rejections)(&a.stats[co]), 0)
 		}
 	}

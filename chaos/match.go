@@ -177,20 +177,23 @@ type armed struct {
 }
 
 // match returns the cohort of c under a, the key's hash (its low bits
-// pick a counter stripe) and whether c is in a cohort. The
+// pick a counter stripe) and whether c is in a cohort; opChecked skips the
+// operation test, which the caller ran. The
 // policy was matched when the gate's view was built (activeSet.filter).
 // The cheap tests come first, so that a call the experiment does not
 // target never reaches the hash.
-func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
+func (a *armed) match(c *baldur.Call, opChecked bool) (cohort, uint64, bool) {
 	if a.tiers&(1<<c.Tier) == 0 ||
 		(a.service != "" && a.service != c.Service) ||
 		(a.region != "" && a.region != c.Region) ||
 		c.Key == "" {
 		return 0, 0, false
 	}
-	if w := &a.prefixWords; w.n != 0 {
+	if opChecked {
+		// the view's test ran it already (activeSet.op)
+	} else if w := &a.prefixWords; w.n != 0 {
 		// opExact or opPrefix of 8 to 16 bytes, the common patterns: two
-		// word compares, written out here because prefixOf is over the
+		// word compares, written out because prefixOf is over the
 		// inlining budget.
 		op := c.Operation
 		if len(op) < w.n || (a.opKind == opExact && len(op) != w.n) || word(op, 0) != w.w0 || word(op, w.n-8) != w.w1 {
