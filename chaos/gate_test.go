@@ -12,6 +12,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/chaos"
+	"github.com/baldur-go/baldur/internal/glob"
 )
 
 // toDuring schedules x and passes the steady state, so that x injects.
@@ -309,4 +310,27 @@ func TestCohortIsStableAndSplitsEvenly(t *testing.T) {
 	}
 	assert.Less(t, same, 200)
 	assert.False(t, errors.Is(nil, baldur.ErrRejected))
+}
+
+// The operation test answers as the pattern means (internal/glob), for
+// patterns the view tests itself (exact and prefix of 8 to 16 bytes) and
+// for those the match tests (shorter, longer, inner '*', any).
+func TestOperationPatternsInjectWhatTheyMatch(t *testing.T) {
+	t.Parallel()
+	ops := []string{"GET /health", "GET /healthz", "GET /healt", "POST /health", "GET /api/", "GET /api/x",
+		"GET /apix", "GET /a/b", "GET /x/items", "GET /items", "GET /api/items/{id}/reviews"}
+	for _, pattern := range []string{"GET /health", "GET /api/*", "GET /a/*", "GET /*/items", "GET /api/items/{id}/*", ""} {
+		e := newEnv(t, func(c *chaos.Config) { c.MaxRate = 0.5 })
+		x := errorExp("ops", 0.5)
+		x.Target.Operation = pattern
+		e.toDuring(t, x)
+		_, fault := e.inj.Gates("api")
+		c := call(e.clk.Now(), firstKey(t, "ops", 0.5, "experiment"))
+		for _, op := range ops {
+			c.Operation = op
+			_, err := fault.Admit(context.Background(), c)
+			want := pattern == "" || glob.Match(pattern, op)
+			assert.Equal(t, want, err != nil, "pattern %q, operation %q", pattern, op)
+		}
+	}
 }
