@@ -164,21 +164,31 @@ func checkPath(b *testing.B, m peer.Mode, rejected int64) {
 	}
 }
 
-func BenchmarkRouteHTTP(b *testing.B) {
+// routeMatrix runs one route benchmark for every path and impl, under the
+// names RESULTS.md reports: bare (admit only), ours at each burst (the big
+// burst on admit only: a rejection reports r=0 whatever the burst) and
+// failsafe-go.
+func routeMatrix(b *testing.B, run func(b *testing.B, impl string, burst int, m peer.Mode)) {
 	for _, m := range []peer.Mode{peer.Admit, peer.Reject} {
 		b.Run("path="+m.String(), func(b *testing.B) {
 			if m == peer.Admit {
-				b.Run("impl=bare", func(b *testing.B) { benchRouteHTTP(b, routeHandler(b, "bare", 0, m, sys), m) })
+				b.Run("impl=bare", func(b *testing.B) { run(b, "bare", 0, m) })
 			}
 			for _, impl := range routeImpls {
 				if m == peer.Reject && impl.burst == route.BigBurst {
-					continue // a rejection reports r=0 whatever the burst
+					continue
 				}
-				b.Run("impl="+impl.name, func(b *testing.B) { benchRouteHTTP(b, routeHandler(b, impl.name, impl.burst, m, sys), m) })
+				b.Run("impl="+impl.name, func(b *testing.B) { run(b, impl.name, impl.burst, m) })
 			}
-			b.Run("impl=failsafe", func(b *testing.B) { benchRouteHTTP(b, routeHandler(b, "failsafe", 0, m, sys), m) })
+			b.Run("impl=failsafe", func(b *testing.B) { run(b, "failsafe", 0, m) })
 		})
 	}
+}
+
+func BenchmarkRouteHTTP(b *testing.B) {
+	routeMatrix(b, func(b *testing.B, impl string, burst int, m peer.Mode) {
+		benchRouteHTTP(b, routeHandler(b, impl, burst, m, sys), m)
+	})
 }
 
 // ---- gRPC
@@ -251,20 +261,9 @@ func benchRouteGRPC(b *testing.B, ic grpc.UnaryServerInterceptor, m peer.Mode) {
 }
 
 func BenchmarkRouteGRPC(b *testing.B) {
-	for _, m := range []peer.Mode{peer.Admit, peer.Reject} {
-		b.Run("path="+m.String(), func(b *testing.B) {
-			if m == peer.Admit {
-				b.Run("impl=bare", func(b *testing.B) { benchRouteGRPC(b, routeUnary(b, "bare", 0, m, sys), m) })
-			}
-			for _, impl := range routeImpls {
-				if m == peer.Reject && impl.burst == route.BigBurst {
-					continue // a rejection reports r=0 whatever the burst
-				}
-				b.Run("impl="+impl.name, func(b *testing.B) { benchRouteGRPC(b, routeUnary(b, impl.name, impl.burst, m, sys), m) })
-			}
-			b.Run("impl=failsafe", func(b *testing.B) { benchRouteGRPC(b, routeUnary(b, "failsafe", 0, m, sys), m) })
-		})
-	}
+	routeMatrix(b, func(b *testing.B, impl string, burst int, m peer.Mode) {
+		benchRouteGRPC(b, routeUnary(b, impl, burst, m, sys), m)
+	})
 }
 
 // ---- Transport
@@ -362,22 +361,9 @@ func benchRouteTransport(b *testing.B, rt http.RoundTripper, m peer.Mode) {
 }
 
 func BenchmarkRouteTransport(b *testing.B) {
-	for _, m := range []peer.Mode{peer.Admit, peer.Reject} {
-		b.Run("path="+m.String(), func(b *testing.B) {
-			if m == peer.Admit {
-				b.Run("impl=bare", func(b *testing.B) { benchRouteTransport(b, routeTransport(b, "bare", 0, m, sys), m) })
-			}
-			for _, impl := range routeImpls {
-				if m == peer.Reject && impl.burst == route.BigBurst {
-					continue // a rejection reports r=0 whatever the burst
-				}
-				b.Run("impl="+impl.name, func(b *testing.B) {
-					benchRouteTransport(b, routeTransport(b, impl.name, impl.burst, m, sys), m)
-				})
-			}
-			b.Run("impl=failsafe", func(b *testing.B) { benchRouteTransport(b, routeTransport(b, "failsafe", 0, m, sys), m) })
-		})
-	}
+	routeMatrix(b, func(b *testing.B, impl string, burst int, m peer.Mode) {
+		benchRouteTransport(b, routeTransport(b, impl, burst, m, sys), m)
+	})
 }
 
 // ---- allocation test
