@@ -35,15 +35,25 @@ type Memory struct {
 	domains map[string]*domainLists
 }
 
+// node is one entry, linked into two lists: its domain's list of its
+// status, in capture order, and the expiry list of all entries.
 type node struct {
-	e            Entry
-	gprev, gnext *node
-	sprev, snext *node
+	e    Entry
+	link [2]links // by list kind: byCapture, byExpiry
 }
+
+type links struct{ prev, next *node }
+
+// The kinds of list a node is in; a dlist's zero kind is byCapture.
+const (
+	byCapture = iota
+	byExpiry
+)
 
 type dlist struct {
 	head, tail *node
 	n          int
+	kind       int // which of a node's links this list uses
 }
 
 type domainLists struct {
@@ -55,7 +65,8 @@ var _ Repository = (*Memory)(nil)
 
 // NewMemory returns an empty Memory repository.
 func NewMemory(cfg MemoryConfig) *Memory {
-	m := &Memory{lim: cfg.Limits.withDefaults(), clock: cfg.Clock, byID: map[string]*node{}, domains: map[string]*domainLists{}}
+	m := &Memory{lim: cfg.Limits.withDefaults(), clock: cfg.Clock, byID: map[string]*node{}, domains: map[string]*domainLists{},
+		all: dlist{kind: byExpiry}}
 	if m.clock == nil {
 		m.clock = baldur.SystemClock()
 	}
@@ -72,41 +83,11 @@ func expiresBefore(a, b *Entry) bool {
 // insertAll links n into the expiry list, walking from the tail (captures
 // mostly arrive in order).
 func (m *Memory) insertAll(n *node) {
-	l := &m.all
-	at := l.tail
+	at := m.all.tail
 	for at != nil && expiresBefore(&n.e, &at.e) {
-		at = at.gprev
+		at = at.link[byExpiry].prev
 	}
-	n.gprev = at
-	if at == nil {
-		n.gnext = l.head
-		l.head = n
-	} else {
-		n.gnext = at.gnext
-		at.gnext = n
-	}
-	if n.gnext == nil {
-		l.tail = n
-	} else {
-		n.gnext.gprev = n
-	}
-	l.n++
-}
-
-func (m *Memory) removeAll(n *node) {
-	l := &m.all
-	if n.gprev == nil {
-		l.head = n.gnext
-	} else {
-		n.gprev.gnext = n.gnext
-	}
-	if n.gnext == nil {
-		l.tail = n.gprev
-	} else {
-		n.gnext.gprev = n.gprev
-	}
-	n.gprev, n.gnext = nil, nil
-	l.n--
+	m.all.linkAfter(at, n)
 }
 
 func createdBefore(a, b *Entry) bool {
@@ -118,44 +99,53 @@ func createdBefore(a, b *Entry) bool {
 // which replays take first) near the head, so either walk is short.
 func (l *dlist) insert(n *node) {
 	var at *node // n goes after at; nil: at the head
-	for back, fwd := l.tail, l.head; ; back, fwd = back.sprev, fwd.snext {
+	for back, fwd := l.tail, l.head; ; back, fwd = back.link[byCapture].prev, fwd.link[byCapture].next {
 		if back == nil || !createdBefore(&n.e, &back.e) {
 			at = back
 			break
 		}
 		if createdBefore(&n.e, &fwd.e) {
-			at = fwd.sprev
+			at = fwd.link[byCapture].prev
 			break
 		}
 	}
-	n.sprev = at
+	l.linkAfter(at, n)
+}
+
+// linkAfter links n into l after at (nil: at the head).
+func (l *dlist) linkAfter(at, n *node) {
+	k := l.kind
+	n.link[k].prev = at
 	if at == nil {
-		n.snext = l.head
+		n.link[k].next = l.head
 		l.head = n
 	} else {
-		n.snext = at.snext
-		at.snext = n
+		n.link[k].next = at.link[k].next
+		at.link[k].next = n
 	}
-	if n.snext == nil {
+	if nx := n.link[k].next; nx == nil {
 		l.tail = n
 	} else {
-		n.snext.sprev = n
+		nx.link[k].prev = n
 	}
 	l.n++
 }
 
+// remove unlinks n from l.
 func (l *dlist) remove(n *node) {
-	if n.sprev == nil {
-		l.head = n.snext
+	k := l.kind
+	prev, next := n.link[k].prev, n.link[k].next
+	if prev == nil {
+		l.head = next
 	} else {
-		n.sprev.snext = n.snext
+		prev.link[k].next = next
 	}
-	if n.snext == nil {
-		l.tail = n.sprev
+	if next == nil {
+		l.tail = prev
 	} else {
-		n.snext.sprev = n.sprev
+		next.link[k].prev = prev
 	}
-	n.sprev, n.snext = nil, nil
+	n.link[k] = links{}
 	l.n--
 }
 
@@ -178,7 +168,7 @@ func (m *Memory) unlink(n *node) {
 	if d.n == 0 {
 		delete(m.domains, n.e.Domain)
 	}
-	m.removeAll(n)
+	m.all.remove(n)
 	delete(m.byID, n.e.ID)
 }
 
@@ -299,7 +289,7 @@ func (m *Memory) List(ctx context.Context, f Filter) ([]Entry, error) {
 		if d == nil || !statuses[0].Valid() {
 			return nil, nil
 		}
-		for n := d.st[statuses[0]].head; n != nil && len(out) < limit; n = n.snext {
+		for n := d.st[statuses[0]].head; n != nil && len(out) < limit; n = n.link[byCapture].next {
 			if keep(&n.e) {
 				out = append(out, n.e)
 			}
@@ -345,7 +335,7 @@ func (h nodeHeap) init() {
 // next replaces the top with its successor in its list (or drops it at
 // the list's end) and restores the heap.
 func (h *nodeHeap) next() {
-	if s := (*h)[0].snext; s != nil {
+	if s := (*h)[0].link[byCapture].next; s != nil {
 		(*h)[0] = s
 	} else {
 		last := len(*h) - 1
