@@ -1,13 +1,11 @@
 package interceptor
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,6 +20,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/internal/localsock"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/throttle"
 )
 
@@ -90,30 +89,12 @@ func TestUnixSocketPeers(t *testing.T) {
 	}
 }
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Calls over a unix socket that only ever get the empty partition key are
 // reported once, with what to do; a gateway that forwards keys is not. Not
 // parallel: the warning is once per process, and parallel tests only run
 // after this one.
 func TestUnixSocketWarning(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	l := slog.New(slog.NewTextHandler(logs, nil))
 	localSockets.Logger = func() *slog.Logger { return l }
 	t.Cleanup(func() {

@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,28 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/notify"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// syncBuffer is a log sink safe for the workers' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type env map[string]string
 
@@ -47,10 +29,10 @@ func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
 
 // build returns a pipeline on a fake clock, logging to the returned buffer
 // unless cfg has a Logger.
-func build(t testing.TB, cfg notify.Config, vars env) (*notify.Pipeline, *clock.Fake, *syncBuffer) {
+func build(t testing.TB, cfg notify.Config, vars env) (*notify.Pipeline, *clock.Fake, *logtest.Buffer) {
 	t.Helper()
 	clk := clock.NewFake(t0)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	if cfg.Clock == nil {
 		cfg.Clock = clk
 	}

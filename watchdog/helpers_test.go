@@ -1,7 +1,6 @@
 package watchdog_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sort"
@@ -147,23 +146,6 @@ func (p *resolvingPager) Resolve(_ context.Context, n notify.Notification) (noti
 	defer p.mu.Unlock()
 	p.resolved = append(p.resolved, n)
 	return notify.Result{Delivered: true, Priority: n.Priority}, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newRunner builds a runner on a fake clock with the given checks; edit

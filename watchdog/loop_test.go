@@ -16,6 +16,7 @@ import (
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/watchdog"
 )
 
@@ -140,7 +141,7 @@ func TestHeartbeat(t *testing.T) { // not parallel: it sets the environment
 		w.WriteHeader(int(status.Load()))
 	}))
 	defer srv.Close()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	clk := clock.NewFake(t0)
 	var fail error
 	c := &check{name: "c", w: newWorld(), observe: func(context.Context) error { return fail }}
