@@ -3,6 +3,7 @@ package chaos_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -332,5 +333,56 @@ func TestOperationPatternsInjectWhatTheyMatch(t *testing.T) {
 			want := pattern == "" || glob.Match(pattern, op)
 			assert.Equal(t, want, err != nil, "pattern %q, operation %q", pattern, op)
 		}
+	}
+}
+
+// The fault gate puts a key in the cohort chaos.Cohort names, for keys of
+// every length (the gate hashes keys of 8 to 16 bytes itself), both when
+// the policy's view holds one experiment and when it holds several.
+func TestGateCohortsAgreeWithCohortForEveryKeyLength(t *testing.T) {
+	t.Parallel()
+	const rate = 0.25
+	for _, tc := range []struct {
+		name   string
+		others []string // operations of further experiments on the policy, matching no call
+	}{
+		{"one experiment", nil},
+		{"several experiments", []string{"POST /never", "PUT /never/*"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(c *chaos.Config) { c.MaxRate = 0.5 })
+			e.toDuring(t, errorExp("lengths", rate))
+			for i, op := range tc.others {
+				x := errorExp(fmt.Sprintf("other-%d", i), rate)
+				x.Target.Operation = op
+				x.Force = true // past the cooldown the first one started
+				e.toDuring(t, x)
+			}
+			_, fault := e.inj.Gates("api")
+			ctx := context.Background()
+			seen := map[string]int{}
+			for n := 1; n <= 40; n++ {
+				for i := range 64 {
+					key := fmt.Sprintf("%0*d", n, i*7919)[:n]
+					want := chaos.Cohort("lengths", rate, key)
+					p, err := fault.Admit(ctx, call(e.clk.Now(), key))
+					got := ""
+					switch {
+					case err != nil:
+						require.ErrorIs(t, err, baldur.ErrInjectedFault)
+						got = "experiment"
+					case p.Held():
+						got = "control"
+						p.Release(baldur.Outcome{Result: baldur.Success})
+					}
+					require.Equal(t, want, got, "key %q (%d bytes)", key, n)
+					seen[got]++
+				}
+			}
+			assert.NotZero(t, seen["experiment"])
+			assert.NotZero(t, seen["control"])
+			assert.NotZero(t, seen[""])
+		})
 	}
 }

@@ -41,22 +41,38 @@ type Injector struct {
 	installs     atomic.Uint64
 }
 
+// activeSet is an immutable set of armed experiments. Its first 64 bytes
+// are what the fault gate reads to decide a call of a set of one
+// experiment (the common case), so that the decision for a call the
+// experiment does not take touches one cache line past the gate.
 type activeSet struct {
-	exps    []*armed
-	expires int64 // Unix ns on the calls' clock; past it the set is dead
-	gen     uint64
 	tiers   uint8 // the union of the experiments' tiers: a call of another tier is never targeted
-	// op and opExact: the operation test of a set of one experiment whose
-	// pattern compares as words, run before the lease and the loop so that
-	// a call of another operation costs a few compares (see setOp).
+	opExact bool  // op is the whole operation, not a prefix
+	scoped  bool  // one's target names a service or region
+	// op is one's operation test when its pattern compares as words, run
+	// before the lease so that a call of another operation costs a few
+	// compares.
 	op      words
-	opExact bool
+	expires int64  // Unix ns on the calls' clock; past it the set is dead
+	salt    uint64 // one's
+	expCut  uint64 // one's
+	// one is the set's experiment when it has one, which the fault gate
+	// matches without the loop over exps.
+	one  *armed
+	exps []*armed
+	gen  uint64
+	_    [32]byte // to 128 bytes, a size class whose objects start a cache line
 }
 
-// setOp sets s's operation test from its experiments.
+// setOp sets s's single-experiment fields from its experiments.
 func (s *activeSet) setOp() {
-	if len(s.exps) == 1 && s.exps[0].prefixWords.n != 0 {
-		s.op, s.opExact = s.exps[0].prefixWords, s.exps[0].opKind == opExact
+	if len(s.exps) != 1 {
+		return
+	}
+	a := s.exps[0]
+	s.one, s.salt, s.expCut, s.scoped = a, a.salt, a.expCut, a.service != "" || a.region != ""
+	if a.prefixWords.n != 0 {
+		s.op, s.opExact = a.prefixWords, a.opKind == opExact
 	}
 }
 
@@ -380,47 +396,90 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 	if s == nil || s.tiers&(1<<c.Tier) == 0 {
 		return baldur.Permit{}, nil
 	}
-	opChecked := false
+	a := s.one
+	if a == nil {
+		return g.admitAny(ctx, s, c)
+	}
+	// The view's one experiment: a.match written out from the set's copy
+	// of its fields, so that a call the experiment does not target, or
+	// whose key is in neither cohort, costs no call and no load of a. The
+	// set's tiers are the experiment's.
 	if w := &s.op; w.n != 0 {
-		op := c.Operation // match's word test, for the set's one experiment
+		op := c.Operation
 		if len(op) < w.n || (s.opExact && len(op) != w.n) || word(op, 0) != w.w0 || word(op, w.n-8) != w.w1 {
 			return baldur.Permit{}, nil
 		}
-		opChecked = true
+	} else if a.opKind != opAny && !a.opMatch(c.Operation) {
+		return baldur.Permit{}, nil
 	}
+	if c.Key == "" || (s.scoped && !a.inScope(c)) {
+		return baldur.Permit{}, nil
+	}
+	if now := c.Now.UnixNano(); now >= s.expires {
+		if n := g.inj.expire(g.set, now); n != s {
+			if n == nil {
+				return baldur.Permit{}, nil
+			}
+			return g.admitAny(ctx, n, c) // refreshed meanwhile: match afresh
+		}
+	}
+	var h uint64
+	if k := c.Key; len(k) >= 8 && len(k) <= 16 {
+		// cohortHash of a key of 8 to 16 bytes (an address, a tenant)
+		// written out: the function is over the inlining budget.
+		h = mix(hashP2^uint64(len(k)), mix(word(k, 0)^hashP1, word(k, len(k)-8)^s.salt))
+	} else {
+		h = cohortHash(s.salt, k)
+	}
+	switch {
+	case h < s.expCut:
+		return g.decide(ctx, a, c, cohortExperiment, h)
+	case h-s.expCut < s.expCut: // h < 2·cut without overflow
+		return g.decide(ctx, a, c, cohortControl, h)
+	}
+	return baldur.Permit{}, nil
+}
+
+// admitAny is admit for a set of several experiments: the first whose
+// cohort c is in decides.
+func (g *FaultGate) admitAny(ctx context.Context, s *activeSet, c *baldur.Call) (baldur.Permit, error) {
 	if now := c.Now.UnixNano(); now >= s.expires {
 		if s = g.inj.expire(g.set, now); s == nil {
 			return baldur.Permit{}, nil
 		}
 	}
 	for _, a := range s.exps {
-		co, h, ok := a.match(c, opChecked)
-		if !ok {
-			continue
+		if co, h, ok := a.match(c); ok {
+			return g.decide(ctx, a, c, co, h)
 		}
-		st := &a.stats[co]
-		if co == cohortExperiment {
-			stripe := &st.s[h%stripes] // the hash's low bits: no random draw on the decision
-			if a.dry {
-				stripe.wouldInject.Add(1)
-			} else if a.inject {
-				if a.rej != nil {
-					stripe.injected.Add(1) // a call, a failure, an injected_fault rejection (snapshot)
-					return baldur.Permit{}, a.rej
-				}
-				stripe.delayed.Add(1)
-				slept, err := g.delay(ctx, a, c)
-				if err != nil {
-					return baldur.Permit{}, err
-				}
-				if slept {
-					return baldur.NewPermit(st, uint64(c.Now.UnixNano())|delayedToken), nil
-				}
-			}
-		}
-		return baldur.NewPermit(st, uint64(c.Now.UnixNano())), nil
 	}
 	return baldur.Permit{}, nil
+}
+
+// decide is the fault gate's decision for c, in cohort co of a with key
+// hash h: inject (or count what a dry run would), or count the call.
+func (g *FaultGate) decide(ctx context.Context, a *armed, c *baldur.Call, co cohort, h uint64) (baldur.Permit, error) {
+	st := &a.stats[co]
+	if co == cohortExperiment {
+		stripe := &st.s[h%stripes] // the hash's low bits: no random draw on the decision
+		if a.dry {
+			stripe.wouldInject.Add(1)
+		} else if a.inject {
+			if a.rej != nil {
+				stripe.injected.Add(1) // a call, a failure, an injected_fault rejection (snapshot)
+				return baldur.Permit{}, a.rej
+			}
+			stripe.delayed.Add(1)
+			slept, err := g.delay(ctx, a, c)
+			if err != nil {
+				return baldur.Permit{}, err
+			}
+			if slept {
+				return baldur.NewPermit(st, uint64(c.Now.UnixNano())|delayedToken), nil
+			}
+		}
+	}
+	return baldur.NewPermit(st, uint64(c.Now.UnixNano())), nil
 }
 
 // delayedToken marks the permit token (the admission time in Unix
@@ -493,7 +552,7 @@ func (g *ObserveGate) admit(c *baldur.Call) baldur.Permit {
 		return baldur.Permit{}
 	}
 	for _, a := range s.exps {
-		if co, _, ok := a.match(c, false); ok {
+		if co, _, ok := a.match(c); ok {
 			return baldur.NewPermit((*rejections)(&a.stats[co]), 0)
 		}
 	}

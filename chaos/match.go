@@ -177,21 +177,15 @@ type armed struct {
 }
 
 // match returns the cohort of c under a, the key's hash (its low bits
-// pick a counter stripe) and whether c is in a cohort; opChecked skips the
-// operation test, which the caller ran. The
+// pick a counter stripe) and whether c is in a cohort. The
 // policy was matched when the gate's view was built (activeSet.filter).
 // The cheap tests come first, so that a call the experiment does not
 // target never reaches the hash.
-func (a *armed) match(c *baldur.Call, opChecked bool) (cohort, uint64, bool) {
-	if a.tiers&(1<<c.Tier) == 0 ||
-		(a.service != "" && a.service != c.Service) ||
-		(a.region != "" && a.region != c.Region) ||
-		c.Key == "" {
+func (a *armed) match(c *baldur.Call) (cohort, uint64, bool) {
+	if a.tiers&(1<<c.Tier) == 0 || !a.inScope(c) || c.Key == "" {
 		return 0, 0, false
 	}
-	if opChecked {
-		// the view's test ran it already (activeSet.op)
-	} else if w := &a.prefixWords; w.n != 0 {
+	if w := &a.prefixWords; w.n != 0 {
 		// opExact or opPrefix of 8 to 16 bytes, the common patterns: two
 		// word compares, written out because prefixOf is over the
 		// inlining budget.
@@ -210,6 +204,11 @@ func (a *armed) match(c *baldur.Call, opChecked bool) (cohort, uint64, bool) {
 		return cohortControl, h, true
 	}
 	return 0, 0, false
+}
+
+// inScope reports whether c is of the service and region a targets.
+func (a *armed) inScope(c *baldur.Call) bool {
+	return (a.service == "" || a.service == c.Service) && (a.region == "" || a.region == c.Region)
 }
 
 // opMatch reports whether op matches a's operation pattern.
