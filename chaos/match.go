@@ -1,8 +1,9 @@
 package chaos
 
 import (
-	"math/bits"
 	"strings"
+
+	"github.com/baldur-go/baldur/internal/strhash"
 
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/glob"
@@ -72,14 +73,6 @@ const (
 	hashP2 = 0x8ebc6af09c88c6e3
 )
 
-// mix multiplies a and b to 128 bits and folds the halves: one MUL on
-// 64-bit machines, and every input bit reaches the top bits, which the
-// cohort cuts compare.
-func mix(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
-}
-
 // cohortHash hashes key under an experiment's salt. A key of up to 16
 // bytes (an address, a tenant) is two loads and two dependent
 // multiplications; longer keys take one more per 16 bytes. Stable across
@@ -105,20 +98,11 @@ func cohortHash(s uint64, key string) uint64 {
 	return mix(hashP2^uint64(n), mix(a^hashP1, b^s))
 }
 
-// word is the little-endian word at key[i:i+8]. Slicing first leaves one
-// bounds check where indexing key[i+k] kept eight, and the compiler then
-// loads the word at once.
-func word(key string, i int) uint64 {
-	s := key[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// half is the little-endian 32-bit word at key[i:i+4].
-func half(key string, i int) uint64 {
-	s := key[i : i+4]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
-}
+// word, half and mix are the hash's primitives, shared with the
+// process-seeded hash of the in-memory tables.
+func word(key string, i int) uint64 { return strhash.Word(key, i) }
+func half(key string, i int) uint64 { return strhash.Half(key, i) }
+func mix(a, b uint64) uint64        { return strhash.Mix(a, b) }
 
 // cut is the hash threshold below which a fraction f of keys fall.
 func cut(f float64) uint64 {

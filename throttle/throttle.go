@@ -2,9 +2,10 @@ package throttle
 
 import (
 	"context"
-	"hash/maphash"
 	"sync/atomic"
 	"time"
+
+	"github.com/baldur-go/baldur/internal/strhash"
 
 	"github.com/baldur-go/baldur"
 )
@@ -16,8 +17,8 @@ import (
 type Throttle struct {
 	name    string
 	keyBy   KeyBy
-	keySeed [baldur.NumTiers]maphash.Seed // one per tier: the tier needs no mixing in
-	opSeed  [baldur.NumTiers]maphash.Seed
+	keySeed [baldur.NumTiers]uint64 // one per tier: the tier needs no mixing in
+	opSeed  [baldur.NumTiers]uint64
 	level   LevelSource
 	applied atomic.Uint32 // index of the last factor applied (see factor)
 	maxWait time.Duration
@@ -87,8 +88,8 @@ func New(cfg Config) (*Throttle, error) {
 	}
 	t.local, _ = cfg.Store.(LocalTaker)
 	for i := range t.keySeed {
-		t.keySeed[i] = maphash.MakeSeed()
-		t.opSeed[i] = maphash.MakeSeed()
+		t.keySeed[i] = strhash.Seed()
+		t.opSeed[i] = strhash.Seed()
 	}
 	if t.name == "" {
 		t.name = "throttle"
@@ -264,19 +265,19 @@ func (t *Throttle) refund(ctx context.Context, k Key, l Limit) {
 }
 
 // hash combines the parts of the bucket key without building a string: one
-// maphash per part, seeded per tier so that each tier has its own buckets
+// seeded hash per part (internal/strhash), seeded per tier so that each tier has its own buckets
 // with no further mixing. Key length affects only the time to hash
 // (linear), never memory: keys are not stored.
 func (t *Throttle) hash(c *baldur.Call, tier baldur.Tier) uint64 {
 	switch t.keyBy {
 	case ByKey:
-		return maphash.String(t.keySeed[tier], c.Key)
+		return strhash.String(t.keySeed[tier], c.Key)
 	case ByOperation:
-		return maphash.String(t.opSeed[tier], c.Operation)
+		return strhash.String(t.opSeed[tier], c.Operation)
 	case ByKeyAndOperation:
-		return maphash.String(t.keySeed[tier], c.Key) ^ (maphash.String(t.opSeed[tier], c.Operation) * 0xff51afd7ed558ccd)
+		return strhash.String(t.keySeed[tier], c.Key) ^ (strhash.String(t.opSeed[tier], c.Operation) * 0xff51afd7ed558ccd)
 	}
-	return maphash.String(t.keySeed[tier], "")
+	return strhash.String(t.keySeed[tier], "")
 }
 
 // Release does nothing: a token bucket is not refilled by finished calls.
