@@ -32,9 +32,9 @@
 // Config.KeyBy chooses what shares a bucket: the partition key (Call.Key:
 // client IP, tenant, API key, chosen by the adapter), the operation, both,
 // or nothing (Global). Each tier has its own bucket per key. Keys are hashed
-// with hash/maphash, seeded per Throttle, and never stored, so a key costs
-// the same whatever its length; only hashing time grows with it, and
-// adapters bound header-derived keys.
+// with a seeded hash (a random seed per Throttle and tier), and never
+// stored, so a key costs the same whatever its length; only hashing time
+// grows with it, and adapters bound header-derived keys.
 //
 // Memory holds at most Config.MaxKeys buckets in sets of seven. A call for
 // a tracked key takes no lock: it decides on the bucket's state word and

@@ -10,7 +10,7 @@ import (
 // Key names one bucket. Hash is what the in-memory store indexes by; the
 // strings are there for stores that need a key that is stable across
 // processes (a Redis store builds its own from them). Hash is seeded per
-// Throttle (hash/maphash) and means nothing outside this process.
+// Throttle (a random seed) and means nothing outside this process.
 type Key struct {
 	Hash      uint64
 	Partition string // empty unless the throttle keys by partition
