@@ -79,29 +79,13 @@ const (
 // processes and releases: the cohorts of a running experiment must not
 // move (ExampleCohort and TestCohortHashIsPinned pin it).
 func cohortHash(s uint64, key string) uint64 {
-	n := len(key)
-	var a, b uint64
-	switch {
-	case n > 16:
-		i := 0
-		for ; n-i > 16; i += 16 {
-			s = mix(word(key, i)^hashP1, word(key, i+8)^s)
-		}
-		a, b = word(key, n-16), word(key, n-8) // overlapping the last round
-	case n >= 8:
-		a, b = word(key, 0), word(key, n-8)
-	case n >= 4:
-		a, b = half(key, 0)<<32|half(key, n-4), 0
-	case n > 0:
-		a = uint64(key[0])<<16 | uint64(key[n>>1])<<8 | uint64(key[n-1])
-	}
-	return mix(hashP2^uint64(n), mix(a^hashP1, b^s))
+	a, b, s := strhash.Lanes(s, key)
+	return mix(hashP2^uint64(len(key)), mix(a^hashP1, b^s))
 }
 
-// word, half and mix are the hash's primitives, shared with the
-// process-seeded hash of the in-memory tables.
+// word and mix are the hash's primitives, shared with the process-seeded
+// hash of the in-memory tables (internal/strhash).
 func word(key string, i int) uint64 { return strhash.Word(key, i) }
-func half(key string, i int) uint64 { return strhash.Half(key, i) }
 func mix(a, b uint64) uint64        { return strhash.Mix(a, b) }
 
 // cut is the hash threshold below which a fraction f of keys fall.

@@ -29,8 +29,21 @@ func Seed() uint64 { return rand.Uint64() }
 
 // String returns the hash of s under seed.
 func String(seed uint64, s string) uint64 {
-	n := len(s)
 	var a, b uint64
+	if n := len(s); n >= 8 && n <= 16 {
+		a, b = Word(s, 0), Word(s, n-8) // Lanes' common case, without the call
+	} else {
+		a, b, seed = Lanes(seed, s)
+	}
+	return Mix(p2^seed^uint64(len(s)), Mix(a^p0^seed, b^p1^seed))
+}
+
+// Lanes is the part every hash of this construction shares: s as the two
+// words its last rounds mix (up to 16 bytes: the first and last eight,
+// overlapping; 4 to 7: two halves; fewer: three bytes; none: zero), and
+// seed chained through one multiply per 16 bytes before the last 16.
+func Lanes(seed uint64, s string) (a, b, chained uint64) {
+	n := len(s)
 	switch {
 	case n > 16:
 		i := 0
@@ -45,7 +58,7 @@ func String(seed uint64, s string) uint64 {
 	case n > 0:
 		a = uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1])
 	}
-	return Mix(p2^seed^uint64(n), Mix(a^p0^seed, b^p1^seed))
+	return a, b, seed
 }
 
 // Mix multiplies a and b to 128 bits and folds the halves: one MUL on
