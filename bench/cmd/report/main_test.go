@@ -38,3 +38,26 @@ func TestMedian(t *testing.T) {
 	assert.Equal(t, 2.0, median([]float64{3, 1, 2}), "median odd")
 	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}), "median even")
 }
+
+// A ratio taken within each round and then the median over rounds
+// cancels the machine's drift between rounds, which moves every row of a
+// round together, and outvotes one disturbed sample; the ratio of the
+// rows' medians pairs samples of different rounds.
+func TestPairedMedianCancelsDrift(t *testing.T) {
+	t.Parallel()
+	// Three rounds at speeds 1, 1.6 and 1.3; the peer's overhead is 10x
+	// ours in each, and ours was disturbed (+200 ns) in the first.
+	bare := []float64{100, 160, 130}
+	ours := []float64{300 + 200, 480, 390}
+	peer := []float64{2100, 3360, 2730}
+	got, ok := pairedMedian(overheadRatio, bare, ours, peer)
+	assert.True(t, ok)
+	assert.InDelta(t, 10.0, got, 1e-9)
+	ofMedians := (median(peer) - median(bare)) / (median(ours) - median(bare))
+	assert.InDelta(t, 7.43, ofMedians, 0.01, "the medians come from different rounds")
+
+	_, ok = pairedMedian(overheadRatio, bare, ours[:2], peer)
+	assert.False(t, ok, "rows of different lengths are not paired")
+	_, ok = pairedMedian(overheadRatio)
+	assert.False(t, ok)
+}
