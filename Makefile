@@ -54,7 +54,7 @@ console-screenshots: ## regenerate docs/console/*.png, one per console view, fro
 bench-build: ## vet the bench module and run its tests (the route allocation tests among them), no benchmarks
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-bench: ## quick benchmark set (< 5 min), regenerates bench/RESULTS.md
+bench: ## quick benchmark set (5-6 min on 2 cores), regenerates bench/RESULTS.md
 	cd bench && ./run.sh quick
 
 bench-full: ## every benchmark, load and overload experiment
