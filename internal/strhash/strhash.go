@@ -3,8 +3,9 @@
 // each table draws at random when it is made.
 //
 // It is the 64×64→128-bit multiply-and-fold construction the runtime's
-// portable map hash uses, with the seed in both lanes, so that which keys
-// collide depends on a seed an outside party does not know. A key of up
+// portable map hash uses, with the seed in both operands of every
+// multiply, so that which keys collide depends on a seed an outside party
+// does not know (a chosen word cannot zero a product: see Lanes). A key of up
 // to 16 bytes (an address, a tenant name, a route) is two loads and two
 // dependent multiplies, about half the cost of hash/maphash's String for
 // such keys on amd64, whose call path reaches the AES hash through three
@@ -33,7 +34,7 @@ func String(seed uint64, s string) uint64 {
 	if n := len(s); n >= 8 && n <= 16 {
 		a, b = Word(s, 0), Word(s, n-8) // Lanes' common case, without the call
 	} else {
-		a, b, seed = Lanes(seed, s)
+		a, b, seed = Lanes(seed, seed^p1, s)
 	}
 	return Mix(p2^seed^uint64(len(s)), Mix(a^p0^seed, b^p1^seed))
 }
@@ -41,14 +42,18 @@ func String(seed uint64, s string) uint64 {
 // Lanes is the part every hash of this construction shares: s as the two
 // words its last rounds mix (up to 16 bytes: the first and last eight,
 // overlapping; 4 to 7: two halves; fewer: three bytes; none: zero), and
-// seed chained through one multiply per 16 bytes before the last 16.
-func Lanes(seed uint64, s string) (a, b, chained uint64) {
+// seed chained through one multiply per 16 bytes before the last 16, each
+// round's first word XORed with k. A round whose first word equals k
+// multiplies by zero and forgets the seed, so a hash that must resist
+// chosen keys passes a secret k (String passes its seed^p1); a constant k
+// leaves keys of more than 16 bytes open to that.
+func Lanes(seed, k uint64, s string) (a, b, chained uint64) {
 	n := len(s)
 	switch {
 	case n > 16:
 		i := 0
 		for ; n-i > 16; i += 16 {
-			seed = Mix(Word(s, i)^p1, Word(s, i+8)^seed)
+			seed = Mix(Word(s, i)^k, Word(s, i+8)^seed)
 		}
 		a, b = Word(s, n-16), Word(s, n-8) // overlapping the last round
 	case n >= 8:
