@@ -3,6 +3,7 @@ package chaos
 import (
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -36,4 +37,23 @@ func FuzzWordsPrefixOf(f *testing.F) {
 			t.Fatalf("prefixOf(%q, %q) = %v, want %v", s, p, got, want)
 		}
 	})
+}
+
+// The fields the fault gate reads for a call of a one-experiment view sit
+// in the view's first 64 bytes, and the view fills a 128-byte size class,
+// whose objects start on a cache line (activeSet's doc).
+func TestActiveSetLayout(t *testing.T) {
+	t.Parallel()
+	var s activeSet
+	assert.Equal(t, uintptr(128), unsafe.Sizeof(s))
+	for name, end := range map[string]uintptr{
+		"tiers":  unsafe.Offsetof(s.tiers) + unsafe.Sizeof(s.tiers),
+		"scoped": unsafe.Offsetof(s.scoped) + unsafe.Sizeof(s.scoped),
+		"op":     unsafe.Offsetof(s.op) + unsafe.Sizeof(s.op),
+		"salt":   unsafe.Offsetof(s.salt) + unsafe.Sizeof(s.salt),
+		"expCut": unsafe.Offsetof(s.expCut) + unsafe.Sizeof(s.expCut),
+		"one":    unsafe.Offsetof(s.one) + unsafe.Sizeof(s.one),
+	} {
+		assert.LessOrEqual(t, end, uintptr(64), name)
+	}
 }
