@@ -47,12 +47,13 @@ func TestActiveSetLayout(t *testing.T) {
 	var s activeSet
 	assert.Equal(t, uintptr(128), unsafe.Sizeof(s))
 	for name, end := range map[string]uintptr{
-		"tiers":  unsafe.Offsetof(s.tiers) + unsafe.Sizeof(s.tiers),
-		"scoped": unsafe.Offsetof(s.scoped) + unsafe.Sizeof(s.scoped),
-		"op":     unsafe.Offsetof(s.op) + unsafe.Sizeof(s.op),
-		"salt":   unsafe.Offsetof(s.salt) + unsafe.Sizeof(s.salt),
-		"expCut": unsafe.Offsetof(s.expCut) + unsafe.Sizeof(s.expCut),
-		"one":    unsafe.Offsetof(s.one) + unsafe.Sizeof(s.one),
+		"tiers":   unsafe.Offsetof(s.tiers) + unsafe.Sizeof(s.tiers),
+		"scoped":  unsafe.Offsetof(s.scoped) + unsafe.Sizeof(s.scoped),
+		"op":      unsafe.Offsetof(s.op) + unsafe.Sizeof(s.op),
+		"expires": unsafe.Offsetof(s.expires) + unsafe.Sizeof(s.expires),
+		"salt":    unsafe.Offsetof(s.salt) + unsafe.Sizeof(s.salt),
+		"expCut":  unsafe.Offsetof(s.expCut) + unsafe.Sizeof(s.expCut),
+		"one":     unsafe.Offsetof(s.one) + unsafe.Sizeof(s.one),
 	} {
 		assert.LessOrEqual(t, end, uintptr(64), name)
 	}
