@@ -108,6 +108,11 @@ func TestUnaryServerPoolTimeoutFreesCaller(t *testing.T) {
 		finished <- context.Cause(ctx)
 		return nil // too late: dropped
 	})
+	// A failure before close(finish) must not leave the handler, and the
+	// pool's Close waiting for it, blocked forever.
+	var once sync.Once
+	closeFinish := func() { once.Do(func() { close(finish) }) }
+	t.Cleanup(closeFinish)
 	errc := make(chan error, 1)
 	var trailer metadata.MD
 	go func() {
@@ -115,7 +120,9 @@ func TestUnaryServerPoolTimeoutFreesCaller(t *testing.T) {
 		errc <- err
 	}()
 	<-entered
-	require.Equal(t, 1, fake.Pending(), "the pool's timer")
+	// The caller arms the pool's timer once the job is queued, which may
+	// be after the worker has started it.
+	pooltest.WaitFor(t, "the pool's timer", func() bool { return fake.Pending() == 1 })
 	fake.Advance(2 * time.Second)
 	err := <-errc
 	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
@@ -125,7 +132,7 @@ func TestUnaryServerPoolTimeoutFreesCaller(t *testing.T) {
 	require.EqualValues(t, 0, g.held(), "the call's permits are back once it is answered")
 	require.Equal(t, baldur.Failure, g.lastOutcome(t).Result)
 	require.Equal(t, 1, pooltest.InFlight(pool), "the handler still runs")
-	close(finish)
+	closeFinish()
 	require.ErrorIs(t, <-finished, bulkhead.ErrTimeout, "the handler's context cause")
 	pooltest.WaitFor(t, "the worker is free", func() bool { return pooltest.InFlight(pool) == 0 })
 }
@@ -174,7 +181,7 @@ func TestUnaryClientPool(t *testing.T) {
 	require.Equal(t, 1, calls, "a rejected call did I/O")
 	mu.Unlock()
 
-	require.Equal(t, 1, fake.Pending(), "the pool's timer")
+	pooltest.WaitFor(t, "the pool's timer", func() bool { return fake.Pending() == 1 })
 	fake.Advance(time.Second)
 	err = <-errc
 	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)

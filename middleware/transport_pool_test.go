@@ -95,7 +95,9 @@ func TestTransportPoolTimeoutFreesCaller(t *testing.T) {
 		errc <- err
 	}()
 	<-arrived
-	require.Equal(t, 1, fake.Pending(), "the pool's timer")
+	// The caller arms the pool's timer once the job is queued, which may
+	// be after the worker has started it.
+	pooltest.WaitFor(t, "the pool's timer", func() bool { return fake.Pending() == 1 })
 	fake.Advance(2 * time.Second)
 	err := <-errc
 	require.ErrorIs(t, err, bulkhead.ErrTimeout)
