@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/baldur-go/baldur/admin"
 	"github.com/baldur-go/baldur/clock"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/registry"
 )
 
@@ -36,28 +35,10 @@ const testConfig = `{
   "policies": [{"name": "api", "operations": ["GET /api/*"], "governance": true, "breaker": "up", "bulkhead": "api"}]
 }`
 
-// logBuffer is a concurrency-safe sink for slog records.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	reg   *registry.Registry
 	clock *clock.Fake
-	logs  *logBuffer
+	logs  *logtest.Buffer
 	srv   *admin.Server
 }
 
@@ -72,7 +53,7 @@ func newEnv(t testing.TB, bare bool, mut func(*admin.Config)) *env {
 		require.NoError(t, err)
 		require.NoError(t, reg.Load(cfg))
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := admin.Config{
 		Registry:    reg,
 		OperatorKey: operatorKey,

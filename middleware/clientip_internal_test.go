@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/clock"
 	"github.com/baldur-go/baldur/internal/localsock"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/throttle"
 )
 
@@ -147,29 +147,12 @@ func TestLocalSocketsOption(t *testing.T) {
 	assert.Equal(t, "@", local.ClientIP(r))
 }
 
-type udsLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *udsLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *udsLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Requests over a unix socket that only ever get the socket's one key are
 // reported once, with what to do; a proxy that forwards addresses is not.
 // Not parallel: the warning is once per process, and parallel tests only
 // run after this one.
 func TestUnixSocketWarning(t *testing.T) {
-	logs := &udsLogBuffer{}
+	logs := &logtest.Buffer{}
 	l := slog.New(slog.NewTextHandler(logs, nil))
 	localSockets.Logger = func() *slog.Logger { return l }
 	t.Cleanup(func() {

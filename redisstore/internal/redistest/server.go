@@ -14,7 +14,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +28,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/baldur-go/baldur/internal/logtest"
 )
 
 // InstallHint is the command that installs the server on the machines this
@@ -100,7 +101,7 @@ type Server struct {
 	opts Options
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has been waited for
-	out  *lockedBuffer
+	out  *logtest.Buffer
 }
 
 // Start starts a server for t and stops it (killing its process group) when
@@ -189,7 +190,7 @@ func (s *Server) launch() error {
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if s.out == nil {
-		s.out = &lockedBuffer{}
+		s.out = &logtest.Buffer{}
 	}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
@@ -367,21 +368,4 @@ func (s *Server) Do(t testing.TB, args ...any) any {
 		t.Fatalf("redistest: %v: %v", args, err)
 	}
 	return v
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
