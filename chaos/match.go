@@ -3,10 +3,9 @@ package chaos
 import (
 	"strings"
 
-	"github.com/baldur-go/baldur/internal/strhash"
-
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/glob"
+	"github.com/baldur-go/baldur/internal/strhash"
 )
 
 // How an armed experiment matches the operation: any, exact, a prefix

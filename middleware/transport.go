@@ -9,11 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/baldur-go/baldur/internal/strhash"
-
 	"github.com/baldur-go/baldur"
 	"github.com/baldur-go/baldur/internal/coarse"
 	"github.com/baldur-go/baldur/internal/memo"
+	"github.com/baldur-go/baldur/internal/strhash"
 )
 
 // TransportConfig configures NewTransport, as http.Transport's fields

@@ -5,9 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/baldur-go/baldur/internal/strhash"
-
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/strhash"
 )
 
 // Throttle is the rate gate: a token bucket per key (see KeyBy) and tier,
