@@ -64,8 +64,8 @@ type activeSet struct {
 	_    [32]byte // to 128 bytes, a size class whose objects start a cache line
 }
 
-// setOp sets s's single-experiment fields from its experiments.
-func (s *activeSet) setOp() {
+// setOne sets the fields of a set of one experiment (one and its copies).
+func (s *activeSet) setOne() {
 	if len(s.exps) != 1 {
 		return
 	}
@@ -111,7 +111,7 @@ func (s *activeSet) filter(policy string) *activeSet {
 		return nil
 	}
 	v := &activeSet{exps: exps, expires: s.expires, gen: s.gen, tiers: tiers}
-	v.setOp()
+	v.setOne()
 	return v
 }
 
@@ -177,7 +177,7 @@ func (inj *Injector) install(entries []Entry, gen uint64, expires time.Time, all
 			s.exps = append(s.exps, a)
 			s.tiers |= a.tiers
 		}
-		s.setOp()
+		s.setOne()
 	}
 	inj.set.Store(s)
 	for name, v := range inj.views {
