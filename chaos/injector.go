@@ -415,14 +415,6 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 	if c.Key == "" || (s.scoped && !a.inScope(c)) {
 		return baldur.Permit{}, nil
 	}
-	if now := c.Now.UnixNano(); now >= s.expires {
-		if n := g.inj.expire(g.set, now); n != s {
-			if n == nil {
-				return baldur.Permit{}, nil
-			}
-			return g.admitAny(ctx, n, c) // refreshed meanwhile: match afresh
-		}
-	}
 	var h uint64
 	if k := c.Key; len(k) >= 8 && len(k) <= 16 {
 		// cohortHash of a key of 8 to 16 bytes (an address, a tenant)
@@ -431,13 +423,26 @@ func (g *FaultGate) admit(ctx context.Context, c *baldur.Call) (baldur.Permit, e
 	} else {
 		h = cohortHash(s.salt, k)
 	}
+	var co cohort
 	switch {
 	case h < s.expCut:
-		return g.decide(ctx, a, c, cohortExperiment, h)
+		co = cohortExperiment
 	case h-s.expCut < s.expCut: // h < 2·cut without overflow
-		return g.decide(ctx, a, c, cohortControl, h)
+		co = cohortControl
+	default:
+		// In neither cohort: nothing to inject or count, whether or not
+		// the lease is still good, so the lease is read only past here.
+		return baldur.Permit{}, nil
 	}
-	return baldur.Permit{}, nil
+	if now := c.Now.UnixNano(); now >= s.expires {
+		if n := g.inj.expire(g.set, now); n != s {
+			if n == nil {
+				return baldur.Permit{}, nil
+			}
+			return g.admitAny(ctx, n, c) // refreshed meanwhile: match afresh
+		}
+	}
+	return g.decide(ctx, a, c, co, h)
 }
 
 // admitAny is admit for a set of several experiments: the first whose
