@@ -54,7 +54,7 @@ func Unary(r baldur.Resolver) grpc.UnaryServerInterceptor {
 var OverloadParts = []string{
 	"middleware.New over a registry-resolved policy of",
 	"governance.Checker.Gate,",
-	"throttle.New (Global bucket at 1.25 x capacity, burst = concurrency),",
+	"throttle.New (Global bucket at 1.25 x capacity, or two calls per max wait if more, burst = concurrency),",
 	"bulkhead.New (MaxConcurrent = concurrency, MaxWait as configured)",
 }
 
@@ -63,12 +63,20 @@ var OverloadParts = []string{
 // capacity sheds the bulk of an overload for the price of a CAS, and a
 // bulkhead of concurrency slots waiting at most maxWait keeps the service
 // busy without letting a queue build.
+//
+// Under overload the throttle passes calls evenly spaced at its rate, so
+// the rate is also at least two calls per maxWait: a slower one leaves the
+// bulkhead with no waiter when a slot frees (one slot of 5 ms behind a
+// throttle at 1.25 x capacity passes a call every 4 ms, and one wait in
+// four outlasts a 2.5 ms max wait), and the slot idles until the next
+// call passes.
 func OverloadResolver(concurrency int, capacity float64, maxWait time.Duration) (baldur.Resolver, error) {
 	gov, err := governance.New(governance.Config{Audit: discardAudit{}})
 	if err != nil {
 		return nil, err
 	}
-	thr, err := throttle.New(throttle.Config{Name: "overload", Rate: capacity * 1.25, Burst: concurrency, KeyBy: throttle.Global})
+	rate := max(capacity*1.25, 2/maxWait.Seconds())
+	thr, err := throttle.New(throttle.Config{Name: "overload", Rate: rate, Burst: concurrency, KeyBy: throttle.Global})
 	if err != nil {
 		return nil, err
 	}
