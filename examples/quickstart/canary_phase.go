@@ -68,14 +68,9 @@ func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
 	}
 	go svc.Run(ctx, 50*time.Millisecond)
 
-	var flows []flow
-	for i := range 40 {
-		tenant := "t" + strconv.Itoa(i)
-		row := "standard (baseline cohort)"
-		if reg.InCandidate(tenant) {
-			row = "standard (canary cohort)"
-		}
-		flows = append(flows, flow{row: row, method: "GET", path: "/api/items/1", tenant: tenant, rate: 15})
+	flows, err := cohortFlows(reg.InCandidate, tenantsPerCohort)
+	if err != nil {
+		return failed(err)
 	}
 	// Twice a phase's length: the judge needs two failed windows after the
 	// stage is acknowledged, on a machine that may be busy.
@@ -114,6 +109,38 @@ func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
 		unmet = append(unmet, name+": "+m)
 	}
 	return unmet
+}
+
+// tenantsPerCohort is how many tenants of each cohort the canary phase
+// drives, at 15 calls/s each: a 250 ms window then holds about 75 calls of
+// each cohort, above the judge's MinRequests of 50. Taking the first forty
+// tenants instead left the split to the rollout's salt, and a split of 11
+// to 29 starved every window of the smaller cohort: the judge found them
+// all inconclusive and never rolled back.
+const tenantsPerCohort = 20
+
+// cohortFlows returns the flows of n tenants in the candidate cohort and n
+// in the baseline, taking tenants t0, t1, ... in order as inCandidate
+// places them.
+func cohortFlows(inCandidate func(string) bool, n int) ([]flow, error) {
+	var flows []flow
+	var taken [2]int // baseline, candidate
+	for i := 0; taken[0] < n || taken[1] < n; i++ {
+		if i == 100*n {
+			return nil, fmt.Errorf("after %d tenants, %d in the baseline and %d in the canary cohort, want %d each", i, taken[0], taken[1], n)
+		}
+		tenant := "t" + strconv.Itoa(i)
+		c, row := 0, "standard (baseline cohort)"
+		if inCandidate(tenant) {
+			c, row = 1, "standard (canary cohort)"
+		}
+		if taken[c] == n {
+			continue
+		}
+		taken[c]++
+		flows = append(flows, flow{row: row, method: "GET", path: "/api/items/1", tenant: tenant, rate: 15})
+	}
+	return flows, nil
 }
 
 // tighterThrottle returns doc with the per_tenant throttle's rate and burst
