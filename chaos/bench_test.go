@@ -25,7 +25,7 @@ func (bareGate) Admit(context.Context, baldur.Call) (baldur.Permit, error) {
 // nothing.
 type sameShape struct {
 	set  atomic.Pointer[baldur.Call]
-	seen int
+	seen int // admit reads the call without keeping it, so it does not escape
 }
 
 func (g *sameShape) Admit(ctx context.Context, c baldur.Call) (p baldur.Permit, err error) {
@@ -193,9 +193,9 @@ func BenchmarkCohortRelease(b *testing.B) {
 // experiment, so that Admit (one atomic load) inlines: the stage's own
 // cost without the interface call every gate pays. The inlined Admit still
 // copies the 136-byte Call into its parameter, so besides an empty loop
-// the baseline is a gate of the same shape (call_copy: an atomic flag that
-// is never set, the Call passed on by address behind it), whose cost is
-// that copy and the load.
+// the baseline is a gate of the same shape (call_copy: an atomic pointer
+// that is never set, the Call passed on by address behind it), whose cost
+// is that copy and the load.
 func BenchmarkFaultGateDirect(b *testing.B) {
 	ctx := context.Background()
 	c := call(time.Now(), "tenant-1")
