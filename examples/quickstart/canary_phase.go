@@ -89,7 +89,7 @@ func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
 	fmt.Fprintln(out)
 
 	var msgs []string
-	for _, e := range []expect{{row: "standard (canary cohort)", reason: "throttled"}, {row: "standard (baseline cohort)", admittedOnly: true}} {
+	for _, e := range []expect{{row: canaryRow, reason: "throttled"}, {row: baselineRow, admittedOnly: true}} {
 		if msg := e.check(tally); msg != "" {
 			msgs = append(msgs, msg)
 		}
@@ -119,26 +119,27 @@ func canaryPhase(out io.Writer, reg *registry.Registry, lg *loadgen) []string {
 // all inconclusive and never rolled back.
 const tenantsPerCohort = 20
 
+// The canary phase's rows, one per cohort.
+const (
+	baselineRow = "standard (baseline cohort)"
+	canaryRow   = "standard (canary cohort)"
+)
+
 // cohortFlows returns the flows of n tenants in the candidate cohort and n
 // in the baseline, taking tenants t0, t1, ... in order as inCandidate
 // places them.
 func cohortFlows(inCandidate func(string) bool, n int) ([]flow, error) {
-	var flows []flow
-	var taken [2]int // baseline, candidate
-	for i := 0; taken[0] < n || taken[1] < n; i++ {
-		if i == 100*n {
-			return nil, fmt.Errorf("after %d tenants, %d in the baseline and %d in the canary cohort, want %d each", i, taken[0], taken[1], n)
-		}
-		tenant := "t" + strconv.Itoa(i)
-		c, row := 0, "standard (baseline cohort)"
+	tenants, err := tenantsOf([]bool{false, true}, n, func(i int) string { return "t" + strconv.Itoa(i) }, inCandidate)
+	if err != nil {
+		return nil, err
+	}
+	flows := make([]flow, len(tenants))
+	for i, tenant := range tenants {
+		row := baselineRow
 		if inCandidate(tenant) {
-			c, row = 1, "standard (canary cohort)"
+			row = canaryRow
 		}
-		if taken[c] == n {
-			continue
-		}
-		taken[c]++
-		flows = append(flows, flow{row: row, method: "GET", path: "/api/items/1", tenant: tenant, rate: 15})
+		flows[i] = flow{row: row, method: "GET", path: "/api/items/1", tenant: tenant, rate: 15}
 	}
 	return flows, nil
 }

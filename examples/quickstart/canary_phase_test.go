@@ -41,9 +41,9 @@ func TestCohortFlowsTakeNTenantsOfEachCohort(t *testing.T) {
 				rows[f.row]++
 				assert.False(t, seen[f.tenant], "tenant %s twice", f.tenant)
 				seen[f.tenant] = true
-				assert.Equal(t, tc.inCandidate(f.tenant), f.row == "standard (canary cohort)", f.tenant)
+				assert.Equal(t, tc.inCandidate(f.tenant), f.row == canaryRow, f.tenant)
 			}
-			assert.Equal(t, map[string]int{"standard (baseline cohort)": tenantsPerCohort, "standard (canary cohort)": tenantsPerCohort}, rows)
+			assert.Equal(t, map[string]int{baselineRow: tenantsPerCohort, canaryRow: tenantsPerCohort}, rows)
 		})
 	}
 }

@@ -103,15 +103,12 @@ func chaosPhase(out io.Writer) []string {
 		Rate:  0.25, Duration: baldur.Duration(2 * time.Second),
 		Hypothesis: "the slow cohort's breakers open and shed it; the control cohort keeps its success rate",
 	}
-	// Tenants of both cohorts and of neither, picked by the cohort hash.
-	var tenants []string
-	counts := map[string]int{}
-	for i := 0; len(tenants) < 24 && i < 10000; i++ {
-		t := fmt.Sprintf("tenant-%d", i)
-		if c := chaos.Cohort(exp.ID, exp.Rate, t); counts[c] < 8 {
-			counts[c]++
-			tenants = append(tenants, t)
-		}
+	// Eight tenants of each cohort and of neither, picked by the cohort hash.
+	tenants, err := tenantsOf([]string{"experiment", "control", ""}, 8,
+		func(i int) string { return fmt.Sprintf("tenant-%d", i) },
+		func(t string) string { return chaos.Cohort(exp.ID, exp.Rate, t) })
+	if err != nil {
+		return fail(err)
 	}
 	if _, err := sc.Schedule(ctx, exp); err != nil {
 		return fail(err)
