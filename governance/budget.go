@@ -2,7 +2,6 @@ package governance
 
 import (
 	"math"
-	"math/rand/v2"
 	"runtime"
 	"sort"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/proc"
 )
 
 // Budget is the error-budget service: it counts call outcomes in a ring of
@@ -19,8 +19,8 @@ import (
 //
 // Record is lock-free and allocation-free: a call adds one packed counter
 // (calls in the high 32 bits, failures in the low 32) to the bucket of its time
-// with one atomic add, in one of up to four striped rings (chosen at random, so
-// cores rarely contend; memory is stripes × 16 B × buckets, about 2.8 MB for 4
+// with one atomic add, in one of up to four striped rings (the ring of the P
+// the call runs on, so that each core adds to its own cache line; memory is stripes × 16 B × buckets, about 2.8 MB for 4
 // stripes and the 30-day, 1-minute default). A bucket is recycled by the first
 // writer of a new period, which claims it with a CAS; readers skip buckets
 // outside the window, so no reset sweep is ever needed. A writer that meets a
@@ -61,9 +61,9 @@ type Budget struct {
 	fleet  *fleetView // the other replicas' counts (budget_fleet.go); guarded by evalMu
 }
 
-// stripe is one ring of buckets. Writers pick a stripe at random, so that
-// parallel Records on different cores rarely add to the same cache line;
-// readers sum all stripes. Each stripe's ring is its own allocation and its
+// stripe is one ring of buckets. Writers pick the stripe of the P they run
+// on (package internal/proc), so that parallel Records on different cores
+// add to different cache lines; readers sum all stripes. Each stripe's ring is its own allocation and its
 // header is padded, so current buckets of different stripes never share a
 // cache line.
 type stripe struct {
@@ -156,7 +156,7 @@ func (b *Budget) count(ns int64, failed bool) {
 	// Fast path: the call falls in the bucket written last.
 	var si uint64
 	if b.mask != 0 {
-		si = rand.Uint64() & b.mask
+		si = uint64(proc.Index()) & b.mask
 	}
 	st := &b.stripes[si]
 	cur := st.cur.Load()

@@ -1,0 +1,56 @@
+package proc
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIndexInRange(t *testing.T) {
+	t.Parallel()
+	procs := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range 4 * procs {
+		wg.Go(func() {
+			for range 1000 {
+				if i := Index(); i < 0 || i >= procs {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, bad.Load(), "Index outside [0, GOMAXPROCS=%d)", procs)
+}
+
+// TestIndexIsZeroWithOneP checks that the index is the P's: with
+// GOMAXPROCS 1 every goroutine runs on P 0.
+func TestIndexIsZeroWithOneP(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	for range 1000 {
+		require.Equal(t, 0, Index())
+	}
+}
+
+func TestIndexAllocatesNothing(t *testing.T) {
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = Index() }))
+}
+
+var sink int
+
+func BenchmarkIndex(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		s := 0
+		for pb.Next() {
+			s += Index()
+		}
+		sink = s
+	})
+}
