@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/proc"
 )
 
 // breaker is one partition's circuit breaker: gobreaker's state machine
@@ -30,7 +31,10 @@ import (
 // while the epoch is the token's, so the success lands in the bucket its
 // call started in. Whoever holds mu folds ok into win before anything that
 // reads the counts (a failure, a roll), which orders those successes before
-// it, exactly as if each had taken the lock.
+// it, exactly as if each had taken the lock. ok is striped by the P the
+// success runs on (package internal/proc), so that cores counting the
+// successes of one partition add to their own cache lines; a fold swaps
+// every stripe.
 type breaker struct {
 	set  *Breakers
 	part Partition
@@ -47,11 +51,10 @@ type breaker struct {
 	// cleared by whoever ends the force or evicts the breaker first.
 	counted atomic.Bool
 
-	// ok is written by every success: 64 bytes either side keep it off the
+	// ok is written by every success: 64 bytes before it keep it off the
 	// cache line of the atomics that admission reads.
 	_  [64]byte
-	ok atomic.Uint64 // epoch<<32 | successes not yet folded into win
-	_  [56]byte
+	ok [okStripes]pendingOK
 
 	mu         sync.Mutex
 	state      State // StateClosed, StateHalfOpen or StateOpen
@@ -69,10 +72,21 @@ const (
 	ageMask     = halfOpenBit - 1
 	touchEvery  = int64(time.Second)
 	busy        = 0xff // word's state while publish runs
-	// maxPending bounds the unfolded successes; past it a success takes the
-	// lock and folds.
-	maxPending = 1 << 31
+	// okStripes is the number of stripes of a breaker's unfolded
+	// successes, a power of two.
+	okStripes = 4
+	// maxPending bounds the unfolded successes of a stripe, so that the
+	// stripes' sum fits the window's 32-bit counts; past it a success takes
+	// the lock and folds.
+	maxPending = 1 << 31 / okStripes
 )
+
+// pendingOK is one stripe of a breaker's unfolded successes, alone on its
+// cache line.
+type pendingOK struct {
+	v atomic.Uint64 // epoch<<32 | successes not yet folded into win
+	_ [56]byte
+}
 
 func newBreaker(set *Breakers, p Partition, h uint64, now int64) *breaker {
 	br := &breaker{set: set, part: p, h: h, start: now, win: newWindow(set.buckets)}
@@ -142,7 +156,11 @@ func (br *breaker) inGen(e uint32) bool { return e-br.genEpoch <= br.epoch-br.ge
 // ok to epoch (the same one, or the next one when the window is about to
 // roll). Called with mu held, in the closed state.
 func (br *breaker) fold(epoch uint32) {
-	if n := uint32(br.ok.Swap(uint64(epoch) << 32)); n > 0 {
+	var n uint32
+	for i := range br.ok {
+		n += uint32(br.ok[i].v.Swap(uint64(epoch) << 32))
+	}
+	if n > 0 {
 		br.win.onSuccesses(br.win.age, n)
 	}
 }
@@ -242,12 +260,13 @@ func (br *breaker) Release(tok uint64, o baldur.Outcome) {
 	}
 	epoch, age := uint32(tok>>32), tok&ageMask
 	if res == baldur.Success && !half {
+		ok := &br.ok[proc.Index()&(okStripes-1)].v
 		for {
-			c := br.ok.Load()
+			c := ok.Load()
 			if uint32(c>>32) != epoch || uint32(c) >= maxPending {
 				break
 			}
-			if br.ok.CompareAndSwap(c, c+1) {
+			if ok.CompareAndSwap(c, c+1) {
 				return
 			}
 		}
@@ -339,7 +358,9 @@ func (br *breaker) setState(to State, now int64, t *transitions) {
 func (br *breaker) newGen(now int64) {
 	br.epoch++
 	br.genEpoch = br.epoch
-	br.ok.Store(uint64(br.epoch) << 32) // unfolded successes of the old generation are moot
+	for i := range br.ok { // unfolded successes of the old generation are moot
+		br.ok[i].v.Store(uint64(br.epoch) << 32)
+	}
 	br.start = now
 	br.win.clear()
 	if br.state == StateOpen {

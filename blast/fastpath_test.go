@@ -112,3 +112,21 @@ func TestBreakerStaleSuccessAfterTripIgnored(t *testing.T) {
 	require.NoError(t, h.call("a", baldur.Success))
 	require.Equal(t, StateClosed, h.state("a"))
 }
+
+// TestBreakerFoldsEveryStripe puts lock-free successes in every stripe of
+// the pending count, as calls ending on different Ps do, and requires the
+// fold to count them all once.
+func TestBreakerFoldsEveryStripe(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, BreakerConfig{})
+	require.NoError(t, h.call("a", baldur.Success)) // the partition exists
+	br := h.b.lookup(h.b.hasher.hash("a", ""))
+	require.NotNil(t, br)
+	want := h.counted("a").totalSuccesses
+	for i := range br.ok {
+		br.ok[i].v.Add(uint64(i + 1))
+		want += uint32(i + 1)
+	}
+	require.Equal(t, want, h.counted("a").totalSuccesses)
+	require.Equal(t, want, h.counted("a").totalSuccesses, "a second fold counted the stripes again")
+}
