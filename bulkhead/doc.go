@@ -12,12 +12,19 @@
 //	db, err := bulkhead.New(bulkhead.Config{Name: "db", MaxConcurrent: 12, MaxWait: baldur.Duration(50 * time.Millisecond)})
 //	err = db.Execute(ctx, func(ctx context.Context) error { return query(ctx) })
 //
-// Admission is a CAS on one atomic word that packs the permits in use and the
+// Admission is a CAS on one atomic word that packs the permits taken and the
 // waiters: when a permit is free and nobody waits, taking it is one CAS and
-// giving it back one atomic add, with no lock and no allocation. Waiters
-// queue in FIFO order under a mutex, and a released permit is handed to the
-// head waiter in the same atomic step, so a newcomer on the fast path can
-// never barge past a queued call. A done context wins over a free permit: it
+// giving it back one atomic add, with no lock and no allocation. A
+// compartment of 8 permits or more also keeps free permits in four caches,
+// up to MaxConcurrent/8 each, picked by the P (the scheduler's processor)
+// the call runs on, so that a call admitted and released on one core writes
+// only that core's cache line, not the word every core shares; a call finds a free permit in
+// its P's cache, the word, or another P's cache, in that order, so the
+// limit is as exact as without the caches and a compartment refuses a call
+// only when every permit is in a call. Waiters queue in FIFO order under a
+// mutex, and a released permit is handed to the head waiter in the same
+// atomic step; while anyone waits the caches are bypassed and drained, so a
+// newcomer on the fast path can never barge past a queued call. A done context wins over a free permit: it
 // is checked first, a waiter whose context ends leaves the queue, and a
 // permit handed over just as the context ended is passed on, never leaked.
 // Resize changes the limit live; growing wakes waiters at once, shrinking

@@ -3,6 +3,7 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -36,12 +37,22 @@ type hammerPanic struct{}
 // Thousands of goroutines acquire, release, cancel, time out and panic at
 // random, while the limit is resized: no more than the largest limit ever
 // run at once, and when all is done no permit or waiter is left behind.
+// The limits switch the per-P caches on and off (8 and 4: a cap of 1 and
+// 0) and resize them (64 and 24: 8 and 3).
 func TestSemaphoreHammer(t *testing.T) {
 	t.Parallel()
+	for _, size := range []struct{ big, small int }{{8, 4}, {64, 24}} {
+		t.Run(fmt.Sprintf("%d-%d", size.big, size.small), func(t *testing.T) {
+			t.Parallel()
+			hammerSemaphore(t, size.big, size.small)
+		})
+	}
+}
+
+func hammerSemaphore(t *testing.T, big, small int) {
 	const (
 		goroutines = 2000
 		rounds     = 10
-		big, small = 8, 4
 	)
 	for _, wait := range []time.Duration{0, 200 * time.Microsecond, time.Hour} {
 		s := mustNew(t, Config{Name: "hammer", MaxConcurrent: big, MaxWait: baldur.Duration(wait)})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/proc"
 )
 
 // The state word packs the granted permits (low 32 bits) and the queued
@@ -28,11 +29,21 @@ const (
 // Callers that find it full wait up to MaxWait in FIFO order, then are
 // rejected. It implements baldur.Bulkhead and baldur.Gate. It is safe for
 // concurrent use.
+//
+// A compartment of 2*cacheStripes permits or more keeps some of its free
+// permits in per-P caches (cache.go), so that calls admitted and released
+// on different cores do not all write the one state word.
 type Semaphore struct {
 	// state is written by CAS when admitting (never load-then-add) and by
-	// Add when releasing. The waiter half changes only under mu.
+	// Add when releasing. The waiter half changes only under mu. Its
+	// taken half counts the permits held by calls and the free ones held
+	// by the caches.
 	state atomic.Uint64
 	max   atomic.Int64
+	// cacheCap is how many free permits each cache may keep: MaxConcurrent
+	// / (2*cacheStripes), so that the caches never hold more than half the
+	// permits; 0 turns them off.
+	cacheCap atomic.Int64
 
 	name    string
 	maxWait time.Duration
@@ -45,6 +56,8 @@ type Semaphore struct {
 	_    [40]byte // keep the reject counters off the state's cache line
 	rejN atomic.Uint64
 	last atomic.Int64 // unix nanos of the last rejection
+
+	caches [cacheStripes]cache
 }
 
 var (
@@ -65,8 +78,13 @@ func New(cfg Config) (*Semaphore, error) {
 		rej:     baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter.D()),
 		cfg:     cfg,
 	}
-	s.max.Store(int64(cfg.MaxConcurrent))
+	s.setMax(int64(cfg.MaxConcurrent))
 	return s, nil
+}
+
+func (s *Semaphore) setMax(n int64) {
+	s.max.Store(n)
+	s.cacheCap.Store(n / (2 * cacheStripes))
 }
 
 // Name returns the compartment's name.
@@ -88,13 +106,14 @@ func (s *Semaphore) Config() Config {
 // compartment is the interned *baldur.Rejection (ReasonBulkheadFull) and
 // costs no allocation; a done ctx is ctx.Err().
 func (s *Semaphore) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) {
-	if err := s.acquire(ctx); err != nil {
+	p := proc.Index()
+	if err := s.acquire(ctx, p); err != nil {
 		if err == error(s.rej) {
 			s.noteReject(c.Now)
 		}
 		return baldur.Permit{}, err
 	}
-	return s.permit(), nil
+	return s.permit(p), nil
 }
 
 // Acquire takes a permit, waiting at most MaxWait. A full compartment is a
@@ -102,21 +121,22 @@ func (s *Semaphore) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, er
 // baldur.ErrRejected; baldur.AsRejection finds the chain's rejection); a done
 // ctx is ctx.Err(). Release the permit exactly once, also on panic.
 func (s *Semaphore) Acquire(ctx context.Context) (baldur.Permit, error) {
-	if err := s.acquire(ctx); err != nil {
+	p := proc.Index()
+	if err := s.acquire(ctx, p); err != nil {
 		if err == error(s.rej) {
 			s.noteReject(time.Time{})
 			return baldur.Permit{}, s.fullError()
 		}
 		return baldur.Permit{}, err
 	}
-	return s.permit(), nil
+	return s.permit(p), nil
 }
 
 // TryAcquire takes a permit if one is free and nobody waits for one; it never
 // waits and never counts a rejection.
 func (s *Semaphore) TryAcquire() (baldur.Permit, bool) {
-	if s.tryFast() {
-		return s.permit(), true
+	if p := proc.Index(); s.tryFast(p) {
+		return s.permit(p), true
 	}
 	return baldur.Permit{}, false
 }
@@ -139,7 +159,10 @@ func (s *Semaphore) Resize(n int) error {
 	if n <= 0 || n > maxPermits {
 		return &baldur.ConfigError{Field: "MaxConcurrent", Value: strconv.Itoa(n), Reason: "must be > 0 and <= " + strconv.Itoa(maxPermits)}
 	}
-	s.max.Store(int64(n))
+	s.setMax(int64(n))
+	// The cached permits go back to the state word, where the new limit
+	// counts them; a smaller cap refills the caches less.
+	s.drain()
 	s.dispatch()
 	return nil
 }
@@ -149,7 +172,7 @@ func (s *Semaphore) Resize(n int) error {
 // capped at 1.
 func (s *Semaphore) State() baldur.BulkheadState {
 	st := s.state.Load()
-	active, waiting, max := int(st&activeMask), int(st>>32), int(s.max.Load())
+	active, waiting, max := s.held(st), int(st>>32), int(s.max.Load())
 	bs := baldur.BulkheadState{
 		Name:          s.name,
 		Kind:          "semaphore",
@@ -166,12 +189,16 @@ func (s *Semaphore) State() baldur.BulkheadState {
 }
 
 // permit wraps the semaphore as an unexported Releaser, so that only a
-// granted Permit can give a permit back.
-func (s *Semaphore) permit() baldur.Permit { return baldur.NewPermit((*releaser)(s), 0) }
+// granted Permit can give a permit back. Its token is the P the permit was
+// taken on, whose cache the release uses: most calls end on the P they
+// started on, and reading the P again would cost as much as the release.
+func (s *Semaphore) permit(p int) baldur.Permit {
+	return baldur.NewPermit((*releaser)(s), uint64(p))
+}
 
 type releaser Semaphore
 
-func (r *releaser) Release(uint64, baldur.Outcome) { (*Semaphore)(r).release() }
+func (r *releaser) Release(p uint64, _ baldur.Outcome) { (*Semaphore)(r).releaseAt(int(p)) }
 
 func (s *Semaphore) noteReject(now time.Time) {
 	if now.IsZero() {
@@ -188,12 +215,33 @@ func (s *Semaphore) noteReject(now time.Time) {
 
 func (s *Semaphore) fullError() *FullError {
 	st := s.state.Load()
-	return &FullError{Name: s.name, Active: int(st & activeMask), Max: int(s.max.Load()), Waiting: int(st >> 32), rej: s.rej}
+	return &FullError{Name: s.name, Active: s.held(st), Max: int(s.max.Load()), Waiting: int(st >> 32), rej: s.rej}
 }
 
-// tryFast takes a free permit when nobody waits. Waiters block the fast
-// path, so a released permit reaches the head waiter instead of a newcomer.
-func (s *Semaphore) tryFast() bool {
+// tryFast takes a free permit when nobody waits, for a caller on P p: from
+// p's cache, else from the state word, else from another P's cache, so
+// that a compartment rejects only once every free permit is taken. Waiters
+// block the fast path, so a released permit reaches the head waiter
+// instead of a newcomer.
+//
+// The caches are looked at even when they are off (cacheCap 0): a release
+// racing a Resize can cache a permit just after the resize drained them.
+func (s *Semaphore) tryFast(p int) bool {
+	i := p & (cacheStripes - 1)
+	if s.takeCached(&s.caches[i]) || s.takeFree() {
+		return true
+	}
+	for j := 1; j < cacheStripes; j++ {
+		if s.takeCached(&s.caches[(i+j)&(cacheStripes-1)]) {
+			return true
+		}
+	}
+	return false
+}
+
+// takeFree takes a permit from the state word when one is free and nobody
+// waits.
+func (s *Semaphore) takeFree() bool {
 	for {
 		st := s.state.Load()
 		if st>>32 != 0 || int64(st&activeMask) >= s.max.Load() {
@@ -205,14 +253,14 @@ func (s *Semaphore) tryFast() bool {
 	}
 }
 
-// acquire returns nil with a permit taken, s.rej when the compartment stayed
-// full, or ctx.Err().
-func (s *Semaphore) acquire(ctx context.Context) error {
+// acquire returns nil with a permit taken for a caller on P p, s.rej when
+// the compartment stayed full, or ctx.Err().
+func (s *Semaphore) acquire(ctx context.Context, p int) error {
 	// A done context wins over a free permit.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.tryFast() {
+	if s.tryFast(p) {
 		return nil
 	}
 	if s.maxWait == 0 {
@@ -244,6 +292,11 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	}
 	w := &waiter{ready: make(chan struct{})}
 	s.q.push(w)
+	// A release that cached its permit before it could see the waiter bit
+	// left the permit in a cache; draining after the bit is set finds it,
+	// and the dispatch hands it (and any other) to the queue, head first.
+	s.drain()
+	s.dispatchLocked()
 	s.mu.Unlock()
 
 	t := s.clock.AfterFunc(s.maxWait, func() { s.expire(w) })
@@ -256,7 +309,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			// Handed a permit just as ctx ended: the context wins and the
 			// permit goes on to the next waiter.
-			s.release()
+			s.releaseAt(proc.Index())
 			return err
 		}
 		return nil
@@ -272,7 +325,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		granted := w.granted
 		s.mu.Unlock()
 		if granted {
-			s.release()
+			s.releaseAt(proc.Index())
 		}
 		return ctx.Err()
 	}
@@ -289,8 +342,19 @@ func (s *Semaphore) expire(w *waiter) {
 	s.mu.Unlock()
 }
 
-func (s *Semaphore) release() {
-	if st := s.state.Add(minusActive); st>>32 != 0 {
+// releaseAt gives a permit back from a caller on P p: into p's cache when
+// nobody waits and the cache has room, else to the state word.
+func (s *Semaphore) releaseAt(p int) {
+	if s.cacheRelease(p) {
+		return
+	}
+	s.put(1)
+}
+
+// put returns n permits to the state word and hands them to the waiters,
+// if any.
+func (s *Semaphore) put(n uint64) {
+	if st := s.state.Add(-n); st>>32 != 0 {
 		s.dispatch()
 	}
 }
@@ -300,6 +364,12 @@ func (s *Semaphore) release() {
 // newcomer can take it in between.
 func (s *Semaphore) dispatch() {
 	s.mu.Lock()
+	s.dispatchLocked()
+	s.mu.Unlock()
+}
+
+// dispatchLocked is dispatch with mu held.
+func (s *Semaphore) dispatchLocked() {
 	for s.q.head != nil {
 		st := s.state.Load()
 		if int64(st&activeMask) >= s.max.Load() {
@@ -313,5 +383,4 @@ func (s *Semaphore) dispatch() {
 		w.granted = true
 		close(w.ready)
 	}
-	s.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -160,11 +161,26 @@ func TestSemaphoreFIFO(t *testing.T) {
 
 // A released permit goes to the queued waiter, never to a newcomer on the
 // fast path, however hard newcomers try.
+// With 16 permits the compartment caches released permits per P.
 func TestSemaphoreNoBarging(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "nobarge", MaxConcurrent: 2, MaxWait: baldur.Duration(time.Hour)})
+	for _, max := range []int{2, 16} {
+		t.Run(strconv.Itoa(max), func(t *testing.T) {
+			t.Parallel()
+			testNoBarging(t, max)
+		})
+	}
+}
+
+func testNoBarging(t *testing.T, max int) {
+	s := mustNew(t, Config{Name: "nobarge", MaxConcurrent: max, MaxWait: baldur.Duration(time.Hour)})
 	a, _ := s.Acquire(context.Background())
-	b, _ := s.Acquire(context.Background())
+	var rest []baldur.Permit
+	for range max - 1 {
+		p, err := s.Acquire(context.Background())
+		require.NoError(t, err)
+		rest = append(rest, p)
+	}
 
 	stop := make(chan struct{})
 	barged := make(chan int, 1)
@@ -193,7 +209,9 @@ func TestSemaphoreNoBarging(t *testing.T) {
 	close(stop)
 	require.Zero(t, <-barged, "fast path took permits while a waiter was queued")
 	w.Release(baldur.Outcome{})
-	b.Release(baldur.Outcome{})
+	for i := range rest {
+		rest[i].Release(baldur.Outcome{})
+	}
 	checkIdle(t, s)
 }
 
