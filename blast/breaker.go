@@ -34,7 +34,7 @@ import (
 // it, exactly as if each had taken the lock. ok is striped by the P the
 // success runs on (package internal/proc), so that cores counting the
 // successes of one partition add to their own cache lines; a fold swaps
-// every stripe.
+// every stripe. A process on one P writes stripe 0 only.
 type breaker struct {
 	set  *Breakers
 	part Partition
@@ -260,7 +260,10 @@ func (br *breaker) Release(tok uint64, o baldur.Outcome) {
 	}
 	epoch, age := uint32(tok>>32), tok&ageMask
 	if res == baldur.Success && !half {
-		ok := &br.ok[proc.Index()&(okStripes-1)].v
+		ok := &br.ok[0].v
+		if m := br.set.okMask; m != 0 {
+			ok = &br.ok[proc.Index()&m].v
+		}
 		for {
 			c := ok.Load()
 			if uint32(c>>32) != epoch || uint32(c) >= maxPending {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur"
+	"github.com/baldur-go/baldur/internal/proc"
 )
 
 // Breakers is a set of circuit breakers, one per partition, that a Policy
@@ -35,6 +36,7 @@ type Breakers struct {
 	maxForced int64
 	shards    []breakerShard
 	mask      uint64
+	okMask    int // the stripes of a breaker's success count that calls write, minus one (proc.Stripes)
 }
 
 // breakerShard is one shard of the partitions. Lookups read its table
@@ -69,6 +71,7 @@ func NewBreakers(cfg BreakerConfig) (*Breakers, error) {
 		cfg:       cfg,
 		clock:     cfg.Clock,
 		hook:      cfg.OnStateChange,
+		okMask:    proc.Stripes(okStripes) - 1,
 	}
 	if b.clock == nil {
 		b.clock = baldur.SystemClock()

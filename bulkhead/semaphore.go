@@ -44,6 +44,9 @@ type Semaphore struct {
 	// / (2*cacheStripes), so that the caches never hold more than half the
 	// permits; 0 turns them off.
 	cacheCap atomic.Int64
+	// procMask picks a caller's cache from its P (proc.Stripes): 0 on a
+	// process with one P, whose calls use cache 0 without asking.
+	procMask int
 
 	name    string
 	maxWait time.Duration
@@ -72,11 +75,12 @@ func New(cfg Config) (*Semaphore, error) {
 		return nil, err
 	}
 	s := &Semaphore{
-		name:    cfg.Name,
-		maxWait: cfg.MaxWait.D(),
-		clock:   cfg.Clock,
-		rej:     baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter.D()),
-		cfg:     cfg,
+		name:     cfg.Name,
+		maxWait:  cfg.MaxWait.D(),
+		clock:    cfg.Clock,
+		rej:      baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter.D()),
+		cfg:      cfg,
+		procMask: proc.Stripes(cacheStripes) - 1,
 	}
 	s.setMax(int64(cfg.MaxConcurrent))
 	return s, nil
@@ -106,7 +110,7 @@ func (s *Semaphore) Config() Config {
 // compartment is the interned *baldur.Rejection (ReasonBulkheadFull) and
 // costs no allocation; a done ctx is ctx.Err().
 func (s *Semaphore) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, error) {
-	p := proc.Index()
+	p := s.proc()
 	if err := s.acquire(ctx, p); err != nil {
 		if err == error(s.rej) {
 			s.noteReject(c.Now)
@@ -121,7 +125,7 @@ func (s *Semaphore) Admit(ctx context.Context, c baldur.Call) (baldur.Permit, er
 // baldur.ErrRejected; baldur.AsRejection finds the chain's rejection); a done
 // ctx is ctx.Err(). Release the permit exactly once, also on panic.
 func (s *Semaphore) Acquire(ctx context.Context) (baldur.Permit, error) {
-	p := proc.Index()
+	p := s.proc()
 	if err := s.acquire(ctx, p); err != nil {
 		if err == error(s.rej) {
 			s.noteReject(time.Time{})
@@ -135,7 +139,7 @@ func (s *Semaphore) Acquire(ctx context.Context) (baldur.Permit, error) {
 // TryAcquire takes a permit if one is free and nobody waits for one; it never
 // waits and never counts a rejection.
 func (s *Semaphore) TryAcquire() (baldur.Permit, bool) {
-	if p := proc.Index(); s.tryFast(p) {
+	if p := s.proc(); s.tryFast(p) {
 		return s.permit(p), true
 	}
 	return baldur.Permit{}, false
@@ -186,6 +190,14 @@ func (s *Semaphore) State() baldur.BulkheadState {
 		bs.LastRejection = time.Unix(0, ns)
 	}
 	return bs
+}
+
+// proc is the P of the caller, as far as the caches tell Ps apart.
+func (s *Semaphore) proc() int {
+	if s.procMask == 0 {
+		return 0
+	}
+	return proc.Index() & s.procMask
 }
 
 // permit wraps the semaphore as an unexported Releaser, so that only a
@@ -309,7 +321,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			// Handed a permit just as ctx ended: the context wins and the
 			// permit goes on to the next waiter.
-			s.releaseAt(proc.Index())
+			s.releaseAt(s.proc())
 			return err
 		}
 		return nil
@@ -325,7 +337,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		granted := w.granted
 		s.mu.Unlock()
 		if granted {
-			s.releaseAt(proc.Index())
+			s.releaseAt(s.proc())
 		}
 		return ctx.Err()
 	}

@@ -97,10 +97,7 @@ func newBudget(s *settings) *Budget {
 		minCalls: s.minCalls,
 		burn:     s.burn,
 	}
-	ns := 1
-	for ns < runtime.GOMAXPROCS(0) && ns < maxStripes {
-		ns *= 2
-	}
+	ns := proc.Stripes(maxStripes)
 	b.stripes = make([]stripe, ns)
 	b.mask = uint64(ns - 1)
 	for i := range b.stripes {

@@ -14,7 +14,10 @@
 // must still be atomics, and any stripe must accept any write.
 package proc
 
-import _ "unsafe" // for go:linkname
+import (
+	"runtime"
+	_ "unsafe" // for go:linkname
+)
 
 // Index returns the number of the P the caller runs on, in
 // [0, GOMAXPROCS) as it was when the P was made. Callers mask it to their
@@ -23,6 +26,19 @@ import _ "unsafe" // for go:linkname
 func Index() int {
 	n := procPin()
 	procUnpin()
+	return n
+}
+
+// Stripes returns the number of stripes a counter made now should have:
+// GOMAXPROCS rounded up to a power of two, at most limit (a power of two).
+// A process on one P gets one stripe, whose writers need not call Index.
+// The count is fixed when the counter is made; a later change of GOMAXPROCS
+// leaves the counter correct, only more or less contended.
+func Stripes(limit int) int {
+	n := 1
+	for n < runtime.GOMAXPROCS(0) && n < limit {
+		n *= 2
+	}
 	return n
 }
 

@@ -38,6 +38,17 @@ func TestIndexIsZeroWithOneP(t *testing.T) {
 	}
 }
 
+func TestStripes(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	for _, tc := range []struct{ procs, limit, want int }{
+		{1, 4, 1}, {2, 4, 2}, {3, 4, 4}, {4, 4, 4}, {16, 4, 4}, {5, 16, 8}, {2, 1, 1},
+	} {
+		runtime.GOMAXPROCS(tc.procs)
+		assert.Equal(t, tc.want, Stripes(tc.limit), "GOMAXPROCS %d, limit %d", tc.procs, tc.limit)
+	}
+}
+
 func TestIndexAllocatesNothing(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = Index() }))
 }
