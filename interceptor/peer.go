@@ -24,9 +24,11 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) (
 }
 
 // fillServerCall is serverCall for the interceptors, filling the adapter's
-// call in place: returning the 136-byte Call cost a copy per call.
+// call, which must be the zero Call, in place: returning the 136-byte Call
+// cost a copy per call, and so did assigning it a composite literal, which
+// the compiler builds in a temporary first.
 func (c *config) fillServerCall(ctx context.Context, method string, now time.Time, call *baldur.Call) {
-	*call = baldur.Call{Operation: method, Service: c.service, Region: c.region, Domain: c.domain, Now: now}
+	call.Operation, call.Service, call.Region, call.Domain, call.Now = method, c.service, c.region, c.domain, now
 	if d, ok := ctx.Deadline(); ok {
 		call.Deadline = d
 	}
