@@ -197,7 +197,7 @@ func (p *Policy) AdmitInto(ctx context.Context, c *Call, t *Ticket) error {
 			t.permits[t.n] = permit
 			t.n++
 			if s.quota && t.quota == 0 {
-				t.quota = t.n
+				t.quota, t.qr = t.n, s.qr
 			}
 			if s.runner != nil && t.run == 0 {
 				t.run, t.runner = t.n, s.runner
@@ -241,6 +241,7 @@ type Ticket struct {
 	// (InjectionMarker); Release marks the outcome Injected.
 	injected bool
 	runner   Runner
+	qr       QuotaReporter // the gate of permit quota-1, asserted once by NewPolicy
 }
 
 // Release hands every permit back in reverse order with the call's outcome,
@@ -257,7 +258,7 @@ func (t *Ticket) Release(o Outcome) {
 		t.permits[t.n].Release(o)
 	}
 	if t.runner != nil || t.quota != 0 || t.run != 0 {
-		t.runner, t.quota, t.run = nil, 0, 0
+		t.runner, t.quota, t.run, t.qr = nil, 0, 0, nil
 	}
 }
 

@@ -26,8 +26,8 @@ type QuotaStatus struct {
 
 // QuotaReporter is implemented by gates that enforce a rate quota (the
 // throttle), so that adapters can write RateLimit headers without knowing
-// the gate. The gate's Permit releaser implements it too, encoding the
-// admitted call's remaining quota in the permit token.
+// the gate. The gate encodes the admitted call's remaining quota in the
+// token of the Permit it grants, and decodes it in QuotaStatus.
 type QuotaReporter interface {
 	// Quota returns the quota that applies to calls of tier.
 	Quota(tier Tier) (Quota, bool)
@@ -44,11 +44,7 @@ func (t *Ticket) QuotaStatus(tier Tier) (QuotaStatus, bool) {
 	if t.quota == 0 || t.quota > t.n {
 		return QuotaStatus{}, false
 	}
-	p := &t.permits[t.quota-1]
-	if q, ok := p.r.(QuotaReporter); ok {
-		return q.QuotaStatus(tier, p.token), true
-	}
-	return QuotaStatus{}, false
+	return t.qr.QuotaStatus(tier, t.permits[t.quota-1].token), true
 }
 
 // Quota returns the quota of the policy's first quota-enforcing gate for
