@@ -158,7 +158,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			now = t.admissionTime()
 		}
 		u.now = now
-		call := t.call(req, op, key, now)
+		var call baldur.Call
+		t.fillCall(&call, req, op, key, now)
 		// The permits go straight into the pooled ticket a response body
 		// holds them in, so that handing them on copies nothing.
 		u.held = tickets.Get().(*heldTicket)
@@ -290,15 +291,16 @@ func (t *transport) operationOf(req *http.Request, host string) string {
 	return t.ops.get(req.Method, host)
 }
 
-func (t *transport) call(req *http.Request, op, key string, now time.Time) baldur.Call {
-	c := baldur.Call{Operation: op, Service: t.service, Region: t.region, Key: key, Now: now}
+// fillCall fills c, the zero Call, with the call of req, in place and
+// field by field (see server.ServeHTTP for why not a literal).
+func (t *transport) fillCall(c *baldur.Call, req *http.Request, op, key string, now time.Time) {
+	c.Operation, c.Service, c.Region, c.Key, c.Now = op, t.service, t.region, key, now
 	if t.tier != nil {
 		c.Tier = t.tier(req)
 	}
 	if d, ok := req.Context().Deadline(); ok {
 		c.Deadline = d
 	}
-	return c
 }
 
 // admissionTime is Call.Now of a request whose host is not cooling down:
