@@ -12,9 +12,10 @@ import (
 	"github.com/baldur-go/baldur"
 )
 
-// clientCall builds the Call of an outgoing call, keyed by the upstream.
-func (c *config) clientCall(ctx context.Context, method, target string, now time.Time) baldur.Call {
-	call := baldur.Call{Operation: method, Service: c.service, Region: c.region, Domain: c.domain, Key: target, Now: now}
+// fillClientCall fills call, the zero Call, with an outgoing call keyed by
+// the upstream, field by field (see fillServerCall).
+func (c *config) fillClientCall(ctx context.Context, method, target string, now time.Time, call *baldur.Call) {
+	call.Operation, call.Service, call.Region, call.Domain, call.Key, call.Now = method, c.service, c.region, c.domain, target, now
 	if d, ok := ctx.Deadline(); ok {
 		call.Deadline = d
 	}
@@ -24,7 +25,6 @@ func (c *config) clientCall(ctx context.Context, method, target string, now time
 	if c.tier != nil {
 		call.Tier = c.tier(ctx, method)
 	}
-	return call
 }
 
 func target(cc *grpc.ClientConn) string {
@@ -55,7 +55,8 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 	c := newConfig(opts)
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
-			call := c.clientCall(ctx, method, target(cc), time.Time{})
+			var call baldur.Call
+			c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
 			p := k.PolicyFor(method, call.Key)
 			if p == nil {
 				return invoker(ctx, method, req, reply, cc, callOpts...)
@@ -68,7 +69,8 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 		if p == nil {
 			return invoker(ctx, method, req, reply, cc, callOpts...)
 		}
-		call := c.clientCall(ctx, method, target(cc), time.Time{})
+		var call baldur.Call
+		c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
 		return c.unaryClient(ctx, p, &call, method, req, reply, cc, invoker, callOpts)
 	}
 }
@@ -112,7 +114,8 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 	c := newConfig(opts)
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
-			call := c.clientCall(ctx, method, target(cc), time.Time{})
+			var call baldur.Call
+			c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
 			p := k.PolicyFor(method, call.Key)
 			if p == nil {
 				return streamer(ctx, desc, cc, method, callOpts...)
@@ -125,7 +128,8 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 		if p == nil {
 			return streamer(ctx, desc, cc, method, callOpts...)
 		}
-		call := c.clientCall(ctx, method, target(cc), time.Time{})
+		var call baldur.Call
+		c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
 		return c.streamClient(ctx, p, &call, desc, cc, method, streamer, callOpts)
 	}
 }
