@@ -192,7 +192,7 @@ func BenchmarkCohortRelease(b *testing.B) {
 // BenchmarkFaultGateDirect calls the concrete *FaultGate with no active
 // experiment, so that Admit (one atomic load) inlines: the stage's own
 // cost without the interface call every gate pays. The inlined Admit still
-// copies the 136-byte Call into its parameter, so besides an empty loop
+// copies the 144-byte Call into its parameter, so besides an empty loop
 // the baseline is a gate of the same shape (call_copy: an atomic pointer
 // that is never set, the Call passed on by address behind it), whose cost
 // is that copy and the load.

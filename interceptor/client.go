@@ -56,7 +56,7 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
 			var call baldur.Call
-			c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
+			c.fillClientCall(ctx, method, target(cc), c.now(), &call)
 			p := k.PolicyFor(method, call.Key)
 			if p == nil {
 				return invoker(ctx, method, req, reply, cc, callOpts...)
@@ -70,15 +70,14 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 			return invoker(ctx, method, req, reply, cc, callOpts...)
 		}
 		var call baldur.Call
-		c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
+		c.fillClientCall(ctx, method, target(cc), c.now(), &call)
 		return c.unaryClient(ctx, p, &call, method, req, reply, cc, invoker, callOpts)
 	}
 }
 
 // unaryClient guards an outgoing unary call with p, its policy.
 func (c *config) unaryClient(ctx context.Context, p *baldur.Policy, call *baldur.Call, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts []grpc.CallOption) error {
-	g := guard{c: c, start: c.now()}
-	call.Now = g.start
+	g := guard{c: c, start: call.Now}
 	if err := p.AdmitInto(ctx, call, &g.t); err != nil {
 		if c.dlq != nil {
 			c.captureDLQ(ctx, method, req, err)
@@ -115,7 +114,7 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
 			var call baldur.Call
-			c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
+			c.fillClientCall(ctx, method, target(cc), c.now(), &call)
 			p := k.PolicyFor(method, call.Key)
 			if p == nil {
 				return streamer(ctx, desc, cc, method, callOpts...)
@@ -129,15 +128,14 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 			return streamer(ctx, desc, cc, method, callOpts...)
 		}
 		var call baldur.Call
-		c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
+		c.fillClientCall(ctx, method, target(cc), c.now(), &call)
 		return c.streamClient(ctx, p, &call, desc, cc, method, streamer, callOpts)
 	}
 }
 
 // streamClient guards an outgoing stream with p, its policy.
 func (c *config) streamClient(ctx context.Context, p *baldur.Policy, call *baldur.Call, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts []grpc.CallOption) (grpc.ClientStream, error) {
-	g := guard{c: c, start: c.now()}
-	call.Now = g.start
+	g := guard{c: c, start: call.Now}
 	if err := p.AdmitInto(ctx, call, &g.t); err != nil {
 		_, e := admitError(err)
 		return nil, e

@@ -24,7 +24,7 @@ func (c *config) serverCall(ctx context.Context, method string, now time.Time) (
 }
 
 // fillServerCall is serverCall for the interceptors, filling the adapter's
-// call, which must be the zero Call, in place: returning the 136-byte Call
+// call, which must be the zero Call, in place: returning the 144-byte Call
 // cost a copy per call, and so did assigning it a composite literal, which
 // the compiler builds in a temporary first.
 func (c *config) fillServerCall(ctx context.Context, method string, now time.Time, call *baldur.Call) {

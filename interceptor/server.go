@@ -2,7 +2,6 @@ package interceptor
 
 import (
 	"context"
-	"time"
 
 	"google.golang.org/grpc"
 
@@ -30,7 +29,7 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 			var call baldur.Call
-			c.fillServerCall(ctx, info.FullMethod, time.Time{}, &call)
+			c.fillServerCall(ctx, info.FullMethod, c.now(), &call)
 			p := k.PolicyFor(info.FullMethod, call.Key)
 			if p == nil {
 				return handler(ctx, req)
@@ -44,15 +43,14 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 			return handler(ctx, req)
 		}
 		var call baldur.Call
-		c.fillServerCall(ctx, info.FullMethod, time.Time{}, &call)
+		c.fillServerCall(ctx, info.FullMethod, c.now(), &call)
 		return c.unaryServer(ctx, p, &call, req, handler)
 	}
 }
 
 // unaryServer guards a unary call with p, its policy.
 func (c *config) unaryServer(ctx context.Context, p *baldur.Policy, call *baldur.Call, req any, handler grpc.UnaryHandler) (any, error) {
-	g := guard{c: c, start: c.now()}
-	call.Now = g.start
+	g := guard{c: c, start: call.Now}
 	if err := p.AdmitInto(ctx, call, &g.t); err != nil {
 		return nil, rejectUnary(ctx, err)
 	}
@@ -80,7 +78,7 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 			var call baldur.Call
-			c.fillServerCall(ss.Context(), info.FullMethod, time.Time{}, &call)
+			c.fillServerCall(ss.Context(), info.FullMethod, c.now(), &call)
 			p := k.PolicyFor(info.FullMethod, call.Key)
 			if p == nil {
 				return handler(srv, ss)
@@ -94,15 +92,14 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 			return handler(srv, ss)
 		}
 		var call baldur.Call
-		c.fillServerCall(ss.Context(), info.FullMethod, time.Time{}, &call)
+		c.fillServerCall(ss.Context(), info.FullMethod, c.now(), &call)
 		return c.streamServer(p, &call, srv, ss, handler)
 	}
 }
 
 // streamServer guards a stream with p, its policy.
 func (c *config) streamServer(p *baldur.Policy, call *baldur.Call, srv any, ss grpc.ServerStream, handler grpc.StreamHandler) error {
-	g := guard{c: c, start: c.now()}
-	call.Now = g.start
+	g := guard{c: c, start: call.Now}
 	if err := p.AdmitInto(ss.Context(), call, &g.t); err != nil {
 		md, e := admitError(err)
 		if md != nil {
