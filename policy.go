@@ -160,28 +160,23 @@ func (p *Policy) AdmitInto(ctx context.Context, c *Call, t *Ticket) error {
 	if p == nil || p.n == 0 {
 		return nil
 	}
-	// One copy of the call on this frame, passed to every gate from there:
-	// passing *c made the compiler copy it twice per gate, through a
-	// temporary whose overlapping 16-byte moves stall store forwarding.
-	// It is taken before the empty fields are filled, so that it reads no
-	// field just written through c.
-	call := *c
-	if call.Now.IsZero() {
-		call.Now = p.clock.Now()
-		c.Now = call.Now
+	if c.Now.IsZero() {
+		c.Now = p.clock.Now()
 	}
-	if call.Service == "" {
-		call.Service = p.service
+	if c.Service == "" {
 		c.Service = p.service
 	}
-	if call.Region == "" {
-		call.Region = p.region
+	if c.Region == "" {
 		c.Region = p.region
 	}
-	if p.minTimeLeft > 0 && !call.Deadline.IsZero() && call.Deadline.Sub(call.Now) < p.minTimeLeft {
+	if p.minTimeLeft > 0 && !c.Deadline.IsZero() && c.Deadline.Sub(c.Now) < p.minTimeLeft {
 		p.rejected[ReasonDeadline].add()
 		return Reject(ReasonDeadline, 0)
 	}
+	// One copy of the call on this frame, passed to every gate from there:
+	// passing *c made the compiler copy it twice per gate, through a
+	// temporary whose overlapping 16-byte moves stall store forwarding.
+	call := *c
 	for i := 0; i < p.n; i++ {
 		s := &p.stages[i]
 		permit, err := s.gate.Admit(ctx, call)
