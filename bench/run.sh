@@ -5,7 +5,7 @@
 # RESULTS.md and overload.png from their outputs. Never edit RESULTS.md by
 # hand: run this.
 #
-#   quick: < 5 minutes (make bench)      full: ~10-15 minutes (make bench-full)
+#   quick: 5-6 minutes (make bench)      full: ~10-15 minutes (make bench-full)
 #
 # Run it on a quiet machine: numbers taken while other work runs are noise.
 set -euo pipefail
