@@ -339,5 +339,23 @@ func routeTargets(med func(b, impl string, procs int) (float64, float64, bool), 
 					r, impl, speedup, v)
 			}
 		}
+		// The CPU a call takes on two procs over what it takes on one: 1.00
+		// when the cores share nothing, more for every cache line they
+		// pass between them. Unlike the throughput, it does not drop when
+		// the host takes the second vCPU away from the process.
+		for _, r := range []string{"RouteHTTP", "RouteGRPC", "RouteTransport"} {
+			for _, impl := range []string{"bare", "baldur", "failsafe"} {
+				if growth, ok := cpuGrowth(cpu(r+"/path=admit", impl, 1), cpu(r+"/path=admit", impl, 2)); ok {
+					fmt.Printf("| CPU per call 2 procs / 1 proc, many keys, %s/path=admit impl=%s (1.00: nothing shared) | 1,2 | x%.2f | - |\n",
+						r, impl, growth)
+				}
+			}
+		}
 	}
+}
+
+// cpuGrowth is the paired median of a call's CPU time on two procs over
+// its CPU time on one; false when either row is missing.
+func cpuGrowth(one, two []float64) (float64, bool) {
+	return pairedMedian(func(v []float64) float64 { return v[1] / v[0] }, one, two)
 }

@@ -61,3 +61,16 @@ func TestPairedMedianCancelsDrift(t *testing.T) {
 	_, ok = pairedMedian(overheadRatio)
 	assert.False(t, ok)
 }
+
+// The CPU growth pairs the rounds too: a call that takes 1.2 times the CPU
+// on two procs in every round is x1.2, whatever the speed of each round.
+func TestCPUGrowthIsPaired(t *testing.T) {
+	t.Parallel()
+	one := []float64{100, 150, 120}
+	two := []float64{120, 180, 144}
+	got, ok := cpuGrowth(one, two)
+	assert.True(t, ok)
+	assert.InDelta(t, 1.2, got, 1e-9)
+	_, ok = cpuGrowth(one, two[:1])
+	assert.False(t, ok, "rows of different lengths are not paired")
+}
