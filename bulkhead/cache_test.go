@@ -25,6 +25,27 @@ func cached(s *Semaphore) int64 {
 // each case puts permits in the cache it means to, whatever P the test
 // runs on.
 
+// newCached returns the compartment cfg declares with its caches on, as a
+// process with cacheStripes Ps or more makes it, whatever GOMAXPROCS the
+// test runs with.
+func newCached(t *testing.T, cfg Config) *Semaphore {
+	t.Helper()
+	s := mustNew(t, cfg)
+	s.procMask = cacheStripes - 1
+	s.setMax(int64(cfg.MaxConcurrent))
+	return s
+}
+
+// newUncached returns the compartment cfg declares with its caches off, as
+// a process with one P makes it.
+func newUncached(t *testing.T, cfg Config) *Semaphore {
+	t.Helper()
+	s := mustNew(t, cfg)
+	s.procMask = 0
+	s.cacheCap.Store(0)
+	return s
+}
+
 func TestCacheCap(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -32,16 +53,28 @@ func TestCacheCap(t *testing.T) {
 	}{
 		{1, 0}, {7, 0}, {8, 1}, {15, 1}, {16, 2}, {1024, 128},
 	} {
-		s := mustNew(t, Config{Name: "cap", MaxConcurrent: tc.max})
+		s := newCached(t, Config{Name: "cap", MaxConcurrent: tc.max})
 		assert.EqualValues(t, tc.cap, s.cacheCap.Load(), "MaxConcurrent %d", tc.max)
 	}
+}
+
+// A process with one P gets no caches: a release goes to the state word.
+func TestCacheOffWithOneP(t *testing.T) {
+	t.Parallel()
+	s := newUncached(t, Config{Name: "one", MaxConcurrent: 1024})
+	require.NoError(t, s.Resize(1024))
+	assert.Zero(t, s.cacheCap.Load(), "a resize turned the caches on")
+	require.True(t, s.tryFast(0))
+	s.releaseAt(0)
+	assert.Zero(t, cached(s))
+	checkIdle(t, s)
 }
 
 // A permit released on one P stays in that P's cache, is counted free by
 // State, and is taken first by the next call on that P.
 func TestCacheKeepsReleasedPermit(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "keep", MaxConcurrent: 16})
+	s := newCached(t, Config{Name: "keep", MaxConcurrent: 16})
 	require.True(t, s.tryFast(1))
 	require.True(t, s.tryFast(1))
 	s.releaseAt(1)
@@ -63,7 +96,7 @@ func TestCacheKeepsReleasedPermit(t *testing.T) {
 func TestCacheLimitIsExact(t *testing.T) {
 	t.Parallel()
 	const max = 16
-	s := mustNew(t, Config{Name: "exact", MaxConcurrent: max})
+	s := newCached(t, Config{Name: "exact", MaxConcurrent: max})
 	for p := range cacheStripes { // fill every cache: take and release two on each P
 		require.True(t, s.tryFast(p))
 		require.True(t, s.tryFast(p))
@@ -95,7 +128,7 @@ func TestCacheLimitIsExact(t *testing.T) {
 // shrink is still drawn from.
 func TestCacheResize(t *testing.T) {
 	t.Parallel()
-	s := mustNew(t, Config{Name: "resize", MaxConcurrent: 64})
+	s := newCached(t, Config{Name: "resize", MaxConcurrent: 64})
 	for range 8 {
 		require.True(t, s.tryFast(2))
 	}
@@ -136,7 +169,7 @@ func TestCacheResize(t *testing.T) {
 func TestCacheWaiterFirst(t *testing.T) {
 	t.Parallel()
 	const max = 16
-	s := mustNew(t, Config{Name: "waiter", MaxConcurrent: max, MaxWait: baldur.Duration(time.Hour)})
+	s := newCached(t, Config{Name: "waiter", MaxConcurrent: max, MaxWait: baldur.Duration(time.Hour)})
 	require.True(t, s.tryFast(0))
 	s.releaseAt(0) // one permit in cache 0
 	var held []baldur.Permit
@@ -172,7 +205,7 @@ func TestCacheNoStrandedPermit(t *testing.T) {
 		goroutines = 64
 		rounds     = 2000
 	)
-	s := mustNew(t, Config{Name: "stranded", MaxConcurrent: max, MaxWait: baldur.Duration(time.Hour)})
+	s := newCached(t, Config{Name: "stranded", MaxConcurrent: max, MaxWait: baldur.Duration(time.Hour)})
 	var (
 		occ occupancy
 		wg  sync.WaitGroup

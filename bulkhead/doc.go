@@ -15,7 +15,8 @@
 // Admission is a CAS on one atomic word that packs the permits taken and the
 // waiters: when a permit is free and nobody waits, taking it is one CAS and
 // giving it back one atomic add, with no lock and no allocation. A
-// compartment of 8 permits or more also keeps free permits in four caches,
+// compartment of 8 permits or more, made in a process with more than one P,
+// also keeps free permits in four caches,
 // up to MaxConcurrent/8 each, picked by the P (the scheduler's processor)
 // the call runs on, so that a call admitted and released on one core writes
 // only that core's cache line, not the word every core shares; a call finds a free permit in

@@ -37,25 +37,32 @@ type hammerPanic struct{}
 // Thousands of goroutines acquire, release, cancel, time out and panic at
 // random, while the limit is resized: no more than the largest limit ever
 // run at once, and when all is done no permit or waiter is left behind.
-// The limits switch the per-P caches on and off (8 and 4: a cap of 1 and
-// 0) and resize them (64 and 24: 8 and 3).
+// With the per-P caches on, the limits switch them on and off (8 and 4: a
+// cap of 1 and 0) and resize them (64 and 24: 8 and 3).
 func TestSemaphoreHammer(t *testing.T) {
 	t.Parallel()
-	for _, size := range []struct{ big, small int }{{8, 4}, {64, 24}} {
-		t.Run(fmt.Sprintf("%d-%d", size.big, size.small), func(t *testing.T) {
+	for _, tc := range []struct {
+		big, small int
+		cached     bool
+	}{{8, 4, false}, {8, 4, true}, {64, 24, true}} {
+		t.Run(fmt.Sprintf("%d-%d-cached=%t", tc.big, tc.small, tc.cached), func(t *testing.T) {
 			t.Parallel()
-			hammerSemaphore(t, size.big, size.small)
+			hammerSemaphore(t, tc.big, tc.small, tc.cached)
 		})
 	}
 }
 
-func hammerSemaphore(t *testing.T, big, small int) {
+func hammerSemaphore(t *testing.T, big, small int, cached bool) {
 	const (
 		goroutines = 2000
 		rounds     = 10
 	)
 	for _, wait := range []time.Duration{0, 200 * time.Microsecond, time.Hour} {
-		s := mustNew(t, Config{Name: "hammer", MaxConcurrent: big, MaxWait: baldur.Duration(wait)})
+		cfg := Config{Name: "hammer", MaxConcurrent: big, MaxWait: baldur.Duration(wait)}
+		s := newUncached(t, cfg)
+		if cached {
+			s = newCached(t, cfg)
+		}
 		var (
 			occ                 occupancy
 			wg                  sync.WaitGroup

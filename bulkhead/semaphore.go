@@ -30,9 +30,10 @@ const (
 // rejected. It implements baldur.Bulkhead and baldur.Gate. It is safe for
 // concurrent use.
 //
-// A compartment of 2*cacheStripes permits or more keeps some of its free
-// permits in per-P caches (cache.go), so that calls admitted and released
-// on different cores do not all write the one state word.
+// A compartment of 2*cacheStripes permits or more, made in a process with
+// more than one P, keeps some of its free permits in per-P caches
+// (cache.go), so that calls admitted and released on different cores do
+// not all write the one state word.
 type Semaphore struct {
 	// state is written by CAS when admitting (never load-then-add) and by
 	// Add when releasing. The waiter half changes only under mu. Its
@@ -44,8 +45,9 @@ type Semaphore struct {
 	// / (2*cacheStripes), so that the caches never hold more than half the
 	// permits; 0 turns them off.
 	cacheCap atomic.Int64
-	// procMask picks a caller's cache from its P (proc.Stripes): 0 on a
-	// process with one P, whose calls use cache 0 without asking.
+	// procMask picks a caller's cache from its P (proc.Stripes). It is 0
+	// on a process that had one P when the compartment was made: with
+	// nothing to share between cores the caches stay off.
 	procMask int
 
 	name    string
@@ -88,7 +90,9 @@ func New(cfg Config) (*Semaphore, error) {
 
 func (s *Semaphore) setMax(n int64) {
 	s.max.Store(n)
-	s.cacheCap.Store(n / (2 * cacheStripes))
+	if s.procMask != 0 {
+		s.cacheCap.Store(n / (2 * cacheStripes))
+	}
 }
 
 // Name returns the compartment's name.
@@ -239,6 +243,9 @@ func (s *Semaphore) fullError() *FullError {
 // The caches are looked at even when they are off (cacheCap 0): a release
 // racing a Resize can cache a permit just after the resize drained them.
 func (s *Semaphore) tryFast(p int) bool {
+	if s.procMask == 0 { // the caches are never on
+		return s.takeFree()
+	}
 	i := p & (cacheStripes - 1)
 	if s.takeCached(&s.caches[i]) || s.takeFree() {
 		return true
