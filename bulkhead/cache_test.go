@@ -188,9 +188,7 @@ func TestCacheWaiterFirst(t *testing.T) {
 	w := <-granted
 	assert.Zero(t, cached(s), "a release with a waiter queued went into a cache")
 	w.Release(baldur.Outcome{})
-	for i := range held {
-		held[i].Release(baldur.Outcome{})
-	}
+	releaseAll(held)
 	checkIdle(t, s)
 }
 

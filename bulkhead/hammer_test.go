@@ -145,9 +145,7 @@ func hammerSemaphore(t *testing.T, big, small int, cached bool) {
 			require.True(t, ok, "permit lost")
 			held = append(held, p)
 		}
-		for i := range held {
-			held[i].Release(baldur.Outcome{})
-		}
+		releaseAll(held)
 	}
 }
 

@@ -27,6 +27,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// releaseAll gives every permit of ps back.
+func releaseAll(ps []baldur.Permit) {
+	for i := range ps {
+		ps[i].Release(baldur.Outcome{})
+	}
+}
+
 func mustNew(t testing.TB, cfg Config) *Semaphore {
 	t.Helper()
 	s, err := New(cfg)
@@ -209,9 +216,7 @@ func testNoBarging(t *testing.T, s *Semaphore, max int) {
 	close(stop)
 	require.Zero(t, <-barged, "fast path took permits while a waiter was queued")
 	w.Release(baldur.Outcome{})
-	for i := range rest {
-		rest[i].Release(baldur.Outcome{})
-	}
+	releaseAll(rest)
 	checkIdle(t, s)
 }
 

@@ -52,9 +52,7 @@ func TestTieredIsolation(t *testing.T) {
 	p, err := g.Admit(ctx, baldur.Call{Tier: baldur.TierCritical})
 	require.NoError(t, err, "critical starved by non-essential")
 	p.Release(baldur.Outcome{})
-	for i := range held {
-		held[i].Release(baldur.Outcome{})
-	}
+	releaseAll(held)
 	for _, s := range g.Compartments() {
 		checkIdle(t, s)
 	}
