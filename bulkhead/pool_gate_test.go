@@ -3,6 +3,7 @@ package bulkhead
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,21 +107,30 @@ func TestPoolTicketRunTimeout(t *testing.T) {
 	pol := poolPolicy(t, p)
 	tk, err := pol.Admit(context.Background(), baldur.Call{Now: fake.Now()})
 	require.NoError(t, err)
-	finish := make(chan struct{})
+	started, finish := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	closeFinish := func() { once.Do(func() { close(finish) }) }
+	// Before the pool's cleanup, which waits for the work: a failed
+	// assertion below must not leave the work blocked.
+	t.Cleanup(closeFinish)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- tk.Run(context.Background(), func(ctx context.Context) error {
+			close(started)
 			<-ctx.Done()
 			<-finish
 			return ctx.Err()
 		})
 	}()
+	// A worker may take the job after the caller armed its timer: the
+	// timeout must find the work running, not still queued.
+	<-started
 	eventually(t, "timer armed", func() bool { return fake.Pending() == 1 })
 	fake.Advance(time.Second)
 	err = <-errc
 	require.ErrorIs(t, err, ErrTimeout)
 	require.Equal(t, 1, inFlight(p), "the work still runs")
-	close(finish)
+	closeFinish()
 	eventually(t, "work returned", func() bool { return inFlight(p) == 0 })
 	tk.Release(baldur.Outcome{Result: baldur.Failure})
 	require.Equal(t, 0, inFlight(p))

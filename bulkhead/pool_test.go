@@ -90,15 +90,20 @@ func TestPoolTimeout(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(0, 0))
 	p := mustPool(t, PoolConfig{Name: "slow", Workers: 1, Timeout: baldur.Duration(2 * time.Second), RetryAfter: baldur.Duration(3 * time.Second), Clock: fake})
+	started := make(chan struct{})
 	cause := make(chan error, 1)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.Execute(context.Background(), func(ctx context.Context) error {
+			close(started)
 			<-ctx.Done()
 			cause <- context.Cause(ctx)
 			return ctx.Err()
 		})
 	}()
+	// A worker may take the job after the caller armed its timer, and a
+	// job the timeout finds queued never runs: wait for it to run.
+	<-started
 	eventually(t, "timer armed", func() bool { return fake.Pending() == 1 })
 	fake.Advance(2 * time.Second)
 	err := <-errc
