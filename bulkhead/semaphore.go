@@ -214,7 +214,15 @@ func (s *Semaphore) permit(p int) baldur.Permit {
 
 type releaser Semaphore
 
-func (r *releaser) Release(p uint64, _ baldur.Outcome) { (*Semaphore)(r).releaseAt(int(p)) }
+// Release is releaseAt written out, so that a process on one P gives the
+// permit back with one atomic add and no further call.
+func (r *releaser) Release(p uint64, _ baldur.Outcome) {
+	s := (*Semaphore)(r)
+	if s.procMask != 0 && s.cacheRelease(int(p)) {
+		return
+	}
+	s.put(1)
+}
 
 func (s *Semaphore) noteReject(now time.Time) {
 	if now.IsZero() {
@@ -246,6 +254,11 @@ func (s *Semaphore) tryFast(p int) bool {
 	if s.procMask == 0 { // the caches are never on
 		return s.takeFree()
 	}
+	return s.tryCaches(p)
+}
+
+// tryCaches is tryFast with the caches on.
+func (s *Semaphore) tryCaches(p int) bool {
 	i := p & (cacheStripes - 1)
 	if s.takeCached(&s.caches[i]) || s.takeFree() {
 		return true
@@ -279,7 +292,11 @@ func (s *Semaphore) acquire(ctx context.Context, p int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.tryFast(p) {
+	if s.procMask == 0 { // tryFast written out, for a process on one P
+		if s.takeFree() {
+			return nil
+		}
+	} else if s.tryCaches(p) {
 		return nil
 	}
 	if s.maxWait == 0 {
@@ -364,7 +381,7 @@ func (s *Semaphore) expire(w *waiter) {
 // releaseAt gives a permit back from a caller on P p: into p's cache when
 // nobody waits and the cache has room, else to the state word.
 func (s *Semaphore) releaseAt(p int) {
-	if s.cacheRelease(p) {
+	if s.procMask != 0 && s.cacheRelease(p) {
 		return
 	}
 	s.put(1)
