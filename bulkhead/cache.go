@@ -79,9 +79,6 @@ func (s *Semaphore) cacheRelease(p int) bool {
 // drain moves every cached permit back to the state word, without handing
 // it to a waiter: the caller dispatches.
 func (s *Semaphore) drain() {
-	if s.caches == nil {
-		return
-	}
 	for i := range s.caches {
 		if n := s.caches[i].free.Swap(0); n > 0 {
 			s.state.Add(-uint64(n))
@@ -94,9 +91,6 @@ func (s *Semaphore) drain() {
 // result is a moment's estimate, never below zero.
 func (s *Semaphore) held(st uint64) int {
 	n := int64(st & activeMask)
-	if s.caches == nil {
-		return int(n)
-	}
 	for i := range s.caches {
 		n -= s.caches[i].free.Load()
 	}

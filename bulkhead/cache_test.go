@@ -15,9 +15,6 @@ import (
 // cached returns the free permits the caches hold.
 func cached(s *Semaphore) int64 {
 	var n int64
-	if s.caches == nil {
-		return 0
-	}
 	for i := range s.caches {
 		n += s.caches[i].free.Load()
 	}
@@ -35,9 +32,6 @@ func newCached(t *testing.T, cfg Config) *Semaphore {
 	t.Helper()
 	s := mustNew(t, cfg)
 	s.procMask = cacheStripes - 1
-	if s.caches == nil {
-		s.caches = new([cacheStripes]cache)
-	}
 	s.setMax(int64(cfg.MaxConcurrent))
 	return s
 }

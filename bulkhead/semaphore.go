@@ -62,9 +62,7 @@ type Semaphore struct {
 	rejN atomic.Uint64
 	last atomic.Int64 // unix nanos of the last rejection
 
-	// caches are allocated apart, and only when procMask is not 0, so
-	// that a compartment without them is as small as it was.
-	caches *[cacheStripes]cache
+	caches [cacheStripes]cache
 }
 
 var (
@@ -85,9 +83,6 @@ func New(cfg Config) (*Semaphore, error) {
 		rej:      baldur.Reject(baldur.ReasonBulkheadFull, cfg.RetryAfter.D()),
 		cfg:      cfg,
 		procMask: proc.Stripes(cacheStripes) - 1,
-	}
-	if s.procMask != 0 {
-		s.caches = new([cacheStripes]cache)
 	}
 	s.setMax(int64(cfg.MaxConcurrent))
 	return s, nil
