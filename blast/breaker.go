@@ -260,10 +260,7 @@ func (br *breaker) Release(tok uint64, o baldur.Outcome) {
 	}
 	epoch, age := uint32(tok>>32), tok&ageMask
 	if res == baldur.Success && !half {
-		ok := &br.ok[0].v
-		if m := br.set.okMask; m != 0 {
-			ok = &br.ok[proc.Index()&m].v
-		}
+		ok := &br.ok[proc.Stripe(br.set.okMask)].v
 		for {
 			c := ok.Load()
 			if uint32(c>>32) != epoch || uint32(c) >= maxPending {

@@ -20,8 +20,9 @@ import (
 // Record is lock-free and allocation-free: a call adds one packed counter
 // (calls in the high 32 bits, failures in the low 32) to the bucket of its time
 // with one atomic add, in one of up to four striped rings (the ring of the P
-// the call runs on, so that each core adds to its own cache line; memory is stripes × 16 B × buckets, about 2.8 MB for 4
-// stripes and the 30-day, 1-minute default). A bucket is recycled by the first
+// the call runs on, so that each core adds to its own cache line; memory is
+// stripes × 16 B × buckets, about 2.8 MB for 4 stripes and the 30-day,
+// 1-minute default). A bucket is recycled by the first
 // writer of a new period, which claims it with a CAS; readers skip buckets
 // outside the window, so no reset sweep is ever needed. A writer that meets a
 // bucket being recycled falls back to another stripe (or yields) rather than
@@ -52,7 +53,7 @@ type Budget struct {
 	windows  []time.Duration // distinct burn windows, ascending
 
 	stripes []stripe
-	mask    uint64 // len(stripes)-1, a power of two minus one
+	mask    int // len(stripes)-1, a power of two minus one
 	lost    atomic.Uint64
 	decider *BudgetDecider // re-evaluated, rate limited, after a record
 
@@ -63,9 +64,9 @@ type Budget struct {
 
 // stripe is one ring of buckets. Writers pick the stripe of the P they run
 // on (package internal/proc), so that parallel Records on different cores
-// add to different cache lines; readers sum all stripes. Each stripe's ring is its own allocation and its
-// header is padded, so current buckets of different stripes never share a
-// cache line.
+// add to different cache lines; readers sum all stripes. Each stripe's ring
+// is its own allocation and its header is padded, so current buckets of
+// different stripes never share a cache line.
 type stripe struct {
 	ring []bucket
 	cur  atomic.Pointer[bucket] // the bucket written last: the fast path
@@ -99,7 +100,7 @@ func newBudget(s *settings) *Budget {
 	}
 	ns := proc.Stripes(maxStripes)
 	b.stripes = make([]stripe, ns)
-	b.mask = uint64(ns - 1)
+	b.mask = ns - 1
 	for i := range b.stripes {
 		st := &b.stripes[i]
 		st.ring = make([]bucket, n) // epoch 0 is "empty": no real call is from 1970
@@ -151,10 +152,7 @@ func (b *Budget) count(ns int64, failed bool) {
 		delta++
 	}
 	// Fast path: the call falls in the bucket written last.
-	var si uint64
-	if b.mask != 0 {
-		si = uint64(proc.Index()) & b.mask
-	}
+	si := proc.Stripe(b.mask)
 	st := &b.stripes[si]
 	cur := st.cur.Load()
 	if e := cur.epoch.Load(); e > 0 {
@@ -181,7 +179,7 @@ const recycleSpins = 64
 // stripe is used (readers sum all stripes, so any stripe counts); when
 // every stripe is held, it yields to let the recyclers finish and goes
 // round again.
-func (b *Budget) countSlow(i uint64, idx int64, delta uint64) {
+func (b *Budget) countSlow(i int, idx int64, delta uint64) {
 	for {
 		for range b.stripes {
 			switch b.countIn(&b.stripes[i], idx, delta) {

@@ -248,7 +248,7 @@ func TestBudgetConcurrentEvaluate(t *testing.T) {
 // withStripes gives b n stripes (a power of two), whatever GOMAXPROCS is.
 func withStripes(b *Budget, n int) {
 	b.stripes = make([]stripe, n)
-	b.mask = uint64(n - 1)
+	b.mask = n - 1
 	for i := range b.stripes {
 		st := &b.stripes[i]
 		st.ring = make([]bucket, b.n)

@@ -29,6 +29,16 @@ func Index() int {
 	return n
 }
 
+// Stripe returns the stripe of the caller in a counter of mask+1 stripes
+// (mask+1 a power of two, as Stripes gives): Index() & mask, and 0 without
+// asking when the counter has a single stripe.
+func Stripe(mask int) int {
+	if mask == 0 {
+		return 0
+	}
+	return Index() & mask
+}
+
 // Stripes returns the number of stripes a counter made now should have:
 // GOMAXPROCS rounded up to a power of two, at most limit (a power of two).
 // A process on one P gets one stripe, whose writers need not call Index.

@@ -49,6 +49,16 @@ func TestStripes(t *testing.T) {
 	}
 }
 
+func TestStripe(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, 0, Stripe(0), "a single stripe")
+	for range 1000 {
+		if i := Stripe(3); i < 0 || i > 3 {
+			require.Failf(t, "stripe out of range", "Stripe(3) = %d", i)
+		}
+	}
+}
+
 func TestIndexAllocatesNothing(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = Index() }))
 }
