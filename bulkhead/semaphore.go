@@ -197,12 +197,7 @@ func (s *Semaphore) State() baldur.BulkheadState {
 }
 
 // proc is the P of the caller, as far as the caches tell Ps apart.
-func (s *Semaphore) proc() int {
-	if s.procMask == 0 {
-		return 0
-	}
-	return proc.Index() & s.procMask
-}
+func (s *Semaphore) proc() int { return proc.Stripe(s.procMask) }
 
 // permit wraps the semaphore as an unexported Releaser, so that only a
 // granted Permit can give a permit back. Its token is the P the permit was
@@ -214,8 +209,10 @@ func (s *Semaphore) permit(p int) baldur.Permit {
 
 type releaser Semaphore
 
-// Release is releaseAt written out, so that a process on one P gives the
-// permit back with one atomic add and no further call.
+// Release gives the permit back from a caller on P p: into p's cache when
+// nobody waits and the cache has room, else to the state word. It is the
+// body releaseAt calls, not the other way round, so that a process on one
+// P gives the permit back with one atomic add and no further call.
 func (r *releaser) Release(p uint64, _ baldur.Outcome) {
 	s := (*Semaphore)(r)
 	if s.procMask != 0 && s.cacheRelease(int(p)) {
@@ -378,14 +375,8 @@ func (s *Semaphore) expire(w *waiter) {
 	s.mu.Unlock()
 }
 
-// releaseAt gives a permit back from a caller on P p: into p's cache when
-// nobody waits and the cache has room, else to the state word.
-func (s *Semaphore) releaseAt(p int) {
-	if s.procMask != 0 && s.cacheRelease(p) {
-		return
-	}
-	s.put(1)
-}
+// releaseAt gives a permit back from a caller on P p (see releaser.Release).
+func (s *Semaphore) releaseAt(p int) { (*releaser)(s).Release(uint64(p), baldur.Outcome{}) }
 
 // put returns n permits to the state word and hands them to the waiters,
 // if any.
