@@ -56,11 +56,12 @@ func UnaryClientInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryClientI
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
 			var call baldur.Call
-			c.fillClientCall(ctx, method, target(cc), c.now(), &call)
+			c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
 			p := k.PolicyFor(method, call.Key)
 			if p == nil {
 				return invoker(ctx, method, req, reply, cc, callOpts...)
 			}
+			call.Now = c.now() // read only for a guarded call: with WithClock or WithLatency it is a real clock read
 			return c.unaryClient(ctx, p, &call, method, req, reply, cc, invoker, callOpts)
 		}
 	}
@@ -114,11 +115,12 @@ func StreamClientInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamClien
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
 			var call baldur.Call
-			c.fillClientCall(ctx, method, target(cc), c.now(), &call)
+			c.fillClientCall(ctx, method, target(cc), time.Time{}, &call)
 			p := k.PolicyFor(method, call.Key)
 			if p == nil {
 				return streamer(ctx, desc, cc, method, callOpts...)
 			}
+			call.Now = c.now() // read only for a guarded call: with WithClock or WithLatency it is a real clock read
 			return c.streamClient(ctx, p, &call, desc, cc, method, streamer, callOpts)
 		}
 	}

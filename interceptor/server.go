@@ -2,6 +2,7 @@ package interceptor
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -29,11 +30,12 @@ func UnaryServerInterceptor(r baldur.Resolver, opts ...Option) grpc.UnaryServerI
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 			var call baldur.Call
-			c.fillServerCall(ctx, info.FullMethod, c.now(), &call)
+			c.fillServerCall(ctx, info.FullMethod, time.Time{}, &call)
 			p := k.PolicyFor(info.FullMethod, call.Key)
 			if p == nil {
 				return handler(ctx, req)
 			}
+			call.Now = c.now() // read only for a guarded call: with WithClock or WithLatency it is a real clock read
 			return c.unaryServer(ctx, p, &call, req, handler)
 		}
 	}
@@ -78,11 +80,12 @@ func StreamServerInterceptor(r baldur.Resolver, opts ...Option) grpc.StreamServe
 	if k, ok := r.(baldur.KeyedResolver); ok {
 		return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 			var call baldur.Call
-			c.fillServerCall(ss.Context(), info.FullMethod, c.now(), &call)
+			c.fillServerCall(ss.Context(), info.FullMethod, time.Time{}, &call)
 			p := k.PolicyFor(info.FullMethod, call.Key)
 			if p == nil {
 				return handler(srv, ss)
 			}
+			call.Now = c.now() // read only for a guarded call: with WithClock or WithLatency it is a real clock read
 			return c.streamServer(p, &call, srv, ss, handler)
 		}
 	}
