@@ -42,6 +42,8 @@ import (
 //	                 UnaryServerInterceptor / middleware.NewTransport
 //	impl=baldur-big  the same with a burst of 100,000 (remaining counts
 //	                 past the interned header values)
+//	impl=floor       the four gates called directly, the least any adapter
+//	                 of them could cost (floor_test.go)
 //	impl=failsafe    failsafehttp.NewHandler / failsafegrpc / failsafehttp.
 //	                 NewRoundTripper over failsafe-go's rate limiter +
 //	                 bulkhead + circuit breaker
@@ -74,6 +76,8 @@ func routeHandler(tb testing.TB, impl string, burst int, m peer.Mode, clk baldur
 		return route.Mux(okHandler)
 	case "failsafe":
 		return route.Mux(peer.FailsafeHTTP(okHandler, m))
+	case "floor":
+		return route.Mux(newFloor(tb, burst, clk).http(okHandler))
 	}
 	reg, err := route.Registry(burst, clk)
 	require.NoError(tb, err)
@@ -180,6 +184,7 @@ func routeMatrix(b *testing.B, run func(b *testing.B, impl string, burst int, m 
 				}
 				b.Run("impl="+impl.name, func(b *testing.B) { run(b, impl.name, impl.burst, m) })
 			}
+			b.Run("impl=floor", func(b *testing.B) { run(b, "floor", route.Burst, m) })
 			b.Run("impl=failsafe", func(b *testing.B) { run(b, "failsafe", 0, m) })
 		})
 	}
@@ -199,6 +204,8 @@ func routeUnary(tb testing.TB, impl string, burst int, m peer.Mode, clk baldur.C
 		return peer.BareUnary
 	case "failsafe":
 		return peer.FailsafeUnary(m)
+	case "floor":
+		return newFloor(tb, burst, clk).unary
 	}
 	reg, err := route.Registry(burst, clk)
 	require.NoError(tb, err)
@@ -302,6 +309,8 @@ func routeTransport(tb testing.TB, impl string, burst int, m peer.Mode, clk bald
 		return upstream{}
 	case "failsafe":
 		return peer.FailsafeRoundTripper(upstream{}, m)
+	case "floor":
+		return floorTransport{newFloor(tb, burst, clk), upstream{}}
 	}
 	reg, err := route.Registry(burst, clk)
 	require.NoError(tb, err)

@@ -74,7 +74,7 @@ func main() {
 		return median(s.ns), median(s.allocs), true
 	}
 
-	impls := []string{"bare", "baldur", "baldur-big", "baldur-nobreaker", "baldur-fake", "failsafe", "handrolled", "ratelimit"}
+	impls := []string{"bare", "baldur", "baldur-big", "baldur-nobreaker", "baldur-fake", "floor", "failsafe", "handrolled", "ratelimit"}
 	fmt.Println("Median of the runs; ns/op (allocs/op). Columns are implementations, rows benchmark and GOMAXPROCS.")
 	fmt.Println()
 	fmt.Print("| benchmark | procs |")
@@ -305,6 +305,7 @@ func routeTargets(med func(b, impl string, procs int) (float64, float64, bool), 
 						r, p, ratio, fmtNs(fs-bare), verdict(ratio >= 10))
 				}
 			}
+			floorRows(r, p, bareR, oursR, cpu(r+"/path=admit", "floor", p), cpu(r+"/path=admit", "failsafe", p))
 			if big, gal, ok := med(r+"/path=admit", "baldur-big", p); ok {
 				if ratio, ok := pairedMedian(overheadRatio, bareR, oursR, cpu(r+"/path=admit", "baldur-big", p)); ok {
 					fmt.Printf("| %s admit, burst 100,000 costs as burst 1,000 (within 10 %%, same allocs) | %d | %s vs %s = %.2fx (%g vs %g allocs) | %s |\n",
@@ -319,6 +320,11 @@ func routeTargets(med func(b, impl string, procs int) (float64, float64, bool), 
 				if ratio, ok := pairedMedian(overheadRatio, bareR, oursR, cpu(r+"/path=reject", "baldur", p)); ok {
 					fmt.Printf("| %s throttle reject: overhead <= 60 %% of admit overhead, 0 extra allocs | %d | %s = %.0f %% (%g allocs) | %s |\n",
 						r, p, fmtNs(rej-bare), 100*ratio, ral, verdict(ratio <= 0.6 && ral <= want))
+				}
+				floorAdmit, floorReject := cpu(r+"/path=admit", "floor", p), cpu(r+"/path=reject", "floor", p)
+				if ratio, ok := pairedMedian(overheadRatio, bareR, floorAdmit, floorReject); ok {
+					fmt.Printf("| %s throttle reject of the floor over its admit (the least the reject's response allows) | %d | %.0f %% | - |\n",
+						r, p, 100*ratio)
 				}
 			}
 		}
@@ -351,6 +357,21 @@ func routeTargets(med func(b, impl string, procs int) (float64, float64, bool), 
 				}
 			}
 		}
+	}
+}
+
+// floorRows prints where route r stands against impl=floor (floor_test.go),
+// its four gates called directly: ours' overhead over the floor's is what
+// the composition adds to the sum of its parts, and failsafe's over the
+// floor's is the most any adapter of these gates could show against
+// failsafe-go, so a 10x target is out of reach of the composition when
+// that is under 10.
+func floorRows(r string, p int, bare, ours, floor, failsafe []float64) {
+	if ratio, ok := pairedMedian(overheadRatio, bare, floor, ours); ok {
+		fmt.Printf("| %s admit: our overhead over the floor's (the gates alone; 1.00: nothing added) | %d | x%.2f | - |\n", r, p, ratio)
+	}
+	if ratio, ok := pairedMedian(overheadRatio, bare, floor, failsafe); ok {
+		fmt.Printf("| %s admit: failsafe-go's overhead over the floor's (the most any adapter of these gates can reach) | %d | %.1fx | - |\n", r, p, ratio)
 	}
 }
 
