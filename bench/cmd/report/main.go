@@ -40,11 +40,7 @@ func main() {
 	var benches []string
 	var procsSeen []int
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, ns, allocs, cpu, ok := parse(sc.Text())
-		if !ok {
-			continue
-		}
+	add := func(k key, ns, allocs, cpu float64) {
 		s := data[k]
 		if s == nil {
 			s = &samples{}
@@ -60,6 +56,17 @@ func main() {
 		s.allocs = append(s.allocs, allocs)
 		if cpu > 0 {
 			s.cpu = append(s.cpu, cpu)
+		}
+	}
+	for sc.Scan() {
+		if turns, ok := parseTurns(sc.Text()); ok {
+			for _, t := range turns {
+				add(t.key, t.ns, -1, 0) // allocs are the line's, of every impl together
+			}
+			continue
+		}
+		if k, ns, allocs, cpu, ok := parse(sc.Text()); ok {
+			add(k, ns, allocs, cpu)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -96,7 +103,7 @@ func main() {
 			fmt.Printf("| %s | %d |", b, p)
 			for _, i := range impls {
 				if ns, al, ok := med(b, i, p); ok {
-					fmt.Printf(" %s (%g) |", fmtNs(ns), al)
+					fmt.Printf(" %s (%s) |", fmtNs(ns), fmtAllocs(al))
 				} else {
 					fmt.Print(" |")
 				}
@@ -128,7 +135,7 @@ func main() {
 			fmt.Printf("| %s |", b)
 			for _, p := range procsSeen {
 				if ns, al, ok := med(b, "", p); ok {
-					fmt.Printf(" %s (%g) |", fmtNs(ns), al)
+					fmt.Printf(" %s (%s) |", fmtNs(ns), fmtAllocs(al))
 				} else {
 					fmt.Print(" |")
 				}
@@ -306,6 +313,10 @@ func routeTargets(med func(b, impl string, procs int) (float64, float64, bool), 
 				}
 			}
 			floorRows(r, p, bareR, oursR, cpu(r+"/path=admit", "floor", p), cpu(r+"/path=admit", "failsafe", p))
+			turns := "Turns" + strings.TrimPrefix(r, "Route")
+			if ratio, ok := pairedMedian(overheadRatio, wall(turns, "bare", p), wall(turns, "floor", p), wall(turns, "baldur", p)); ok {
+				fmt.Printf("| %s admit: our overhead over the floor's, the two run in turns of 256 calls (%s) | %d | x%.2f | - |\n", r, turns, p, ratio)
+			}
 			if big, gal, ok := med(r+"/path=admit", "baldur-big", p); ok {
 				if ratio, ok := pairedMedian(overheadRatio, bareR, oursR, cpu(r+"/path=admit", "baldur-big", p)); ok {
 					fmt.Printf("| %s admit, burst 100,000 costs as burst 1,000 (within 10 %%, same allocs) | %d | %s vs %s = %.2fx (%g vs %g allocs) | %s |\n",
@@ -373,6 +384,49 @@ func floorRows(r string, p int, bare, ours, floor, failsafe []float64) {
 	if ratio, ok := pairedMedian(overheadRatio, bare, floor, failsafe); ok {
 		fmt.Printf("| %s admit: failsafe-go's overhead over the floor's (the most any adapter of these gates can reach) | %d | %.1fx | - |\n", r, p, ratio)
 	}
+}
+
+// fmtAllocs formats allocs/op; a negative count is one not measured.
+func fmtAllocs(a float64) string {
+	if a < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(a, 'g', -1, 64)
+}
+
+// turn is one implementation's time per call in a Turns benchmark.
+type turn struct {
+	key key
+	ns  float64
+}
+
+// parseTurns parses a line of a Turns benchmark (turns_test.go), whose
+// result is one "<impl>-ns/op" metric per implementation, into one sample
+// per implementation under the benchmark's name.
+func parseTurns(line string) ([]turn, bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "BenchmarkTurns") {
+		return nil, false
+	}
+	k, _, _, _, ok := parse(f[0] + " " + f[1] + " 0 ns/op") // the name and procs
+	if !ok {
+		return nil, false
+	}
+	var out []turn
+	for i := 2; i+1 < len(f); i += 2 {
+		impl, found := strings.CutSuffix(f[i+1], "-ns/op")
+		if !found || impl == "" {
+			continue
+		}
+		ns, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return nil, false
+		}
+		tk := k
+		tk.impl = impl
+		out = append(out, turn{tk, ns})
+	}
+	return out, len(out) > 0
 }
 
 // cpuGrowth is the paired median of a call's CPU time on two procs over

@@ -74,3 +74,18 @@ func TestCPUGrowthIsPaired(t *testing.T) {
 	_, ok = cpuGrowth(one, two[:1])
 	assert.False(t, ok, "rows of different lengths are not paired")
 }
+
+func TestParseTurns(t *testing.T) {
+	t.Parallel()
+	got, ok := parseTurns("BenchmarkTurnsHTTP-2 \t 3858722\t 998.2 baldur-ns/op\t 289.4 bare-ns/op\t 732.0 floor-ns/op\t 16 B/op\t 1 allocs/op")
+	assert.True(t, ok)
+	assert.Equal(t, []turn{
+		{key{"TurnsHTTP", "baldur", 2}, 998.2},
+		{key{"TurnsHTTP", "bare", 2}, 289.4},
+		{key{"TurnsHTTP", "floor", 2}, 732.0},
+	}, got)
+	_, ok = parseTurns("BenchmarkRouteHTTP/path=admit/impl=baldur 469286 522.9 ns/op")
+	assert.False(t, ok, "not a Turns line")
+	_, ok = parseTurns("BenchmarkTurnsGRPC 100 12.x baldur-ns/op")
+	assert.False(t, ok, "a malformed value")
+}
