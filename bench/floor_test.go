@@ -77,30 +77,30 @@ func newFloor(tb testing.TB, burst int, clk baldur.Clock) *floor {
 	return f
 }
 
-// floorRejected is the floor's rejection: the throttle said no.
-var floorRejected = errors.New("floor: throttled")
+// errFloorRejected is the floor's rejection: the throttle said no.
+var errFloorRejected = errors.New("floor: throttled")
 
 // admit runs c through the four gates; on a rejection it releases what it
-// took and returns floorRejected.
+// took and returns errFloorRejected.
 func (f *floor) admit(ctx context.Context, c baldur.Call, ps *[4]baldur.Permit) error {
 	var err error
 	if ps[0], err = f.gov.Admit(ctx, c); err != nil {
-		return floorRejected
+		return errFloorRejected
 	}
 	if ps[1], err = f.thr.Admit(ctx, c); err != nil {
 		ps[0].Release(baldur.Outcome{Result: baldur.Ignored, Rejected: baldur.ReasonThrottled})
-		return floorRejected
+		return errFloorRejected
 	}
 	if ps[2], err = f.br.Admit(ctx, c); err != nil {
 		ps[1].Release(baldur.Outcome{Result: baldur.Ignored})
 		ps[0].Release(baldur.Outcome{Result: baldur.Ignored})
-		return floorRejected
+		return errFloorRejected
 	}
 	if ps[3], err = f.bh.Admit(ctx, c); err != nil {
 		ps[2].Release(baldur.Outcome{Result: baldur.Ignored})
 		ps[1].Release(baldur.Outcome{Result: baldur.Ignored})
 		ps[0].Release(baldur.Outcome{Result: baldur.Ignored})
-		return floorRejected
+		return errFloorRejected
 	}
 	return nil
 }
