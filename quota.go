@@ -32,7 +32,9 @@ type QuotaReporter interface {
 	// Quota returns the quota that applies to calls of tier.
 	Quota(tier Tier) (Quota, bool)
 	// QuotaStatus decodes the status an admitted call's permit token
-	// carries.
+	// carries. It must be a function of its arguments alone for the
+	// gate's life, so that an adapter may keep what it derives from a
+	// status (header values) by token (see Ticket.QuotaToken).
 	QuotaStatus(tier Tier, token uint64) QuotaStatus
 }
 
@@ -45,6 +47,20 @@ func (t *Ticket) QuotaStatus(tier Tier) (QuotaStatus, bool) {
 		return QuotaStatus{}, false
 	}
 	return t.qr.QuotaStatus(tier, t.permits[t.quota-1].token), true
+}
+
+// QuotaToken returns the permit token that QuotaStatus decodes, and false
+// when QuotaStatus would report none. Within one Policy, equal tiers and
+// tokens give equal statuses (a Policy's gates never change, and
+// QuotaReporter.QuotaStatus is a function of its arguments), so an adapter
+// can keep the header values of a status by policy, tier and token and
+// skip decoding the next call that carries the same token: on a route of
+// many partitions whose buckets are full, that is nearly every call.
+func (t *Ticket) QuotaToken() (uint64, bool) {
+	if t.quota == 0 || t.quota > t.n {
+		return 0, false
+	}
+	return t.permits[t.quota-1].token, true
 }
 
 // Quota returns the quota of the policy's first quota-enforcing gate for

@@ -151,17 +151,26 @@ func sweepQuotasLocked() {
 }
 
 func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []string {
-	if remaining < 0 {
-		remaining = 0
+	if v := qv.internedRateLimit(name, remaining, reset); v != nil {
+		return *v
 	}
+	return []string{FormatRateLimit(name, max(remaining, 0), reset)}
+}
+
+// internedRateLimit returns the interned RateLimit value of a remaining
+// count and reset, interning it if it is new, or nil for a value that is
+// not interned (a reset of internReset seconds or more, a count past the
+// quota's limit).
+func (qv *quotaValues) internedRateLimit(name string, remaining, reset int64) *[]string {
+	remaining = max(remaining, 0)
 	if reset < 0 || reset >= internReset {
-		return []string{FormatRateLimit(name, remaining, reset)}
+		return nil
 	}
 	var row *resetRow
 	if remaining >= int64(len(qv.rows)) {
 		hr := qv.hotRow(remaining)
 		if hr == nil {
-			return []string{FormatRateLimit(name, remaining, reset)}
+			return nil
 		}
 		row = &hr.resets
 	} else {
@@ -175,11 +184,11 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	}
 	slot := &row[reset]
 	if p := slot.Load(); p != nil {
-		return *p
+		return p
 	}
 	v := []string{FormatRateLimit(name, remaining, reset)}
 	slot.Store(&v)
-	return v
+	return &v
 }
 
 // hotRow returns the row of a count past the quota's rows, from its slot

@@ -30,6 +30,7 @@ type server struct {
 	legacyHeaders bool
 	clock         baldur.Clock // nil: coarse.Now, or time.Now when latency is measured
 	defaultKey    bool         // key is the client IP of trusted
+	memos         *quotaMemos  // the RateLimit values of recent quota tokens; nil unless the IETF fields are written alone
 }
 
 // New returns HTTP server middleware that guards every request with the
@@ -62,6 +63,9 @@ func New(r baldur.Resolver, opts ...Option) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		s := cfg
 		s.next = next
+		if s.ietfHeaders && !s.legacyHeaders {
+			s.memos = newQuotaMemos()
+		}
 		return &s
 	}
 }
@@ -123,8 +127,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	if q, ok := t.QuotaStatus(call.Tier); ok {
-		s.writeQuota(w.Header(), q)
+	if token, ok := t.QuotaToken(); ok {
+		s.writeAdmitQuota(w.Header(), p, &t, call.Tier, token)
 	}
 	rw := getWriter(w)
 	// The handler gets the wrapper with the optional interfaces w has, in a
