@@ -154,6 +154,12 @@ func (qv *quotaValues) rateLimitValue(name string, remaining, reset int64) []str
 	if v := qv.internedRateLimit(name, remaining, reset); v != nil {
 		return *v
 	}
+	return formattedRateLimit(name, remaining, reset)
+}
+
+// formattedRateLimit is the RateLimit value of a count and reset the
+// cache does not intern, formatted afresh; negative counts are 0.
+func formattedRateLimit(name string, remaining, reset int64) []string {
 	return []string{FormatRateLimit(name, max(remaining, 0), reset)}
 }
 

@@ -103,7 +103,7 @@ func (s *server) writeAdmitQuota(h http.Header, p *baldur.Policy, t *baldur.Tick
 	reset := ratelimit.Seconds(q.Reset)
 	v := qv.internedRateLimit(q.Name, q.Remaining, reset)
 	if v == nil {
-		h["Ratelimit-Policy"], h["Ratelimit"] = qv.policy, []string{FormatRateLimit(q.Name, max(q.Remaining, 0), reset)}
+		h["Ratelimit-Policy"], h["Ratelimit"] = qv.policy, formattedRateLimit(q.Name, q.Remaining, reset)
 		return
 	}
 	h["Ratelimit-Policy"], h["Ratelimit"] = qv.policy, *v
