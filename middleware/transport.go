@@ -226,7 +226,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h := u.held
 	h.tr, h.ctx, h.start, h.outcome, h.cancel = t, req.Context(), now, o, cancel
-	b := &body{rc: resp.Body, held: h}
+	b := newBody(resp.Body, h)
 	u.done() // the body owns the permits now
 	if _, ok := resp.Body.(io.Writer); ok {
 		resp.Body = &readWriteBody{b} // 101 Switching Protocols: the body is the connection
@@ -360,8 +360,8 @@ type body struct {
 
 // heldTicket holds the permits of a response being read and what their
 // release needs. It lives in a pooled holder rather than in the body, so
-// that the one allocation a guarded response adds, the body wrapper, stays
-// at 32 bytes: the wrapper cannot be pooled (the caller keeps it after
+// that the body wrapper stays at 32 bytes (see newBody for why wrappers
+// come in blocks): the wrapper cannot be pooled (the caller keeps it after
 // Close), its holder can, because only the goroutine that finishes the
 // body touches it.
 type heldTicket struct {
