@@ -128,7 +128,8 @@ fi
 	echo "Reject paths are rejected by the rate limiter (our throttle). \`Gate/...\` is each real gate alone."
 	echo "\`Route*\` rows are the user-shaped route (route_test.go); their \`floor\` is the route's four gates called directly on"
 	echo "their concrete types, nothing else (floor_test.go): the least any adapter of these gates could cost. \`Turns*\` run bare,"
-	echo "floor and ours in turns of 256 calls on one goroutine, so that their differences hold when the host's speed changes."
+	echo "floor and ours (admit, the big burst, and the throttle's reject, ours and the floor's) in turns of 256 calls on one"
+	echo "goroutine, so that their differences hold when the host's speed changes; the burst and reject targets are read there too."
 	echo
 	cat "$out/report.md"
 	echo

@@ -190,17 +190,31 @@ func maybeIP(host string) bool {
 }
 
 // remoteHost returns the host of "ip:port", "[ip]:port" or a bare address
-// as a substring, without allocating.
+// as a substring, without allocating. "ip:port" has exactly one colon; a
+// bare IPv6 address has several and is its own host. One pass from the end
+// finds both the last colon and whether there is another: a remote address
+// is short, and the two library scans it replaces cost more in their calls
+// than in their loops.
 func remoteHost(remote string) string {
-	host := remote
-	if strings.HasPrefix(host, "[") {
-		if end := strings.IndexByte(host, ']'); end > 0 {
-			host = host[1:end]
+	if len(remote) > 0 && remote[0] == '[' {
+		if end := strings.IndexByte(remote, ']'); end > 0 {
+			return remote[1:end]
 		}
-	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
-		host = host[:i]
+		return remote
 	}
-	return host
+	colon := -1
+	for i := len(remote) - 1; i >= 0; i-- {
+		if remote[i] == ':' {
+			if colon >= 0 {
+				return remote // a second colon: a bare IPv6 address
+			}
+			colon = i
+		}
+	}
+	if colon >= 0 {
+		return remote[:colon]
+	}
+	return remote
 }
 
 // splitRemote is remoteHost with the host parsed as an address. A host that

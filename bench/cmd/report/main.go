@@ -313,10 +313,7 @@ func routeTargets(med func(b, impl string, procs int) (float64, float64, bool), 
 				}
 			}
 			floorRows(r, p, bareR, oursR, cpu(r+"/path=admit", "floor", p), cpu(r+"/path=admit", "failsafe", p))
-			turns := "Turns" + strings.TrimPrefix(r, "Route")
-			if ratio, ok := pairedMedian(overheadRatio, wall(turns, "bare", p), wall(turns, "floor", p), wall(turns, "baldur", p)); ok {
-				fmt.Printf("| %s admit: our overhead over the floor's, the two run in turns of 256 calls (%s) | %d | x%.2f | - |\n", r, turns, p, ratio)
-			}
+			turnRows(r, p, wall)
 			if big, gal, ok := med(r+"/path=admit", "baldur-big", p); ok {
 				if ratio, ok := pairedMedian(overheadRatio, bareR, oursR, cpu(r+"/path=admit", "baldur-big", p)); ok {
 					fmt.Printf("| %s admit, burst 100,000 costs as burst 1,000 (within 10 %%, same allocs) | %d | %s vs %s = %.2fx (%g vs %g allocs) | %s |\n",
@@ -383,6 +380,30 @@ func floorRows(r string, p int, bare, ours, floor, failsafe []float64) {
 	}
 	if ratio, ok := pairedMedian(overheadRatio, bare, floor, failsafe); ok {
 		fmt.Printf("| %s admit: failsafe-go's overhead over the floor's (the most any adapter of these gates can reach) | %d | %.1fx | - |\n", r, p, ratio)
+	}
+}
+
+// turnRows prints the rows of route r's Turns benchmark (turns_test.go) at
+// p procs: ours over the floor, and the burst and reject targets measured
+// there, each implementation's overhead over the bare route of the same
+// turns.
+func turnRows(r string, p int, wall rounds) {
+	turns := "Turns" + strings.TrimPrefix(r, "Route")
+	bare := wall(turns, "bare", p)
+	over := func(base, impl string) (float64, bool) {
+		return pairedMedian(overheadRatio, bare, wall(turns, base, p), wall(turns, impl, p))
+	}
+	if ratio, ok := over("floor", "baldur"); ok {
+		fmt.Printf("| %s admit: our overhead over the floor's, the two run in turns of 256 calls (%s) | %d | x%.2f | - |\n", r, turns, p, ratio)
+	}
+	if ratio, ok := over("baldur", "baldur-big"); ok {
+		fmt.Printf("| %s admit, burst 100,000 costs as burst 1,000 (within 10 %%), in turns (%s) | %d | %.2fx | %s |\n", r, turns, p, ratio, verdict(ratio <= 1.1))
+	}
+	if ratio, ok := over("baldur", "baldur-reject"); ok {
+		fmt.Printf("| %s throttle reject: overhead <= 60 %% of admit overhead, in turns (%s) | %d | %.0f %% | %s |\n", r, turns, p, 100*ratio, verdict(ratio <= 0.6))
+	}
+	if ratio, ok := over("floor", "floor-reject"); ok {
+		fmt.Printf("| %s throttle reject of the floor over its admit, in turns (%s) | %d | %.0f %% | - |\n", r, turns, p, 100*ratio)
 	}
 }
 

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"io"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParse(t *testing.T) {
@@ -88,4 +92,48 @@ func TestParseTurns(t *testing.T) {
 	assert.False(t, ok, "not a Turns line")
 	_, ok = parseTurns("BenchmarkTurnsGRPC 100 12.x baldur-ns/op")
 	assert.False(t, ok, "a malformed value")
+}
+
+// turnRows reads the burst and reject targets from the turns, each a ratio
+// of overheads over the same turns' bare route paired per round, and says
+// met or missed by the target's bound. Not parallel: it captures stdout.
+func TestTurnRows(t *testing.T) {
+	samples := map[string][]float64{ // two rounds; the second host twice as slow
+		"bare":          {100, 200},
+		"floor":         {300, 600},
+		"baldur":        {400, 800},
+		"baldur-big":    {430, 860}, // 1.10x: on the bound, met
+		"floor-reject":  {250, 500}, // 75 %
+		"baldur-reject": {310, 620}, // 70 %: missed
+	}
+	wall := func(b, impl string, procs int) []float64 {
+		if b != "TurnsHTTP" || procs != 1 {
+			return nil
+		}
+		return samples[impl]
+	}
+	out := captureStdout(t, func() { turnRows("RouteHTTP", 1, wall) })
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, rows, 4, "%s", out)
+	assert.Contains(t, rows[0], "| x1.50 | - |", "ours over the floor")
+	assert.Contains(t, rows[1], "burst 100,000")
+	assert.Contains(t, rows[1], "| 1.10x | met |")
+	assert.Contains(t, rows[2], "| 70 % | **missed** |")
+	assert.Contains(t, rows[3], "| 75 % | - |")
+	assert.Empty(t, captureStdout(t, func() { turnRows("RouteHTTP", 2, wall) }), "no turns at 2 procs: no rows")
+}
+
+// captureStdout returns what f prints.
+func captureStdout(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	stdout := os.Stdout
+	os.Stdout = w
+	defer func() { os.Stdout = stdout }()
+	f()
+	require.NoError(t, w.Close())
+	out, err := io.ReadAll(r)
+	require.NoError(t, err)
+	return string(out)
 }
