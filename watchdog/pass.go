@@ -53,7 +53,6 @@ func (r *Runner) run(ctx context.Context, dry bool) (Report, error) {
 			out <- result{i, fs}
 		}()
 	}
-	cut := false
 wait:
 	for pending > 0 {
 		select {
@@ -61,7 +60,6 @@ wait:
 			results[res.i], started[res.i] = res.findings, false
 			pending--
 		case <-pctx.Done():
-			cut = true
 			break wait
 		}
 	}
@@ -76,10 +74,14 @@ wait:
 		break
 	}
 	timer.Stop()
+	// A pass whose context ended is cut whether or not its checks were
+	// still out: a check that returned because the deadline cancelled it
+	// (a store call that honours ctx) may deliver its result before the
+	// select above sees the context done.
 	cause := context.Cause(pctx)
 	cancel(nil)
 	var err error
-	if cut {
+	if cause != nil {
 		err = cause
 		if !errors.Is(cause, ErrPassDeadline) {
 			err = ctx.Err()
